@@ -1,0 +1,214 @@
+// Command inlet runs the webhook collector (inlet serve) and talks to a
+// running one through its admin API (inlet sources, inlet events, ...).
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"inlet"
+	"inlet/batch"
+	inlethttp "inlet/http"
+	"inlet/sqlite"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "inlet:", inlet.ErrorMessageOrText(err))
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `inlet: a webhook event collector.
+
+Usage:
+  inlet serve [flags]                 run the collector
+  inlet sources create|list|get|enable|disable|delete ...
+  inlet events list|get ...
+  inlet profiles get ID
+  inlet sessions get ID
+
+Run 'inlet COMMAND -h' for the flags of a command.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stderr)
+	case "sources", "events", "profiles", "sessions":
+		return runCLI(ctx, args[0], args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintf(stderr, "inlet: unknown command %q\n\n%s", args[0], usage)
+		return errUsage
+	}
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, err := ParseServeConfig(args, os.Getenv, stderr)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	m := NewMain(cfg, logger)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	<-ctx.Done()
+	logger.Info("shutting down: draining requests and flushing events")
+	return m.Close()
+}
+
+// Main is the running collector: store, writer and HTTP server.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+
+	store  inlet.Store
+	writer *batch.Writer
+	server *http.Server
+	ln     net.Listener
+	served chan error
+}
+
+// NewMain returns a Main for cfg.
+func NewMain(cfg Config, logger *slog.Logger) *Main {
+	return &Main{Config: cfg, Logger: logger}
+}
+
+// Run opens the store and starts serving; it returns once the listener is
+// open. Close stops everything.
+func (m *Main) Run(ctx context.Context) error {
+	cfg := m.Config
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	token, err := m.adminToken()
+	if err != nil {
+		return err
+	}
+
+	db, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(cfg.DataDir, "inlet.db"), Sync: cfg.Sync})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	m.store = db
+	m.writer = batch.NewWriter(db, batch.Options{
+		MaxBatch:   cfg.BatchMax,
+		MaxWait:    cfg.BatchWait,
+		QueueSize:  cfg.QueueSize,
+		QueueBytes: cfg.QueueBytes,
+	}, m.Logger)
+
+	handler := inlethttp.NewServer(inlethttp.Config{
+		Store:          db,
+		Appender:       m.writer,
+		Sources:        inlet.NewSourceCache(db, cfg.SourceTTL),
+		Logger:         m.Logger,
+		AdminToken:     token,
+		TrustedProxies: cfg.TrustedProxies,
+		MaxInFlight:    cfg.MaxInFlight,
+		Stats:          func() any { return m.writer.Stats() },
+	})
+	m.server = inlethttp.HTTPServer(handler, m.Logger)
+
+	if m.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return err
+	}
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.server.Serve(m.ln) }()
+	m.Logger.Info("inlet listening", "addr", m.ln.Addr().String(), "data", cfg.DataDir, "sync", cfg.Sync)
+	return nil
+}
+
+// Addr is the address the server listens on, once Run has returned.
+func (m *Main) Addr() string {
+	return m.ln.Addr().String()
+}
+
+// URL is the server's base URL, once Run has returned.
+func (m *Main) URL() string {
+	return "http://" + m.Addr()
+}
+
+// Close stops accepting requests, waits for those in flight, commits what
+// the writer holds and closes the store.
+func (m *Main) Close() error {
+	var errs []error
+	ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+	defer cancel()
+	if m.server != nil {
+		if err := m.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if m.writer != nil {
+		if err := m.writer.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("writer: %w", err))
+		}
+	}
+	if m.store != nil {
+		if err := m.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("store: %w", err))
+		}
+	}
+	if len(errs) == 0 {
+		m.Logger.Info("inlet stopped cleanly")
+	}
+	return errors.Join(errs...)
+}
+
+// tokenFile is where a generated admin token is kept in the data directory.
+const tokenFile = "admin-token"
+
+// adminToken returns the configured token, or the one kept in the data
+// directory, generating it on first start.
+func (m *Main) adminToken() (string, error) {
+	if m.Config.AdminToken != "" {
+		return m.Config.AdminToken, nil
+	}
+	path := filepath.Join(m.Config.DataDir, tokenFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if token := strings.TrimSpace(string(b)); token != "" {
+			return token, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read admin token: %w", err)
+	}
+	buf := make([]byte, 32)
+	rand.Read(buf)
+	token := hex.EncodeToString(buf)
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write admin token: %w", err)
+	}
+	m.Logger.Info("generated an admin token", "path", path)
+	return token, nil
+}

@@ -1,0 +1,152 @@
+// Package inlet holds the domain of the webhook collector: events, sources,
+// sessions and profiles, the store interfaces and the error vocabulary.
+// Transports and storage backends live in subpackages.
+package inlet
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// MaxIDLength is the longest event type, session id or source id accepted.
+const MaxIDLength = 128
+
+// Event is one collected webhook call.
+type Event struct {
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	InsertedAt time.Time       `json:"inserted_at"`
+	SourceID   string          `json:"source_id"`
+	SessionID  string          `json:"session_id"`
+	ProfileID  string          `json:"profile_id"`
+	Properties json.RawMessage `json:"properties"`
+	Context    RequestContext  `json:"context"`
+
+	// NewSession is set by EventStore.Append when the event's session (and
+	// its profile) did not exist before and was created with the event.
+	NewSession bool `json:"-"`
+}
+
+// MarshalJSON writes absent session and profile ids as null.
+func (e *Event) MarshalJSON() ([]byte, error) {
+	type plain Event
+	return json.Marshal(struct {
+		*plain
+		InsertedAt string  `json:"inserted_at"`
+		SessionID  *string `json:"session_id"`
+		ProfileID  *string `json:"profile_id"`
+	}{(*plain)(e), FormatTime(e.InsertedAt), nullable(e.SessionID), nullable(e.ProfileID)})
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// FormatTime formats t as UTC RFC 3339 with sub-second precision, the one
+// time format of the API.
+func FormatTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+}
+
+// RequestContext is what an event keeps of the HTTP request that carried it.
+type RequestContext struct {
+	Method    string            `json:"method"`
+	Query     string            `json:"query"`
+	Headers   map[string]string `json:"headers"`
+	IP        string            `json:"ip"`
+	UserAgent string            `json:"user_agent"`
+}
+
+// NewID returns a new time-ordered unique id (a UUIDv7), so that ids sort
+// roughly by creation time and index inserts stay at the end of the tree.
+func NewID() string {
+	return uuid.Must(uuid.NewV7()).String()
+}
+
+// NormalizeEventType trims, lower-cases and turns spaces into dashes, then
+// checks the result: 1 to 128 characters from a-z, 0-9 and "-", "_", ".", ":".
+func NormalizeEventType(s string) (string, error) {
+	s = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(s)), " ", "-")
+	if s == "" {
+		return "", Reasonf(EINVALID, "bad_event_type", "event type is empty")
+	} else if len(s) > MaxIDLength {
+		return "", Reasonf(EINVALID, "bad_event_type", "event type is longer than %d characters", MaxIDLength)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return "", Reasonf(EINVALID, "bad_event_type", "event type may only contain a-z, 0-9, '-', '_', '.' and ':' (after lower-casing and turning spaces into '-')")
+		}
+	}
+	return s, nil
+}
+
+// ValidID reports whether s is a valid session or source id: 1 to 128
+// characters from A-Z, a-z, 0-9 and "-", "_", ".", ":".
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > MaxIDLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateSessionID returns an EINVALID error when s is not a valid session id.
+func ValidateSessionID(s string) error {
+	if !ValidID(s) {
+		return Reasonf(EINVALID, "bad_session_id", "session id must be 1 to %d characters from A-Z, a-z, 0-9, '-', '_', '.' and ':'", MaxIDLength)
+	}
+	return nil
+}
+
+// EventFilter selects events. Zero fields do not filter.
+type EventFilter struct {
+	SourceID  string
+	Type      string
+	ProfileID string
+	SessionID string
+	Since     time.Time // inclusive
+	Until     time.Time // exclusive
+	Limit     int       // 1 to MaxEventLimit; 0 means DefaultEventLimit
+	Cursor    string    // opaque, from EventPage.Next
+}
+
+// Limits of an event listing.
+const (
+	DefaultEventLimit = 50
+	MaxEventLimit     = 1000
+)
+
+// EventPage is one page of events, newest first.
+type EventPage struct {
+	Items []*Event `json:"items"`
+	Next  *string  `json:"next"`
+}
+
+// EventStore stores and reads events.
+type EventStore interface {
+	// Append stores events in one transaction: all of them or none, and
+	// durably when it returns nil. An event with a SessionID and no ProfileID
+	// is linked to that session's profile; an unknown session is created
+	// with a new profile (NewSession set), once even under concurrency. Every
+	// session seen records its last-seen time and event count.
+	// Returns EUNAVAILABLE when the store cannot write.
+	Append(ctx context.Context, events []*Event) error
+
+	// FindEvent returns one event. Returns ENOTFOUND.
+	FindEvent(ctx context.Context, id string) (*Event, error)
+
+	// ListEvents returns events matching f, newest first.
+	// Returns EINVALID for a bad cursor.
+	ListEvents(ctx context.Context, f EventFilter) (*EventPage, error)
+}

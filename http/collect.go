@@ -1,0 +1,155 @@
+package http
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"inlet"
+	"inlet/collect"
+)
+
+var errUnknownSource = inlet.Reasonf(inlet.EUNAUTHORIZED, "unknown_source", "unknown or disabled source; check the source id in the URL and that the source is enabled")
+
+// handleCollect serves GET and POST /collect/{event_type}/{source_id}[/{session_id}].
+func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET, POST")
+		Error(w, r, inlet.Reasonf(inlet.EUNSUPPORTED, "method_not_allowed", "collect takes GET or POST, not %s", r.Method), nil)
+		return
+	}
+	if n := s.inFlight.Add(1); n > s.cfg.MaxInFlight {
+		s.inFlight.Add(-1)
+		Error(w, r, inlet.Errorf(inlet.EUNAVAILABLE, "the collector is over capacity; retry later"), nil)
+		return
+	}
+	defer s.inFlight.Add(-1)
+
+	ctx := r.Context()
+	source, err := s.cfg.Sources.Find(ctx, r.PathValue("source_id"))
+	if err != nil && inlet.ErrorCode(err) != inlet.ENOTFOUND {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	} else if source == nil || !source.Enabled {
+		Error(w, r, errUnknownSource, nil)
+		return
+	}
+
+	eventType, err := inlet.NormalizeEventType(r.PathValue("event_type"))
+	if err != nil {
+		Error(w, r, err, nil)
+		return
+	}
+	sessionID := r.PathValue("session_id")
+	if sessionID != "" {
+		if err := inlet.ValidateSessionID(sessionID); err != nil {
+			Error(w, r, err, nil)
+			return
+		}
+	}
+
+	body, err := readBody(w, r, source.Config.BodyLimit())
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	props, err := collect.Parse(r.URL.RawQuery, r.Header.Get("Content-Type"), body)
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+
+	e := &inlet.Event{
+		ID:         inlet.NewID(),
+		Type:       eventType,
+		InsertedAt: s.now().UTC(),
+		SourceID:   source.ID,
+		SessionID:  sessionID,
+		Properties: props,
+		Context: inlet.RequestContext{
+			Method:    r.Method,
+			Query:     r.URL.RawQuery,
+			Headers:   keptHeaders(r.Header, &source.Config),
+			IP:        s.clientIP(r),
+			UserAgent: r.UserAgent(),
+		},
+	}
+	if err := s.cfg.Appender.Append(ctx, []*inlet.Event{e}); err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	writeCollected(w, e)
+}
+
+// readBody reads the whole body, up to limit bytes; over it, ETOOLARGE.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	if r.ContentLength == 0 {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + 1)
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		return nil, tooLarge(limit)
+	} else if err != nil && !errors.Is(err, io.EOF) {
+		return nil, inlet.Reasonf(inlet.EINVALID, "bad_body", "the request body could not be read: %s", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func tooLarge(limit int64) error {
+	return inlet.Reasonf(inlet.ETOOLARGE, "too_large", "the body is larger than this source's limit of %d bytes", limit)
+}
+
+// keptHeaders returns the request headers to store: all but credentials and
+// the source's secret headers, several values joined with ", ".
+func keptHeaders(h http.Header, config *inlet.SourceConfig) map[string]string {
+	kept := make(map[string]string, len(h))
+	for name, values := range h {
+		if config.IsSecretHeader(name) {
+			continue
+		}
+		if len(values) == 1 {
+			kept[name] = values[0]
+		} else {
+			kept[name] = strings.Join(values, ", ")
+		}
+	}
+	return kept
+}
+
+// writeCollected answers a stored event. Ids are from a safe character set,
+// so they need no escaping.
+func writeCollected(w http.ResponseWriter, e *inlet.Event) {
+	b := make([]byte, 0, 192)
+	b = append(b, `{"events":["`...)
+	b = append(b, e.ID...)
+	b = append(b, `"],"profile":`...)
+	if e.ProfileID == "" {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"id":"`...)
+		b = append(b, e.ProfileID...)
+		b = append(b, `"}`...)
+	}
+	b = append(b, `,"session":`...)
+	if e.SessionID == "" {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"id":"`...)
+		b = append(b, e.SessionID...)
+		b = append(b, `"}`...)
+	}
+	b = append(b, "}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}

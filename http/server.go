@@ -1,0 +1,266 @@
+// Package http is the HTTP transport: the public collect endpoints, the
+// admin API, health checks, and a client of the admin API for the CLI.
+package http
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"inlet"
+)
+
+// Appender takes events for storage; *batch.Writer is one.
+type Appender interface {
+	Append(ctx context.Context, events []*inlet.Event) error
+}
+
+// Config configures a Server. Store, Appender and Sources are required.
+type Config struct {
+	Store    inlet.Store
+	Appender Appender
+	Sources  *inlet.SourceCache
+	Logger   *slog.Logger
+
+	// AdminToken guards /api/v1; it must not be empty.
+	AdminToken string
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// MaxInFlight bounds concurrent collect requests (default 4096); over
+	// it, collect answers 503.
+	MaxInFlight int64
+	// Stats, when set, is shown at /api/v1/stats.
+	Stats func() any
+}
+
+// Server serves the collector's HTTP API.
+type Server struct {
+	cfg       Config
+	mux       *http.ServeMux
+	tokenHash [32]byte
+	inFlight  atomic.Int64
+	now       func() time.Time
+}
+
+// NewServer returns a Server with its routes.
+func NewServer(cfg Config) *Server {
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 4096
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), now: time.Now}
+	s.mux.HandleFunc("/collect/{event_type}/{source_id}", s.handleCollect)
+	s.mux.HandleFunc("/collect/{event_type}/{source_id}/{session_id}", s.handleCollect)
+
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
+
+	s.mux.Handle("POST /api/v1/sources", s.admin(s.handleCreateSource))
+	s.mux.Handle("GET /api/v1/sources", s.admin(s.handleListSources))
+	s.mux.Handle("GET /api/v1/sources/{id}", s.admin(s.handleGetSource))
+	s.mux.Handle("PATCH /api/v1/sources/{id}", s.admin(s.handleUpdateSource))
+	s.mux.Handle("DELETE /api/v1/sources/{id}", s.admin(s.handleDeleteSource))
+	s.mux.Handle("GET /api/v1/events", s.admin(s.handleListEvents))
+	s.mux.Handle("GET /api/v1/events/{id}", s.admin(s.handleGetEvent))
+	s.mux.Handle("GET /api/v1/profiles/{id}", s.admin(s.handleGetProfile))
+	s.mux.Handle("GET /api/v1/sessions/{id}", s.admin(s.handleGetSession))
+	s.mux.Handle("GET /api/v1/stats", s.admin(s.handleStats))
+
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		Error(w, r, inlet.Reasonf(inlet.ENOTFOUND, "no_route", "no endpoint at %s %s; collect with GET or POST /collect/{event_type}/{source_id}[/{session_id}]", r.Method, r.URL.Path), nil)
+	})
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// HTTPServer returns an *http.Server for the handler with every timeout set,
+// so that slow or huge requests cannot hold connections.
+func HTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.Ping(ctx); err != nil {
+		s.cfg.Logger.Warn("not ready", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "message": inlet.ErrorMessage(err)})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// admin guards an admin handler with the bearer token.
+func (s *Server) admin(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		const prefix = "Bearer "
+		auth := r.Header.Get("Authorization")
+		if len(auth) <= len(prefix) || auth[:len(prefix)] != prefix {
+			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "send the admin token as 'Authorization: Bearer <token>'"), nil)
+			return
+		}
+		got := sha256.Sum256([]byte(auth[len(prefix):]))
+		if subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) != 1 {
+			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "the admin token is wrong"), nil)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// codes maps error codes to HTTP status codes.
+var codes = map[string]int{
+	inlet.EINVALID:      http.StatusBadRequest,
+	inlet.ENOTFOUND:     http.StatusNotFound,
+	inlet.ECONFLICT:     http.StatusConflict,
+	inlet.EUNAUTHORIZED: http.StatusUnauthorized,
+	inlet.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	inlet.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	inlet.ERATELIMITED:  http.StatusTooManyRequests,
+	inlet.EUNSUPPORTED:  http.StatusMethodNotAllowed,
+	inlet.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// StatusCode returns the HTTP status for an error code.
+func StatusCode(code string) int {
+	if s, ok := codes[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorBody is the JSON body of every error answer.
+type ErrorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// Error answers err as JSON. Internal errors are logged in full and answered
+// as "internal error"; unavailable ones carry Retry-After.
+func Error(w http.ResponseWriter, r *http.Request, err error, logger *slog.Logger) {
+	code := inlet.ErrorCode(err)
+	status := StatusCode(code)
+	if logger != nil {
+		if code == inlet.EINTERNAL {
+			logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		} else if code == inlet.EUNAVAILABLE {
+			logger.Warn("unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+	}
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(err)))
+	}
+	var body ErrorBody
+	body.Error.Code = inlet.ErrorReason(err)
+	body.Error.Message = inlet.ErrorMessage(err)
+	writeJSON(w, status, &body)
+}
+
+// RetryAfterError is an error that says how many seconds to wait.
+type RetryAfterError interface {
+	RetryAfter() int
+}
+
+func retryAfter(err error) int {
+	var ra RetryAfterError
+	if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+		return ra.RetryAfter()
+	}
+	return 1
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write([]byte(`{"error":{"code":"internal","message":"internal error"}}`))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// clientIP returns the address of the client: the peer, or, when the peer
+// is a trusted proxy, the last address in X-Forwarded-For that is not one.
+func (s *Server) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if len(s.cfg.TrustedProxies) == 0 {
+		return host
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !s.trusted(peer) {
+		return host
+	}
+	values := r.Header.Values("X-Forwarded-For")
+	for i := len(values) - 1; i >= 0; i-- {
+		v := values[i]
+		for end := len(v); end > 0; {
+			start := end - 1
+			for start >= 0 && v[start] != ',' {
+				start--
+			}
+			addr, err := netip.ParseAddr(trimSpace(v[start+1 : end]))
+			if err != nil {
+				return host // a malformed hop: stop believing the chain
+			}
+			if !s.trusted(addr) {
+				return addr.Unmap().String()
+			}
+			host = addr.Unmap().String()
+			end = start
+		}
+	}
+	return host
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func trimSpace(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}

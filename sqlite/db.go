@@ -1,0 +1,219 @@
+// Package sqlite is the embedded store: one SQLite file in WAL mode, written
+// through a single connection and read through a small pool.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"inlet"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Sync modes: how a commit reaches the disk.
+const (
+	SyncFull   = "full"   // every commit is fsynced before it returns (the default)
+	SyncNormal = "normal" // the log is fsynced at checkpoints only: a power loss may lose the last commits
+	SyncOff    = "off"    // never fsynced: a power loss may lose or corrupt recent data
+)
+
+// Options configure a DB.
+type Options struct {
+	// Path is the database file.
+	Path string
+	// Sync is SyncFull, SyncNormal or SyncOff; "" means SyncFull.
+	Sync string
+	// CacheMiB is the page cache of each connection; 0 means 32.
+	CacheMiB int
+}
+
+// DB is the SQLite store. It implements inlet.Store.
+type DB struct {
+	write *sql.DB // exactly one connection: SQLite has one writer
+	read  *sql.DB
+	now   func() time.Time
+
+	insertOne   *sql.Stmt
+	insertBatch *sql.Stmt
+	upsertSess  *sql.Stmt
+	insertProf  *sql.Stmt
+}
+
+var _ inlet.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the database at opts.Path and migrates it.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	sync := opts.Sync
+	if sync == "" {
+		sync = SyncFull
+	}
+	if sync != SyncFull && sync != SyncNormal && sync != SyncOff {
+		return nil, inlet.Errorf(inlet.EINVALID, "sync must be %q, %q or %q", SyncFull, SyncNormal, SyncOff)
+	}
+	cache := opts.CacheMiB
+	if cache == 0 {
+		cache = 32
+	}
+	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous("+sync+")")
+	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cache*1024))
+	q.Add("_txlock", "immediate")
+	dsn := "file:" + opts.Path + "?" + q.Encode()
+
+	db := &DB{now: time.Now}
+	var err error
+	if db.write, err = sql.Open("sqlite", dsn); err != nil {
+		return nil, err
+	}
+	db.write.SetMaxOpenConns(1)
+	db.write.SetMaxIdleConns(1)
+	db.write.SetConnMaxLifetime(0)
+	db.write.SetConnMaxIdleTime(0)
+	if err := db.migrate(ctx); err != nil {
+		db.write.Close()
+		return nil, fmt.Errorf("migrate %s: %w", opts.Path, err)
+	}
+
+	q.Add("_pragma", "query_only(1)")
+	if db.read, err = sql.Open("sqlite", "file:"+opts.Path+"?"+q.Encode()); err != nil {
+		db.write.Close()
+		return nil, err
+	}
+	db.read.SetMaxOpenConns(4)
+	db.read.SetMaxIdleConns(4)
+
+	if err := db.prepare(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+const eventColumns = "(id, type, inserted_at, source_id, session_id, profile_id, properties, context)"
+
+// batchRows is how many events one multi-row INSERT writes.
+const batchRows = 32
+
+func (db *DB) prepare(ctx context.Context) error {
+	row := "(?, ?, ?, ?, ?, ?, ?, ?)"
+	var err error
+	if db.insertOne, err = db.write.PrepareContext(ctx, "INSERT INTO events "+eventColumns+" VALUES "+row); err != nil {
+		return err
+	}
+	rows := strings.TrimSuffix(strings.Repeat(row+",", batchRows), ",")
+	if db.insertBatch, err = db.write.PrepareContext(ctx, "INSERT INTO events "+eventColumns+" VALUES "+rows); err != nil {
+		return err
+	}
+	if db.upsertSess, err = db.write.PrepareContext(ctx, `
+		INSERT INTO sessions (id, profile_id, first_seen, last_seen, event_count) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen), event_count = event_count + excluded.event_count
+		RETURNING profile_id`); err != nil {
+		return err
+	}
+	db.insertProf, err = db.write.PrepareContext(ctx, "INSERT INTO profiles (id, created_at) VALUES (?, ?)")
+	return err
+}
+
+// migrate applies the embedded migrations not yet recorded, each in its own
+// transaction; the immediate transaction locks out other processes.
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		version := strings.TrimSuffix(filepath.Base(name), ".sql")
+		if err := db.apply(ctx, version, name); err != nil {
+			return fmt.Errorf("%s: %w", version, err)
+		}
+	}
+	return nil
+}
+
+func (db *DB) apply(ctx context.Context, version, name string) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		return err
+	} else if n > 0 {
+		return nil
+	}
+	body, err := migrations.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, time.Now().UnixNano()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Ping checks that the database can be read and that its file is writable.
+func (db *DB) Ping(ctx context.Context) error {
+	var n int
+	if err := db.write.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Close closes both connection pools.
+func (db *DB) Close() error {
+	var errs []error
+	if db.read != nil {
+		errs = append(errs, db.read.Close())
+	}
+	if db.write != nil {
+		errs = append(errs, db.write.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// unavailable turns a storage failure into EUNAVAILABLE, keeping the cause
+// for the log.
+func unavailable(err error) error {
+	if err == nil || inlet.ErrorCode(err) != inlet.EINTERNAL {
+		return err
+	}
+	return fmt.Errorf("%w: %w", inlet.Errorf(inlet.EUNAVAILABLE, "the store cannot be written right now; retry later"), err)
+}
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
+func isUnique(err error) bool {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}

@@ -1,0 +1,284 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"inlet"
+)
+
+// Append stores events and their new sessions and profiles in one
+// transaction. See inlet.EventStore.
+func (db *DB) Append(ctx context.Context, events []*inlet.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer tx.Rollback()
+
+	if err := db.resolveSessions(ctx, tx, events); err != nil {
+		return unavailable(err)
+	}
+	if err := db.insertEvents(ctx, tx, events); err != nil {
+		return unavailable(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// sessionUse is what one batch does to one session.
+type sessionUse struct {
+	first, last time.Time
+	count       int64
+	events      []*inlet.Event
+}
+
+// resolveSessions upserts each session of the batch once, which both records
+// that it was seen and tells its profile; a session that is new gets a new
+// profile. The one writer connection makes this race-free.
+func (db *DB) resolveSessions(ctx context.Context, tx *sql.Tx, events []*inlet.Event) error {
+	var uses map[string]*sessionUse
+	var order []string
+	for _, e := range events {
+		if e.SessionID == "" {
+			continue
+		}
+		if uses == nil {
+			uses = make(map[string]*sessionUse)
+		}
+		u := uses[e.SessionID]
+		if u == nil {
+			u = &sessionUse{first: e.InsertedAt, last: e.InsertedAt}
+			uses[e.SessionID] = u
+			order = append(order, e.SessionID)
+		}
+		u.first = minTime(u.first, e.InsertedAt)
+		u.last = maxTime(u.last, e.InsertedAt)
+		u.count++
+		u.events = append(u.events, e)
+	}
+	upsert := tx.StmtContext(ctx, db.upsertSess)
+	insertProf := tx.StmtContext(ctx, db.insertProf)
+	for _, id := range order {
+		u := uses[id]
+		proposed := inlet.NewID()
+		var profileID string
+		if err := upsert.QueryRowContext(ctx, id, proposed, u.first.UnixNano(), u.last.UnixNano(), u.count).Scan(&profileID); err != nil {
+			return fmt.Errorf("upsert session: %w", err)
+		}
+		created := profileID == proposed
+		if created {
+			if _, err := insertProf.ExecContext(ctx, proposed, u.first.UnixNano()); err != nil {
+				return fmt.Errorf("insert profile: %w", err)
+			}
+		}
+		for _, e := range u.events {
+			e.ProfileID = profileID
+			e.NewSession = created
+		}
+	}
+	return nil
+}
+
+func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*inlet.Event) error {
+	args := make([]any, 0, 8*batchRows)
+	var batch *sql.Stmt
+	for len(events) >= batchRows {
+		if batch == nil {
+			batch = tx.StmtContext(ctx, db.insertBatch)
+		}
+		args = args[:0]
+		for _, e := range events[:batchRows] {
+			var err error
+			if args, err = appendEventArgs(args, e); err != nil {
+				return err
+			}
+		}
+		if _, err := batch.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("insert events: %w", err)
+		}
+		events = events[batchRows:]
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	one := tx.StmtContext(ctx, db.insertOne)
+	for _, e := range events {
+		var err error
+		if args, err = appendEventArgs(args[:0], e); err != nil {
+			return err
+		}
+		if _, err := one.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("insert event: %w", err)
+		}
+	}
+	return nil
+}
+
+func appendEventArgs(args []any, e *inlet.Event) ([]any, error) {
+	ctxJSON, err := json.Marshal(&e.Context)
+	if err != nil {
+		return nil, err
+	}
+	return append(args, e.ID, e.Type, e.InsertedAt.UnixNano(), e.SourceID,
+		nullString(e.SessionID), nullString(e.ProfileID), string(e.Properties), string(ctxJSON)), nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+const selectEvent = `SELECT seq, id, type, inserted_at, source_id, session_id, profile_id, properties, context FROM events`
+
+// FindEvent returns one event. See inlet.EventStore.
+func (db *DB) FindEvent(ctx context.Context, id string) (*inlet.Event, error) {
+	rows, err := db.read.QueryContext(ctx, selectEvent+` WHERE id = ?`, id)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, unavailable(err)
+		}
+		return nil, inlet.Errorf(inlet.ENOTFOUND, "event %q not found", id)
+	}
+	e, _, err := scanEvent(rows)
+	return e, err
+}
+
+// ListEvents returns a page of events, newest first. See inlet.EventStore.
+func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.EventPage, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = inlet.DefaultEventLimit
+	} else if limit > inlet.MaxEventLimit {
+		limit = inlet.MaxEventLimit
+	}
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
+	if f.SourceID != "" {
+		add("source_id = ?", f.SourceID)
+	}
+	if f.Type != "" {
+		add("type = ?", f.Type)
+	}
+	if f.ProfileID != "" {
+		add("profile_id = ?", f.ProfileID)
+	}
+	if f.SessionID != "" {
+		add("session_id = ?", f.SessionID)
+	}
+	if !f.Since.IsZero() {
+		add("inserted_at >= ?", f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		add("inserted_at < ?", f.Until.UnixNano())
+	}
+	if f.Cursor != "" {
+		seq, err := DecodeCursor(f.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		add("seq < ?", seq)
+	}
+	query := selectEvent
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY seq DESC LIMIT ?"
+	args = append(args, limit+1)
+
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	page := &inlet.EventPage{Items: make([]*inlet.Event, 0, min(limit, 64))}
+	var lastSeq int64
+	for rows.Next() {
+		if len(page.Items) == limit {
+			next := EncodeCursor(lastSeq)
+			page.Next = &next
+			break
+		}
+		e, seq, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		page.Items = append(page.Items, e)
+		lastSeq = seq
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(err)
+	}
+	return page, nil
+}
+
+func scanEvent(rows *sql.Rows) (*inlet.Event, int64, error) {
+	var (
+		e                     inlet.Event
+		seq, at               int64
+		session, profile      sql.NullString
+		properties, reqCtxRaw []byte
+	)
+	if err := rows.Scan(&seq, &e.ID, &e.Type, &at, &e.SourceID, &session, &profile, &properties, &reqCtxRaw); err != nil {
+		return nil, 0, unavailable(err)
+	}
+	e.InsertedAt = time.Unix(0, at).UTC()
+	e.SessionID, e.ProfileID = session.String, profile.String
+	e.Properties = json.RawMessage(properties)
+	if err := json.Unmarshal(reqCtxRaw, &e.Context); err != nil {
+		return nil, 0, fmt.Errorf("event %s: context: %w", e.ID, err)
+	}
+	return &e, seq, nil
+}
+
+// EncodeCursor makes an opaque cursor from a position in the event order.
+func EncodeCursor(seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("e" + strconv.FormatInt(seq, 10)))
+}
+
+// DecodeCursor reads a cursor made by EncodeCursor. Returns EINVALID.
+func DecodeCursor(cursor string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err == nil && len(b) > 1 && b[0] == 'e' {
+		var seq int64
+		if seq, err = strconv.ParseInt(string(b[1:]), 10, 64); err == nil && seq > 0 {
+			return seq, nil
+		}
+	}
+	return 0, inlet.Reasonf(inlet.EINVALID, "bad_cursor", "cursor is not one this server gave out")
+}

@@ -1,0 +1,139 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"inlet"
+)
+
+const selectSource = `SELECT id, name, type, enabled, config, created_at, updated_at FROM sources`
+
+// CreateSource stores a new source. See inlet.SourceStore.
+func (db *DB) CreateSource(ctx context.Context, s *inlet.Source) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	now := db.now().UTC()
+	s.CreatedAt, s.UpdatedAt = now, now
+	config, err := json.Marshal(&s.Config)
+	if err != nil {
+		return err
+	}
+	_, err = db.write.ExecContext(ctx, `INSERT INTO sources (id, name, type, enabled, config, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.Name, s.Type, s.Enabled, string(config), now.UnixNano(), now.UnixNano())
+	if isUnique(err) {
+		return inlet.Errorf(inlet.ECONFLICT, "a source with id %q exists already", s.ID)
+	}
+	return unavailable(err)
+}
+
+// FindSource returns one source. See inlet.SourceStore.
+func (db *DB) FindSource(ctx context.Context, id string) (*inlet.Source, error) {
+	return findSource(ctx, db.read, id)
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func findSource(ctx context.Context, q querier, id string) (*inlet.Source, error) {
+	rows, err := q.QueryContext(ctx, selectSource+` WHERE id = ?`, id)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, unavailable(err)
+		}
+		return nil, inlet.Errorf(inlet.ENOTFOUND, "source %q not found", id)
+	}
+	return scanSource(rows)
+}
+
+// ListSources returns every source. See inlet.SourceStore.
+func (db *DB) ListSources(ctx context.Context) ([]*inlet.Source, error) {
+	rows, err := db.read.QueryContext(ctx, selectSource+` ORDER BY id`)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	sources := []*inlet.Source{}
+	for rows.Next() {
+		s, err := scanSource(rows)
+		if err != nil {
+			return nil, err
+		}
+		sources = append(sources, s)
+	}
+	return sources, unavailable(rows.Err())
+}
+
+// UpdateSource changes a source. See inlet.SourceStore.
+func (db *DB) UpdateSource(ctx context.Context, id string, upd inlet.SourceUpdate) (*inlet.Source, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer tx.Rollback()
+	s, err := findSource(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if upd.Name != nil {
+		s.Name = *upd.Name
+	}
+	if upd.Enabled != nil {
+		s.Enabled = *upd.Enabled
+	}
+	if upd.Config != nil {
+		s.Config = *upd.Config
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	s.UpdatedAt = db.now().UTC()
+	config, err := json.Marshal(&s.Config)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE sources SET name = ?, enabled = ?, config = ?, updated_at = ? WHERE id = ?`,
+		s.Name, s.Enabled, string(config), s.UpdatedAt.UnixNano(), id); err != nil {
+		return nil, unavailable(err)
+	}
+	return s, unavailable(tx.Commit())
+}
+
+// DeleteSource removes a source. See inlet.SourceStore.
+func (db *DB) DeleteSource(ctx context.Context, id string) error {
+	res, err := db.write.ExecContext(ctx, `DELETE FROM sources WHERE id = ?`, id)
+	if err != nil {
+		return unavailable(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return unavailable(err)
+	} else if n == 0 {
+		return inlet.Errorf(inlet.ENOTFOUND, "source %q not found", id)
+	}
+	return nil
+}
+
+func scanSource(rows *sql.Rows) (*inlet.Source, error) {
+	var (
+		s                inlet.Source
+		config           []byte
+		created, updated int64
+	)
+	if err := rows.Scan(&s.ID, &s.Name, &s.Type, &s.Enabled, &config, &created, &updated); err != nil {
+		return nil, unavailable(err)
+	}
+	if err := json.Unmarshal(config, &s.Config); err != nil {
+		return nil, errors.Join(errors.New("source "+s.ID+": config"), err)
+	}
+	s.CreatedAt, s.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
+	return &s, nil
+}
