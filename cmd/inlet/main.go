@@ -21,7 +21,6 @@ import (
 	"inlet"
 	"inlet/batch"
 	inlethttp "inlet/http"
-	"inlet/sqlite"
 )
 
 func main() {
@@ -113,7 +112,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 
-	db, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(cfg.DataDir, "inlet.db"), Sync: cfg.Sync})
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
