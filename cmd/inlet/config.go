@@ -27,6 +27,7 @@ type Config struct {
 	SourceTTL       time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
+	PprofAddr       string
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -101,6 +102,7 @@ func ParseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.Int64Var(&cfg.MaxInFlight, "max-in-flight", cfg.MaxInFlight, "most collect requests handled at once; beyond it, 503")
 	fs.DurationVar(&cfg.SourceTTL, "source-ttl", cfg.SourceTTL, "how long a source lookup is cached (bounds how soon another node's change is seen)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "longest wait for in-flight requests on shutdown")
+	fs.StringVar(&cfg.PprofAddr, "pprof-addr", "", "if set, serve Go profiles (net/http/pprof) on this address, for example 127.0.0.1:6060")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return cfg, err

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // profiles on --pprof-addr only: the API uses its own mux
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -141,6 +142,14 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.server.Serve(m.ln) }()
+	if cfg.PprofAddr != "" {
+		go func() {
+			m.Logger.Info("serving profiles", "addr", cfg.PprofAddr)
+			if err := http.ListenAndServe(cfg.PprofAddr, nil); err != nil {
+				m.Logger.Error("pprof listener", "err", err)
+			}
+		}()
+	}
 	m.Logger.Info("inlet listening", "addr", m.ln.Addr().String(), "data", cfg.DataDir, "sync", cfg.Sync)
 	return nil
 }
