@@ -14,7 +14,7 @@
 //   - No content type: JSON when the body parses as JSON, otherwise as below.
 //   - Anything else: valid UTF-8 text as {"raw": "..."}, other bytes as
 //     {"raw_base64": "..."}.
-//   - An empty body adds nothing.
+//   - An empty body, or one of only spaces, tabs and line breaks, adds nothing.
 package collect
 
 import (
@@ -23,7 +23,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -84,9 +83,10 @@ func Parse(rawQuery, contentType string, body []byte) (json.RawMessage, error) {
 }
 
 // parseBody returns the body's properties as a JSON object, or nil for an
-// empty body.
+// empty body. Only JSON's own whitespace counts as empty: other space
+// characters are content, kept raw or rejected as JSON.
 func parseBody(contentType string, body []byte) (json.RawMessage, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
+	if len(bytes.Trim(body, jsonSpace)) == 0 {
 		return nil, nil
 	}
 	mediaType, params, err := mime.ParseMediaType(contentType)
@@ -121,9 +121,12 @@ func parseBody(contentType string, body []byte) (json.RawMessage, error) {
 	}
 }
 
+// jsonSpace is the whitespace JSON allows around a value.
+const jsonSpace = " \t\r\n"
+
 // jsonProperties wraps a checked JSON value that is not an object.
 func jsonProperties(body []byte) json.RawMessage {
-	body = bytes.TrimSpace(body)
+	body = bytes.Trim(body, jsonSpace)
 	switch body[0] {
 	case '{':
 		return body
@@ -182,7 +185,9 @@ func parseMultipart(boundary string, body []byte) (json.RawMessage, error) {
 	r := multipart.NewReader(bytes.NewReader(body), boundary)
 	for n := 0; ; n++ {
 		part, err := r.NextPart()
-		if errors.Is(err, io.EOF) {
+		// Only a bare io.EOF is the closing boundary: NextPart wraps io.EOF
+		// when the body ends without one, which is a broken body.
+		if err == io.EOF {
 			break
 		} else if err != nil {
 			return nil, inlet.Reasonf(inlet.EINVALID, "bad_multipart", "multipart body cannot be parsed: %s", err)
