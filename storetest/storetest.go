@@ -1,0 +1,763 @@
+// Package storetest is the conformance suite of inlet.Store: every storage
+// backend runs it, so that all of them keep the same contract.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"inlet"
+)
+
+// Run runs the suite. open returns a new, empty store for one test; it is
+// called once per subtest and must close the store in t.Cleanup. Subtests
+// run in parallel, each with its own store.
+func Run(t *testing.T, open func(t *testing.T) inlet.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s inlet.Store)
+	}{
+		{"a new store pings", testPing},
+		{"a created source is found as it was stored", testCreateSource},
+		{"a second source with the same id is a conflict", testCreateSourceConflict},
+		{"an invalid source is refused", testCreateSourceInvalid},
+		{"an unknown source is not found", testFindSourceNotFound},
+		{"sources are listed by id", testListSources},
+		{"an update changes only the given fields", testUpdateSource},
+		{"updating an unknown source is not found", testUpdateSourceNotFound},
+		{"an invalid update is refused and changes nothing", testUpdateSourceInvalid},
+		{"deleting a source keeps its events", testDeleteSource},
+		{"deleting an unknown source is not found", testDeleteSourceNotFound},
+		{"appending nothing succeeds", testAppendNothing},
+		{"profile-less events are stored exactly as sent", testAppendProfileless},
+		{"a batch with one bad event stores nothing", testAppendAllOrNothing},
+		{"a new session creates its session and profile", testAppendNewSession},
+		{"a known session links the event and counts it", testAppendKnownSession},
+		{"the same new session twice in one batch is created once", testAppendSameSessionInBatch},
+		{"the same new session in concurrent appends is created once", testAppendSameSessionConcurrently},
+		{"sessions are counted apart in one batch", testAppendManySessions},
+		{"an unknown event is not found", testFindEventNotFound},
+		{"unknown sessions and profiles are not found", testFindSessionProfileNotFound},
+		{"events are listed newest first", testListNewestFirst},
+		{"every filter selects its events", testListFilters},
+		{"the limit bounds a page", testListLimit},
+		{"cursors page through every event once", testListPaging},
+		{"a bad cursor is invalid", testListBadCursor},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, open(t))
+		})
+	}
+}
+
+// clock hands out increasing times, a millisecond apart, at the microsecond
+// precision every backend keeps.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock {
+	return &clock{t: time.Now().UTC().Truncate(time.Millisecond).Add(-time.Hour)}
+}
+
+func (c *clock) next() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Millisecond + time.Microsecond)
+	return c.t
+}
+
+var eventN atomic.Int64
+
+// newEvent returns an event as the collect handler makes it.
+func newEvent(c *clock, source, typ, session string) *inlet.Event {
+	n := eventN.Add(1)
+	return &inlet.Event{
+		ID:         inlet.NewID(),
+		Type:       typ,
+		InsertedAt: c.next(),
+		SourceID:   source,
+		SessionID:  session,
+		Properties: json.RawMessage(fmt.Sprintf(`{"n":%d,"text":"caf\u00e9 \u0000 ☕","nested":{"a":[1,2.5,true,null]}}`, n)),
+		Context: inlet.RequestContext{
+			Method:    "POST",
+			Query:     "a=1&b=%C3%A9",
+			Headers:   map[string]string{"Content-Type": "application/json", "X-Request-Id": fmt.Sprint(n)},
+			IP:        "203.0.113.7",
+			UserAgent: "storetest/1.0",
+		},
+	}
+}
+
+func appendEvents(t *testing.T, s inlet.Store, events ...*inlet.Event) {
+	t.Helper()
+	if err := s.Append(context.Background(), events); err != nil {
+		t.Fatalf("Append(%d events): %v", len(events), err)
+	}
+}
+
+func createSource(t *testing.T, s inlet.Store, id string) *inlet.Source {
+	t.Helper()
+	src := &inlet.Source{ID: id, Name: "Source " + id, Type: inlet.SourceTypeWebhook, Enabled: true}
+	if err := s.CreateSource(context.Background(), src); err != nil {
+		t.Fatalf("CreateSource(%s): %v", id, err)
+	}
+	return src
+}
+
+func wantCode(t *testing.T, what string, err error, code string) {
+	t.Helper()
+	if got := inlet.ErrorCode(err); got != code {
+		t.Fatalf("%s: error code %q (%v), want %q", what, got, err, code)
+	}
+}
+
+// sameEvent fails unless got is want as stored: every field the store keeps.
+func sameEvent(t *testing.T, got, want *inlet.Event) {
+	t.Helper()
+	if got.ID != want.ID || got.Type != want.Type || got.SourceID != want.SourceID ||
+		got.SessionID != want.SessionID || got.ProfileID != want.ProfileID {
+		t.Fatalf("event: got id=%s type=%s source=%s session=%s profile=%s, want id=%s type=%s source=%s session=%s profile=%s",
+			got.ID, got.Type, got.SourceID, got.SessionID, got.ProfileID, want.ID, want.Type, want.SourceID, want.SessionID, want.ProfileID)
+	}
+	if !got.InsertedAt.Equal(want.InsertedAt) {
+		t.Fatalf("event %s: inserted_at %s, want %s", want.ID, inlet.FormatTime(got.InsertedAt), inlet.FormatTime(want.InsertedAt))
+	}
+	if got.InsertedAt.Location() != time.UTC {
+		t.Fatalf("event %s: inserted_at in %s, want UTC", want.ID, got.InsertedAt.Location())
+	}
+	if string(got.Properties) != string(want.Properties) {
+		t.Fatalf("event %s: properties\n%s\nwant exactly\n%s", want.ID, got.Properties, want.Properties)
+	}
+	if !reflect.DeepEqual(got.Context, want.Context) {
+		t.Fatalf("event %s: context %+v, want %+v", want.ID, got.Context, want.Context)
+	}
+}
+
+func ids(events []*inlet.Event) []string {
+	out := make([]string, len(events))
+	for i, e := range events {
+		out[i] = e.ID
+	}
+	return out
+}
+
+// newestFirst returns the ids of events in reverse order of appending.
+func newestFirst(events []*inlet.Event) []string {
+	out := ids(events)
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+func listIDs(t *testing.T, s inlet.Store, f inlet.EventFilter) ([]string, *string) {
+	t.Helper()
+	page, err := s.ListEvents(context.Background(), f)
+	if err != nil {
+		t.Fatalf("ListEvents(%+v): %v", f, err)
+	}
+	if page.Items == nil {
+		t.Fatalf("ListEvents(%+v): Items is nil, want an empty list (the API answers [])", f)
+	}
+	return ids(page.Items), page.Next
+}
+
+func sameIDs(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if len(got) == 0 && len(want) == 0 {
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s: got %d ids %v, want %d ids %v", what, len(got), got, len(want), want)
+	}
+}
+
+func testPing(t *testing.T, s inlet.Store) {
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+}
+
+func testCreateSource(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	before := time.Now().Add(-time.Second)
+	src := &inlet.Source{
+		ID: "shop.main:1", Name: "Shop", Type: inlet.SourceTypeWebhook, Enabled: true,
+		Config: inlet.SourceConfig{SecretHeaders: []string{"X-Signature"}, MaxBodyBytes: 4096},
+	}
+	if err := s.CreateSource(ctx, src); err != nil {
+		t.Fatalf("CreateSource: %v", err)
+	}
+	if src.CreatedAt.Before(before) || !src.UpdatedAt.Equal(src.CreatedAt) {
+		t.Fatalf("CreateSource set created_at=%s updated_at=%s, want now and equal", src.CreatedAt, src.UpdatedAt)
+	}
+	got, err := s.FindSource(ctx, src.ID)
+	if err != nil {
+		t.Fatalf("FindSource: %v", err)
+	}
+	if got.ID != src.ID || got.Name != src.Name || got.Type != src.Type || !got.Enabled || !reflect.DeepEqual(got.Config, src.Config) {
+		t.Fatalf("FindSource = %+v, want %+v", got, src)
+	}
+	if got.CreatedAt.Sub(src.CreatedAt).Abs() > time.Microsecond || got.UpdatedAt.Sub(src.UpdatedAt).Abs() > time.Microsecond {
+		t.Fatalf("FindSource times %s/%s, want %s/%s", got.CreatedAt, got.UpdatedAt, src.CreatedAt, src.UpdatedAt)
+	}
+
+	disabled := &inlet.Source{ID: "off", Name: "Off", Type: inlet.SourceTypeWebhook}
+	if err := s.CreateSource(ctx, disabled); err != nil {
+		t.Fatalf("CreateSource(disabled): %v", err)
+	}
+	if got, err := s.FindSource(ctx, "off"); err != nil || got.Enabled {
+		t.Fatalf("FindSource(off) = %+v, %v; want a disabled source", got, err)
+	}
+}
+
+func testCreateSourceConflict(t *testing.T, s inlet.Store) {
+	createSource(t, s, "dup")
+	err := s.CreateSource(context.Background(), &inlet.Source{ID: "dup", Name: "Other", Type: inlet.SourceTypeWebhook})
+	wantCode(t, "CreateSource of an existing id", err, inlet.ECONFLICT)
+	got, err := s.FindSource(context.Background(), "dup")
+	if err != nil || got.Name != "Source dup" {
+		t.Fatalf("after the conflict FindSource = %+v, %v; want the first source", got, err)
+	}
+}
+
+func testCreateSourceInvalid(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	for _, src := range []*inlet.Source{
+		{ID: "", Name: "x", Type: inlet.SourceTypeWebhook},
+		{ID: "has space", Name: "x", Type: inlet.SourceTypeWebhook},
+		{ID: "ok", Name: "", Type: inlet.SourceTypeWebhook},
+		{ID: "ok", Name: "x", Type: "email"},
+		{ID: "ok", Name: "x", Type: inlet.SourceTypeWebhook, Config: inlet.SourceConfig{MaxBodyBytes: -1}},
+		{ID: "ok", Name: "x", Type: inlet.SourceTypeWebhook, Config: inlet.SourceConfig{SecretHeaders: []string{""}}},
+	} {
+		wantCode(t, fmt.Sprintf("CreateSource(%+v)", src), s.CreateSource(ctx, src), inlet.EINVALID)
+	}
+	sources, err := s.ListSources(ctx)
+	if err != nil || len(sources) != 0 {
+		t.Fatalf("ListSources after invalid creates = %d sources, %v; want none", len(sources), err)
+	}
+}
+
+func testFindSourceNotFound(t *testing.T, s inlet.Store) {
+	_, err := s.FindSource(context.Background(), "nope")
+	wantCode(t, "FindSource(nope)", err, inlet.ENOTFOUND)
+}
+
+func testListSources(t *testing.T, s inlet.Store) {
+	sources, err := s.ListSources(context.Background())
+	if err != nil {
+		t.Fatalf("ListSources: %v", err)
+	}
+	if sources == nil || len(sources) != 0 {
+		t.Fatalf("ListSources on an empty store = %#v, want an empty, non-nil list", sources)
+	}
+	for _, id := range []string{"b", "C", "a", "a-2"} {
+		createSource(t, s, id)
+	}
+	sources, err = s.ListSources(context.Background())
+	if err != nil {
+		t.Fatalf("ListSources: %v", err)
+	}
+	var got []string
+	for _, src := range sources {
+		got = append(got, src.ID)
+	}
+	sameIDs(t, "ListSources", got, []string{"C", "a", "a-2", "b"})
+}
+
+func testUpdateSource(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	src := createSource(t, s, "up")
+	time.Sleep(2 * time.Millisecond)
+	off := false
+	got, err := s.UpdateSource(ctx, "up", inlet.SourceUpdate{Enabled: &off})
+	if err != nil {
+		t.Fatalf("UpdateSource: %v", err)
+	}
+	if got.Enabled || got.Name != src.Name || !got.UpdatedAt.After(src.UpdatedAt) {
+		t.Fatalf("UpdateSource(enabled=false) = %+v, want disabled, same name, later updated_at than %s", got, src.UpdatedAt)
+	}
+	name := "Renamed"
+	cfg := inlet.SourceConfig{MaxBodyBytes: 10}
+	if _, err := s.UpdateSource(ctx, "up", inlet.SourceUpdate{Name: &name, Config: &cfg}); err != nil {
+		t.Fatalf("UpdateSource(name, config): %v", err)
+	}
+	stored, err := s.FindSource(ctx, "up")
+	if err != nil {
+		t.Fatalf("FindSource: %v", err)
+	}
+	if stored.Enabled || stored.Name != "Renamed" || stored.Config.MaxBodyBytes != 10 || stored.CreatedAt.Sub(src.CreatedAt).Abs() > time.Microsecond {
+		t.Fatalf("stored after updates = %+v", stored)
+	}
+}
+
+func testUpdateSourceNotFound(t *testing.T, s inlet.Store) {
+	name := "x"
+	_, err := s.UpdateSource(context.Background(), "nope", inlet.SourceUpdate{Name: &name})
+	wantCode(t, "UpdateSource(nope)", err, inlet.ENOTFOUND)
+}
+
+func testUpdateSourceInvalid(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	createSource(t, s, "keep")
+	empty := ""
+	_, err := s.UpdateSource(ctx, "keep", inlet.SourceUpdate{Name: &empty})
+	wantCode(t, "UpdateSource(name=\"\")", err, inlet.EINVALID)
+	_, err = s.UpdateSource(ctx, "keep", inlet.SourceUpdate{Config: &inlet.SourceConfig{MaxBodyBytes: 1 << 40}})
+	wantCode(t, "UpdateSource(max_body_bytes=1TiB)", err, inlet.EINVALID)
+	got, err := s.FindSource(ctx, "keep")
+	if err != nil || got.Name != "Source keep" || got.Config.MaxBodyBytes != 0 {
+		t.Fatalf("after invalid updates FindSource = %+v, %v; want it unchanged", got, err)
+	}
+}
+
+func testDeleteSource(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	createSource(t, s, "gone")
+	createSource(t, s, "stays")
+	e := newEvent(newClock(), "gone", "page-view", "")
+	appendEvents(t, s, e)
+	if err := s.DeleteSource(ctx, "gone"); err != nil {
+		t.Fatalf("DeleteSource: %v", err)
+	}
+	_, err := s.FindSource(ctx, "gone")
+	wantCode(t, "FindSource after delete", err, inlet.ENOTFOUND)
+	if _, err := s.FindSource(ctx, "stays"); err != nil {
+		t.Fatalf("FindSource(stays) after deleting another: %v", err)
+	}
+	got, err := s.FindEvent(ctx, e.ID)
+	if err != nil {
+		t.Fatalf("FindEvent after deleting its source: %v", err)
+	}
+	sameEvent(t, got, e)
+	wantCode(t, "deleting it again", s.DeleteSource(ctx, "gone"), inlet.ENOTFOUND)
+	// The id is free again.
+	createSource(t, s, "gone")
+}
+
+func testDeleteSourceNotFound(t *testing.T, s inlet.Store) {
+	wantCode(t, "DeleteSource(nope)", s.DeleteSource(context.Background(), "nope"), inlet.ENOTFOUND)
+}
+
+func testAppendNothing(t *testing.T, s inlet.Store) {
+	appendEvents(t, s)
+	ids, next := listIDs(t, s, inlet.EventFilter{})
+	if len(ids) != 0 || next != nil {
+		t.Fatalf("after appending nothing: %d events, next %v", len(ids), next)
+	}
+}
+
+func testAppendProfileless(t *testing.T, s inlet.Store) {
+	c := newClock()
+	events := []*inlet.Event{newEvent(c, "src", "page-view", ""), newEvent(c, "src", "click", "")}
+	events[1].Properties = json.RawMessage(`{ "spaced" :  [ 1 , 2 ] , "a":"\ud83d\ude00" }`)
+	events[1].Context.Headers = map[string]string{}
+	appendEvents(t, s, events...)
+	for _, e := range events {
+		if e.ProfileID != "" || e.NewSession {
+			t.Fatalf("Append set profile %q, new session %v on a profile-less event", e.ProfileID, e.NewSession)
+		}
+		got, err := s.FindEvent(context.Background(), e.ID)
+		if err != nil {
+			t.Fatalf("FindEvent: %v", err)
+		}
+		sameEvent(t, got, e)
+	}
+}
+
+func testAppendAllOrNothing(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	c := newClock()
+	stored := newEvent(c, "src", "first", "")
+	appendEvents(t, s, stored)
+
+	fresh := newEvent(c, "src", "second", "sess-aon")
+	again := *stored // the same event a second time breaks the batch
+	if err := s.Append(ctx, []*inlet.Event{fresh, &again}); err == nil {
+		t.Fatal("Append of a batch repeating a stored event succeeded, want an error")
+	}
+	_, err := s.FindEvent(ctx, fresh.ID)
+	wantCode(t, "FindEvent of the failed batch's good event", err, inlet.ENOTFOUND)
+	_, err = s.FindSession(ctx, "sess-aon")
+	wantCode(t, "FindSession of the failed batch's session", err, inlet.ENOTFOUND)
+	ids, _ := listIDs(t, s, inlet.EventFilter{})
+	sameIDs(t, "events after the failed batch", ids, []string{stored.ID})
+
+	// The store still takes the good event afterwards.
+	fresh.ProfileID, fresh.NewSession = "", false
+	appendEvents(t, s, fresh)
+	if !fresh.NewSession || fresh.ProfileID == "" {
+		t.Fatalf("retried event: new session %v, profile %q; want a new session and profile", fresh.NewSession, fresh.ProfileID)
+	}
+}
+
+func testAppendNewSession(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	e := newEvent(newClock(), "src", "page-view", "sess-1")
+	appendEvents(t, s, e)
+	if !e.NewSession || e.ProfileID == "" {
+		t.Fatalf("Append: new session %v, profile %q; want a new session with a profile", e.NewSession, e.ProfileID)
+	}
+	got, err := s.FindEvent(ctx, e.ID)
+	if err != nil {
+		t.Fatalf("FindEvent: %v", err)
+	}
+	sameEvent(t, got, e)
+
+	sess, err := s.FindSession(ctx, "sess-1")
+	if err != nil {
+		t.Fatalf("FindSession: %v", err)
+	}
+	if sess.ID != "sess-1" || sess.ProfileID != e.ProfileID || sess.EventCount != 1 ||
+		!sess.FirstSeen.Equal(e.InsertedAt) || !sess.LastSeen.Equal(e.InsertedAt) {
+		t.Fatalf("FindSession = %+v, want profile %s, 1 event, first and last seen %s", sess, e.ProfileID, e.InsertedAt)
+	}
+	prof, err := s.FindProfile(ctx, e.ProfileID)
+	if err != nil {
+		t.Fatalf("FindProfile: %v", err)
+	}
+	if prof.ID != e.ProfileID || prof.EventCount != 1 || prof.SessionCount != 1 ||
+		!prof.FirstSeen.Equal(e.InsertedAt) || !prof.LastSeen.Equal(e.InsertedAt) {
+		t.Fatalf("FindProfile = %+v, want 1 event, 1 session, first and last seen %s", prof, e.InsertedAt)
+	}
+}
+
+func testAppendKnownSession(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	c := newClock()
+	first := newEvent(c, "src", "page-view", "sess-k")
+	appendEvents(t, s, first)
+	second, third := newEvent(c, "src", "click", "sess-k"), newEvent(c, "src", "click", "sess-k")
+	appendEvents(t, s, second, third)
+	for _, e := range []*inlet.Event{second, third} {
+		if e.NewSession || e.ProfileID != first.ProfileID {
+			t.Fatalf("known session: new session %v, profile %q; want profile %q of the first event", e.NewSession, e.ProfileID, first.ProfileID)
+		}
+		got, err := s.FindEvent(ctx, e.ID)
+		if err != nil {
+			t.Fatalf("FindEvent: %v", err)
+		}
+		sameEvent(t, got, e)
+	}
+	sess, err := s.FindSession(ctx, "sess-k")
+	if err != nil {
+		t.Fatalf("FindSession: %v", err)
+	}
+	if sess.EventCount != 3 || !sess.FirstSeen.Equal(first.InsertedAt) || !sess.LastSeen.Equal(third.InsertedAt) {
+		t.Fatalf("FindSession = %+v, want 3 events, first seen %s, last seen %s", sess, first.InsertedAt, third.InsertedAt)
+	}
+	prof, err := s.FindProfile(ctx, first.ProfileID)
+	if err != nil {
+		t.Fatalf("FindProfile: %v", err)
+	}
+	if prof.EventCount != 3 || prof.SessionCount != 1 || !prof.FirstSeen.Equal(first.InsertedAt) || !prof.LastSeen.Equal(third.InsertedAt) {
+		t.Fatalf("FindProfile = %+v, want 3 events, 1 session, seen %s to %s", prof, first.InsertedAt, third.InsertedAt)
+	}
+}
+
+func testAppendSameSessionInBatch(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	c := newClock()
+	a, b := newEvent(c, "src", "page-view", "sess-twice"), newEvent(c, "src", "click", "sess-twice")
+	appendEvents(t, s, a, b)
+	if a.ProfileID == "" || a.ProfileID != b.ProfileID {
+		t.Fatalf("profiles %q and %q, want one profile for one session", a.ProfileID, b.ProfileID)
+	}
+	if !a.NewSession || !b.NewSession {
+		t.Fatalf("new session %v and %v; both events came with the session's creation", a.NewSession, b.NewSession)
+	}
+	sess, err := s.FindSession(ctx, "sess-twice")
+	if err != nil || sess.EventCount != 2 || sess.ProfileID != a.ProfileID {
+		t.Fatalf("FindSession = %+v, %v; want 2 events of profile %s", sess, err, a.ProfileID)
+	}
+	prof, err := s.FindProfile(ctx, a.ProfileID)
+	if err != nil || prof.EventCount != 2 || prof.SessionCount != 1 {
+		t.Fatalf("FindProfile = %+v, %v; want 2 events, 1 session", prof, err)
+	}
+}
+
+func testAppendSameSessionConcurrently(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	c := newClock()
+	const n = 16
+	events := make([]*inlet.Event, n)
+	for i := range events {
+		events[i] = newEvent(c, "src", "page-view", "sess-race")
+	}
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for _, e := range events {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs <- s.Append(ctx, []*inlet.Event{e})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent Append: %v", err)
+		}
+	}
+	created := 0
+	for _, e := range events {
+		if e.ProfileID != events[0].ProfileID || e.ProfileID == "" {
+			t.Fatalf("profiles %q and %q for one session", e.ProfileID, events[0].ProfileID)
+		}
+		if e.NewSession {
+			created++
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d appends reported a new session, want exactly 1", created)
+	}
+	sess, err := s.FindSession(ctx, "sess-race")
+	if err != nil || sess.EventCount != n {
+		t.Fatalf("FindSession = %+v, %v; want %d events", sess, err, n)
+	}
+	prof, err := s.FindProfile(ctx, events[0].ProfileID)
+	if err != nil || prof.EventCount != n || prof.SessionCount != 1 {
+		t.Fatalf("FindProfile = %+v, %v; want %d events, 1 session", prof, err, n)
+	}
+}
+
+func testAppendManySessions(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	c := newClock()
+	known := newEvent(c, "src", "page-view", "sess-old")
+	appendEvents(t, s, known)
+	batch := []*inlet.Event{
+		newEvent(c, "src", "a", "sess-new-1"),
+		newEvent(c, "src", "b", "sess-old"),
+		newEvent(c, "src", "c", ""),
+		newEvent(c, "src", "d", "sess-new-2"),
+		newEvent(c, "src", "e", "sess-new-1"),
+	}
+	appendEvents(t, s, batch...)
+	if batch[1].NewSession || batch[1].ProfileID != known.ProfileID {
+		t.Fatalf("known session in a mixed batch: new %v, profile %q, want profile %q", batch[1].NewSession, batch[1].ProfileID, known.ProfileID)
+	}
+	if batch[2].ProfileID != "" || batch[2].NewSession {
+		t.Fatalf("profile-less event in a mixed batch got profile %q", batch[2].ProfileID)
+	}
+	if !batch[0].NewSession || !batch[3].NewSession || batch[0].ProfileID != batch[4].ProfileID ||
+		batch[0].ProfileID == batch[3].ProfileID || batch[0].ProfileID == known.ProfileID || batch[3].ProfileID == "" {
+		t.Fatalf("new sessions in a mixed batch: profiles %q %q %q, want two new distinct profiles", batch[0].ProfileID, batch[3].ProfileID, batch[4].ProfileID)
+	}
+	for id, want := range map[string]int64{"sess-old": 2, "sess-new-1": 2, "sess-new-2": 1} {
+		sess, err := s.FindSession(ctx, id)
+		if err != nil || sess.EventCount != want {
+			t.Fatalf("FindSession(%s) = %+v, %v; want %d events", id, sess, err, want)
+		}
+	}
+	for _, e := range batch {
+		got, err := s.FindEvent(ctx, e.ID)
+		if err != nil {
+			t.Fatalf("FindEvent: %v", err)
+		}
+		sameEvent(t, got, e)
+	}
+}
+
+func testFindEventNotFound(t *testing.T, s inlet.Store) {
+	_, err := s.FindEvent(context.Background(), inlet.NewID())
+	wantCode(t, "FindEvent(unknown)", err, inlet.ENOTFOUND)
+	_, err = s.FindEvent(context.Background(), "not-an-id")
+	wantCode(t, "FindEvent(not-an-id)", err, inlet.ENOTFOUND)
+}
+
+func testFindSessionProfileNotFound(t *testing.T, s inlet.Store) {
+	_, err := s.FindSession(context.Background(), "nope")
+	wantCode(t, "FindSession(nope)", err, inlet.ENOTFOUND)
+	_, err = s.FindProfile(context.Background(), inlet.NewID())
+	wantCode(t, "FindProfile(unknown)", err, inlet.ENOTFOUND)
+}
+
+func testListNewestFirst(t *testing.T, s inlet.Store) {
+	c := newClock()
+	var events []*inlet.Event
+	for i := range 6 {
+		e := newEvent(c, "src", "t", "")
+		if i%2 == 0 {
+			e.SessionID = "sess-list"
+		}
+		events = append(events, e)
+	}
+	appendEvents(t, s, events[:2]...)
+	appendEvents(t, s, events[2])
+	appendEvents(t, s, events[3:]...)
+	page, err := s.ListEvents(context.Background(), inlet.EventFilter{})
+	if err != nil {
+		t.Fatalf("ListEvents: %v", err)
+	}
+	sameIDs(t, "ListEvents", ids(page.Items), newestFirst(events))
+	if page.Next != nil {
+		t.Fatalf("one page holds all; next = %q", *page.Next)
+	}
+	for i, got := range page.Items {
+		sameEvent(t, got, events[len(events)-1-i])
+	}
+}
+
+func testListFilters(t *testing.T, s inlet.Store) {
+	c := newClock()
+	var all []*inlet.Event
+	add := func(source, typ, session string) *inlet.Event {
+		e := newEvent(c, source, typ, session)
+		all = append(all, e)
+		return e
+	}
+	a1 := add("a", "view", "s1")
+	a2 := add("a", "click", "s1")
+	b1 := add("b", "view", "s2")
+	b2 := add("b", "view", "")
+	a3 := add("a", "view", "s3")
+	b3 := add("b", "click", "s2")
+	appendEvents(t, s, all[:3]...)
+	appendEvents(t, s, all[3:]...)
+	s1, s2 := a1.ProfileID, b1.ProfileID
+
+	for _, tc := range []struct {
+		name string
+		f    inlet.EventFilter
+		want []*inlet.Event
+	}{
+		{"source", inlet.EventFilter{SourceID: "a"}, []*inlet.Event{a3, a2, a1}},
+		{"type", inlet.EventFilter{Type: "view"}, []*inlet.Event{a3, b2, b1, a1}},
+		{"profile", inlet.EventFilter{ProfileID: s2}, []*inlet.Event{b3, b1}},
+		{"session", inlet.EventFilter{SessionID: "s1"}, []*inlet.Event{a2, a1}},
+		{"since is inclusive", inlet.EventFilter{Since: b2.InsertedAt}, []*inlet.Event{b3, a3, b2}},
+		{"until is exclusive", inlet.EventFilter{Until: b2.InsertedAt}, []*inlet.Event{b1, a2, a1}},
+		{"since and until", inlet.EventFilter{Since: a2.InsertedAt, Until: a3.InsertedAt}, []*inlet.Event{b2, b1, a2}},
+		{"all filters at once", inlet.EventFilter{SourceID: "a", Type: "view", ProfileID: s1, SessionID: "s1", Since: a1.InsertedAt, Until: b3.InsertedAt}, []*inlet.Event{a1}},
+		{"no match", inlet.EventFilter{SourceID: "a", Type: "nothing"}, nil},
+		{"unknown profile", inlet.EventFilter{ProfileID: inlet.NewID()}, nil},
+	} {
+		got, next := listIDs(t, s, tc.f)
+		sameIDs(t, "filter by "+tc.name, got, ids(tc.want))
+		if next != nil {
+			t.Fatalf("filter by %s: next = %q on the only page", tc.name, *next)
+		}
+	}
+}
+
+func testListLimit(t *testing.T, s inlet.Store) {
+	c := newClock()
+	events := make([]*inlet.Event, inlet.MaxEventLimit+1)
+	for i := range events {
+		events[i] = newEvent(c, "src", "bulk", "")
+	}
+	appendEvents(t, s, events...)
+	want := newestFirst(events)
+
+	got, next := listIDs(t, s, inlet.EventFilter{Limit: 3})
+	sameIDs(t, "limit 3", got, want[:3])
+	if next == nil {
+		t.Fatal("limit 3 of many: no next cursor")
+	}
+	got, next = listIDs(t, s, inlet.EventFilter{})
+	sameIDs(t, "no limit (the default)", got, want[:inlet.DefaultEventLimit])
+	if next == nil {
+		t.Fatal("default limit of many: no next cursor")
+	}
+	got, next = listIDs(t, s, inlet.EventFilter{Limit: inlet.MaxEventLimit + 500})
+	sameIDs(t, "a limit over the maximum", got, want[:inlet.MaxEventLimit])
+	if next == nil {
+		t.Fatal("maximum limit of more: no next cursor")
+	}
+	got, next = listIDs(t, s, inlet.EventFilter{Cursor: *next})
+	sameIDs(t, "the page after the maximum", got, want[inlet.MaxEventLimit:])
+	if next != nil {
+		t.Fatalf("last page: next = %q", *next)
+	}
+}
+
+func testListPaging(t *testing.T, s inlet.Store) {
+	c := newClock()
+	var events []*inlet.Event
+	for i := range 25 {
+		e := newEvent(c, "src", "page", "")
+		if i%3 == 0 {
+			e.Type = "other"
+		}
+		events = append(events, e)
+	}
+	// Several batches, so that paging crosses commits.
+	appendEvents(t, s, events[:10]...)
+	appendEvents(t, s, events[10:11]...)
+	appendEvents(t, s, events[11:]...)
+
+	page := func(f inlet.EventFilter, limit int) []string {
+		t.Helper()
+		var got []string
+		seen := map[string]bool{}
+		f.Limit = limit
+		for pages := 0; ; pages++ {
+			if pages > len(events) {
+				t.Fatalf("paging with limit %d does not end", limit)
+			}
+			ids, next := listIDs(t, s, f)
+			if len(ids) > limit || len(ids) == 0 && pages > 0 {
+				t.Fatalf("page %d with limit %d has %d events", pages, limit, len(ids))
+			}
+			for _, id := range ids {
+				if seen[id] {
+					t.Fatalf("event %s on two pages", id)
+				}
+				seen[id] = true
+			}
+			got = append(got, ids...)
+			if next == nil {
+				return got
+			}
+			if len(ids) != limit {
+				t.Fatalf("a page of %d with limit %d has a next cursor", len(ids), limit)
+			}
+			f.Cursor = *next
+		}
+	}
+	for _, limit := range []int{1, 4, 5, 24, 25, 26} {
+		sameIDs(t, fmt.Sprintf("all pages with limit %d", limit), page(inlet.EventFilter{}, limit), newestFirst(events))
+	}
+	var others []*inlet.Event
+	for _, e := range events {
+		if e.Type == "other" {
+			others = append(others, e)
+		}
+	}
+	sameIDs(t, "filtered pages", page(inlet.EventFilter{Type: "other"}, 2), newestFirst(others))
+
+	// Events appended after a cursor was handed out come before it, not after.
+	_, next := listIDs(t, s, inlet.EventFilter{Limit: 10})
+	later := newEvent(c, "src", "page", "")
+	appendEvents(t, s, later)
+	got, _ := listIDs(t, s, inlet.EventFilter{Limit: 10, Cursor: *next})
+	sameIDs(t, "the page after a cursor, with a newer event appended", got, newestFirst(events)[10:20])
+}
+
+func testListBadCursor(t *testing.T, s inlet.Store) {
+	c := newClock()
+	for range 3 {
+		appendEvents(t, s, newEvent(c, "src", "t", ""))
+	}
+	for _, cursor := range []string{"garbage", "!!", "ZTEyMw==x", "e-1", "AAAA"} {
+		_, err := s.ListEvents(context.Background(), inlet.EventFilter{Cursor: cursor})
+		wantCode(t, fmt.Sprintf("ListEvents(cursor=%q)", cursor), err, inlet.EINVALID)
+	}
+}
