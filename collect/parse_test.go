@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"inlet"
 	"inlet/collect"
@@ -257,4 +258,38 @@ func queryWithKeys(n int) string {
 		keys[i] = fmt.Sprintf("k%d=%d", i, i)
 	}
 	return strings.Join(keys, "&")
+}
+
+// FuzzParse checks that no query, content type and body makes Parse panic,
+// that every success is a JSON object, and that every failure is a client
+// error.
+func FuzzParse(f *testing.F) {
+	f.Add("a=1&b=2&b=3&c=", "", []byte(nil))
+	f.Add("a=q", "application/json", []byte(`{"a":"body","n":[1,-0,1e5,null]}`))
+	f.Add("", "application/json; charset=utf-8", []byte(`[1,"two"]`))
+	f.Add("", "application/vnd.api+json", []byte(`"x"`))
+	f.Add("x=%zz", "application/json", []byte(`{"a":1,}`))
+	f.Add("", "application/x-www-form-urlencoded", []byte("a=1&a=2&b=%41"))
+	f.Add("", "multipart/form-data; boundary=B", []byte("--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"f.txt\"\r\nContent-Type: text/plain\r\n\r\nabc\r\n--B--\r\n"))
+	f.Add("", "multipart/form-data", []byte("--B\r\n"))
+	f.Add("", "", []byte(`{"a":{"b":[true]}}`))
+	f.Add("", "", []byte("\x00\xff"))
+	f.Add("", "text/plain", []byte("héllo"))
+	f.Add("a;b", "image/png", []byte("\x89PNG"))
+	f.Add("", "application/json", []byte(strings.Repeat("[", 70)))
+	f.Fuzz(func(t *testing.T, query, contentType string, body []byte) {
+		got, err := collect.Parse(query, contentType, body)
+		if err != nil {
+			if code := inlet.ErrorCode(err); code != inlet.EINVALID {
+				t.Fatalf("Parse(%q, %q, %q) = %v: code %q, want %q", query, contentType, body, err, code, inlet.EINVALID)
+			}
+			return
+		}
+		var props map[string]json.RawMessage
+		if !json.Valid(got) || json.Unmarshal(got, &props) != nil || props == nil {
+			t.Fatalf("Parse(%q, %q, %q) = %q, not a JSON object", query, contentType, body, got)
+		} else if !utf8.Valid(got) {
+			t.Fatalf("Parse(%q, %q, %q) = %q, not UTF-8", query, contentType, body, got)
+		}
+	})
 }
