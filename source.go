@@ -2,8 +2,12 @@ package inlet
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"math"
 	"net/textproto"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -44,6 +48,145 @@ type SourceConfig struct {
 
 	// MaxBodyBytes caps the request body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+
+	// Verify, when set, is the check every request must pass before its
+	// event is stored (fail closed).
+	Verify *VerifyConfig `json:"verify,omitempty"`
+
+	// Dedup, when set, names the idempotency key of the source's requests.
+	Dedup *DedupConfig `json:"dedup,omitempty"`
+
+	// RateLimit, when set, bounds the requests per second of the source on
+	// each node.
+	RateLimit *RateLimitConfig `json:"rate_limit,omitempty"`
+}
+
+// Verifier types of VerifyConfig.Type.
+const (
+	VerifyGitHub           = "github"            // X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>
+	VerifyStripe           = "stripe"            // Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">
+	VerifyShopify          = "shopify"           // X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256 of the body>
+	VerifyStandardWebhooks = "standard-webhooks" // webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">
+	VerifyHMAC             = "hmac"              // any header holding an HMAC of the body
+	VerifyBasic            = "basic"             // HTTP Basic authentication
+	VerifyAPIKey           = "api-key"           // a fixed key in a header or query parameter
+)
+
+// Defaults of the intake configuration.
+const (
+	DefaultTolerance   = 5 * time.Minute     // signed timestamps may be this far from now
+	DefaultDedupWindow = 24 * time.Hour      // a dedup key is remembered this long
+	MaxDedupWindow     = 90 * 24 * time.Hour // longest dedup window accepted
+	DefaultAPIKeyName  = "X-Api-Key"         // api-key header when config.verify.key is empty
+	DefaultAPIKeyParam = "api_key"           // api-key query parameter when config.verify.key is empty
+	MaskedSecret       = "****"              // what the admin API shows instead of a secret
+	whsecPrefix        = "whsec_"
+)
+
+// VerifyConfig is a source's request verifier. Type selects the scheme; the
+// other fields apply to some types only, and Validate rejects a field that
+// the type does not take.
+type VerifyConfig struct {
+	Type string `json:"type"`
+	// Secret is the shared secret (github, stripe, shopify, hmac,
+	// standard-webhooks as whsec_<base64>) or the key (api-key). Write-only:
+	// the admin API answers it masked.
+	Secret string `json:"secret,omitempty"`
+	// Header names the signature header (hmac).
+	Header string `json:"header,omitempty"`
+	// Algorithm is sha1, sha256 (the default) or sha512 (hmac).
+	Algorithm string `json:"algorithm,omitempty"`
+	// Encoding is hex (the default) or base64 (hmac).
+	Encoding string `json:"encoding,omitempty"`
+	// Prefix is text before the signature in the header, such as "sha256=" (hmac).
+	Prefix string `json:"prefix,omitempty"`
+	// Tolerance is how far a signed timestamp may be from now, as a Go
+	// duration such as "5m" (stripe, standard-webhooks; default 5m).
+	Tolerance string `json:"tolerance,omitempty"`
+	// Username and Password are the expected credentials (basic); the
+	// password is write-only.
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// In is "header" (the default) or "query", and Key the name of the
+	// header or query parameter that carries the key (api-key).
+	In  string `json:"in,omitempty"`
+	Key string `json:"key,omitempty"`
+}
+
+// TolerancePeriod returns the timestamp tolerance that applies.
+func (v *VerifyConfig) TolerancePeriod() time.Duration {
+	if d, err := time.ParseDuration(v.Tolerance); err == nil && d > 0 {
+		return d
+	}
+	return DefaultTolerance
+}
+
+// KeyName returns the header or query parameter of an api-key verifier.
+func (v *VerifyConfig) KeyName() string {
+	if v.Key != "" {
+		return v.Key
+	} else if v.In == "query" {
+		return DefaultAPIKeyParam
+	}
+	return DefaultAPIKeyName
+}
+
+// SignatureHeaders returns the canonical names of the request headers that
+// carry the verifier's signature or key, which are never stored.
+func (v *VerifyConfig) SignatureHeaders() []string {
+	switch v.Type {
+	case VerifyGitHub:
+		return []string{"X-Hub-Signature-256", "X-Hub-Signature"}
+	case VerifyStripe:
+		return []string{"Stripe-Signature"}
+	case VerifyShopify:
+		return []string{"X-Shopify-Hmac-Sha256"}
+	case VerifyStandardWebhooks:
+		return []string{"Webhook-Signature", "Svix-Signature"}
+	case VerifyHMAC:
+		return []string{textproto.CanonicalMIMEHeaderKey(v.Header)}
+	case VerifyAPIKey:
+		if v.In != "query" {
+			return []string{textproto.CanonicalMIMEHeaderKey(v.KeyName())}
+		}
+	}
+	return nil
+}
+
+// DedupConfig names a source's idempotency key: a request header or a
+// property path, exactly one of them.
+type DedupConfig struct {
+	// Header is a request header such as Idempotency-Key or X-GitHub-Delivery.
+	Header string `json:"header,omitempty"`
+	// Path is a dot-separated property path such as data.id.
+	Path string `json:"path,omitempty"`
+	// Window is how long a key is remembered, as a Go duration such as
+	// "24h" (the default).
+	Window string `json:"window,omitempty"`
+}
+
+// WindowPeriod returns the dedup window that applies.
+func (d *DedupConfig) WindowPeriod() time.Duration {
+	if w, err := time.ParseDuration(d.Window); err == nil && w > 0 {
+		return w
+	}
+	return DefaultDedupWindow
+}
+
+// RateLimitConfig is a token bucket: PerSecond requests a second on average,
+// and up to Burst at once.
+type RateLimitConfig struct {
+	PerSecond float64 `json:"per_second"`
+	// Burst is the bucket size; 0 means PerSecond rounded up (at least 1).
+	Burst int `json:"burst,omitempty"`
+}
+
+// BurstSize returns the bucket size that applies.
+func (r *RateLimitConfig) BurstSize() int {
+	if r.Burst > 0 {
+		return r.Burst
+	}
+	return max(1, int(math.Ceil(r.PerSecond)))
 }
 
 // BodyLimit returns the body cap that applies to the source.
@@ -65,7 +208,74 @@ func (c *SourceConfig) IsSecretHeader(name string) bool {
 			return true
 		}
 	}
+	if c.Verify != nil {
+		for _, h := range c.Verify.SignatureHeaders() {
+			if h == name {
+				return true
+			}
+		}
+	}
 	return false
+}
+
+// SecretQueryParam returns the query parameter that carries the source's API
+// key, which is never stored, or "".
+func (c *SourceConfig) SecretQueryParam() string {
+	if c.Verify != nil && c.Verify.Type == VerifyAPIKey && c.Verify.In == "query" {
+		return c.Verify.KeyName()
+	}
+	return ""
+}
+
+// Masked returns a copy of c with its secrets replaced by MaskedSecret (a
+// standard-webhooks secret keeps its whsec_ prefix), for answers that must
+// never reveal them.
+func (c SourceConfig) Masked() SourceConfig {
+	if c.Verify != nil {
+		v := *c.Verify
+		if v.Secret != "" {
+			v.Secret = maskSecret(v.Type, v.Secret)
+		}
+		if v.Password != "" {
+			v.Password = MaskedSecret
+		}
+		c.Verify = &v
+	}
+	c.SecretHeaders = append([]string(nil), c.SecretHeaders...)
+	return c
+}
+
+func maskSecret(verifyType, secret string) string {
+	if verifyType == VerifyStandardWebhooks && strings.HasPrefix(secret, whsecPrefix) {
+		return whsecPrefix + MaskedSecret
+	}
+	return MaskedSecret
+}
+
+func isMasked(s string) bool {
+	return s == MaskedSecret || s == whsecPrefix+MaskedSecret
+}
+
+// KeepSecrets fills the secrets that c leaves empty or sends back masked
+// from old, the configuration stored before, when both verify with the same
+// type: so that an update may send back what it read.
+func (c *SourceConfig) KeepSecrets(old *SourceConfig) {
+	if c.Verify == nil || old == nil || old.Verify == nil || c.Verify.Type != old.Verify.Type {
+		return
+	}
+	if c.Verify.Secret == "" || isMasked(c.Verify.Secret) {
+		c.Verify.Secret = old.Verify.Secret
+	}
+	if c.Verify.Password == "" || isMasked(c.Verify.Password) {
+		c.Verify.Password = old.Verify.Password
+	}
+}
+
+// Masked returns a copy of s whose configuration shows no secret.
+func (s *Source) Masked() *Source {
+	m := *s
+	m.Config = s.Config.Masked()
+	return &m
 }
 
 // Validate returns an EINVALID error naming the first field that is wrong.
@@ -91,6 +301,160 @@ func (c *SourceConfig) Validate() error {
 	}
 	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > 64<<20 {
 		return Errorf(EINVALID, "config.max_body_bytes must be between 0 (the default, 1 MiB) and 67108864 (64 MiB)")
+	}
+	if c.Verify != nil {
+		if err := c.Verify.Validate(); err != nil {
+			return err
+		}
+	}
+	if c.Dedup != nil {
+		if err := c.Dedup.Validate(); err != nil {
+			return err
+		}
+	}
+	if c.RateLimit != nil {
+		if err := c.RateLimit.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// verifyFields are the optional fields each verifier type takes, beside type.
+var verifyFields = map[string][]string{
+	VerifyGitHub:           {"secret"},
+	VerifyStripe:           {"secret", "tolerance"},
+	VerifyShopify:          {"secret"},
+	VerifyStandardWebhooks: {"secret", "tolerance"},
+	VerifyHMAC:             {"secret", "header", "algorithm", "encoding", "prefix"},
+	VerifyBasic:            {"username", "password"},
+	VerifyAPIKey:           {"secret", "in", "key"},
+}
+
+// Validate returns an EINVALID error naming the first field that is wrong.
+func (v *VerifyConfig) Validate() error {
+	allowed, ok := verifyFields[v.Type]
+	if !ok {
+		return Errorf(EINVALID, "config.verify.type must be one of github, stripe, shopify, standard-webhooks, hmac, basic, api-key")
+	}
+	for _, f := range []struct{ name, value string }{
+		{"secret", v.Secret}, {"header", v.Header}, {"algorithm", v.Algorithm}, {"encoding", v.Encoding},
+		{"prefix", v.Prefix}, {"tolerance", v.Tolerance}, {"username", v.Username}, {"password", v.Password},
+		{"in", v.In}, {"key", v.Key},
+	} {
+		if f.value != "" && !slices.Contains(allowed, f.name) {
+			return Errorf(EINVALID, "config.verify.%s does not apply to type %q, which takes %s", f.name, v.Type, strings.Join(allowed, ", "))
+		}
+		if len(f.value) > 1024 {
+			return Errorf(EINVALID, "config.verify.%s is longer than 1024 characters", f.name)
+		}
+	}
+	if slices.Contains(allowed, "secret") {
+		switch {
+		case v.Secret == "":
+			return Errorf(EINVALID, "config.verify.secret is required for type %q", v.Type)
+		case isMasked(v.Secret):
+			return Errorf(EINVALID, "config.verify.secret is the masked value; send the secret itself")
+		case v.Type == VerifyStandardWebhooks:
+			key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(v.Secret, whsecPrefix))
+			if err != nil || len(key) == 0 {
+				return Errorf(EINVALID, "config.verify.secret must be whsec_ followed by the base64 key, as the sender shows it")
+			}
+		}
+	}
+	if v.Tolerance != "" {
+		d, err := time.ParseDuration(v.Tolerance)
+		if err != nil || d <= 0 || d > 24*time.Hour {
+			return Errorf(EINVALID, "config.verify.tolerance must be a duration such as \"5m\", more than 0 and at most 24h")
+		}
+	}
+	switch v.Type {
+	case VerifyHMAC:
+		if !validHeaderName(v.Header) {
+			return Errorf(EINVALID, "config.verify.header must name the signature header, for example X-Signature")
+		}
+		if v.Algorithm != "" && v.Algorithm != "sha1" && v.Algorithm != "sha256" && v.Algorithm != "sha512" {
+			return Errorf(EINVALID, "config.verify.algorithm must be sha1, sha256 (the default) or sha512")
+		}
+		if v.Encoding != "" && v.Encoding != "hex" && v.Encoding != "base64" {
+			return Errorf(EINVALID, "config.verify.encoding must be hex (the default) or base64")
+		}
+	case VerifyBasic:
+		if v.Username == "" || strings.Contains(v.Username, ":") {
+			return Errorf(EINVALID, "config.verify.username is required and may not contain ':'")
+		} else if v.Password == "" {
+			return Errorf(EINVALID, "config.verify.password is required for type \"basic\"")
+		} else if isMasked(v.Password) {
+			return Errorf(EINVALID, "config.verify.password is the masked value; send the password itself")
+		}
+	case VerifyAPIKey:
+		if v.In != "" && v.In != "header" && v.In != "query" {
+			return Errorf(EINVALID, "config.verify.in must be header (the default) or query")
+		}
+		if v.In == "query" && v.Key == "" {
+			break
+		} else if v.In == "query" && !ValidID(v.Key) {
+			return Errorf(EINVALID, "config.verify.key must be a query parameter name from A-Z, a-z, 0-9, '-', '_', '.' and ':'")
+		} else if v.In != "query" && v.Key != "" && !validHeaderName(v.Key) {
+			return Errorf(EINVALID, "config.verify.key must be a header name, for example X-Api-Key")
+		}
+	}
+	return nil
+}
+
+// validHeaderName reports whether s is an HTTP header name (an RFC 9110 token).
+func validHeaderName(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate returns an EINVALID error naming the first field that is wrong.
+func (d *DedupConfig) Validate() error {
+	switch {
+	case d.Header == "" && d.Path == "":
+		return Errorf(EINVALID, "config.dedup needs header (a request header such as Idempotency-Key) or path (a property path such as data.id)")
+	case d.Header != "" && d.Path != "":
+		return Errorf(EINVALID, "config.dedup takes header or path, not both")
+	case d.Header != "" && !validHeaderName(d.Header):
+		return Errorf(EINVALID, "config.dedup.header must be a header name, for example Idempotency-Key")
+	case d.Path != "" && !validPath(d.Path):
+		return Errorf(EINVALID, "config.dedup.path must be property names joined by '.', for example data.id (at most 256 characters)")
+	}
+	if d.Window != "" {
+		w, err := time.ParseDuration(d.Window)
+		if err != nil || w < time.Second || w > MaxDedupWindow {
+			return Errorf(EINVALID, "config.dedup.window must be a duration such as \"24h\", from 1s to %s", MaxDedupWindow)
+		}
+	}
+	return nil
+}
+
+func validPath(p string) bool {
+	if len(p) > 256 {
+		return false
+	}
+	for _, seg := range strings.Split(p, ".") {
+		if seg == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate returns an EINVALID error naming the first field that is wrong.
+func (r *RateLimitConfig) Validate() error {
+	if !(r.PerSecond > 0 && r.PerSecond <= 1e6) {
+		return Errorf(EINVALID, "config.rate_limit.per_second must be more than 0 and at most 1000000")
+	} else if r.Burst < 0 || r.Burst > 1e6 {
+		return Errorf(EINVALID, "config.rate_limit.burst must be from 0 (per_second rounded up) to 1000000")
 	}
 	return nil
 }
