@@ -163,6 +163,12 @@ type ErrorBody struct {
 // Error answers err as JSON. Internal errors are logged in full and answered
 // as "internal error"; unavailable ones carry Retry-After.
 func Error(w http.ResponseWriter, r *http.Request, err error, logger *slog.Logger) {
+	if r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		// The client went away while waiting; its events may still be
+		// committed, but nobody reads this answer.
+		err = inlet.Errorf(inlet.EUNAVAILABLE, "the request was cancelled before its events were confirmed")
+		logger = nil
+	}
 	code := inlet.ErrorCode(err)
 	status := StatusCode(code)
 	if logger != nil {
