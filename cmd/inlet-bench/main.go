@@ -1,0 +1,296 @@
+// Command inlet-bench measures Inlet under load on this machine and prints
+// the figures as a markdown table for BENCHMARKS.md.
+//
+// In one run it builds (or takes) the inlet binary and, for each scenario,
+// starts a fresh server on a free 127.0.0.1 port with a temporary data
+// directory, creates its sources, warms it up, drives it with wrk
+// (bench/inlet.lua) and then checks through the admin API that at least as
+// many events are stored as requests were answered 2xx. The same load is
+// run against a no-op net/http server (`inlet-bench noop`, its own process),
+// and every scenario is reported as a ratio of that baseline.
+//
+// Scenarios, each with a ~300-byte JSON body over keep-alive connections:
+//
+//	baseline  POST to the no-op server
+//	1         POST /collect/purchase/{source}, no session
+//	2         POST /collect/purchase/{source}/{session}, one of --sessions known sessions, round robin
+//	3         POST /collect/purchase/{source}/{session}, a new session (and profile) every request
+//	4         GET /collect/page-view/{source}?<8 query parameters>
+//	fixed     scenario 1 at half of scenario 1's requests/s, open loop, for p99 latency
+//	prefill   scenario 1 on a store holding --prefill events, and the p99 of
+//	          GET /api/v1/events?profile=...&limit=100 under that load and idle
+//
+// Usage:
+//
+//	go run ./cmd/inlet-bench [flags]
+//	inlet-bench noop [--addr 127.0.0.1:8687]
+//
+// Flags:
+//
+//	--inlet PATH         inlet binary to measure (default: build ./cmd/inlet)
+//	--script PATH        wrk script (default: bench/inlet.lua of this module)
+//	--duration 10s       measured time of each scenario
+//	--warmup 3s          unmeasured load before each scenario
+//	--connections 64     wrk keep-alive connections
+//	--threads 2          wrk threads
+//	--wrk-timeout 5s     wrk counts an answer slower than this as a timeout
+//	--sessions 10000     known sessions of scenario 2, created before its warm-up
+//	--scenarios 1,2,3,4  which wrk scenarios to run
+//	--fixed-rate 0       requests/s of the fixed-rate run (0: half of scenario 1's; -1: skip)
+//	--fixed-duration 0   length of the fixed-rate run (0: --duration)
+//	--profile FILE       also run scenario 1 once more with --pprof-addr, write a
+//	                     CPU profile of the server to FILE and print `go tool pprof -top`
+//	--prefill N          also run the prefilled-store scenario with N events (0: skip)
+//	--prefill-dir DIR    data directory for the prefilled store; a finished
+//	                     prefill there of at least N events is reused (default: temporary)
+//	--logs DIR           keep server logs and wrk output here (default: temporary, removed)
+//
+// wrk is the Debian package of that name (apt-get install wrk). Every load
+// goes to 127.0.0.1 only and stops after its duration.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "noop" {
+		err = runNoop(os.Args[2:])
+	} else {
+		err = runBench(os.Args[1:])
+	}
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "inlet-bench:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// bench holds the settings of one run.
+type bench struct {
+	wrk, script, inletBin, self string
+	threads, connections        int
+	duration, warmup            time.Duration
+	wrkTimeout                  time.Duration
+	sessions                    int
+	logDir                      string
+	token                       string
+	runID                       string
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+}
+
+func (b *bench) logPath(name string) string {
+	return filepath.Join(b.logDir, name)
+}
+
+func runBench(args []string) error {
+	fs := flag.NewFlagSet("inlet-bench", flag.ContinueOnError)
+	b := &bench{}
+	fs.StringVar(&b.inletBin, "inlet", "", "inlet binary to measure (default: build ./cmd/inlet)")
+	fs.StringVar(&b.script, "script", "", "wrk script (default: bench/inlet.lua of this module)")
+	fs.DurationVar(&b.duration, "duration", 10*time.Second, "measured time of each scenario")
+	fs.DurationVar(&b.warmup, "warmup", 3*time.Second, "unmeasured load before each scenario")
+	fs.IntVar(&b.connections, "connections", 64, "wrk keep-alive connections")
+	fs.IntVar(&b.threads, "threads", 2, "wrk threads")
+	fs.DurationVar(&b.wrkTimeout, "wrk-timeout", 5*time.Second, "wrk counts an answer slower than this as a timeout")
+	fs.IntVar(&b.sessions, "sessions", 10000, "known sessions of scenario 2")
+	scenarios := fs.String("scenarios", "1,2,3,4", "comma-separated wrk scenarios to run")
+	fixedRate := fs.Float64("fixed-rate", 0, "requests/s of the fixed-rate run (0: half of scenario 1's; -1: skip)")
+	fixedDuration := fs.Duration("fixed-duration", 0, "length of the fixed-rate run (0: --duration)")
+	profile := fs.String("profile", "", "write a CPU profile of the server under scenario 1 to this file (an extra run)")
+	prefillN := fs.Int64("prefill", 0, "run scenario 1 and event queries on a store prefilled with this many events (0: skip)")
+	prefillDir := fs.String("prefill-dir", "", "data directory of the prefilled store, reused when it holds a finished prefill (default: temporary)")
+	logs := fs.String("logs", "", "keep server logs and wrk output in this directory (default: temporary, removed)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if b.duration < time.Second {
+		return errors.New("--duration must be at least 1s")
+	}
+	var err error
+	if b.wrk, err = exec.LookPath("wrk"); err != nil {
+		return errors.New("wrk is not installed: apt-get install wrk")
+	}
+	if b.self, err = os.Executable(); err != nil {
+		return err
+	}
+	if b.script == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return fmt.Errorf("cannot find bench/inlet.lua (%v); give --script", err)
+		}
+		b.script = filepath.Join(root, "bench", "inlet.lua")
+	}
+	if _, err := os.Stat(b.script); err != nil {
+		return fmt.Errorf("wrk script: %w", err)
+	}
+	var which []int
+	for _, s := range strings.Split(*scenarios, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 4 {
+			return fmt.Errorf("--scenarios: %q is not 1, 2, 3 or 4", s)
+		}
+		which = append(which, n)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	tmp, err := os.MkdirTemp("", "inlet-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	b.logDir = *logs
+	if b.logDir == "" {
+		b.logDir = filepath.Join(tmp, "logs")
+	}
+	if err := os.MkdirAll(b.logDir, 0o755); err != nil {
+		return err
+	}
+	if b.inletBin == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return fmt.Errorf("cannot find the module to build inlet (%v); give --inlet", err)
+		}
+		b.inletBin = filepath.Join(tmp, "inlet")
+		b.logf("building %s", b.inletBin)
+		build := exec.CommandContext(ctx, "go", "build", "-o", b.inletBin, "./cmd/inlet")
+		build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build inlet: %w", err)
+		}
+	}
+	b.token = fmt.Sprintf("bench-token-%d", time.Now().UnixNano())
+	b.runID = strconv.FormatInt(time.Now().Unix(), 36)
+
+	rep := &report{started: time.Now().UTC(), args: args, b: b}
+	var failures []string
+
+	b.logf("baseline: no-op net/http server")
+	base, err := b.runBaseline(ctx)
+	if err != nil {
+		return err
+	}
+	rep.rows = append(rep.rows, base)
+
+	var s1 *row
+	for _, n := range which {
+		b.logf("scenario %d: %s", n, scenarioNames[n])
+		r, err := b.runScenario(ctx, n, filepath.Join(tmp, fmt.Sprintf("data-%d", n)))
+		if err != nil {
+			return fmt.Errorf("scenario %d: %w", n, err)
+		}
+		if r.stored < r.res.OK() {
+			failures = append(failures, fmt.Sprintf("scenario %d: %d answered 2xx but %d stored", n, r.res.OK(), r.stored))
+		}
+		rep.rows = append(rep.rows, r)
+		if n == 1 {
+			s1 = r
+		}
+	}
+
+	if *fixedRate >= 0 {
+		rate := *fixedRate
+		if rate == 0 && s1 != nil {
+			rate = s1.res.RPS() / 2
+		}
+		if rate > 0 {
+			d := *fixedDuration
+			if d == 0 {
+				d = b.duration
+			}
+			b.logf("fixed rate: %.0f requests/s for %s", rate, d)
+			f, err := b.runFixedRate(ctx, rate, d, filepath.Join(tmp, "data-fixed"))
+			if err != nil {
+				return fmt.Errorf("fixed-rate run: %w", err)
+			}
+			if f.stored < f.res.OK {
+				failures = append(failures, fmt.Sprintf("fixed rate: %d answered 2xx but %d stored", f.res.OK, f.stored))
+			}
+			rep.fixed = f
+		}
+	}
+
+	if *prefillN > 0 {
+		dir := *prefillDir
+		if dir == "" {
+			dir = filepath.Join(tmp, "data-prefill")
+		}
+		b.logf("prefilled store: %d events in %s", *prefillN, dir)
+		p, err := b.runPrefilled(ctx, *prefillN, dir)
+		if err != nil {
+			return fmt.Errorf("prefilled run: %w", err)
+		}
+		if p.row.stored < p.row.res.OK() {
+			failures = append(failures, fmt.Sprintf("prefilled: %d answered 2xx but %d stored", p.row.res.OK(), p.row.stored))
+		}
+		rep.prefill = p
+	}
+
+	if *profile != "" {
+		b.logf("profile: scenario 1 with --pprof-addr")
+		top, err := b.runProfile(ctx, *profile, filepath.Join(tmp, "data-profile"))
+		if err != nil {
+			return fmt.Errorf("profile run: %w", err)
+		}
+		rep.profileTop = top
+		rep.profileFile = *profile
+	}
+
+	rep.write(os.Stdout)
+	if *logs != "" {
+		b.logf("logs and wrk output kept in %s", *logs)
+	}
+	if len(failures) > 0 {
+		return fmt.Errorf("durability check failed:\n  %s", strings.Join(failures, "\n  "))
+	}
+	return nil
+}
+
+// moduleRoot finds the directory of go.mod from the working directory up.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod in the working directory or above")
+		}
+		dir = parent
+	}
+}
+
+// goVersion is the Go version that built the measured binaries.
+func goVersion() string {
+	out, err := exec.Command("go", "version").Output()
+	if err != nil {
+		return runtime.Version()
+	}
+	return strings.TrimSpace(string(out))
+}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// server is a process under test: Inlet or the no-op baseline.
+type server struct {
+	name    string
+	url     string // http://127.0.0.1:PORT
+	cmd     *exec.Cmd
+	logPath string
+	exited  chan struct{}
+	waitErr error
+
+	mu      sync.Mutex
+	peakRSS int64 // sampled VmRSS, bytes
+	stopMon chan struct{}
+	monDone chan struct{}
+}
+
+// freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// startServer starts bin with args, its output going to logDir/name.log,
+// and waits until GET url+readyPath answers 200.
+func startServer(ctx context.Context, name, bin string, args []string, addr, readyPath, logDir string) (*server, error) {
+	logPath := filepath.Join(logDir, name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	s := &server{name: name, url: "http://" + addr, cmd: cmd, logPath: logPath, exited: make(chan struct{}),
+		stopMon: make(chan struct{}), monDone: make(chan struct{})}
+	go func() {
+		s.waitErr = cmd.Wait()
+		logFile.Close()
+		close(s.exited)
+	}()
+	go s.monitor()
+
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-s.exited:
+			return nil, fmt.Errorf("%s exited before it was ready (%v); see %s", name, s.waitErr, logPath)
+		case <-ctx.Done():
+			s.stop()
+			return nil, ctx.Err()
+		default:
+		}
+		resp, err := client.Get(s.url + readyPath)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("%s not ready after 30s; see %s", name, logPath)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// monitor samples the process's resident memory until stop.
+func (s *server) monitor() {
+	defer close(s.monDone)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if rss, err := procStatus(s.cmd.Process.Pid, "VmRSS"); err == nil {
+			s.mu.Lock()
+			s.peakRSS = max(s.peakRSS, rss)
+			s.mu.Unlock()
+		}
+		select {
+		case <-t.C:
+		case <-s.stopMon:
+			return
+		case <-s.exited:
+			return
+		}
+	}
+}
+
+// PeakRSS returns the highest resident memory of the process so far: the
+// kernel's high-water mark (VmHWM), or the highest sample if that is higher
+// or unreadable.
+func (s *server) PeakRSS() int64 {
+	s.mu.Lock()
+	peak := s.peakRSS
+	s.mu.Unlock()
+	if hwm, err := procStatus(s.cmd.Process.Pid, "VmHWM"); err == nil {
+		peak = max(peak, hwm)
+	}
+	return peak
+}
+
+// CPUTime returns the user and system CPU time the process has used.
+func (s *server) CPUTime() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+}
+
+// stop sends SIGTERM and waits for the process, killing it after 30s.
+func (s *server) stop() error {
+	select {
+	case <-s.stopMon:
+	default:
+		close(s.stopMon)
+	}
+	<-s.monDone
+	select {
+	case <-s.exited:
+		return s.waitErr
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+		return fmt.Errorf("%s did not stop within 30s of SIGTERM; killed", s.name)
+	}
+	return s.waitErr
+}
+
+// procStatus reads a "kB" field of /proc/PID/status, in bytes.
+func procStatus(pid int, field string) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}

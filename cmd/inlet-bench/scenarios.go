@@ -1,0 +1,393 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"inlet"
+	inlethttp "inlet/http"
+)
+
+// postBody is the JSON body of every POST; bench/inlet.lua sends the same.
+const postBody = `{"order_id":"A-100234","customer":{"email":"jane.doe@example.com","name":"Jane Doe","tier":"gold"},` +
+	`"items":[{"sku":"SKU-1001","qty":2,"price":19.99},{"sku":"SKU-2002","qty":1,"price":5.5}],` +
+	`"total":45.48,"currency":"EUR","paid":true,"ts":"2026-11-27T17:30:00Z",` +
+	`"shipping":{"city":"Berlin","zip":"10115","express":false}}`
+
+var scenarioNames = map[int]string{
+	0: "baseline: no-op net/http, POST",
+	1: "1. POST, no session",
+	2: "2. POST, known session",
+	3: "3. POST, new session each",
+	4: "4. GET, 8 query params",
+}
+
+var scenarioModes = map[int]string{1: "post", 2: "known", 3: "new", 4: "get"}
+
+// row is one measured wrk scenario.
+type row struct {
+	name      string
+	res       *wrkResult
+	rss       int64
+	serverCPU time.Duration
+	stored    int64 // events of the measured source found afterwards; -1: not checked
+}
+
+// runBaseline measures the no-op server under scenario 1's load.
+func (b *bench) runBaseline(ctx context.Context) (*row, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := startServer(ctx, "noop", b.self, []string{"noop", "--addr", addr}, addr, "/", b.logDir)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	load := wrkLoad{Mode: "post", URL: srv.url, Path: "/collect/purchase/bench"}
+	if _, err := b.runWrk(ctx, load, b.warmup, "baseline-warmup"); err != nil {
+		return nil, err
+	}
+	cpu0 := srv.CPUTime()
+	res, err := b.runWrk(ctx, load, b.duration, "baseline")
+	if err != nil {
+		return nil, err
+	}
+	r := &row{name: scenarioNames[0], res: res, serverCPU: srv.CPUTime() - cpu0, rss: srv.PeakRSS(), stored: -1}
+	return r, srv.stop()
+}
+
+// startInlet starts the inlet binary on a free port with dataDir.
+func (b *bench) startInlet(ctx context.Context, name, dataDir string, extra ...string) (*server, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"serve", "--addr", addr, "--data", dataDir, "--admin-token", b.token, "--log-level", "warn"}, extra...)
+	return startServer(ctx, name, b.inletBin, args, addr, "/readyz", b.logDir)
+}
+
+// createSources registers the sources a run sends to.
+func (b *bench) createSources(ctx context.Context, c *inlethttp.Client, ids ...string) error {
+	for _, id := range ids {
+		if _, err := c.CreateSource(ctx, inlethttp.CreateSourceRequest{ID: id, Name: id}); err != nil {
+			return fmt.Errorf("create source %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// runScenario measures one wrk scenario on a fresh server.
+func (b *bench) runScenario(ctx context.Context, n int, dataDir string) (*row, error) {
+	srv, err := b.startInlet(ctx, fmt.Sprintf("inlet-%d", n), dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	client := inlethttp.NewClient(srv.url, b.token)
+	warmSrc, runSrc := "bench-warm-"+b.runID, "bench-run-"+b.runID
+	if err := b.createSources(ctx, client, warmSrc, runSrc); err != nil {
+		return nil, err
+	}
+	mode := scenarioModes[n]
+	eventType := "purchase"
+	if mode == "get" {
+		eventType = "page-view"
+	}
+	if mode == "known" {
+		start := time.Now()
+		if err := createSessions(ctx, srv.url, "/collect/purchase/"+warmSrc, b.sessions); err != nil {
+			return nil, err
+		}
+		b.logf("  created %d sessions in %s", b.sessions, time.Since(start).Round(time.Millisecond))
+	}
+	warm := wrkLoad{Mode: mode, URL: srv.url, Path: "/collect/" + eventType + "/" + warmSrc, Sessions: b.sessions, Tag: "w" + b.runID}
+	if _, err := b.runWrk(ctx, warm, b.warmup, fmt.Sprintf("scenario-%d-warmup", n)); err != nil {
+		return nil, err
+	}
+	load := warm
+	load.Path, load.Tag = "/collect/"+eventType+"/"+runSrc, "m"+b.runID
+	cpu0 := srv.CPUTime()
+	res, err := b.runWrk(ctx, load, b.duration, fmt.Sprintf("scenario-%d", n))
+	if err != nil {
+		return nil, err
+	}
+	r := &row{name: scenarioNames[n], res: res, serverCPU: srv.CPUTime() - cpu0, rss: srv.PeakRSS()}
+	if r.stored, err = countEvents(ctx, client, runSrc); err != nil {
+		return nil, err
+	}
+	b.logf("  %.0f requests/s, %d answered 2xx, %d stored", res.RPS(), res.OK(), r.stored)
+	return r, srv.stop()
+}
+
+// createSessions makes sessions known-0 ... known-(n-1) with one event each.
+func createSessions(ctx context.Context, baseURL, path string, n int) error {
+	tr := &http.Transport{MaxIdleConnsPerHost: 16}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	var next atomic.Int64
+	errs := make(chan error, 16)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) || ctx.Err() != nil {
+					return
+				}
+				resp, err := client.Post(fmt.Sprintf("%s%s/known-%d", baseURL, path, i), "application/json", strings.NewReader(postBody))
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					errs <- fmt.Errorf("creating session known-%d: %s", i, resp.Status)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// countEvents counts the stored events of a source by paging through the
+// admin API.
+func countEvents(ctx context.Context, c *inlethttp.Client, source string) (int64, error) {
+	var n int64
+	f := inlet.EventFilter{SourceID: source, Limit: inlet.MaxEventLimit}
+	for {
+		page, err := c.ListEvents(ctx, f)
+		if err != nil {
+			return n, fmt.Errorf("count events of %s: %w", source, err)
+		}
+		n += int64(len(page.Items))
+		if page.Next == nil {
+			return n, nil
+		}
+		f.Cursor = *page.Next
+	}
+}
+
+// fixedRun is the fixed-rate latency run.
+type fixedRun struct {
+	res    *openLoopResult
+	stored int64
+	rss    int64
+}
+
+func (b *bench) runFixedRate(ctx context.Context, rate float64, d time.Duration, dataDir string) (*fixedRun, error) {
+	srv, err := b.startInlet(ctx, "inlet-fixed", dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	client := inlethttp.NewClient(srv.url, b.token)
+	warmSrc, runSrc := "bench-warm-"+b.runID, "bench-run-"+b.runID
+	if err := b.createSources(ctx, client, warmSrc, runSrc); err != nil {
+		return nil, err
+	}
+	warm := wrkLoad{Mode: "post", URL: srv.url, Path: "/collect/purchase/" + warmSrc}
+	if _, err := b.runWrk(ctx, warm, b.warmup, "fixed-warmup"); err != nil {
+		return nil, err
+	}
+	res := openLoop(ctx, srv.url+"/collect/purchase/"+runSrc, []byte(postBody), rate, d, b.connections)
+	f := &fixedRun{res: res, rss: srv.PeakRSS()}
+	if f.stored, err = countEvents(ctx, client, runSrc); err != nil {
+		return nil, err
+	}
+	b.logf("  sent %.0f/s, p99 %s, %d answered 2xx, %d stored", res.Achieved, res.Lat.percentile(99), res.OK, f.stored)
+	return f, srv.stop()
+}
+
+// prefillRun is scenario 1 and event queries on a prefilled store.
+type prefillRun struct {
+	events      int64
+	row         *row
+	queryLoaded latencies // GET /api/v1/events?profile= during scenario 1
+	queryIdle   latencies // the same with no other load
+	queryErrors int64
+	fillTime    time.Duration
+}
+
+func (b *bench) runPrefilled(ctx context.Context, n int64, dataDir string) (*prefillRun, error) {
+	start := time.Now()
+	profiles, err := b.prefill(ctx, dataDir, n)
+	if err != nil {
+		return nil, err
+	}
+	if len(profiles) == 0 {
+		return nil, fmt.Errorf("the prefilled store in %s names no profiles", dataDir)
+	}
+	p := &prefillRun{events: n, fillTime: time.Since(start)}
+	srv, err := b.startInlet(ctx, "inlet-prefill", dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	client := inlethttp.NewClient(srv.url, b.token)
+	warmSrc, runSrc := "bench-warm-"+b.runID, "bench-run-"+b.runID
+	if err := b.createSources(ctx, client, warmSrc, runSrc); err != nil {
+		return nil, err
+	}
+	// A profile's first page must hold its events: otherwise the query
+	// measured would be one that finds nothing.
+	page, err := client.ListEvents(ctx, inlet.EventFilter{ProfileID: profiles[0], Limit: 100})
+	if err != nil {
+		return nil, err
+	} else if len(page.Items) == 0 {
+		return nil, fmt.Errorf("profile %s of the prefilled store has no events", profiles[0])
+	}
+
+	warm := wrkLoad{Mode: "post", URL: srv.url, Path: "/collect/purchase/" + warmSrc}
+	if _, err := b.runWrk(ctx, warm, b.warmup, "prefill-warmup"); err != nil {
+		return nil, err
+	}
+	load := warm
+	load.Path = "/collect/purchase/" + runSrc
+	qctx, stopQueries := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var loadedErrs int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.queryLoaded, loadedErrs = queryEvents(qctx, srv.url, b.token, profiles, b.duration)
+	}()
+	cpu0 := srv.CPUTime()
+	res, err := b.runWrk(ctx, load, b.duration, "prefill-scenario-1")
+	stopQueries()
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	p.row = &row{name: "1. POST, no session, prefilled store", res: res, serverCPU: srv.CPUTime() - cpu0, rss: srv.PeakRSS()}
+	var idleErrs int64
+	p.queryIdle, idleErrs = queryEvents(ctx, srv.url, b.token, profiles, 5*time.Second)
+	p.queryErrors = loadedErrs + idleErrs
+	if p.row.stored, err = countEvents(ctx, client, runSrc); err != nil {
+		return nil, err
+	}
+	b.logf("  %.0f requests/s, %d answered 2xx, %d stored; query p99 %s under load, %s idle",
+		res.RPS(), res.OK(), p.row.stored, p.queryLoaded.percentile(99), p.queryIdle.percentile(99))
+	return p, srv.stop()
+}
+
+// queryEvents asks for the newest 100 events of random profiles, one query
+// at a time, for d; it returns the latencies and the count of failed queries.
+func queryEvents(ctx context.Context, baseURL, token string, profiles []string, d time.Duration) (latencies, int64) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	var lat latencies
+	var errs int64
+	end := time.Now().Add(d)
+	for time.Now().Before(end) && ctx.Err() == nil {
+		p := profiles[rand.IntN(len(profiles))]
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/api/v1/events?limit=100&profile="+url.QueryEscape(p), nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		t := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			if ctx.Err() == nil {
+				errs++
+			}
+			continue
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		took := time.Since(t)
+		if err != nil || resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"items":[{`)) {
+			errs++
+			continue
+		}
+		lat = append(lat, took)
+	}
+	return lat, errs
+}
+
+// runProfile runs scenario 1 against a server with --pprof-addr and takes a
+// CPU profile of it during the load.
+func (b *bench) runProfile(ctx context.Context, file, dataDir string) (string, error) {
+	pprofAddr, err := freeAddr()
+	if err != nil {
+		return "", err
+	}
+	srv, err := b.startInlet(ctx, "inlet-profile", dataDir, "--pprof-addr", pprofAddr)
+	if err != nil {
+		return "", err
+	}
+	defer srv.stop()
+	client := inlethttp.NewClient(srv.url, b.token)
+	warmSrc, runSrc := "bench-warm-"+b.runID, "bench-run-"+b.runID
+	if err := b.createSources(ctx, client, warmSrc, runSrc); err != nil {
+		return "", err
+	}
+	warm := wrkLoad{Mode: "post", URL: srv.url, Path: "/collect/purchase/" + warmSrc}
+	if _, err := b.runWrk(ctx, warm, b.warmup, "profile-warmup"); err != nil {
+		return "", err
+	}
+	secs := max(1, int(b.duration.Seconds())-1)
+	var prof []byte
+	var profErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		time.Sleep(500 * time.Millisecond) // let wrk open its connections
+		hc := &http.Client{Timeout: time.Duration(secs+30) * time.Second}
+		resp, err := hc.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, secs))
+		if err != nil {
+			profErr = err
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			profErr = fmt.Errorf("profile: %s", resp.Status)
+			return
+		}
+		prof, profErr = io.ReadAll(resp.Body)
+	}()
+	load := warm
+	load.Path = "/collect/purchase/" + runSrc
+	res, err := b.runWrk(ctx, load, b.duration, "profile-scenario-1")
+	wg.Wait()
+	if err != nil {
+		return "", err
+	}
+	if profErr != nil {
+		return "", profErr
+	}
+	if err := os.WriteFile(file, prof, 0o644); err != nil {
+		return "", err
+	}
+	b.logf("  %.0f requests/s while profiling %ds; profile in %s", res.RPS(), secs, file)
+	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=30", b.inletBin, file).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go tool pprof: %w\n%s", err, top)
+	}
+	cum, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=40", b.inletBin, file).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go tool pprof: %w\n%s", err, cum)
+	}
+	return fmt.Sprintf("scenario 1 under profile: %.0f requests/s\n\n%s\n%s", res.RPS(), top, cum), srv.stop()
+}
+
+// execOutput runs a command and returns its combined output.
+func execOutput(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
+}
