@@ -48,10 +48,10 @@ type DB struct {
 	read  *sql.DB
 	now   func() time.Time
 
-	insertOne   *sql.Stmt
-	insertBatch *sql.Stmt
-	upsertSess  *sql.Stmt
-	insertProf  *sql.Stmt
+	// Prepared on the write connection, by number of rows.
+	insertEventsN  map[int]*sql.Stmt
+	upsertSessions map[int]*sql.Stmt
+	insertProfiles map[int]*sql.Stmt
 }
 
 var _ inlet.Store = (*DB)(nil)
@@ -109,29 +109,52 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	return db, nil
 }
 
-const eventColumns = "(id, type, inserted_at, source_id, session_id, profile_id, properties, context)"
+// Rows are written with multi-row statements of these sizes, largest first,
+// so that a batch takes a few statements instead of one per row.
+var chunkSizes = []int{chunkRows, 8, 1}
 
-// batchRows is how many events one multi-row INSERT writes.
-const batchRows = 32
+const chunkRows = 32
+
+// chunkSize returns the largest statement size that fits n rows.
+func chunkSize(n int) int {
+	for _, size := range chunkSizes {
+		if n >= size {
+			return size
+		}
+	}
+	return 1
+}
+
+// rowsOf returns "(?, ?), (?, ?)" for n rows of width columns.
+func rowsOf(n, width int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
 
 func (db *DB) prepare(ctx context.Context) error {
-	row := "(?, ?, ?, ?, ?, ?, ?, ?)"
-	var err error
-	if db.insertOne, err = db.write.PrepareContext(ctx, "INSERT INTO events "+eventColumns+" VALUES "+row); err != nil {
-		return err
+	db.insertEventsN = make(map[int]*sql.Stmt)
+	db.upsertSessions = make(map[int]*sql.Stmt)
+	db.insertProfiles = make(map[int]*sql.Stmt)
+	for _, n := range chunkSizes {
+		stmts := []struct {
+			to    map[int]*sql.Stmt
+			query string
+		}{
+			{db.insertEventsN, "INSERT INTO events (id, type, inserted_at, source_id, session_id, profile_id, properties, context) VALUES " + rowsOf(n, 8)},
+			{db.upsertSessions, "INSERT INTO sessions (id, profile_id, first_seen, last_seen, event_count) VALUES " + rowsOf(n, 5) + `
+				ON CONFLICT (id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen), event_count = event_count + excluded.event_count
+				RETURNING id, profile_id`},
+			{db.insertProfiles, "INSERT INTO profiles (id, created_at) VALUES " + rowsOf(n, 2)},
+		}
+		for _, st := range stmts {
+			stmt, err := db.write.PrepareContext(ctx, st.query)
+			if err != nil {
+				return err
+			}
+			st.to[n] = stmt
+		}
 	}
-	rows := strings.TrimSuffix(strings.Repeat(row+",", batchRows), ",")
-	if db.insertBatch, err = db.write.PrepareContext(ctx, "INSERT INTO events "+eventColumns+" VALUES "+rows); err != nil {
-		return err
-	}
-	if db.upsertSess, err = db.write.PrepareContext(ctx, `
-		INSERT INTO sessions (id, profile_id, first_seen, last_seen, event_count) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen), event_count = event_count + excluded.event_count
-		RETURNING profile_id`); err != nil {
-		return err
-	}
-	db.insertProf, err = db.write.PrepareContext(ctx, "INSERT INTO profiles (id, created_at) VALUES (?, ?)")
-	return err
+	return nil
 }
 
 // migrate applies the embedded migrations not yet recorded, each in its own

@@ -68,60 +68,73 @@ func (db *DB) resolveSessions(ctx context.Context, tx *sql.Tx, events []*inlet.E
 		u.count++
 		u.events = append(u.events, e)
 	}
-	upsert := tx.StmtContext(ctx, db.upsertSess)
-	insertProf := tx.StmtContext(ctx, db.insertProf)
-	for _, id := range order {
-		u := uses[id]
-		proposed := inlet.NewID()
-		var profileID string
-		if err := upsert.QueryRowContext(ctx, id, proposed, u.first.UnixNano(), u.last.UnixNano(), u.count).Scan(&profileID); err != nil {
-			return fmt.Errorf("upsert session: %w", err)
+	// One multi-row upsert per chunk of sessions; RETURNING tells each
+	// session's profile, the proposed one when the session is new.
+	proposed := make(map[string]string, len(order))
+	args := make([]any, 0, 5*chunkRows)
+	for len(order) > 0 {
+		n := chunkSize(len(order))
+		args = args[:0]
+		for _, id := range order[:n] {
+			u := uses[id]
+			p := inlet.NewID()
+			proposed[id] = p
+			args = append(args, id, p, u.first.UnixNano(), u.last.UnixNano(), u.count)
 		}
-		created := profileID == proposed
-		if created {
-			if _, err := insertProf.ExecContext(ctx, proposed, u.first.UnixNano()); err != nil {
-				return fmt.Errorf("insert profile: %w", err)
+		rows, err := tx.StmtContext(ctx, db.upsertSessions[n]).QueryContext(ctx, args...)
+		if err != nil {
+			return fmt.Errorf("upsert sessions: %w", err)
+		}
+		for rows.Next() {
+			var id, profileID string
+			if err := rows.Scan(&id, &profileID); err != nil {
+				rows.Close()
+				return fmt.Errorf("upsert sessions: %w", err)
+			}
+			created := profileID == proposed[id]
+			for _, e := range uses[id].events {
+				e.ProfileID = profileID
+				e.NewSession = created
 			}
 		}
-		for _, e := range u.events {
-			e.ProfileID = profileID
-			e.NewSession = created
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("upsert sessions: %w", err)
 		}
+		order = order[n:]
+	}
+
+	// Profiles of the new sessions, also in chunks.
+	var newProfiles []any
+	for _, u := range uses {
+		if u.events[0].NewSession {
+			newProfiles = append(newProfiles, u.events[0].ProfileID, u.first.UnixNano())
+		}
+	}
+	for len(newProfiles) > 0 {
+		n := chunkSize(len(newProfiles) / 2)
+		if _, err := tx.StmtContext(ctx, db.insertProfiles[n]).ExecContext(ctx, newProfiles[:2*n]...); err != nil {
+			return fmt.Errorf("insert profiles: %w", err)
+		}
+		newProfiles = newProfiles[2*n:]
 	}
 	return nil
 }
 
 func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*inlet.Event) error {
-	args := make([]any, 0, 8*batchRows)
-	var batch *sql.Stmt
-	for len(events) >= batchRows {
-		if batch == nil {
-			batch = tx.StmtContext(ctx, db.insertBatch)
-		}
+	args := make([]any, 0, 8*chunkRows)
+	for len(events) > 0 {
+		n := chunkSize(len(events))
 		args = args[:0]
-		for _, e := range events[:batchRows] {
+		for _, e := range events[:n] {
 			var err error
 			if args, err = appendEventArgs(args, e); err != nil {
 				return err
 			}
 		}
-		if _, err := batch.ExecContext(ctx, args...); err != nil {
+		if _, err := tx.StmtContext(ctx, db.insertEventsN[n]).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
-		events = events[batchRows:]
-	}
-	if len(events) == 0 {
-		return nil
-	}
-	one := tx.StmtContext(ctx, db.insertOne)
-	for _, e := range events {
-		var err error
-		if args, err = appendEventArgs(args[:0], e); err != nil {
-			return err
-		}
-		if _, err := one.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("insert event: %w", err)
-		}
+		events = events[n:]
 	}
 	return nil
 }
