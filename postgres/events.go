@@ -1,0 +1,301 @@
+package postgres
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"inlet"
+)
+
+var eventColumns = []string{"inserted_at", "id", "type", "source_id", "session_id", "profile_id", "properties", "context"}
+
+// upsertSession records one batch's use of a session and returns its
+// profile: the proposed one when the session is new. Concurrent upserts of
+// the same new session, from this node or another, wait on the unique index
+// for the first to commit and then read its profile.
+const upsertSession = `
+	INSERT INTO sessions (id, profile_id, first_seen, last_seen, event_count) VALUES ($1, $2, $3, $4, $5)
+	ON CONFLICT (id) DO UPDATE SET
+		first_seen = least(sessions.first_seen, excluded.first_seen),
+		last_seen = greatest(sessions.last_seen, excluded.last_seen),
+		event_count = sessions.event_count + excluded.event_count
+	RETURNING profile_id`
+
+// Append stores events and their new sessions and profiles in one
+// transaction: sessions with one upsert each (pipelined in one round trip),
+// events with COPY. See inlet.EventStore.
+func (db *DB) Append(ctx context.Context, events []*inlet.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var days []int64
+	for _, e := range events {
+		if d := day(e.InsertedAt); !slices.Contains(days, d) {
+			days = append(days, d)
+		}
+	}
+	if err := db.ensurePartitions(ctx, days...); err != nil {
+		return storeError(err)
+	}
+	err := db.append(ctx, events)
+	if isNoPartition(err) {
+		// Another node dropped a partition this one believed in: learn
+		// again and retry once.
+		db.forgetPartitions()
+		if err = db.ensurePartitions(ctx, days...); err == nil {
+			err = db.append(ctx, events)
+		}
+	}
+	return storeError(err)
+}
+
+// sessionUse is what one batch does to one session.
+type sessionUse struct {
+	first, last time.Time
+	count       int64
+	proposed    string // the profile id of the session if it is new
+	profile     string
+	created     bool
+}
+
+func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
+	uses := map[string]*sessionUse{}
+	var ids []string
+	for _, e := range events {
+		if e.SessionID == "" {
+			continue
+		}
+		u := uses[e.SessionID]
+		if u == nil {
+			u = &sessionUse{first: e.InsertedAt, last: e.InsertedAt, proposed: inlet.NewID()}
+			uses[e.SessionID] = u
+			ids = append(ids, e.SessionID)
+		}
+		u.first, u.last = minTime(u.first, e.InsertedAt), maxTime(u.last, e.InsertedAt)
+		u.count++
+	}
+	// One order for every node, so that two batches sharing sessions lock
+	// them in the same order and cannot deadlock.
+	slices.Sort(ids)
+
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+
+	if len(ids) > 0 {
+		var b pgx.Batch
+		for _, id := range ids {
+			u := uses[id]
+			b.Queue(upsertSession, id, u.proposed, u.first, u.last, u.count).QueryRow(func(row pgx.Row) error {
+				if err := row.Scan(&u.profile); err != nil {
+					return fmt.Errorf("upsert session: %w", err)
+				}
+				u.created = u.profile == u.proposed
+				return nil
+			})
+		}
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return err
+		}
+		var profiles [][]any
+		for _, id := range ids {
+			if u := uses[id]; u.created {
+				profiles = append(profiles, []any{u.profile, u.first})
+			}
+		}
+		if len(profiles) > 0 {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"profiles"}, []string{"id", "created_at"}, pgx.CopyFromRows(profiles)); err != nil {
+				return fmt.Errorf("insert profiles: %w", err)
+			}
+		}
+	}
+
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		ctxJSON, err := json.Marshal(&e.Context)
+		if err != nil {
+			return err
+		}
+		profile := e.ProfileID
+		if u := uses[e.SessionID]; u != nil {
+			profile = u.profile
+		}
+		props := e.Properties
+		if len(props) == 0 {
+			props = json.RawMessage("{}")
+		}
+		rows[i] = []any{e.InsertedAt, e.ID, e.Type, e.SourceID, nullString(e.SessionID), nullString(profile), props, ctxJSON}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	// Only a committed batch tells its events about their sessions.
+	for _, e := range events {
+		if u := uses[e.SessionID]; u != nil {
+			e.ProfileID, e.NewSession = u.profile, u.created
+		}
+	}
+	return nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+const selectEvent = `SELECT inserted_at, id, type, source_id, session_id, profile_id, properties, context FROM events`
+
+// FindEvent returns one event. See inlet.EventStore.
+func (db *DB) FindEvent(ctx context.Context, id string) (*inlet.Event, error) {
+	rows, err := db.pool.Query(ctx, selectEvent+` WHERE id = $1 LIMIT 1`, id)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	e, err := pgx.CollectExactlyOneRow(rows, scanEvent)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, inlet.Errorf(inlet.ENOTFOUND, "event %q not found", id)
+	}
+	return e, storeError(err)
+}
+
+// ListEvents returns a page of events, newest first: by insertion time,
+// then id. See inlet.EventStore.
+func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.EventPage, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = inlet.DefaultEventLimit
+	} else if limit > inlet.MaxEventLimit {
+		limit = inlet.MaxEventLimit
+	}
+	var where []string
+	var args []any
+	add := func(cond string, values ...any) {
+		for range values {
+			cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)+1), 1)
+			args = append(args, values[0])
+			values = values[1:]
+		}
+		where = append(where, cond)
+	}
+	if f.SourceID != "" {
+		add("source_id = ?", f.SourceID)
+	}
+	if f.Type != "" {
+		add("type = ?", f.Type)
+	}
+	if f.ProfileID != "" {
+		add("profile_id = ?", f.ProfileID)
+	}
+	if f.SessionID != "" {
+		add("session_id = ?", f.SessionID)
+	}
+	if !f.Since.IsZero() {
+		add("inserted_at >= ?", f.Since)
+	}
+	if !f.Until.IsZero() {
+		add("inserted_at < ?", f.Until)
+	}
+	if f.Cursor != "" {
+		at, id, err := DecodeCursor(f.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		add("(inserted_at, id) < (?, ?)", at, id)
+	}
+	query := selectEvent
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY inserted_at DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
+
+	rows, err := db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	items, err := pgx.CollectRows(rows, scanEvent)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	page := &inlet.EventPage{Items: items}
+	if page.Items == nil {
+		page.Items = []*inlet.Event{}
+	}
+	if len(items) > limit {
+		page.Items = items[:limit]
+		last := items[limit-1]
+		next := EncodeCursor(last.InsertedAt, last.ID)
+		page.Next = &next
+	}
+	return page, nil
+}
+
+func scanEvent(row pgx.CollectableRow) (*inlet.Event, error) {
+	var (
+		e                     inlet.Event
+		session, profile      *string
+		properties, reqCtxRaw []byte
+	)
+	if err := row.Scan(&e.InsertedAt, &e.ID, &e.Type, &e.SourceID, &session, &profile, &properties, &reqCtxRaw); err != nil {
+		return nil, err
+	}
+	e.InsertedAt = e.InsertedAt.UTC()
+	if session != nil {
+		e.SessionID = *session
+	}
+	if profile != nil {
+		e.ProfileID = *profile
+	}
+	e.Properties = json.RawMessage(properties)
+	if err := json.Unmarshal(reqCtxRaw, &e.Context); err != nil {
+		return nil, fmt.Errorf("event %s: context: %w", e.ID, err)
+	}
+	return &e, nil
+}
+
+// EncodeCursor makes an opaque cursor from the position of the last event
+// of a page.
+func EncodeCursor(insertedAt time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("p" + strconv.FormatInt(insertedAt.UnixMicro(), 10) + "." + id))
+}
+
+// DecodeCursor reads a cursor made by EncodeCursor. Returns EINVALID.
+func DecodeCursor(cursor string) (time.Time, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err == nil && len(b) > 1 && b[0] == 'p' {
+		micros, id, ok := strings.Cut(string(b[1:]), ".")
+		if us, err := strconv.ParseInt(micros, 10, 64); ok && err == nil && inlet.ValidID(id) {
+			return time.UnixMicro(us).UTC(), id, nil
+		}
+	}
+	return time.Time{}, "", inlet.Reasonf(inlet.EINVALID, "bad_cursor", "cursor is not one this server gave out")
+}

@@ -1,0 +1,141 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+const daySeconds = 24 * 60 * 60
+
+// day returns the start of t's UTC day in Unix seconds.
+func day(t time.Time) int64 {
+	s := t.Unix()
+	r := s % daySeconds
+	if r < 0 {
+		r += daySeconds
+	}
+	return s - r
+}
+
+const partitionPrefix = "events_p"
+
+func partitionName(d int64) string {
+	return partitionPrefix + time.Unix(d, 0).UTC().Format("20060102")
+}
+
+// partitionDay reads the day of a partition name; ok is false for tables
+// that do not follow the naming.
+func partitionDay(name string) (d int64, ok bool) {
+	rest, found := strings.CutPrefix(name, partitionPrefix)
+	if !found {
+		return 0, false
+	}
+	t, err := time.Parse("20060102", rest)
+	if err != nil {
+		return 0, false
+	}
+	return t.Unix(), true
+}
+
+// ensurePartitions creates the partitions of the days not known to exist,
+// under an advisory lock so that nodes do not race to create the same one.
+// lock_timeout keeps a busy table from stalling the caller for long.
+func (db *DB) ensurePartitions(ctx context.Context, days ...int64) error {
+	db.mu.Lock()
+	var missing []int64
+	for _, d := range days {
+		if !db.days[d] {
+			missing = append(missing, d)
+		}
+	}
+	db.mu.Unlock()
+	if len(missing) == 0 {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+lockKey+`)`, "partitions"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
+			return err
+		}
+		for _, d := range missing {
+			from, to := time.Unix(d, 0).UTC(), time.Unix(d+daySeconds, 0).UTC()
+			// Values are formatted here: DDL takes no parameters.
+			_, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF events FOR VALUES FROM ('%s') TO ('%s')`,
+				pgx.Identifier{partitionName(d)}.Sanitize(), from.Format(time.RFC3339), to.Format(time.RFC3339)))
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	db.mu.Lock()
+	for _, d := range missing {
+		db.days[d] = true
+	}
+	db.mu.Unlock()
+	return nil
+}
+
+// forgetPartitions drops what the store believes about existing partitions,
+// after another node may have dropped some.
+func (db *DB) forgetPartitions() {
+	db.mu.Lock()
+	clear(db.days)
+	db.mu.Unlock()
+}
+
+// isNoPartition reports whether err says a row fell outside every partition.
+func isNoPartition(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23514" && strings.Contains(pgErr.Message, "no partition")
+}
+
+// DeleteEventsBefore drops every event partition whose day ends at or
+// before t: events older than t go a whole day at a time, so some stay until
+// their day has passed. It also creates the partitions of the coming days.
+// Sessions and profiles are kept. Returns EUNAVAILABLE.
+func (db *DB) DeleteEventsBefore(ctx context.Context, t time.Time) error {
+	today := day(db.now())
+	if err := db.ensurePartitions(ctx, today, today+daySeconds, today+2*daySeconds); err != nil {
+		return storeError(err)
+	}
+	rows, err := db.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass`)
+	if err != nil {
+		return storeError(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return storeError(err)
+	}
+	for _, name := range names {
+		d, ok := partitionDay(name)
+		if !ok || d+daySeconds > t.Unix() {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `DROP TABLE IF EXISTS `+pgx.Identifier{name}.Sanitize())
+			return err
+		})
+		if err != nil {
+			return storeError(err)
+		}
+		db.mu.Lock()
+		delete(db.days, d)
+		db.mu.Unlock()
+	}
+	return nil
+}
