@@ -9,7 +9,8 @@
 --   post        POST PATH with a fixed ~300-byte JSON body (scenario 1 and
 --               the no-op baseline);
 --   known       POST PATH/known-N, N going round robin over 0..SESSIONS-1
---               across all threads (scenario 2);
+--               in every thread, the THREADS threads starting at evenly
+--               spaced offsets (scenario 2);
 --   new         POST PATH/TAG-tT-N, a session id never sent before: unique
 --               per thread T and request N, and per run through TAG
 --               (scenario 3);
@@ -60,7 +61,7 @@ if mode == "known" or mode == "new" then
 	function request()
 		counter = counter + 1
 		if mode == "known" then
-			local n = (counter * nthreads + tid) % sessions
+			local n = (counter + tid * math.floor(sessions / nthreads)) % sessions
 			return wrk.format("POST", path .. "/known-" .. n, headers, body)
 		end
 		return wrk.format("POST", path .. "/" .. tag .. "-t" .. tid .. "-" .. counter, headers, body)

@@ -24,6 +24,7 @@
 //
 //	go run ./cmd/inlet-bench [flags]
 //	inlet-bench noop [--addr 127.0.0.1:8687]
+//	inlet-bench prefill --data DIR --events N
 //
 // Flags:
 //
@@ -69,6 +70,8 @@ func main() {
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "noop" {
 		err = runNoop(os.Args[2:])
+	} else if len(os.Args) > 1 && os.Args[1] == "prefill" {
+		err = runPrefill(os.Args[2:])
 	} else {
 		err = runBench(os.Args[1:])
 	}
@@ -184,7 +187,7 @@ func runBench(args []string) error {
 	b.token = fmt.Sprintf("bench-token-%d", time.Now().UnixNano())
 	b.runID = strconv.FormatInt(time.Now().Unix(), 36)
 
-	rep := &report{started: time.Now().UTC(), args: args, b: b}
+	rep := &report{started: time.Now().UTC(), args: args, b: b, loadStart: loadAvg()}
 	var failures []string
 
 	b.logf("baseline: no-op net/http server")

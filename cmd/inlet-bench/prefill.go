@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -64,6 +66,9 @@ func (b *bench) prefill(ctx context.Context, dataDir string, n int64) ([]string,
 	// Events are dated over the 30 days before now, oldest first.
 	base := time.Now().Add(-30 * 24 * time.Hour)
 	step := 30 * 24 * time.Hour / time.Duration(n)
+	// Each session's events are consecutive, as a visitor's are, so that a
+	// batch touches few sessions.
+	perSession := max(1, n/prefillSessions)
 	seen := make(map[string]bool)
 	var profiles []string
 	start := time.Now()
@@ -76,7 +81,7 @@ func (b *bench) prefill(ctx context.Context, dataDir string, n int64) ([]string,
 				Type:       "purchase",
 				InsertedAt: base.Add(time.Duration(i) * step).UTC(),
 				SourceID:   "bench-prefill",
-				SessionID:  "pf-" + strconv.FormatInt(i%prefillSessions, 10),
+				SessionID:  "pf-" + strconv.FormatInt(i/perSession, 10),
 				Properties: body,
 				Context:    reqCtx,
 			})
@@ -85,7 +90,7 @@ func (b *bench) prefill(ctx context.Context, dataDir string, n int64) ([]string,
 			return nil, fmt.Errorf("prefill at event %d: %w", i, err)
 		}
 		for _, e := range events {
-			if len(profiles) < 1000 && e.ProfileID != "" && !seen[e.ProfileID] {
+			if e.ProfileID != "" && !seen[e.ProfileID] {
 				seen[e.ProfileID] = true
 				profiles = append(profiles, e.ProfileID)
 			}
@@ -98,6 +103,14 @@ func (b *bench) prefill(ctx context.Context, dataDir string, n int64) ([]string,
 	if err := db.Close(); err != nil {
 		return nil, err
 	}
+	// Keep 1000 profiles spread over the whole store.
+	if len(profiles) > 1000 {
+		spread := make([]string, 0, 1000)
+		for i := range 1000 {
+			spread = append(spread, profiles[i*len(profiles)/1000])
+		}
+		profiles = spread
+	}
 	if err := os.WriteFile(filepath.Join(dataDir, prefillProfilesFile), []byte(strings.Join(profiles, "\n")+"\n"), 0o600); err != nil {
 		return nil, err
 	}
@@ -105,4 +118,26 @@ func (b *bench) prefill(ctx context.Context, dataDir string, n int64) ([]string,
 		return nil, err
 	}
 	return profiles, nil
+}
+
+// runPrefill is `inlet-bench prefill`: fill a data directory ahead of a
+// run that reuses it with --prefill-dir.
+func runPrefill(args []string) error {
+	fs := flag.NewFlagSet("inlet-bench prefill", flag.ContinueOnError)
+	dir := fs.String("data", "", "data directory to fill (required)")
+	n := fs.Int64("events", 10_000_000, "events to store")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" || *n <= 0 {
+		return errors.New("give --data DIR and --events N > 0")
+	}
+	b := &bench{}
+	start := time.Now()
+	profiles, err := b.prefill(context.Background(), *dir, *n)
+	if err != nil {
+		return err
+	}
+	b.logf("prefilled %s in %s; %d sample profiles", *dir, time.Since(start).Round(time.Second), len(profiles))
+	return nil
 }

@@ -41,7 +41,8 @@ type row struct {
 	res       *wrkResult
 	rss       int64
 	serverCPU time.Duration
-	stored    int64 // events of the measured source found afterwards; -1: not checked
+	otherCPU  time.Duration // busy time of the machine's cores that was neither the server's nor wrk's
+	stored    int64         // events of the measured source found afterwards; -1: not checked
 }
 
 // runBaseline measures the no-op server under scenario 1's load.
@@ -59,12 +60,13 @@ func (b *bench) runBaseline(ctx context.Context) (*row, error) {
 	if _, err := b.runWrk(ctx, load, b.warmup, "baseline-warmup"); err != nil {
 		return nil, err
 	}
-	cpu0 := srv.CPUTime()
+	cpu0, busy0 := srv.CPUTime(), machineBusy()
 	res, err := b.runWrk(ctx, load, b.duration, "baseline")
 	if err != nil {
 		return nil, err
 	}
 	r := &row{name: scenarioNames[0], res: res, serverCPU: srv.CPUTime() - cpu0, rss: srv.PeakRSS(), stored: -1}
+	r.otherCPU = machineBusy() - busy0 - r.serverCPU - res.CPU
 	return r, srv.stop()
 }
 
@@ -118,12 +120,13 @@ func (b *bench) runScenario(ctx context.Context, n int, dataDir string) (*row, e
 	}
 	load := warm
 	load.Path, load.Tag = "/collect/"+eventType+"/"+runSrc, "m"+b.runID
-	cpu0 := srv.CPUTime()
+	cpu0, busy0 := srv.CPUTime(), machineBusy()
 	res, err := b.runWrk(ctx, load, b.duration, fmt.Sprintf("scenario-%d", n))
 	if err != nil {
 		return nil, err
 	}
 	r := &row{name: scenarioNames[n], res: res, serverCPU: srv.CPUTime() - cpu0, rss: srv.PeakRSS()}
+	r.otherCPU = machineBusy() - busy0 - r.serverCPU - res.CPU
 	if r.stored, err = countEvents(ctx, client, runSrc); err != nil {
 		return nil, err
 	}
@@ -269,7 +272,7 @@ func (b *bench) runPrefilled(ctx context.Context, n int64, dataDir string) (*pre
 		defer wg.Done()
 		p.queryLoaded, loadedErrs = queryEvents(qctx, srv.url, b.token, profiles, b.duration)
 	}()
-	cpu0 := srv.CPUTime()
+	cpu0, busy0 := srv.CPUTime(), machineBusy()
 	res, err := b.runWrk(ctx, load, b.duration, "prefill-scenario-1")
 	stopQueries()
 	wg.Wait()
@@ -277,6 +280,7 @@ func (b *bench) runPrefilled(ctx context.Context, n int64, dataDir string) (*pre
 		return nil, err
 	}
 	p.row = &row{name: "1. POST, no session, prefilled store", res: res, serverCPU: srv.CPUTime() - cpu0, rss: srv.PeakRSS()}
+	p.row.otherCPU = machineBusy() - busy0 - p.row.serverCPU - res.CPU
 	var idleErrs int64
 	p.queryIdle, idleErrs = queryEvents(ctx, srv.url, b.token, profiles, 5*time.Second)
 	p.queryErrors = loadedErrs + idleErrs

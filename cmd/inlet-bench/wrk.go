@@ -69,10 +69,14 @@ func (b *bench) runWrk(ctx context.Context, l wrkLoad, d time.Duration, logName 
 	if secs < 1 {
 		secs = 1
 	}
+	tag := l.Tag
+	if tag == "" {
+		tag = "run"
+	}
 	args := []string{
 		"-t", strconv.Itoa(b.threads), "-c", strconv.Itoa(b.connections), "-d", strconv.Itoa(secs) + "s",
 		"--timeout", b.wrkTimeout.String(), "-s", b.script, l.URL,
-		"--", l.Path, strconv.Itoa(l.Sessions), l.Tag, strconv.Itoa(b.threads),
+		"--", l.Path, strconv.Itoa(l.Sessions), tag, strconv.Itoa(b.threads),
 	}
 	cmd := exec.CommandContext(ctx, b.wrk, args...)
 	cmd.Env = append(os.Environ(), "INLET_BENCH_MODE="+l.Mode)
