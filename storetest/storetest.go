@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) inlet.Store) {
 		{"the limit bounds a page", testListLimit},
 		{"cursors page through every event once", testListPaging},
 		{"a bad cursor is invalid", testListBadCursor},
+		{"retention deletes old events and keeps the rest", testRetention},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
