@@ -18,9 +18,10 @@ import (
 type Options struct {
 	// MaxBatch is the most events committed in one transaction (1000).
 	MaxBatch int
-	// MaxWait is how long the writer waits for more events before it
-	// commits a batch that is not full (0: it commits whatever is queued as
-	// soon as the previous commit is done, so a lone event never waits).
+	// MaxWait is the longest the writer holds a batch that is not full
+	// open for more events, counted from the batch's first request (0: it
+	// commits whatever is queued as soon as the previous commit is done, so
+	// a lone event never waits).
 	MaxWait time.Duration
 	// QueueSize is the most requests waiting for a commit (8192).
 	QueueSize int
@@ -149,6 +150,9 @@ func (w *Writer) run() {
 		batch = append(batch[:0], r)
 		events = append(events[:0], r.events...)
 		closed := false
+		// The wait counts from the batch's first request, so that a steady
+		// stream of requests cannot hold it open for longer than MaxWait.
+		deadline := time.Now().Add(w.opts.MaxWait)
 	collect:
 		for len(events) < w.opts.MaxBatch {
 			select {
@@ -162,13 +166,14 @@ func (w *Writer) run() {
 				continue
 			default:
 			}
-			if w.opts.MaxWait <= 0 {
+			wait := time.Until(deadline)
+			if w.opts.MaxWait <= 0 || wait <= 0 {
 				break
 			}
 			if timer == nil {
-				timer = time.NewTimer(w.opts.MaxWait)
+				timer = time.NewTimer(wait)
 			} else {
-				timer.Reset(w.opts.MaxWait)
+				timer.Reset(wait)
 			}
 			select {
 			case r, ok := <-w.queue:
