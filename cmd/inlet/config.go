@@ -28,6 +28,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 	PprofAddr       string
+	DB              string        // a postgres:// URL; empty for the SQLite file in DataDir
+	Retention       time.Duration // how long events are kept; 0 keeps them forever
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -103,6 +105,14 @@ func ParseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.DurationVar(&cfg.SourceTTL, "source-ttl", cfg.SourceTTL, "how long a source lookup is cached (bounds how soon another node's change is seen)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "longest wait for in-flight requests on shutdown")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", "", "if set, serve Go profiles (net/http/pprof) on this address, for example 127.0.0.1:6060")
+	fs.Func("db", "PostgreSQL URL (postgres://user:password@host:5432/db) to store in, shared by several nodes (default: the SQLite file in --data)", func(v string) (err error) {
+		cfg.DB, err = parseDB(v)
+		return err
+	})
+	fs.Func("retention", "how long events are kept, in days (90d) or as a duration (72h); 0 keeps them forever (the default)", func(v string) (err error) {
+		cfg.Retention, err = parseRetention(v)
+		return err
+	})
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return cfg, err

@@ -94,6 +94,7 @@ type Main struct {
 	server *http.Server
 	ln     net.Listener
 	served chan error
+	retain *retention
 }
 
 // NewMain returns a Main for cfg.
@@ -118,6 +119,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	m.store = db
+	m.retain = startRetention(db, cfg.Retention, m.Logger)
 	m.writer = batch.NewWriter(db, batch.Options{
 		MaxBatch:   cfg.BatchMax,
 		MaxWait:    cfg.BatchWait,
@@ -150,7 +152,7 @@ func (m *Main) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	m.Logger.Info("inlet listening", "addr", m.ln.Addr().String(), "data", cfg.DataDir, "sync", cfg.Sync)
+	m.Logger.Info("inlet listening", "addr", m.ln.Addr().String(), "data", cfg.DataDir, "store", storeName(cfg), "sync", cfg.Sync)
 	return nil
 }
 
@@ -183,6 +185,7 @@ func (m *Main) Close() error {
 			errs = append(errs, fmt.Errorf("writer: %w", err))
 		}
 	}
+	m.retain.stop()
 	if m.store != nil {
 		if err := m.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("store: %w", err))

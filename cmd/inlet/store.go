@@ -2,14 +2,122 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 
 	"inlet"
+	"inlet/postgres"
 	"inlet/sqlite"
 )
 
-// openStore opens the store the configuration names: the SQLite file in the
-// data directory by default.
+// openStore opens the store the configuration names: PostgreSQL when DB is
+// a postgres:// URL, else the SQLite file in the data directory.
 func openStore(ctx context.Context, cfg Config) (inlet.Store, error) {
+	if cfg.DB != "" {
+		return postgres.Open(ctx, cfg.DB, postgres.Options{})
+	}
 	return sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(cfg.DataDir, "inlet.db"), Sync: cfg.Sync})
+}
+
+// storeName says which store the configuration names, for the log: never
+// the URL, which may hold a password.
+func storeName(cfg Config) string {
+	if cfg.DB != "" {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// parseDB checks the value of --db: empty, or a PostgreSQL URL.
+func parseDB(s string) (string, error) {
+	if s == "" || strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
+		return s, nil
+	}
+	return "", fmt.Errorf("want a postgres:// URL (without it, the SQLite file in --data is used)")
+}
+
+// parseRetention reads a retention period: days as "90d", or a Go
+// duration such as "72h"; "" and "0" keep events forever.
+func parseRetention(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100*365 {
+			return 0, fmt.Errorf("%q is not a number of days such as 90d", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil || d < 0 {
+			return 0, fmt.Errorf("%q is neither days such as 90d nor a duration such as 72h", s)
+		}
+	}
+	return d, nil
+}
+
+// retainer is a store that deletes old events; both stores are.
+type retainer interface {
+	DeleteEventsBefore(ctx context.Context, t time.Time) error
+}
+
+// retentionInterval is how often old events are deleted. PostgreSQL drops
+// a day's partition at once, so deleting more often gains nothing there.
+const retentionInterval = time.Hour
+
+// retention deletes events older than its period, at start and then every
+// retentionInterval, until stopped.
+type retention struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startRetention starts deleting events of store older than period; a zero
+// period keeps them forever and starts nothing.
+func startRetention(store inlet.Store, period time.Duration, logger *slog.Logger) *retention {
+	r, ok := store.(retainer)
+	if period <= 0 {
+		return nil
+	} else if !ok {
+		logger.Warn("the store cannot delete old events; --retention is ignored")
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ret := &retention{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(ret.done)
+		ticker := time.NewTicker(retentionInterval)
+		defer ticker.Stop()
+		for {
+			before := time.Now().Add(-period)
+			if err := r.DeleteEventsBefore(ctx, before); err != nil && ctx.Err() == nil {
+				logger.Warn("retention: deleting old events failed; retrying later", "before", inlet.FormatTime(before), "err", err)
+			} else if err == nil {
+				logger.Debug("retention: deleted old events", "before", inlet.FormatTime(before))
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+		}
+	}()
+	return ret
+}
+
+// stop stops the retention loop and waits for it; a nil retention is
+// stopped already.
+func (r *retention) stop() {
+	if r == nil {
+		return
+	}
+	r.cancel()
+	<-r.done
 }
