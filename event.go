@@ -29,6 +29,18 @@ type Event struct {
 	// NewSession is set by EventStore.Append when the event's session (and
 	// its profile) did not exist before and was created with the event.
 	NewSession bool `json:"-"`
+
+	// DedupKey, when set, is the event's idempotency key within its source
+	// (a header or property value named by the source's dedup config), and
+	// DedupUntil when the key is forgotten. See EventStore.Append.
+	DedupKey   string    `json:"-"`
+	DedupUntil time.Time `json:"-"`
+
+	// DuplicateOf is set by EventStore.Append when the event repeats the
+	// DedupKey of an event of the same source whose key has not expired: the
+	// event was not stored, and DuplicateOf is the id of the one that was
+	// (its ProfileID and SessionID are then the original's).
+	DuplicateOf string `json:"-"`
 }
 
 // MarshalJSON writes absent session and profile ids as null.
@@ -140,6 +152,14 @@ type EventStore interface {
 	// is linked to that session's profile; an unknown session is created
 	// with a new profile (NewSession set), once even under concurrency. Every
 	// session seen records its last-seen time and event count.
+	//
+	// Deduplication happens in the same transaction: an event with a
+	// DedupKey whose (SourceID, DedupKey) was recorded by an earlier event
+	// whose DedupUntil has not passed (at the new event's InsertedAt) is not
+	// stored; its DuplicateOf is set to the earlier event's id instead. Else
+	// the key is recorded (replacing an expired one) with the event's id and
+	// DedupUntil. This holds between events of one call, between concurrent
+	// calls and across restarts. Expired keys are purged in bounded batches.
 	// Returns EUNAVAILABLE when the store cannot write.
 	Append(ctx context.Context, events []*Event) error
 

@@ -28,3 +28,7 @@ func open(t *testing.T) *sqlite.DB {
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) inlet.Store { return open(t) })
 }
+
+func TestIntake(t *testing.T) {
+	storetest.RunIntake(t, func(t *testing.T) inlet.Store { return open(t) })
+}

@@ -1,0 +1,231 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"inlet"
+)
+
+var _ inlet.RejectionStore = (*DB)(nil)
+
+// dedup applies the idempotency keys of a batch inside Append's
+// transaction (see inlet.EventStore.Append) and returns the events to
+// store. The one write connection serialises concurrent batches, so a key
+// is checked and recorded atomically with its event.
+func (db *DB) dedup(ctx context.Context, tx *sql.Tx, events []*inlet.Event) ([]*inlet.Event, error) {
+	n := 0
+	for _, e := range events {
+		e.DuplicateOf = ""
+		if e.DedupKey != "" {
+			n++
+		}
+	}
+	if n == 0 {
+		return events, nil
+	}
+	lookup, err := tx.PrepareContext(ctx, `
+		SELECT d.event_id, d.expires_at, e.profile_id, e.session_id
+		FROM dedup_keys d LEFT JOIN events e ON e.id = d.event_id
+		WHERE d.source_id = ? AND d.key = ?`)
+	if err != nil {
+		return nil, err
+	}
+	defer lookup.Close()
+	record, err := tx.PrepareContext(ctx, `
+		INSERT INTO dedup_keys (source_id, key, event_id, expires_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (source_id, key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at`)
+	if err != nil {
+		return nil, err
+	}
+	defer record.Close()
+
+	type batchKey struct{ source, key string }
+	firsts := make(map[batchKey]*inlet.Event, n)
+	kept := make([]*inlet.Event, 0, len(events))
+	for _, e := range events {
+		if e.DedupKey == "" {
+			kept = append(kept, e)
+			continue
+		}
+		k := batchKey{e.SourceID, e.DedupKey}
+		if first := firsts[k]; first != nil && first.DedupUntil.After(e.InsertedAt) {
+			e.DuplicateOf = first.ID // profile and session are copied once the batch has them
+			continue
+		}
+		var (
+			eventID          string
+			expires          int64
+			profile, session sql.NullString
+		)
+		err := lookup.QueryRowContext(ctx, e.SourceID, e.DedupKey).Scan(&eventID, &expires, &profile, &session)
+		if err == nil && expires > e.InsertedAt.UnixNano() {
+			e.DuplicateOf, e.ProfileID, e.SessionID = eventID, profile.String, session.String
+			continue
+		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("look up dedup key: %w", err)
+		}
+		if _, err := record.ExecContext(ctx, e.SourceID, e.DedupKey, e.ID, e.DedupUntil.UnixNano()); err != nil {
+			return nil, fmt.Errorf("record dedup key: %w", err)
+		}
+		firsts[k] = e
+		kept = append(kept, e)
+	}
+	// Purge keys expired by the time of the batch's earliest event, at most
+	// twice as many as this batch added, so the table keeps up with the keys
+	// added without one long delete.
+	earliest := events[0].InsertedAt
+	for _, e := range events[1:] {
+		if e.InsertedAt.Before(earliest) {
+			earliest = e.InsertedAt
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `
+		DELETE FROM dedup_keys WHERE (source_id, key) IN
+			(SELECT source_id, key FROM dedup_keys WHERE expires_at <= ? LIMIT ?)`,
+		earliest.UnixNano(), max(100, 2*n)); err != nil {
+		return nil, fmt.Errorf("purge dedup keys: %w", err)
+	}
+	return kept, nil
+}
+
+// copyFromOriginals gives each in-batch duplicate the profile and session
+// of the event it repeats, once sessions are resolved.
+func copyFromOriginals(events []*inlet.Event) {
+	var byID map[string]*inlet.Event
+	for _, e := range events {
+		if e.DuplicateOf == "" {
+			continue
+		}
+		if byID == nil {
+			byID = make(map[string]*inlet.Event)
+			for _, o := range events {
+				if o.DuplicateOf == "" {
+					byID[o.ID] = o
+				}
+			}
+		}
+		if o := byID[e.DuplicateOf]; o != nil {
+			e.ProfileID, e.SessionID = o.ProfileID, o.SessionID
+		}
+	}
+}
+
+// AppendRejections stores rejections and trims the log. See inlet.RejectionStore.
+func (db *DB) AppendRejections(ctx context.Context, rs []*inlet.Rejection, bounds inlet.RejectionBounds) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer tx.Rollback()
+	insert, err := tx.PrepareContext(ctx, `
+		INSERT INTO rejections (at, source_id, reason, status, message, method, path, query, remote_addr, headers, body, body_truncated, size)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer insert.Close()
+	for _, r := range rs {
+		headers, err := json.Marshal(r.Headers)
+		if err != nil {
+			return err
+		}
+		body := r.Body
+		if body == nil {
+			body = []byte{}
+		}
+		res, err := insert.ExecContext(ctx, r.At.UnixNano(), r.SourceID, r.Reason, r.Status, r.Message, r.Method, r.Path, r.Query,
+			r.RemoteAddr, string(headers), body, r.BodyTruncated, r.Size())
+		if err != nil {
+			return unavailable(err)
+		}
+		if r.ID, err = res.LastInsertId(); err != nil {
+			return unavailable(err)
+		}
+	}
+	if err := trimRejections(ctx, tx, bounds); err != nil {
+		return unavailable(err)
+	}
+	return unavailable(tx.Commit())
+}
+
+// trimRejections drops the oldest rejections when the log is over a bound,
+// down to nine tenths of it, so that a full log is not trimmed at every
+// batch.
+func trimRejections(ctx context.Context, tx *sql.Tx, bounds inlet.RejectionBounds) error {
+	var count, size int64
+	if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(size), 0) FROM rejections`).Scan(&count, &size); err != nil {
+		return err
+	}
+	if count <= int64(bounds.MaxCount) && size <= bounds.MaxBytes {
+		return nil
+	}
+	keepCount, keepBytes := int64(bounds.MaxCount)*9/10, bounds.MaxBytes*9/10
+	var cutoff sql.NullInt64
+	err := tx.QueryRowContext(ctx, `
+		SELECT id FROM (
+			SELECT id, sum(size) OVER (ORDER BY id DESC) AS total, row_number() OVER (ORDER BY id DESC) AS n FROM rejections
+		) WHERE n > ? OR total > ? ORDER BY id DESC LIMIT 1`, keepCount, keepBytes).Scan(&cutoff)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM rejections WHERE id <= ?`, cutoff.Int64)
+	return err
+}
+
+// ListRejections returns rejections, newest first. See inlet.RejectionStore.
+func (db *DB) ListRejections(ctx context.Context, f inlet.RejectionFilter) ([]*inlet.Rejection, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = inlet.DefaultRejectionLimit
+	} else if limit > inlet.MaxRejectionLimit {
+		limit = inlet.MaxRejectionLimit
+	}
+	var where []string
+	var args []any
+	if f.SourceID != "" {
+		where, args = append(where, "source_id = ?"), append(args, f.SourceID)
+	}
+	if f.Reason != "" {
+		where, args = append(where, "reason = ?"), append(args, f.Reason)
+	}
+	query := `SELECT id, at, source_id, reason, status, message, method, path, query, remote_addr, headers, body, body_truncated FROM rejections`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	out := []*inlet.Rejection{}
+	for rows.Next() {
+		var (
+			r       inlet.Rejection
+			at      int64
+			headers []byte
+		)
+		if err := rows.Scan(&r.ID, &at, &r.SourceID, &r.Reason, &r.Status, &r.Message, &r.Method, &r.Path, &r.Query,
+			&r.RemoteAddr, &headers, &r.Body, &r.BodyTruncated); err != nil {
+			return nil, unavailable(err)
+		}
+		r.At = time.Unix(0, at).UTC()
+		if err := json.Unmarshal(headers, &r.Headers); err != nil {
+			return nil, fmt.Errorf("rejection %d: headers: %w", r.ID, err)
+		}
+		out = append(out, &r)
+	}
+	return out, unavailable(rows.Err())
+}

@@ -1,0 +1,364 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"inlet"
+)
+
+// RunIntake runs the suite of the intake contract: deduplication inside
+// EventStore.Append and, when the store implements inlet.RejectionStore,
+// the rejected-request log. open is as for Run.
+func RunIntake(t *testing.T, open func(t *testing.T) inlet.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s inlet.Store)
+	}{
+		{"a repeated dedup key is not stored again and names the original", testDedupRepeat},
+		{"two duplicates in one batch are stored once", testDedupInBatch},
+		{"concurrent duplicates are stored once", testDedupConcurrent},
+		{"the same key in two sources is two events", testDedupPerSource},
+		{"an expired key is replaced by the next event", testDedupExpired},
+		{"a duplicate tells the original's session and profile", testDedupSession},
+		{"a duplicate in a failed batch leaves no key behind", testDedupFailedBatch},
+		{"rejections are listed newest first with everything kept", testRejectionsList},
+		{"rejections are filtered by source and reason", testRejectionsFilter},
+		{"the rejection log is bounded by count, oldest dropped first", testRejectionsCount},
+		{"the rejection log is bounded by bytes, oldest dropped first", testRejectionsBytes},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, open(t))
+		})
+	}
+}
+
+// intakeEvent returns an event of source with a dedup key remembered for window.
+func intakeEvent(c *clock, source, key string, window time.Duration) *inlet.Event {
+	e := newEvent(c, source, "order.paid", "")
+	if key != "" {
+		e.DedupKey, e.DedupUntil = key, e.InsertedAt.Add(window)
+	}
+	return e
+}
+
+// countEvents returns how many events of source the store holds.
+func countEvents(t *testing.T, s inlet.Store, source string) int {
+	t.Helper()
+	page, err := s.ListEvents(context.Background(), inlet.EventFilter{SourceID: source, Limit: inlet.MaxEventLimit})
+	if err != nil {
+		t.Fatalf("ListEvents: %v", err)
+	}
+	return len(page.Items)
+}
+
+func testDedupRepeat(t *testing.T, s inlet.Store) {
+	c := newClock()
+	first := intakeEvent(c, "src", "delivery-1", time.Hour)
+	appendEvents(t, s, first)
+	if first.DuplicateOf != "" {
+		t.Fatalf("the first event is a duplicate of %s", first.DuplicateOf)
+	}
+	again := intakeEvent(c, "src", "delivery-1", time.Hour)
+	appendEvents(t, s, again)
+	if again.DuplicateOf != first.ID {
+		t.Fatalf("DuplicateOf = %q, want the first event %s", again.DuplicateOf, first.ID)
+	}
+	if _, err := s.FindEvent(context.Background(), again.ID); inlet.ErrorCode(err) != inlet.ENOTFOUND {
+		t.Errorf("the duplicate was stored (FindEvent: %v)", err)
+	}
+	other := intakeEvent(c, "src", "delivery-2", time.Hour)
+	plain := intakeEvent(c, "src", "", 0)
+	appendEvents(t, s, other, plain)
+	if other.DuplicateOf != "" || plain.DuplicateOf != "" {
+		t.Errorf("events with another key or none were taken as duplicates")
+	}
+	if n := countEvents(t, s, "src"); n != 3 {
+		t.Errorf("%d events stored, want 3", n)
+	}
+}
+
+func testDedupInBatch(t *testing.T, s inlet.Store) {
+	c := newClock()
+	a := intakeEvent(c, "src", "k", time.Hour)
+	b := intakeEvent(c, "src", "k", time.Hour)
+	d := intakeEvent(c, "src", "other", time.Hour)
+	appendEvents(t, s, a, b, d)
+	if a.DuplicateOf != "" || d.DuplicateOf != "" {
+		t.Fatalf("the first of each key is a duplicate: %q, %q", a.DuplicateOf, d.DuplicateOf)
+	}
+	if b.DuplicateOf != a.ID {
+		t.Fatalf("the second event with the key: DuplicateOf = %q, want %s", b.DuplicateOf, a.ID)
+	}
+	if n := countEvents(t, s, "src"); n != 2 {
+		t.Errorf("%d events stored, want 2", n)
+	}
+}
+
+func testDedupConcurrent(t *testing.T, s inlet.Store) {
+	c := newClock()
+	const n = 16
+	events := make([]*inlet.Event, n)
+	for i := range events {
+		events[i] = intakeEvent(c, "src", "same", time.Hour)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range events {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Append(context.Background(), []*inlet.Event{events[i]})
+		}()
+	}
+	wg.Wait()
+	var original string
+	for i, e := range events {
+		if errs[i] != nil {
+			t.Fatalf("Append %d: %v", i, errs[i])
+		}
+		if e.DuplicateOf == "" {
+			if original != "" {
+				t.Fatalf("two events with the same key were both stored: %s and %s", original, e.ID)
+			}
+			original = e.ID
+		}
+	}
+	if original == "" {
+		t.Fatal("every event was taken as a duplicate; none was stored")
+	}
+	for _, e := range events {
+		if e.DuplicateOf != "" && e.DuplicateOf != original {
+			t.Errorf("DuplicateOf = %s, want the stored event %s", e.DuplicateOf, original)
+		}
+	}
+	if got := countEvents(t, s, "src"); got != 1 {
+		t.Errorf("%d events stored, want 1", got)
+	}
+}
+
+func testDedupPerSource(t *testing.T, s inlet.Store) {
+	c := newClock()
+	a := intakeEvent(c, "src-a", "k", time.Hour)
+	b := intakeEvent(c, "src-b", "k", time.Hour)
+	appendEvents(t, s, a)
+	appendEvents(t, s, b)
+	if b.DuplicateOf != "" {
+		t.Fatalf("an event of another source with the same key is a duplicate of %s", b.DuplicateOf)
+	}
+}
+
+func testDedupExpired(t *testing.T, s inlet.Store) {
+	c := newClock()
+	first := intakeEvent(c, "src", "k", time.Millisecond) // expires before the next event's time
+	appendEvents(t, s, first)
+	c.next()
+	second := intakeEvent(c, "src", "k", time.Hour)
+	appendEvents(t, s, second)
+	if second.DuplicateOf != "" {
+		t.Fatalf("an event after its key expired is a duplicate of %s", second.DuplicateOf)
+	}
+	third := intakeEvent(c, "src", "k", time.Hour)
+	appendEvents(t, s, third)
+	if third.DuplicateOf != second.ID {
+		t.Fatalf("after the key was replaced, DuplicateOf = %q, want the second event %s", third.DuplicateOf, second.ID)
+	}
+	if n := countEvents(t, s, "src"); n != 2 {
+		t.Errorf("%d events stored, want 2", n)
+	}
+}
+
+func testDedupSession(t *testing.T, s inlet.Store) {
+	c := newClock()
+	first := newEvent(c, "src", "order.paid", "sess-1")
+	first.DedupKey, first.DedupUntil = "k", first.InsertedAt.Add(time.Hour)
+	appendEvents(t, s, first)
+	again := newEvent(c, "src", "order.paid", "sess-1")
+	again.DedupKey, again.DedupUntil = "k", again.InsertedAt.Add(time.Hour)
+	inBatch := newEvent(c, "src", "order.paid", "sess-2")
+	inBatchDup := newEvent(c, "src", "order.paid", "sess-2")
+	inBatch.DedupKey, inBatch.DedupUntil = "k2", inBatch.InsertedAt.Add(time.Hour)
+	inBatchDup.DedupKey, inBatchDup.DedupUntil = "k2", inBatchDup.InsertedAt.Add(time.Hour)
+	appendEvents(t, s, again, inBatch, inBatchDup)
+	if again.DuplicateOf != first.ID || again.ProfileID != first.ProfileID || again.SessionID != "sess-1" {
+		t.Errorf("duplicate across batches: of=%s profile=%s session=%s, want of=%s profile=%s session=sess-1",
+			again.DuplicateOf, again.ProfileID, again.SessionID, first.ID, first.ProfileID)
+	}
+	if inBatchDup.DuplicateOf != inBatch.ID || inBatchDup.ProfileID == "" || inBatchDup.ProfileID != inBatch.ProfileID {
+		t.Errorf("duplicate in the batch: of=%s profile=%s, want of=%s profile=%s",
+			inBatchDup.DuplicateOf, inBatchDup.ProfileID, inBatch.ID, inBatch.ProfileID)
+	}
+	sess, err := s.FindSession(context.Background(), "sess-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.EventCount != 1 {
+		t.Errorf("session sess-1 counts %d events; a duplicate must not be counted", sess.EventCount)
+	}
+}
+
+func testDedupFailedBatch(t *testing.T, s inlet.Store) {
+	c := newClock()
+	keyed := intakeEvent(c, "src", "k", time.Hour)
+	bad := intakeEvent(c, "src", "", 0)
+	bad.ID = keyed.ID // a duplicate event id fails the whole batch
+	if err := s.Append(context.Background(), []*inlet.Event{keyed, bad}); err == nil {
+		t.Fatal("a batch with two events of one id was stored")
+	}
+	retry := intakeEvent(c, "src", "k", time.Hour)
+	appendEvents(t, s, retry)
+	if retry.DuplicateOf != "" {
+		t.Fatalf("the key of a failed batch was kept: the retry is a duplicate of %s", retry.DuplicateOf)
+	}
+}
+
+func rejectionStore(t *testing.T, s inlet.Store) inlet.RejectionStore {
+	t.Helper()
+	rs, ok := s.(inlet.RejectionStore)
+	if !ok {
+		t.Skipf("%T keeps no rejected-request log (it does not implement inlet.RejectionStore)", s)
+	}
+	return rs
+}
+
+var bigBounds = inlet.RejectionBounds{MaxCount: 1000, MaxBytes: 1 << 30}
+
+func newRejection(at time.Time, source, reason string) *inlet.Rejection {
+	return &inlet.Rejection{
+		At: at, SourceID: source, Reason: reason, Status: 401, Message: "the signature does not match",
+		Method: "POST", Path: "/collect/order.paid/" + source, Query: "a=1", RemoteAddr: "203.0.113.9",
+		Headers: map[string]string{"Content-Type": "application/json", "X-Request-Id": "r1"},
+		Body:    []byte(`{"order":1}`),
+	}
+}
+
+func appendRejections(t *testing.T, rs inlet.RejectionStore, bounds inlet.RejectionBounds, rejections ...*inlet.Rejection) {
+	t.Helper()
+	if err := rs.AppendRejections(context.Background(), rejections, bounds); err != nil {
+		t.Fatalf("AppendRejections(%d): %v", len(rejections), err)
+	}
+}
+
+func listRejections(t *testing.T, rs inlet.RejectionStore, f inlet.RejectionFilter) []*inlet.Rejection {
+	t.Helper()
+	out, err := rs.ListRejections(context.Background(), f)
+	if err != nil {
+		t.Fatalf("ListRejections: %v", err)
+	}
+	return out
+}
+
+func testRejectionsList(t *testing.T, s inlet.Store) {
+	rs := rejectionStore(t, s)
+	if got := listRejections(t, rs, inlet.RejectionFilter{}); len(got) != 0 {
+		t.Fatalf("a new store lists %d rejections", len(got))
+	}
+	c := newClock()
+	a := newRejection(c.next(), "src", "bad_signature")
+	b := newRejection(c.next(), "src", "bad_json")
+	b.Body, b.BodyTruncated = []byte{0xff, 0x00, 'x', 0xc3}, true
+	appendRejections(t, rs, bigBounds, a, b)
+	if a.ID == 0 || b.ID <= a.ID {
+		t.Fatalf("ids %d then %d; want increasing ids set by the store", a.ID, b.ID)
+	}
+	got := listRejections(t, rs, inlet.RejectionFilter{})
+	if len(got) != 2 || got[0].ID != b.ID || got[1].ID != a.ID {
+		t.Fatalf("listed %d rejections, want b then a", len(got))
+	}
+	g := got[0]
+	if !g.At.Equal(b.At) || g.SourceID != b.SourceID || g.Reason != b.Reason || g.Status != b.Status || g.Message != b.Message ||
+		g.Method != b.Method || g.Path != b.Path || g.Query != b.Query || g.RemoteAddr != b.RemoteAddr || !g.BodyTruncated {
+		t.Errorf("stored %+v, want %+v", g, b)
+	}
+	if !bytes.Equal(g.Body, b.Body) {
+		t.Errorf("body %x, want the bytes as received %x", g.Body, b.Body)
+	}
+	if fmt.Sprint(g.Headers) != fmt.Sprint(b.Headers) {
+		t.Errorf("headers %v, want %v", g.Headers, b.Headers)
+	}
+	if got := listRejections(t, rs, inlet.RejectionFilter{Limit: 1}); len(got) != 1 || got[0].ID != b.ID {
+		t.Errorf("limit 1 listed %d rejections, want the newest", len(got))
+	}
+}
+
+func testRejectionsFilter(t *testing.T, s inlet.Store) {
+	rs := rejectionStore(t, s)
+	c := newClock()
+	appendRejections(t, rs, bigBounds,
+		newRejection(c.next(), "a", "bad_signature"),
+		newRejection(c.next(), "b", "bad_signature"),
+		newRejection(c.next(), "a", "bad_json"),
+		newRejection(c.next(), "a", "bad_signature"))
+	for _, tt := range []struct {
+		f    inlet.RejectionFilter
+		want int
+	}{
+		{inlet.RejectionFilter{SourceID: "a"}, 3},
+		{inlet.RejectionFilter{Reason: "bad_signature"}, 3},
+		{inlet.RejectionFilter{SourceID: "a", Reason: "bad_signature"}, 2},
+		{inlet.RejectionFilter{SourceID: "c"}, 0},
+	} {
+		got := listRejections(t, rs, tt.f)
+		if len(got) != tt.want {
+			t.Errorf("filter %+v: %d rejections, want %d", tt.f, len(got), tt.want)
+		}
+		for _, r := range got {
+			if tt.f.SourceID != "" && r.SourceID != tt.f.SourceID || tt.f.Reason != "" && r.Reason != tt.f.Reason {
+				t.Errorf("filter %+v listed %s/%s", tt.f, r.SourceID, r.Reason)
+			}
+		}
+	}
+}
+
+func testRejectionsCount(t *testing.T, s inlet.Store) {
+	rs := rejectionStore(t, s)
+	c := newClock()
+	bounds := inlet.RejectionBounds{MaxCount: 10, MaxBytes: 1 << 30}
+	var all []*inlet.Rejection
+	for i := 0; i < 25; i++ {
+		r := newRejection(c.next(), "src", "bad_json")
+		appendRejections(t, rs, bounds, r)
+		all = append(all, r)
+	}
+	got := listRejections(t, rs, inlet.RejectionFilter{Limit: 100})
+	if len(got) == 0 || len(got) > bounds.MaxCount {
+		t.Fatalf("%d rejections kept, want 1 to %d", len(got), bounds.MaxCount)
+	}
+	for i, r := range got { // the newest, in order, with none missing
+		if want := all[len(all)-1-i]; r.ID != want.ID {
+			t.Fatalf("rejection %d kept is %d, want %d: the newest must stay", i, r.ID, want.ID)
+		}
+	}
+}
+
+func testRejectionsBytes(t *testing.T, s inlet.Store) {
+	rs := rejectionStore(t, s)
+	c := newClock()
+	var all []*inlet.Rejection
+	for i := 0; i < 20; i++ {
+		r := newRejection(c.next(), "src", "too_large")
+		r.Body = bytes.Repeat([]byte{'x'}, inlet.MaxRejectionBody)
+		all = append(all, r)
+	}
+	bounds := inlet.RejectionBounds{MaxCount: 1000, MaxBytes: 5 * all[0].Size()}
+	appendRejections(t, rs, bounds, all[:10]...)
+	appendRejections(t, rs, bounds, all[10:]...)
+	got := listRejections(t, rs, inlet.RejectionFilter{Limit: 100})
+	var size int64
+	for _, r := range got {
+		size += r.Size()
+	}
+	if len(got) == 0 || size > bounds.MaxBytes {
+		t.Fatalf("%d rejections of %d bytes kept, want 1 or more and at most %d bytes", len(got), size, bounds.MaxBytes)
+	}
+	if got[0].ID != all[len(all)-1].ID {
+		t.Errorf("the newest rejection was dropped")
+	}
+}
