@@ -79,7 +79,7 @@ func (s *Server) handleCreateSource(w http.ResponseWriter, r *http.Request) {
 	}
 	s.cfg.Sources.Forget(src.ID)
 	w.Header().Set("Location", "/api/v1/sources/"+src.ID)
-	writeJSON(w, http.StatusCreated, src)
+	writeJSON(w, http.StatusCreated, src.Masked())
 }
 
 func (s *Server) handleListSources(w http.ResponseWriter, r *http.Request) {
@@ -87,6 +87,9 @@ func (s *Server) handleListSources(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
+	}
+	for i, src := range sources {
+		sources[i] = src.Masked()
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": sources})
 }
@@ -97,7 +100,7 @@ func (s *Server) handleGetSource(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
-	writeJSON(w, http.StatusOK, src)
+	writeJSON(w, http.StatusOK, src.Masked())
 }
 
 func (s *Server) handleUpdateSource(w http.ResponseWriter, r *http.Request) {
@@ -107,13 +110,19 @@ func (s *Server) handleUpdateSource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
+	if upd.Config != nil && upd.Config.Verify != nil {
+		// Secrets are write-only: one left out or sent back masked stays.
+		if old, err := s.cfg.Store.FindSource(r.Context(), id); err == nil {
+			upd.Config.KeepSecrets(&old.Config)
+		}
+	}
 	src, err := s.cfg.Store.UpdateSource(r.Context(), id, upd)
 	s.cfg.Sources.Forget(id)
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
-	writeJSON(w, http.StatusOK, src)
+	writeJSON(w, http.StatusOK, src.Masked())
 }
 
 func (s *Server) handleDeleteSource(w http.ResponseWriter, r *http.Request) {
@@ -214,6 +223,9 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	stats := map[string]any{"in_flight": s.inFlight.Load()}
 	if s.cfg.Stats != nil {
 		stats["writer"] = s.cfg.Stats()
+	}
+	if s.cfg.Rejections != nil {
+		stats["rejections"] = s.cfg.Rejections.Stats()
 	}
 	writeJSON(w, http.StatusOK, stats)
 }

@@ -14,10 +14,13 @@ import (
 var errUnknownSource = inlet.Reasonf(inlet.EUNAUTHORIZED, "unknown_source", "unknown or disabled source; check the source id in the URL and that the source is enabled")
 
 // handleCollect serves GET and POST /collect/{event_type}/{source_id}[/{session_id}].
+// A request refused for what it is or says (4xx) is answered and recorded in
+// the rejected-request log; one refused because the collector cannot take
+// it now (503) is only answered.
 func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")
-		Error(w, r, inlet.Reasonf(inlet.EUNSUPPORTED, "method_not_allowed", "collect takes GET or POST, not %s", r.Method), nil)
+		s.reject(w, r, nil, nil, inlet.Reasonf(inlet.EUNSUPPORTED, "method_not_allowed", "collect takes GET or POST, not %s", r.Method))
 		return
 	}
 	if n := s.inFlight.Add(1); n > s.cfg.MaxInFlight {
@@ -33,49 +36,60 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err, s.cfg.Logger)
 		return
 	} else if source == nil || !source.Enabled {
-		Error(w, r, errUnknownSource, nil)
+		s.reject(w, r, nil, nil, errUnknownSource)
+		return
+	}
+	if err := s.rateLimit(source); err != nil {
+		s.reject(w, r, source, nil, err)
 		return
 	}
 
 	eventType, err := inlet.NormalizeEventType(r.PathValue("event_type"))
 	if err != nil {
-		Error(w, r, err, nil)
+		s.reject(w, r, source, nil, err)
 		return
 	}
 	sessionID := r.PathValue("session_id")
 	if sessionID != "" {
 		if err := inlet.ValidateSessionID(sessionID); err != nil {
-			Error(w, r, err, nil)
+			s.reject(w, r, source, nil, err)
 			return
 		}
 	}
 
 	body, err := readBody(w, r, source.Config.BodyLimit())
 	if err != nil {
-		Error(w, r, err, s.cfg.Logger)
+		s.reject(w, r, source, body, err)
 		return
 	}
-	props, err := collect.Parse(r.URL.RawQuery, r.Header.Get("Content-Type"), body)
+	if err := s.verifyRequest(w, r, source, body); err != nil {
+		s.reject(w, r, source, body, err)
+		return
+	}
+	query := keptQuery(r.URL.RawQuery, &source.Config)
+	props, err := collect.Parse(query, r.Header.Get("Content-Type"), body)
 	if err != nil {
-		Error(w, r, err, s.cfg.Logger)
+		s.reject(w, r, source, body, err)
 		return
 	}
 
+	now := s.now().UTC()
 	e := &inlet.Event{
 		ID:         inlet.NewID(),
 		Type:       eventType,
-		InsertedAt: s.now().UTC(),
+		InsertedAt: now,
 		SourceID:   source.ID,
 		SessionID:  sessionID,
 		Properties: props,
 		Context: inlet.RequestContext{
 			Method:    r.Method,
-			Query:     r.URL.RawQuery,
+			Query:     query,
 			Headers:   keptHeaders(r.Header, &source.Config),
 			IP:        s.clientIP(r),
 			UserAgent: r.UserAgent(),
 		},
 	}
+	e.DedupKey, e.DedupUntil = dedupKey(r, &source.Config, props, now)
 	if err := s.cfg.Appender.Append(ctx, []*inlet.Event{e}); err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
@@ -83,7 +97,8 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 	writeCollected(w, e)
 }
 
-// readBody reads the whole body, up to limit bytes; over it, ETOOLARGE.
+// readBody reads the whole body, up to limit bytes; over it, ETOOLARGE. On
+// an error it also returns what it read.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, tooLarge(limit)
@@ -98,9 +113,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
 	var maxErr *http.MaxBytesError
 	if errors.As(err, &maxErr) {
-		return nil, tooLarge(limit)
+		return buf.Bytes(), tooLarge(limit) // what was read, for the rejected-request log
 	} else if err != nil && !errors.Is(err, io.EOF) {
-		return nil, inlet.Reasonf(inlet.EINVALID, "bad_body", "the request body could not be read: %s", err)
+		return buf.Bytes(), inlet.Reasonf(inlet.EINVALID, "bad_body", "the request body could not be read: %s", err)
 	}
 	return buf.Bytes(), nil
 }
@@ -126,13 +141,19 @@ func keptHeaders(h http.Header, config *inlet.SourceConfig) map[string]string {
 	return kept
 }
 
-// writeCollected answers a stored event. Ids are from a safe character set,
-// so they need no escaping.
+// writeCollected answers a stored event, or for a duplicate the original
+// with "duplicate": true. Ids are from a safe character set, so they need
+// no escaping.
 func writeCollected(w http.ResponseWriter, e *inlet.Event) {
 	b := make([]byte, 0, 192)
 	b = append(b, `{"events":["`...)
-	b = append(b, e.ID...)
-	b = append(b, `"],"profile":`...)
+	if e.DuplicateOf != "" {
+		b = append(b, e.DuplicateOf...)
+		b = append(b, `"],"duplicate":true,"profile":`...)
+	} else {
+		b = append(b, e.ID...)
+		b = append(b, `"],"profile":`...)
+	}
 	if e.ProfileID == "" {
 		b = append(b, "null"...)
 	} else {

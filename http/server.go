@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"inlet"
+	"inlet/ratelimit"
 )
 
 // Appender takes events for storage; *batch.Writer is one.
@@ -41,6 +42,9 @@ type Config struct {
 	MaxInFlight int64
 	// Stats, when set, is shown at /api/v1/stats.
 	Stats func() any
+	// Rejections, when set, records rejected collect requests and serves
+	// /api/v1/rejections; the caller closes it after the server.
+	Rejections *RejectionLog
 }
 
 // Server serves the collector's HTTP API.
@@ -49,6 +53,7 @@ type Server struct {
 	mux       *http.ServeMux
 	tokenHash [32]byte
 	inFlight  atomic.Int64
+	limiter   *ratelimit.Limiter
 	now       func() time.Time
 }
 
@@ -57,7 +62,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 4096
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), now: time.Now}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), limiter: ratelimit.New(nil), now: time.Now}
 	s.mux.HandleFunc("/collect/{event_type}/{source_id}", s.handleCollect)
 	s.mux.HandleFunc("/collect/{event_type}/{source_id}/{session_id}", s.handleCollect)
 
@@ -76,6 +81,7 @@ func NewServer(cfg Config) *Server {
 	s.mux.Handle("GET /api/v1/profiles/{id}", s.admin(s.handleGetProfile))
 	s.mux.Handle("GET /api/v1/sessions/{id}", s.admin(s.handleGetSession))
 	s.mux.Handle("GET /api/v1/stats", s.admin(s.handleStats))
+	s.mux.Handle("GET /api/v1/rejections", s.admin(s.handleListRejections))
 
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, inlet.Reasonf(inlet.ENOTFOUND, "no_route", "no endpoint at %s %s; collect with GET or POST /collect/{event_type}/{source_id}[/{session_id}]", r.Method, r.URL.Path), nil)
