@@ -40,6 +40,9 @@ type Options struct {
 	Sync string
 	// CacheMiB is the page cache of each connection; 0 means 32.
 	CacheMiB int
+	// Sessions is how many sessions' profiles are kept in memory; 0 means
+	// 100000.
+	Sessions int
 }
 
 // DB is the SQLite store. It implements inlet.Store.
@@ -47,6 +50,8 @@ type DB struct {
 	write *sql.DB // exactly one connection: SQLite has one writer
 	read  *sql.DB
 	now   func() time.Time
+
+	sessions *inlet.SessionCache // session id to profile id, for committed sessions
 
 	// Prepared on the write connection, by number of rows.
 	insertEventsN  map[int]*sql.Stmt
@@ -80,7 +85,10 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	q.Add("_txlock", "immediate")
 	dsn := "file:" + opts.Path + "?" + q.Encode()
 
-	db := &DB{now: time.Now}
+	if opts.Sessions <= 0 {
+		opts.Sessions = 100000
+	}
+	db := &DB{now: time.Now, sessions: inlet.NewSessionCache(opts.Sessions)}
 	var err error
 	if db.write, err = sql.Open("sqlite", dsn); err != nil {
 		return nil, err
@@ -141,9 +149,8 @@ func (db *DB) prepare(ctx context.Context) error {
 			query string
 		}{
 			{db.insertEventsN, "INSERT INTO events (id, type, inserted_at, source_id, session_id, profile_id, properties, context) VALUES " + rowsOf(n, 8)},
-			{db.upsertSessions, "INSERT INTO sessions (id, profile_id, first_seen, last_seen, event_count) VALUES " + rowsOf(n, 5) + `
-				ON CONFLICT (id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen), event_count = event_count + excluded.event_count
-				RETURNING id, profile_id`},
+			{db.upsertSessions, "INSERT INTO sessions (id, profile_id, created_at) VALUES " + rowsOf(n, 3) + `
+				ON CONFLICT (id) DO UPDATE SET profile_id = profile_id RETURNING id, profile_id`},
 			{db.insertProfiles, "INSERT INTO profiles (id, created_at) VALUES " + rowsOf(n, 2)},
 		}
 		for _, st := range stmts {

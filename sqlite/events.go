@@ -25,99 +25,115 @@ func (db *DB) Append(ctx context.Context, events []*inlet.Event) error {
 	}
 	defer tx.Rollback()
 
-	if err := db.resolveSessions(ctx, tx, events); err != nil {
+	stored, err := db.dedup(ctx, tx, events)
+	if err != nil {
 		return unavailable(err)
 	}
-	if err := db.insertEvents(ctx, tx, events); err != nil {
+	resolved, err := db.resolveSessions(ctx, tx, stored)
+	if err != nil {
+		return unavailable(err)
+	}
+	if err := db.insertEvents(ctx, tx, stored); err != nil {
 		return unavailable(err)
 	}
 	if err := tx.Commit(); err != nil {
 		return unavailable(err)
 	}
+	for i := 0; i < len(resolved); i += 2 { // cached only once committed
+		db.sessions.Put(resolved[i], resolved[i+1])
+	}
+	if len(stored) != len(events) {
+		copyFromOriginals(events)
+	}
 	return nil
 }
 
-// sessionUse is what one batch does to one session.
-type sessionUse struct {
-	first, last time.Time
-	count       int64
-	events      []*inlet.Event
-}
-
-// resolveSessions upserts each session of the batch once, which both records
-// that it was seen and tells its profile; a session that is new gets a new
-// profile. The one writer connection makes this race-free.
-func (db *DB) resolveSessions(ctx context.Context, tx *sql.Tx, events []*inlet.Event) error {
-	var uses map[string]*sessionUse
+// resolveSessions links each event with a session to that session's
+// profile. Known sessions come from the cache; the others are upserted once
+// per batch, which creates a session that is new, with a new profile. It
+// returns the sessions to cache, as id and profile pairs, once committed.
+// The one writer connection makes this race-free.
+func (db *DB) resolveSessions(ctx context.Context, tx *sql.Tx, events []*inlet.Event) ([]string, error) {
+	var misses map[string][]*inlet.Event
 	var order []string
 	for _, e := range events {
 		if e.SessionID == "" {
 			continue
 		}
-		if uses == nil {
-			uses = make(map[string]*sessionUse)
+		if p, ok := db.sessions.Get(e.SessionID); ok {
+			e.ProfileID, e.NewSession = p, false
+			continue
 		}
-		u := uses[e.SessionID]
-		if u == nil {
-			u = &sessionUse{first: e.InsertedAt, last: e.InsertedAt}
-			uses[e.SessionID] = u
+		if misses == nil {
+			misses = make(map[string][]*inlet.Event)
+		}
+		if _, ok := misses[e.SessionID]; !ok {
 			order = append(order, e.SessionID)
 		}
-		u.first = minTime(u.first, e.InsertedAt)
-		u.last = maxTime(u.last, e.InsertedAt)
-		u.count++
-		u.events = append(u.events, e)
+		misses[e.SessionID] = append(misses[e.SessionID], e)
 	}
+	if len(order) == 0 {
+		return nil, nil
+	}
+
 	// One multi-row upsert per chunk of sessions; RETURNING tells each
-	// session's profile, the proposed one when the session is new.
+	// session's profile: the proposed one when the session is new.
+	resolved := make([]string, 0, 2*len(order))
+	var newProfiles []any
+	args := make([]any, 0, 3*chunkRows)
 	proposed := make(map[string]string, len(order))
-	args := make([]any, 0, 5*chunkRows)
 	for len(order) > 0 {
 		n := chunkSize(len(order))
 		args = args[:0]
 		for _, id := range order[:n] {
-			u := uses[id]
 			p := inlet.NewID()
 			proposed[id] = p
-			args = append(args, id, p, u.first.UnixNano(), u.last.UnixNano(), u.count)
+			args = append(args, id, p, firstTime(misses[id]).UnixNano())
 		}
 		rows, err := tx.StmtContext(ctx, db.upsertSessions[n]).QueryContext(ctx, args...)
 		if err != nil {
-			return fmt.Errorf("upsert sessions: %w", err)
+			return nil, fmt.Errorf("upsert sessions: %w", err)
 		}
 		for rows.Next() {
 			var id, profileID string
 			if err := rows.Scan(&id, &profileID); err != nil {
 				rows.Close()
-				return fmt.Errorf("upsert sessions: %w", err)
+				return nil, fmt.Errorf("upsert sessions: %w", err)
 			}
 			created := profileID == proposed[id]
-			for _, e := range uses[id].events {
-				e.ProfileID = profileID
-				e.NewSession = created
+			for _, e := range misses[id] {
+				e.ProfileID, e.NewSession = profileID, created
 			}
+			if created {
+				newProfiles = append(newProfiles, profileID, firstTime(misses[id]).UnixNano())
+			}
+			resolved = append(resolved, id, profileID)
 		}
 		if err := rows.Close(); err != nil {
-			return fmt.Errorf("upsert sessions: %w", err)
+			return nil, fmt.Errorf("upsert sessions: %w", err)
 		}
 		order = order[n:]
 	}
 
-	// Profiles of the new sessions, also in chunks.
-	var newProfiles []any
-	for _, u := range uses {
-		if u.events[0].NewSession {
-			newProfiles = append(newProfiles, u.events[0].ProfileID, u.first.UnixNano())
-		}
-	}
 	for len(newProfiles) > 0 {
 		n := chunkSize(len(newProfiles) / 2)
 		if _, err := tx.StmtContext(ctx, db.insertProfiles[n]).ExecContext(ctx, newProfiles[:2*n]...); err != nil {
-			return fmt.Errorf("insert profiles: %w", err)
+			return nil, fmt.Errorf("insert profiles: %w", err)
 		}
 		newProfiles = newProfiles[2*n:]
 	}
-	return nil
+	return resolved, nil
+}
+
+// firstTime returns the earliest insert time of events.
+func firstTime(events []*inlet.Event) time.Time {
+	t := events[0].InsertedAt
+	for _, e := range events[1:] {
+		if e.InsertedAt.Before(t) {
+			t = e.InsertedAt
+		}
+	}
+	return t
 }
 
 func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*inlet.Event) error {
@@ -153,20 +169,6 @@ func nullString(s string) any {
 		return nil
 	}
 	return s
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 const selectEvent = `SELECT seq, id, type, inserted_at, source_id, session_id, profile_id, properties, context FROM events`

@@ -9,18 +9,27 @@ import (
 	"inlet"
 )
 
-// FindSession returns a session. See inlet.SessionStore.
+// FindSession returns a session; its last-seen time and event count come
+// from its events. See inlet.SessionStore.
 func (db *DB) FindSession(ctx context.Context, id string) (*inlet.Session, error) {
 	var s inlet.Session
-	var first, last int64
-	err := db.read.QueryRowContext(ctx, `SELECT id, profile_id, first_seen, last_seen, event_count FROM sessions WHERE id = ?`, id).
-		Scan(&s.ID, &s.ProfileID, &first, &last, &s.EventCount)
+	var created int64
+	var last sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `
+		SELECT s.id, s.profile_id, s.created_at,
+			(SELECT count(*) FROM events WHERE session_id = s.id),
+			(SELECT inserted_at FROM events WHERE session_id = s.id ORDER BY seq DESC LIMIT 1)
+		FROM sessions s WHERE s.id = ?`, id).Scan(&s.ID, &s.ProfileID, &created, &s.EventCount, &last)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, inlet.Errorf(inlet.ENOTFOUND, "session %q not found", id)
 	} else if err != nil {
 		return nil, unavailable(err)
 	}
-	s.FirstSeen, s.LastSeen = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
+	s.FirstSeen = time.Unix(0, created).UTC()
+	s.LastSeen = s.FirstSeen
+	if last.Valid {
+		s.LastSeen = time.Unix(0, last.Int64).UTC()
+	}
 	return &s, nil
 }
 

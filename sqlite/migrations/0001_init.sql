@@ -13,12 +13,11 @@ CREATE TABLE profiles (
 	created_at INTEGER NOT NULL
 );
 
+-- A session's last-seen time and event count come from its events.
 CREATE TABLE sessions (
-	id          TEXT PRIMARY KEY,
-	profile_id  TEXT NOT NULL,
-	first_seen  INTEGER NOT NULL,
-	last_seen   INTEGER NOT NULL,
-	event_count INTEGER NOT NULL
+	id         TEXT PRIMARY KEY,
+	profile_id TEXT NOT NULL,
+	created_at INTEGER NOT NULL
 );
 CREATE INDEX sessions_profile ON sessions (profile_id);
 
