@@ -102,7 +102,8 @@ const (
 type RejectionFilter struct {
 	SourceID string
 	Reason   string
-	Limit    int // 1 to MaxRejectionLimit; 0 means DefaultRejectionLimit
+	BeforeID int64 // only rejections with a lower id: the next page after the last id seen
+	Limit    int   // 1 to MaxRejectionLimit; 0 means DefaultRejectionLimit
 }
 
 // Limits of a rejection listing.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -239,6 +240,13 @@ func ParseRejectionFilter(q map[string][]string) (inlet.RejectionFilter, error) 
 		return ""
 	}
 	f := inlet.RejectionFilter{SourceID: get("source"), Reason: get("reason")}
+	if v := get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return f, inlet.Reasonf(inlet.EINVALID, "bad_filter", "before must be the id of a rejection, a positive number")
+		}
+		f.BeforeID = n
+	}
 	if v := get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > inlet.MaxRejectionLimit {
@@ -265,4 +273,25 @@ func (s *Server) handleListRejections(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "stats": s.cfg.Rejections.Stats()})
+}
+
+// ListRejections returns rejected collect requests, newest first.
+func (c *Client) ListRejections(ctx context.Context, f inlet.RejectionFilter) ([]*inlet.Rejection, error) {
+	q := url.Values{}
+	if f.SourceID != "" {
+		q.Set("source", f.SourceID)
+	}
+	if f.Reason != "" {
+		q.Set("reason", f.Reason)
+	}
+	if f.Limit != 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.BeforeID != 0 {
+		q.Set("before", strconv.FormatInt(f.BeforeID, 10))
+	}
+	var out struct {
+		Items []*inlet.Rejection `json:"items"`
+	}
+	return out.Items, c.do(ctx, http.MethodGet, "/api/v1/rejections?"+q.Encode(), nil, &out)
 }

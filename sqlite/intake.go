@@ -199,6 +199,9 @@ func (db *DB) ListRejections(ctx context.Context, f inlet.RejectionFilter) ([]*i
 	if f.Reason != "" {
 		where, args = append(where, "reason = ?"), append(args, f.Reason)
 	}
+	if f.BeforeID > 0 {
+		where, args = append(where, "id < ?"), append(args, f.BeforeID)
+	}
 	query := `SELECT id, at, source_id, reason, status, message, method, path, query, remote_addr, headers, body, body_truncated FROM rejections`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")

@@ -286,6 +286,9 @@ func testRejectionsList(t *testing.T, s inlet.Store) {
 	if got := listRejections(t, rs, inlet.RejectionFilter{Limit: 1}); len(got) != 1 || got[0].ID != b.ID {
 		t.Errorf("limit 1 listed %d rejections, want the newest", len(got))
 	}
+	if got := listRejections(t, rs, inlet.RejectionFilter{BeforeID: b.ID}); len(got) != 1 || got[0].ID != a.ID {
+		t.Errorf("the page before %d listed %d rejections, want only %d", b.ID, len(got), a.ID)
+	}
 }
 
 func testRejectionsFilter(t *testing.T, s inlet.Store) {

@@ -43,10 +43,11 @@ func (c *cliFlags) client() (*inlethttp.Client, error) {
 
 func runCLI(ctx context.Context, noun string, args []string, stdout, stderr io.Writer) error {
 	verbs := map[string][]string{
-		"sources":  {"create", "list", "get", "enable", "disable", "delete"},
-		"events":   {"list", "get"},
-		"profiles": {"get"},
-		"sessions": {"get"},
+		"sources":    {"create", "list", "get", "enable", "disable", "delete"},
+		"events":     {"list", "get"},
+		"profiles":   {"get"},
+		"sessions":   {"get"},
+		"rejections": {"list"},
 	}[noun]
 	if len(args) == 0 || !contains(verbs, args[0]) {
 		fmt.Fprintf(stderr, "usage: inlet %s %s [flags]\n", noun, strings.Join(verbs, "|"))
@@ -60,14 +61,20 @@ func runCLI(ctx context.Context, noun string, args []string, stdout, stderr io.W
 
 	var name, id, config string
 	var disabled bool
-	var filter struct{ source, typ, profile, session, since, until, cursor string }
+	var filter struct{ source, typ, profile, session, since, until, cursor, reason string }
 	var limit int
+	var before int64
 	switch noun + " " + verb {
 	case "sources create":
 		fs.StringVar(&name, "name", "", "name of the source (required)")
 		fs.StringVar(&id, "id", "", "id of the source (default: generated)")
 		fs.BoolVar(&disabled, "disabled", false, "create the source disabled")
 		fs.StringVar(&config, "config", "", "source configuration as a JSON object")
+	case "rejections list":
+		fs.StringVar(&filter.source, "source", "", "only rejections of this source id")
+		fs.StringVar(&filter.reason, "reason", "", "only rejections with this reason code, such as bad_signature")
+		fs.IntVar(&limit, "limit", 0, "most rejections to show, newest first (default 50, at most 1000)")
+		fs.Int64Var(&before, "before", 0, "only rejections older than this id: the next page")
 	case "events list":
 		fs.StringVar(&filter.source, "source", "", "only events of this source")
 		fs.StringVar(&filter.typ, "type", "", "only events of this type")
@@ -160,6 +167,12 @@ func runCLI(ctx context.Context, noun string, args []string, stdout, stderr io.W
 			return err
 		}
 		return out.events(page)
+	case "rejections list":
+		items, err := client.ListRejections(ctx, inlet.RejectionFilter{SourceID: filter.source, Reason: filter.reason, Limit: limit, BeforeID: before})
+		if err != nil {
+			return err
+		}
+		return out.rejections(items)
 	case "events get":
 		e, err := client.FindEvent(ctx, fs.Arg(0))
 		if err != nil {
@@ -236,6 +249,21 @@ func (p printer) sources(sources ...*inlet.Source) error {
 		rows = append(rows, []string{s.ID, s.Name, s.Type, state, inlet.FormatTime(s.CreatedAt)})
 	}
 	return p.table([]string{"ID", "NAME", "TYPE", "STATE", "CREATED"}, rows...)
+}
+
+func (p printer) rejections(items []*inlet.Rejection) error {
+	if p.json {
+		return p.json1(map[string]any{"items": items})
+	}
+	rows := make([][]string, 0, len(items))
+	for _, r := range items {
+		msg := r.Message
+		if len(msg) > 80 {
+			msg = msg[:77] + "..."
+		}
+		rows = append(rows, []string{inlet.FormatTime(r.At), orDash(r.SourceID), r.Reason, fmt.Sprint(r.Status), r.Method + " " + r.Path, r.RemoteAddr, msg})
+	}
+	return p.table([]string{"AT", "SOURCE", "REASON", "STATUS", "REQUEST", "FROM", "MESSAGE"}, rows...)
 }
 
 func (p printer) events(page *inlet.EventPage) error {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"inlet"
 	"inlet/sqlite"
 )
 
@@ -30,6 +31,9 @@ type Config struct {
 	PprofAddr       string
 	DB              string        // a postgres:// URL; empty for the SQLite file in DataDir
 	Retention       time.Duration // how long events are kept; 0 keeps them forever
+	// RejectionsMaxCount and RejectionsMaxBytes bound the rejected-request log.
+	RejectionsMaxCount int
+	RejectionsMaxBytes int64
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -44,6 +48,9 @@ func DefaultConfig() Config {
 		MaxInFlight:     4096,
 		SourceTTL:       2 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
+
+		RejectionsMaxCount: inlet.DefaultRejectionMaxCount,
+		RejectionsMaxBytes: inlet.DefaultRejectionMaxBytes,
 	}
 }
 
@@ -113,6 +120,8 @@ func ParseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		cfg.Retention, err = parseRetention(v)
 		return err
 	})
+	fs.IntVar(&cfg.RejectionsMaxCount, "rejections-max-count", cfg.RejectionsMaxCount, "most rejected requests kept in the log; beyond it, the oldest are dropped")
+	fs.Int64Var(&cfg.RejectionsMaxBytes, "rejections-max-bytes", cfg.RejectionsMaxBytes, "most bytes of rejected requests kept in the log; beyond it, the oldest are dropped")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return cfg, err

@@ -43,6 +43,7 @@ Usage:
   inlet events list|get ...
   inlet profiles get ID
   inlet sessions get ID
+  inlet rejections list [--source ID] [--reason CODE] [--limit N]
 
 Run 'inlet COMMAND -h' for the flags of a command.
 `
@@ -55,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stderr)
-	case "sources", "events", "profiles", "sessions":
+	case "sources", "events", "profiles", "sessions", "rejections":
 		return runCLI(ctx, args[0], args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -95,6 +96,8 @@ type Main struct {
 	ln     net.Listener
 	served chan error
 	retain *retention
+	// rejections is nil when the store keeps no rejected-request log.
+	rejections *inlethttp.RejectionLog
 }
 
 // NewMain returns a Main for cfg.
@@ -126,6 +129,11 @@ func (m *Main) Run(ctx context.Context) error {
 		QueueSize:  cfg.QueueSize,
 		QueueBytes: cfg.QueueBytes,
 	}, m.Logger)
+	if rs, ok := db.(inlet.RejectionStore); ok {
+		m.rejections = inlethttp.NewRejectionLog(rs, inlethttp.RejectionLogOptions{
+			Bounds: inlet.RejectionBounds{MaxCount: cfg.RejectionsMaxCount, MaxBytes: cfg.RejectionsMaxBytes},
+		}, m.Logger)
+	}
 
 	handler := inlethttp.NewServer(inlethttp.Config{
 		Store:          db,
@@ -136,6 +144,7 @@ func (m *Main) Run(ctx context.Context) error {
 		TrustedProxies: cfg.TrustedProxies,
 		MaxInFlight:    cfg.MaxInFlight,
 		Stats:          func() any { return m.writer.Stats() },
+		Rejections:     m.rejections,
 	})
 	m.server = inlethttp.HTTPServer(handler, m.Logger)
 
@@ -178,6 +187,11 @@ func (m *Main) Close() error {
 		}
 		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
+		}
+	}
+	if m.rejections != nil {
+		if err := m.rejections.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("rejected-request log: %w", err))
 		}
 	}
 	if m.writer != nil {
