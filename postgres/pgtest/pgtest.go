@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,15 +20,25 @@ import (
 // example postgres://postgres@127.0.0.1:5432/test?sslmode=disable.
 const EnvURL = "INLET_TEST_POSTGRES"
 
+// outage is set while a test of this process holds the database for an
+// outage.
+var outage atomic.Bool
+
 // URL skips t unless EnvURL is set, creates a new schema, drops it with
 // everything in it when t ends, and returns a database URL whose
 // search_path is that schema. Close stores opened on it in a cleanup
 // registered after calling URL, so that they close before the drop.
+//
+// While a test holds a schema, no test of any process on the machine
+// stops the database (see Outage).
 func URL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(EnvURL)
 	if base == "" {
 		t.Skipf("%s is not set: set it to a PostgreSQL URL such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run the PostgreSQL tests", EnvURL)
+	}
+	if !outage.Load() {
+		lock(t, false)
 	}
 	buf := make([]byte, 6)
 	rand.Read(buf)
@@ -44,6 +55,17 @@ func URL(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// Outage is for a test that stops and starts the database server: it waits
+// until no test in any process on the machine holds a schema from URL, and
+// keeps new ones waiting until t ends. Call it before URL, and do not run
+// such tests in parallel with others of the same process that use URL.
+func Outage(t testing.TB) {
+	t.Helper()
+	lock(t, true)
+	outage.Store(true)
+	t.Cleanup(func() { outage.Store(false) })
 }
 
 func exec(t testing.TB, dbURL, sql string) {
