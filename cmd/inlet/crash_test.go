@@ -452,7 +452,7 @@ func startLoad(t *testing.T, baseURL string, round, workers int) *roundLoad {
 					l.acks.Add(1)
 				}
 				if o.err != nil {
-					time.Sleep(10 * time.Millisecond) // the server may be gone: do not spin
+					time.Sleep(25 * time.Millisecond) // the server may be gone: do not spin
 				}
 			}
 		}()
