@@ -25,3 +25,7 @@ func open(t *testing.T) *postgres.DB {
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) inlet.Store { return open(t) })
 }
+
+func TestIntake(t *testing.T) {
+	storetest.RunIntake(t, func(t *testing.T) inlet.Store { return open(t) })
+}

@@ -38,10 +38,17 @@ func (db *DB) Append(ctx context.Context, events []*inlet.Event) error {
 		return nil
 	}
 	var days []int64
+	ids := make(map[string]bool, len(events))
 	for _, e := range events {
 		if d := day(e.InsertedAt); !slices.Contains(days, d) {
 			days = append(days, d)
 		}
+		// The primary key holds the time as well: an id twice in a batch
+		// is caught here.
+		if ids[e.ID] {
+			return inlet.Errorf(inlet.ECONFLICT, "event %s is twice in one batch", e.ID)
+		}
+		ids[e.ID] = true
 	}
 	if err := db.ensurePartitions(ctx, days...); err != nil {
 		return storeError(err)
@@ -68,9 +75,29 @@ type sessionUse struct {
 }
 
 func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+
+	dups, err := dedup(ctx, tx, events)
+	if err != nil {
+		return err
+	}
+	stored := events
+	if len(dups) > 0 {
+		stored = make([]*inlet.Event, 0, len(events)-len(dups))
+		for _, e := range events {
+			if dups[e] == nil {
+				stored = append(stored, e)
+			}
+		}
+	}
+
 	uses := map[string]*sessionUse{}
 	var ids []string
-	for _, e := range events {
+	for _, e := range stored {
 		if e.SessionID == "" {
 			continue
 		}
@@ -86,12 +113,6 @@ func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
 	// One order for every node, so that two batches sharing sessions lock
 	// them in the same order and cannot deadlock.
 	slices.Sort(ids)
-
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
 
 	if len(ids) > 0 {
 		var b pgx.Batch
@@ -121,8 +142,8 @@ func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
 		}
 	}
 
-	rows := make([][]any, len(events))
-	for i, e := range events {
+	rows := make([][]any, len(stored))
+	for i, e := range stored {
 		ctxJSON, err := json.Marshal(&e.Context)
 		if err != nil {
 			return err
@@ -143,10 +164,20 @@ func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
 	if err := tx.Commit(ctx); err != nil {
 		return err
 	}
-	// Only a committed batch tells its events about their sessions.
-	for _, e := range events {
+	// Only a committed batch tells its events about their sessions and
+	// duplicates.
+	for _, e := range stored {
+		e.DuplicateOf = ""
 		if u := uses[e.SessionID]; u != nil {
 			e.ProfileID, e.NewSession = u.profile, u.created
+		}
+	}
+	for e, d := range dups {
+		e.DuplicateOf, e.NewSession = d.of, false
+		if d.original != nil {
+			e.ProfileID, e.SessionID = d.original.ProfileID, d.original.SessionID
+		} else {
+			e.ProfileID, e.SessionID = d.profile, d.session
 		}
 	}
 	return nil

@@ -226,3 +226,91 @@ func TestNodesCreateANewSessionOnce(t *testing.T) {
 		t.Fatalf("the database holds %d sessions, %d profiles, %d events; want %d, %d, %d", nSessions, nProfiles, nEvents, sessions, sessions, sessions*perSession)
 	}
 }
+
+func TestNodesHoldDedupKeysTogether(t *testing.T) {
+	dbURL := pgtest.URL(t)
+	nodes := []*pgNode{startPGNode(t, dbURL, nil), startPGNode(t, dbURL, nil)}
+	ctx := context.Background()
+	if _, err := nodes[0].client.CreateSource(ctx, inlethttp.CreateSourceRequest{
+		ID: "payments", Name: "Payments", Config: &inlet.SourceConfig{Dedup: &inlet.DedupConfig{Header: "Idempotency-Key"}},
+	}); err != nil {
+		t.Fatalf("create the source: %v", err)
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+	const keys, deliveries = 3, 16 // each key delivered many times, to both nodes at once
+	type answer struct {
+		key, event string
+		duplicate  bool
+	}
+	answers := make(chan answer, keys*deliveries)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for k := range keys {
+		key := fmt.Sprintf("delivery-%d-%d", k, time.Now().UnixNano())
+		for i := range deliveries {
+			node := nodes[i%2]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				req, _ := http.NewRequest("POST", node.url+"/collect/charge.succeeded/payments", strings.NewReader(`{"amount":100}`))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Idempotency-Key", key)
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Errorf("POST: %v", err)
+					return
+				}
+				defer resp.Body.Close()
+				var body struct {
+					Events    []string `json:"events"`
+					Duplicate bool     `json:"duplicate"`
+				}
+				if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || len(body.Events) != 1 {
+					t.Errorf("POST with key %s: status %d (%v), want 200 with one event", key, resp.StatusCode, err)
+					return
+				}
+				answers <- answer{key: key, event: body.Events[0], duplicate: body.Duplicate}
+			}()
+		}
+	}
+	close(start)
+	wg.Wait()
+	close(answers)
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	type tally struct {
+		events   map[string]bool
+		original int
+	}
+	byKey := map[string]*tally{}
+	for a := range answers {
+		if byKey[a.key] == nil {
+			byKey[a.key] = &tally{events: map[string]bool{}}
+		}
+		byKey[a.key].events[a.event] = true
+		if !a.duplicate {
+			byKey[a.key].original++
+		}
+	}
+	for key, tl := range byKey {
+		if len(tl.events) != 1 || tl.original != 1 {
+			t.Fatalf("key %s: answered with %d event ids, %d of them not duplicates; want one event, stored once", key, len(tl.events), tl.original)
+		}
+		for id := range tl.events {
+			if _, err := nodes[1].client.FindEvent(ctx, id); err != nil {
+				t.Fatalf("key %s: the event answered, %s: %v", key, id, err)
+			}
+		}
+	}
+	page, err := nodes[1].client.ListEvents(ctx, inlet.EventFilter{SourceID: "payments", Limit: 100})
+	if err != nil {
+		t.Fatalf("list events: %v", err)
+	}
+	if len(byKey) != keys || len(page.Items) != keys {
+		t.Fatalf("%d keys answered and %d events stored, want %d of each", len(byKey), len(page.Items), keys)
+	}
+}

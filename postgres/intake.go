@@ -1,0 +1,288 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"inlet"
+)
+
+var _ inlet.RejectionStore = (*DB)(nil)
+
+// claimKey records an event's idempotency key unless a live one holds it.
+// A live key's row is locked all the same (ON CONFLICT DO UPDATE locks the
+// row even when its WHERE fails), so that the lookup after it reads the
+// holder as committed and no other node can change it until this
+// transaction ends. A key being claimed by a transaction in progress on
+// another node is waited for.
+const claimKey = `
+	INSERT INTO dedup_keys (source_id, key, event_id, expires_at) VALUES ($1, $2, $3, $4)
+	ON CONFLICT (source_id, key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at
+	WHERE dedup_keys.expires_at <= $5
+	RETURNING event_id`
+
+// lookupKey reads the event holding a live key.
+const lookupKey = `
+	SELECT d.event_id, d.expires_at, e.profile_id, e.session_id
+	FROM dedup_keys d LEFT JOIN events e ON e.id = d.event_id
+	WHERE d.source_id = $1 AND d.key = $2`
+
+// purgeKeys deletes a bounded number of expired keys, skipping those that
+// other transactions hold, so that nodes purging at once never wait.
+const purgeKeys = `
+	DELETE FROM dedup_keys WHERE (source_id, key) IN (
+		SELECT source_id, key FROM dedup_keys WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
+
+// duplicate is what an event that repeats a live key repeats.
+type duplicate struct {
+	of               string       // the id of the stored event
+	original         *inlet.Event // the stored event, when it is in this batch
+	profile, session string       // the stored event's, when it is not
+}
+
+type dedupKey struct{ source, key string }
+
+// keyHolder is the event holding a key, as this batch leaves it.
+type keyHolder struct {
+	id               string
+	event            *inlet.Event // when the holder is in this batch
+	expires          time.Time
+	profile, session string
+}
+
+// dedup applies the idempotency keys of a batch inside Append's transaction
+// (see inlet.EventStore.Append) and returns the events that repeat a live
+// key; the others are to be stored. Keys are claimed in one order on every
+// node, so that batches sharing keys cannot deadlock.
+func dedup(ctx context.Context, tx pgx.Tx, events []*inlet.Event) (map[*inlet.Event]*duplicate, error) {
+	groups := map[dedupKey][]*inlet.Event{}
+	var keys []dedupKey
+	earliest := events[0].InsertedAt
+	for _, e := range events {
+		earliest = minTime(earliest, e.InsertedAt)
+		if e.DedupKey == "" {
+			continue
+		}
+		k := dedupKey{e.SourceID, e.DedupKey}
+		if groups[k] == nil {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], e)
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(keys, func(a, b dedupKey) int { return cmp.Or(cmp.Compare(a.source, b.source), cmp.Compare(a.key, b.key)) })
+
+	// Claim each key for the first event that carries it, all in one round
+	// trip; then read the holders of the keys that were live.
+	holders := make([]*keyHolder, len(keys))
+	var claims pgx.Batch
+	for i, k := range keys {
+		first := groups[k][0]
+		claims.Queue(claimKey, k.source, k.key, first.ID, first.DedupUntil, first.InsertedAt).QueryRow(func(row pgx.Row) error {
+			var id string
+			if err := row.Scan(&id); errors.Is(err, pgx.ErrNoRows) {
+				return nil // live: looked up below
+			} else if err != nil {
+				return fmt.Errorf("claim dedup key: %w", err)
+			}
+			holders[i] = &keyHolder{id: first.ID, event: first, expires: first.DedupUntil}
+			return nil
+		})
+	}
+	if err := tx.SendBatch(ctx, &claims).Close(); err != nil {
+		return nil, err
+	}
+	var lookups pgx.Batch
+	for i, k := range keys {
+		if holders[i] != nil {
+			continue
+		}
+		lookups.Queue(lookupKey, k.source, k.key).QueryRow(func(row pgx.Row) error {
+			var h keyHolder
+			var profile, session *string
+			if err := row.Scan(&h.id, &h.expires, &profile, &session); err != nil {
+				return fmt.Errorf("look up dedup key: %w", err)
+			}
+			if profile != nil {
+				h.profile = *profile
+			}
+			if session != nil {
+				h.session = *session
+			}
+			holders[i] = &h
+			return nil
+		})
+	}
+	if lookups.Len() > 0 {
+		if err := tx.SendBatch(ctx, &lookups).Close(); err != nil {
+			return nil, err
+		}
+	}
+
+	// Walk each key's events in batch order: an event within the holder's
+	// window repeats it; one past it takes the key over.
+	dups := map[*inlet.Event]*duplicate{}
+	for i, k := range keys {
+		h := holders[i]
+		for _, e := range groups[k] {
+			if h.event == e {
+				continue
+			}
+			if h.expires.After(e.InsertedAt) {
+				dups[e] = &duplicate{of: h.id, original: h.event, profile: h.profile, session: h.session}
+				continue
+			}
+			if _, err := tx.Exec(ctx, `UPDATE dedup_keys SET event_id = $3, expires_at = $4 WHERE source_id = $1 AND key = $2`,
+				k.source, k.key, e.ID, e.DedupUntil); err != nil {
+				return nil, fmt.Errorf("replace dedup key: %w", err)
+			}
+			h = &keyHolder{id: e.ID, event: e, expires: e.DedupUntil}
+		}
+	}
+	// Purge keys expired by the batch's earliest event, at most twice as
+	// many as this batch claimed, so that the table keeps up without one
+	// long delete.
+	if _, err := tx.Exec(ctx, purgeKeys, earliest, max(100, 2*len(keys))); err != nil {
+		return nil, fmt.Errorf("purge dedup keys: %w", err)
+	}
+	return dups, nil
+}
+
+// AppendRejections stores rejections and trims the log. See
+// inlet.RejectionStore.
+func (db *DB) AppendRejections(ctx context.Context, rs []*inlet.Rejection, bounds inlet.RejectionBounds) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(rs))
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var b pgx.Batch
+		for i, r := range rs {
+			headers, err := json.Marshal(r.Headers)
+			if err != nil {
+				return err
+			}
+			body := r.Body
+			if body == nil {
+				body = []byte{}
+			}
+			b.Queue(`INSERT INTO rejections (at, source_id, reason, status, message, method, path, query, remote_addr, headers, body, body_truncated, size)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+				r.At, text(r.SourceID), text(r.Reason), r.Status, text(r.Message), text(r.Method), text(r.Path), text(r.Query),
+				text(r.RemoteAddr), headers, body, r.BodyTruncated, r.Size()).QueryRow(func(row pgx.Row) error {
+				return row.Scan(&ids[i])
+			})
+		}
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return err
+		}
+		return trimRejections(ctx, tx, bounds)
+	})
+	if err != nil {
+		return storeError(err)
+	}
+	for i, r := range rs {
+		r.ID = ids[i]
+	}
+	return nil
+}
+
+// text makes s storable as PostgreSQL text, which takes neither NUL nor
+// invalid UTF-8.
+func text(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// trimRejections drops the oldest rejections when the log is over a bound,
+// down to nine tenths of it, so that a full log is not trimmed at every
+// batch. An advisory lock keeps nodes from trimming at once.
+func trimRejections(ctx context.Context, tx pgx.Tx, bounds inlet.RejectionBounds) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+lockKey+`)`, "rejections"); err != nil {
+		return err
+	}
+	var count, size int64
+	if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(sum(size), 0)::bigint FROM rejections`).Scan(&count, &size); err != nil {
+		return err
+	}
+	if count <= int64(bounds.MaxCount) && size <= bounds.MaxBytes {
+		return nil
+	}
+	keepCount, keepBytes := int64(bounds.MaxCount)*9/10, bounds.MaxBytes*9/10
+	var cutoff int64
+	err := tx.QueryRow(ctx, `
+		SELECT id FROM (
+			SELECT id, sum(size) OVER (ORDER BY id DESC) AS total, row_number() OVER (ORDER BY id DESC) AS n FROM rejections
+		) r WHERE n > $1 OR total > $2 ORDER BY id DESC LIMIT 1`, keepCount, keepBytes).Scan(&cutoff)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM rejections WHERE id <= $1`, cutoff)
+	return err
+}
+
+// ListRejections returns rejections, newest first. See inlet.RejectionStore.
+func (db *DB) ListRejections(ctx context.Context, f inlet.RejectionFilter) ([]*inlet.Rejection, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = inlet.DefaultRejectionLimit
+	} else if limit > inlet.MaxRejectionLimit {
+		limit = inlet.MaxRejectionLimit
+	}
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, cond+" $"+strconv.Itoa(len(args)))
+	}
+	if f.SourceID != "" {
+		add("source_id =", f.SourceID)
+	}
+	if f.Reason != "" {
+		add("reason =", f.Reason)
+	}
+	if f.BeforeID > 0 {
+		add("id <", f.BeforeID)
+	}
+	query := `SELECT id, at, source_id, reason, status, message, method, path, query, remote_addr, headers, body, body_truncated FROM rejections`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY id DESC LIMIT " + strconv.Itoa(limit)
+	rows, err := db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*inlet.Rejection, error) {
+		var r inlet.Rejection
+		var headers []byte
+		if err := row.Scan(&r.ID, &r.At, &r.SourceID, &r.Reason, &r.Status, &r.Message, &r.Method, &r.Path, &r.Query,
+			&r.RemoteAddr, &headers, &r.Body, &r.BodyTruncated); err != nil {
+			return nil, err
+		}
+		r.At = r.At.UTC()
+		if err := json.Unmarshal(headers, &r.Headers); err != nil {
+			return nil, fmt.Errorf("rejection %d: headers: %w", r.ID, err)
+		}
+		return &r, nil
+	})
+	if err != nil {
+		return nil, storeError(err)
+	}
+	if out == nil {
+		out = []*inlet.Rejection{}
+	}
+	return out, nil
+}
