@@ -189,6 +189,9 @@ func runBench(args []string) error {
 
 	rep := &report{started: time.Now().UTC(), args: args, b: b, loadStart: loadAvg()}
 	var failures []string
+	if rep.fsync, err = fsyncLatency(tmp, 200); err != nil {
+		return fmt.Errorf("fsync probe: %w", err)
+	}
 
 	b.logf("baseline: no-op net/http server")
 	base, err := b.runBaseline(ctx)

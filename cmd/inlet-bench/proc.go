@@ -224,3 +224,28 @@ func loadAvg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
+
+// fsyncLatency measures how long the file system under dir takes to make a
+// small append durable (write 4 KiB, then fsync), n times: the floor of
+// every synced commit.
+func fsyncLatency(dir string, n int) (latencies, error) {
+	f, err := os.CreateTemp(dir, "fsync-probe-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 4096)
+	lat := make(latencies, 0, n)
+	for range n {
+		t := time.Now()
+		if _, err := f.Write(buf); err != nil {
+			return nil, err
+		}
+		if err := f.Sync(); err != nil {
+			return nil, err
+		}
+		lat = append(lat, time.Since(t))
+	}
+	return lat, nil
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -42,6 +43,8 @@ type row struct {
 	rss       int64
 	serverCPU time.Duration
 	otherCPU  time.Duration // busy time of the machine's cores that was neither the server's nor wrk's
+	commits   int64         // commits of the server's writer during the run (0: not known)
+	committed int64         // events in those commits
 	stored    int64         // events of the measured source found afterwards; -1: not checked
 }
 
@@ -120,6 +123,7 @@ func (b *bench) runScenario(ctx context.Context, n int, dataDir string) (*row, e
 	}
 	load := warm
 	load.Path, load.Tag = "/collect/"+eventType+"/"+runSrc, "m"+b.runID
+	c0, e0, _ := writerStats(ctx, srv.url, b.token)
 	cpu0, busy0 := srv.CPUTime(), machineBusy()
 	res, err := b.runWrk(ctx, load, b.duration, fmt.Sprintf("scenario-%d", n))
 	if err != nil {
@@ -127,11 +131,37 @@ func (b *bench) runScenario(ctx context.Context, n int, dataDir string) (*row, e
 	}
 	r := &row{name: scenarioNames[n], res: res, serverCPU: srv.CPUTime() - cpu0, rss: srv.PeakRSS()}
 	r.otherCPU = machineBusy() - busy0 - r.serverCPU - res.CPU
+	if c1, e1, ok := writerStats(ctx, srv.url, b.token); ok {
+		r.commits, r.committed = c1-c0, e1-e0
+	}
 	if r.stored, err = countEvents(ctx, client, runSrc); err != nil {
 		return nil, err
 	}
 	b.logf("  %.0f requests/s, %d answered 2xx, %d stored", res.RPS(), res.OK(), r.stored)
 	return r, srv.stop()
+}
+
+// writerStats reads the group-commit writer's counters from
+// /api/v1/stats: commits (batches) and events committed since the start.
+func writerStats(ctx context.Context, baseURL, token string) (commits, events int64, ok bool) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/api/v1/stats", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, false
+	}
+	defer resp.Body.Close()
+	var stats struct {
+		Writer *struct {
+			Batches *int64 `json:"batches"`
+			Events  *int64 `json:"events"`
+		} `json:"writer"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&stats) != nil ||
+		stats.Writer == nil || stats.Writer.Batches == nil || stats.Writer.Events == nil {
+		return 0, 0, false
+	}
+	return *stats.Writer.Batches, *stats.Writer.Events, true
 }
 
 // createSessions makes sessions known-0 ... known-(n-1) with one event each.
@@ -272,6 +302,7 @@ func (b *bench) runPrefilled(ctx context.Context, n int64, dataDir string) (*pre
 		defer wg.Done()
 		p.queryLoaded, loadedErrs = queryEvents(qctx, srv.url, b.token, profiles, b.duration)
 	}()
+	c0, e0, _ := writerStats(ctx, srv.url, b.token)
 	cpu0, busy0 := srv.CPUTime(), machineBusy()
 	res, err := b.runWrk(ctx, load, b.duration, "prefill-scenario-1")
 	stopQueries()
@@ -281,6 +312,9 @@ func (b *bench) runPrefilled(ctx context.Context, n int64, dataDir string) (*pre
 	}
 	p.row = &row{name: "1. POST, no session, prefilled store", res: res, serverCPU: srv.CPUTime() - cpu0, rss: srv.PeakRSS()}
 	p.row.otherCPU = machineBusy() - busy0 - p.row.serverCPU - res.CPU
+	if c1, e1, ok := writerStats(ctx, srv.url, b.token); ok {
+		p.row.commits, p.row.committed = c1-c0, e1-e0
+	}
 	var idleErrs int64
 	p.queryIdle, idleErrs = queryEvents(ctx, srv.url, b.token, profiles, 5*time.Second)
 	p.queryErrors = loadedErrs + idleErrs
