@@ -1,0 +1,496 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"inlet"
+	inlethttp "inlet/http"
+)
+
+// What a bad-input case must be answered with.
+const (
+	wantStored   = iota // a 2xx, and the event is stored
+	wantRejected        // a 4xx from the collect handler, recorded in the rejected-request log
+	wantEither          // not a 5xx; stored when 2xx, recorded when 4xx
+	wantUnrouted        // refused before the collect handler (a redirect, 431): not a 2xx nor a 5xx
+)
+
+// badCase is one request of the bad-input test.
+type badCase struct {
+	n       int
+	kind    string
+	method  string
+	path    string
+	header  http.Header
+	body    []byte
+	chunked bool // sent without a Content-Length
+	want    int
+}
+
+const (
+	badInputToken  = "bad-input-admin-token"
+	badInputSecret = "bad-input-github-secret"
+)
+
+// badInputCases makes n requests: about one in six valid, the rest
+// malformed in every way the issue lists, in a fixed pseudo-random order.
+func badInputCases(n int) []*badCase {
+	rng := rand.New(rand.NewPCG(4, 2026))
+	randomBytes := func(min, max int) []byte {
+		b := make([]byte, min+rng.IntN(max-min+1))
+		for i := range b {
+			b[i] = byte(rng.UintN(256))
+		}
+		return b
+	}
+	jsonType := http.Header{"Content-Type": {"application/json"}}
+	with := func(h http.Header, kv ...string) http.Header {
+		h = h.Clone()
+		if h == nil {
+			h = http.Header{}
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			h.Set(kv[i], kv[i+1])
+		}
+		return h
+	}
+	deep := []byte(strings.Repeat("[", 100000))
+	manyProps := func() []byte {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := 0; i < 1001; i++ {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `"k%d":%d`, i, i)
+		}
+		b.WriteString("}")
+		return []byte(b.String())
+	}()
+	hugeNumber := []byte(`{"n":` + strings.Repeat("9", 20000) + `,"e":1e999999999,"neg":-0.0000000000000000000000000000001e-99999}`)
+	sign := func(body []byte) string {
+		m := hmac.New(sha256.New, []byte(badInputSecret))
+		m.Write(body)
+		return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	}
+
+	makers := []func(i int) *badCase{
+		// Valid requests, interleaved with the rest.
+		func(i int) *badCase {
+			return &badCase{kind: "valid JSON", method: "POST", path: "/collect/order.paid/open", header: jsonType, body: fmt.Appendf(nil, `{"case":%d,"text":"caf\u00e9 \\u0000"}`, i), want: wantStored}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "valid GET with a query", method: "GET", path: fmt.Sprintf("/collect/page-view/open/sess-%d?case=%d&q=%%E2%%98%%95", i%50, i), want: wantStored}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "valid form, chunked", method: "POST", path: "/collect/form/open", header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, body: fmt.Appendf(nil, "case=%d&a=1&a=2", i), chunked: true, want: wantStored}
+		},
+		func(i int) *badCase {
+			body := fmt.Appendf(nil, `{"case":%d}`, i)
+			return &badCase{kind: "valid signed request", method: "POST", path: "/collect/push/signed", header: with(jsonType, "X-Hub-Signature-256", sign(body)), body: body, want: wantStored}
+		},
+
+		// Malformed bodies.
+		func(i int) *badCase {
+			b := randomBytes(1, 2048)
+			b[0] = 0xff
+			return &badCase{kind: "random bytes as JSON", method: "POST", path: "/collect/x/open", header: jsonType, body: b, want: wantRejected}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "random bytes, no content type", method: "POST", path: "/collect/x/open", body: randomBytes(1, 4096), want: wantEither}
+		},
+		func(i int) *badCase {
+			types := []string{"text/plain", "application/octet-stream", "application/json; charset=", "x/y/z", ";;;", "multipart/form-data", "application/xml", "application/x-www-form-urlencoded"}
+			return &badCase{kind: "random bytes, wrong content type", method: "POST", path: "/collect/x/open", header: http.Header{"Content-Type": {types[i%len(types)]}}, body: randomBytes(1, 2048), want: wantEither}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "invalid UTF-8 in a JSON string", method: "POST", path: "/collect/x/open", header: jsonType, body: []byte("{\"a\":\"\xff\xfe\xc3\"}"), want: wantRejected}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "a raw NUL in a JSON string", method: "POST", path: "/collect/x/open", header: jsonType, body: []byte("{\"a\":\"x\x00y\"}"), want: wantRejected}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "NUL bytes as text", method: "POST", path: "/collect/x/open", header: http.Header{"Content-Type": {"text/plain"}}, body: []byte("a\x00b\x00\x00"), want: wantEither}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "deep nesting", method: "POST", path: "/collect/x/open", header: jsonType, body: deep, want: wantRejected}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "huge numbers", method: "POST", path: "/collect/x/open", header: jsonType, body: hugeNumber, want: wantEither}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "too many properties", method: "POST", path: "/collect/x/open", header: jsonType, body: manyProps, want: wantRejected}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "truncated JSON", method: "POST", path: "/collect/x/open", header: jsonType, body: []byte(`{"a":[1,2,{"b":`), want: wantRejected}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "multipart without a boundary", method: "POST", path: "/collect/x/open", header: http.Header{"Content-Type": {"multipart/form-data"}}, body: []byte("--x\r\n\r\n"), want: wantRejected}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "a form with a bad escape", method: "POST", path: "/collect/x/open", header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, body: []byte("a=%zz&b"), want: wantRejected}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "a query with a bad escape", method: "GET", path: "/collect/x/open?a=%zz", want: wantRejected}
+		},
+
+		// Malformed paths.
+		func(i int) *badCase {
+			return &badCase{kind: "an unknown source", method: "POST", path: fmt.Sprintf("/collect/x/nope-%d", i), header: jsonType, body: []byte(`{}`), want: wantRejected}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "a disabled source", method: "POST", path: "/collect/x/off", header: jsonType, body: []byte(`{}`), want: wantRejected}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "an over-long source id", method: "POST", path: "/collect/x/" + strings.Repeat("s", 300+i%500), want: wantRejected}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "an over-long event type", method: "POST", path: "/collect/" + strings.Repeat("e", 129+i%300) + "/open", want: wantRejected}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "an over-long session id", method: "POST", path: "/collect/x/open/" + strings.Repeat("z", 129+i%300), want: wantRejected}
+		},
+		func(i int) *badCase {
+			paths := []string{"/collect/a%00b/open", "/collect/%ff%fe/open", "/collect/x/open/%00", "/collect/x/open/s%20s", "/collect/x/%ff", "/collect/%2e%2e%2f%2e%2e%2fetc%2fpasswd/open", "/collect/x/..%2f..%2fetc%2fpasswd", "/collect/x/open/..%2f..%2f..%2fsecret"}
+			return &badCase{kind: "NUL, invalid UTF-8 or encoded traversal in the path", method: "POST", path: paths[i%len(paths)], want: wantRejected}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "path traversal", method: "POST", path: "/collect/x/open/../../../etc/passwd", want: wantUnrouted}
+		},
+		func(i int) *badCase {
+			methods := []string{"PUT", "DELETE", "PATCH", "OPTIONS"}
+			return &badCase{kind: "a method collect does not take", method: methods[i%len(methods)], path: "/collect/x/open", want: wantRejected}
+		},
+
+		// Over the limits.
+		func(i int) *badCase {
+			return &badCase{kind: "a body over the source's cap", method: "POST", path: "/collect/x/small", header: jsonType, body: bytes.Repeat([]byte("a"), 1025+i%4000), want: wantRejected}
+		},
+		func(i int) *badCase {
+			return &badCase{kind: "a chunked body over the source's cap", method: "POST", path: "/collect/x/small", header: jsonType, body: bytes.Repeat([]byte("b"), 1025+i%4000), chunked: true, want: wantRejected}
+		},
+		func(i int) *badCase {
+			// Twice the server's MaxHeaderBytes: net/http enforces that
+			// bound only to within a few KiB on a reused connection.
+			return &badCase{kind: "oversized headers", method: "POST", path: "/collect/x/open", header: http.Header{"X-Big": {strings.Repeat("h", 128<<10)}}, want: wantUnrouted}
+		},
+
+		// Failed verification.
+		func(i int) *badCase {
+			body := fmt.Appendf(nil, `{"case":%d}`, i)
+			sigs := []string{"", "sha256=" + strings.Repeat("0", 64), "sha256=zz", sign(append(body, ' ')), "sha1=" + strings.Repeat("a", 40)}
+			h := jsonType.Clone()
+			if s := sigs[i%len(sigs)]; s != "" {
+				h.Set("X-Hub-Signature-256", s)
+			}
+			return &badCase{kind: "a missing or bad signature", method: "POST", path: "/collect/push/signed", header: h, body: body, want: wantRejected}
+		},
+	}
+	cases := make([]*badCase, n)
+	for i := range cases {
+		var c *badCase
+		if i%6 == 0 {
+			c = makers[rng.IntN(4)](i) // the valid ones
+		} else {
+			c = makers[4+rng.IntN(len(makers)-4)](i)
+		}
+		c.n = i
+		c.header = c.header.Clone() // cases share header maps
+		if c.header == nil {
+			c.header = http.Header{}
+		}
+		c.header.Set("X-Bad-Id", strconv.Itoa(i))
+		cases[i] = c
+	}
+	// A few bodies far over the default 1 MiB cap, sent chunked.
+	for i := 7; i < n; i += 1000 {
+		cases[i] = &badCase{n: i, kind: "a chunked body over the default cap", method: "POST", path: "/collect/x/open", header: http.Header{"X-Bad-Id": {strconv.Itoa(i)}, "Content-Type": {"application/json"}},
+			body: bytes.Repeat([]byte(" "), inlet.DefaultMaxBodyBytes+4096), chunked: true, want: wantRejected}
+	}
+	return cases
+}
+
+// badOutcome is how the server answered one case.
+type badOutcome struct {
+	status int
+	body   []byte
+	err    error
+}
+
+// chunkedReader hides a body's length, so that it is sent chunked.
+type chunkedReader struct{ io.Reader }
+
+func sendBadCase(client *http.Client, baseURL string, c *badCase) badOutcome {
+	var body io.Reader
+	if c.body != nil {
+		body = bytes.NewReader(c.body)
+		if c.chunked {
+			body = chunkedReader{body}
+		}
+	}
+	req, err := http.NewRequest(c.method, baseURL+c.path, body)
+	if err != nil {
+		return badOutcome{err: err}
+	}
+	req.Header = c.header
+	resp, err := client.Do(req)
+	if err != nil {
+		return badOutcome{err: err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return badOutcome{status: resp.StatusCode, body: b, err: err}
+}
+
+func TestBadInput(t *testing.T) {
+	const total = 12000 // 10,000 malformed and 2,000 valid
+	cfg := DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.AdminToken = badInputToken
+	cfg.ShutdownTimeout = 10 * time.Second
+	cfg.RejectionsMaxCount = 2 * total // so that the bound drops none
+	cfg.RejectionsMaxBytes = 1 << 30
+	m := NewMain(cfg, slog.New(slog.DiscardHandler))
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		t.Fatalf("run: %v", err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			m.Close()
+		}
+	}()
+	ctx := context.Background()
+	admin := inlethttp.NewClient(m.URL(), badInputToken)
+	for _, req := range []inlethttp.CreateSourceRequest{
+		{ID: "open", Name: "open"},
+		{ID: "small", Name: "small", Config: &inlet.SourceConfig{MaxBodyBytes: 1024}},
+		{ID: "signed", Name: "signed", Config: &inlet.SourceConfig{Verify: &inlet.VerifyConfig{Type: "github", Secret: badInputSecret}}},
+		{ID: "off", Name: "off", Enabled: new(bool)},
+	} {
+		if _, err := admin.CreateSource(ctx, req); err != nil {
+			t.Fatalf("create source %s: %v", req.ID, err)
+		}
+	}
+
+	cases := badInputCases(total)
+	outcomes := make([]badOutcome, len(cases))
+	client := &http.Client{
+		Timeout:       30 * time.Second,
+		Transport:     &http.Transport{MaxIdleConnsPerHost: 8},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	began := time.Now()
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				outcomes[i] = sendBadCase(client, m.URL(), cases[i])
+			}
+		}()
+	}
+	for i := range cases {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	t.Logf("%d requests in %v", len(cases), time.Since(began).Round(time.Millisecond))
+
+	// Every answer: no 5xx, the expected class, a JSON error for every 4xx
+	// of the collect handler.
+	var (
+		stored   = map[string]*badCase{} // event id -> case
+		rejected = map[int]bool{}        // case number -> answered 4xx by the handler
+		byStatus = map[int]int{}
+		failures int
+	)
+	fail := func(c *badCase, format string, args ...any) {
+		t.Helper()
+		if failures++; failures <= 20 {
+			t.Errorf("case %d (%s, %s %.80s): %s", c.n, c.kind, c.method, c.path, fmt.Sprintf(format, args...))
+		}
+	}
+	for i, o := range outcomes {
+		c := cases[i]
+		if o.err != nil {
+			// The server may answer a body over the cap before reading it
+			// all and close the connection; the client then reports the
+			// write it could not finish.
+			if c.want == wantRejected && strings.Contains(c.kind, "over") {
+				rejected[c.n] = true
+				continue
+			}
+			fail(c, "transport error: %v", o.err)
+			continue
+		}
+		byStatus[o.status]++
+		switch {
+		case o.status >= 500:
+			fail(c, "answered %d %s", o.status, o.body)
+		case o.status >= 200 && o.status < 300:
+			if c.want == wantRejected || c.want == wantUnrouted {
+				fail(c, "accepted with %d %s, want a refusal", o.status, o.body)
+				continue
+			}
+			var answer struct {
+				Events []string `json:"events"`
+			}
+			if err := json.Unmarshal(o.body, &answer); err != nil || len(answer.Events) != 1 {
+				fail(c, "a 2xx that names no event: %s", o.body)
+				continue
+			}
+			stored[answer.Events[0]] = c
+		case o.status >= 400:
+			if c.want == wantStored {
+				fail(c, "refused with %d %s", o.status, o.body)
+				continue
+			}
+			if c.want == wantUnrouted {
+				continue
+			}
+			var eb inlethttp.ErrorBody
+			if err := json.Unmarshal(o.body, &eb); err != nil || eb.Error.Code == "" || eb.Error.Message == "" {
+				fail(c, "a %d without a JSON error: %q", o.status, o.body)
+			}
+			rejected[c.n] = true
+		default:
+			if c.want != wantUnrouted {
+				fail(c, "answered %d", o.status)
+			}
+		}
+	}
+	t.Logf("answers by status: %v", byStatus)
+
+	// The server is healthy and still takes events.
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := client.Get(m.URL() + path)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s after the bad input: %v %v", path, resp, err)
+		}
+		resp.Body.Close()
+	}
+	after := sendBadCase(client, m.URL(), &badCase{method: "POST", path: "/collect/after/open", header: http.Header{"Content-Type": {"application/json"}}, body: []byte(`{"after":true}`)})
+	if after.err != nil || after.status != http.StatusOK {
+		t.Fatalf("a valid event after the bad input: %d %s %v", after.status, after.body, after.err)
+	}
+
+	// Every acknowledged event is stored, with the body it was sent with.
+	found := 0
+	var f inlet.EventFilter
+	f.Limit = inlet.MaxEventLimit
+	for {
+		page, err := admin.ListEvents(ctx, f)
+		if err != nil {
+			t.Fatalf("list events: %v", err)
+		}
+		for _, e := range page.Items {
+			if c, ok := stored[e.ID]; ok {
+				found++
+				if c.kind == "valid JSON" && !bytes.Contains(e.Properties, fmt.Appendf(nil, `"case":%d`, c.n)) {
+					t.Errorf("event %s of case %d stored as %s", e.ID, c.n, e.Properties)
+				}
+			}
+		}
+		if page.Next == nil {
+			break
+		}
+		f.Cursor = *page.Next
+	}
+	if found != len(stored) {
+		t.Errorf("%d of %d acknowledged events are stored", found, len(stored))
+	}
+
+	// Every refusal of the collect handler is in the rejected-request log,
+	// and no rejection keeps a secret header. The log is written off the
+	// request path: wait until its queue is empty.
+	deadline := time.Now().Add(20 * time.Second)
+	var stats inlethttp.RejectionStats
+	for {
+		stats = m.rejections.Stats()
+		if stats.Queued == 0 && stats.Recorded+stats.Dropped+stats.Failed >= int64(len(rejected)) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	logged := map[int]bool{}
+	var before int64
+	for {
+		items, err := admin.ListRejections(ctx, inlet.RejectionFilter{Limit: inlet.MaxRejectionLimit, BeforeID: before})
+		if err != nil {
+			t.Fatalf("list rejections: %v", err)
+		}
+		for _, r := range items {
+			for name := range r.Headers {
+				if name == "X-Hub-Signature-256" || name == "Authorization" || name == "Cookie" {
+					t.Errorf("rejection %d keeps the header %s", r.ID, name)
+				}
+			}
+			if len(r.Body) > inlet.MaxRejectionBody {
+				t.Errorf("rejection %d keeps %d bytes of body", r.ID, len(r.Body))
+			}
+			if n, err := strconv.Atoi(r.Headers["X-Bad-Id"]); err == nil {
+				logged[n] = true
+			}
+			before = r.ID
+		}
+		if len(items) < inlet.MaxRejectionLimit {
+			break
+		}
+	}
+	missing := 0
+	for n := range rejected {
+		if !logged[n] {
+			if missing++; missing <= 5 {
+				t.Logf("case %d (%s %s) was refused but is not in the log", n, cases[n].kind, cases[n].path)
+			}
+		}
+	}
+	if int64(missing) > stats.Dropped+stats.Failed {
+		t.Errorf("%d refused requests are missing from the rejected-request log, more than the %d it dropped", missing, stats.Dropped+stats.Failed)
+	}
+	t.Logf("%d events stored; %d requests refused by the collect handler, %d in the log (log stats %+v)", len(stored), len(rejected), len(logged), stats)
+	mustRefuse := 0
+	for _, c := range cases {
+		if c.want == wantRejected {
+			mustRefuse++
+		}
+	}
+	if len(rejected) < mustRefuse {
+		t.Errorf("%d requests were refused by the collect handler, fewer than the %d that must be", len(rejected), mustRefuse)
+	}
+
+	// The operator's view of the same log.
+	var stdout, stderr bytes.Buffer
+	if err := run(ctx, []string{"rejections", "list", "--server", m.URL(), "--admin-token", badInputToken, "--reason", "bad_signature", "--limit", "3"}, &stdout, &stderr); err != nil {
+		t.Fatalf("inlet rejections list: %v %s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[0], "REASON") || !strings.Contains(lines[1], "bad_signature") || !strings.Contains(lines[1], "signed") {
+		t.Errorf("inlet rejections list printed:\n%s", stdout.String())
+	}
+
+	closed = true
+	if err := m.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+}
