@@ -509,3 +509,38 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+func TestCollectConcurrentNewSession(t *testing.T) {
+	s := newTestServer(t, serverOptions{})
+	s.createSource(`{"id": "app", "name": "App"}`)
+	const n = 32
+	answers := make(chan *response, n)
+	for range n {
+		go func() {
+			req, _ := http.NewRequest("POST", s.URL+"/collect/open/app/brand-new", strings.NewReader(`{}`))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				answers <- &response{Body: []byte(err.Error())}
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			answers <- &response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+		}()
+	}
+	profiles := map[string]int{}
+	for range n {
+		profiles[parseCollected(t, <-answers).ProfileID]++
+	}
+	if len(profiles) != 1 {
+		t.Fatalf("%d concurrent first requests of one session got profiles %v, want one", n, profiles)
+	}
+	var sess struct {
+		EventCount int64 `json:"event_count"`
+	}
+	s.adminOK("GET", "/api/v1/sessions/brand-new", "", http.StatusOK, &sess)
+	if sess.EventCount != n {
+		t.Errorf("session event_count = %d, want %d", sess.EventCount, n)
+	}
+}
