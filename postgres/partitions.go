@@ -123,8 +123,11 @@ func (db *DB) DeleteEventsBefore(ctx context.Context, t time.Time) error {
 		if !ok || d+daySeconds > t.Unix() {
 			continue
 		}
+		// Dropping a partition locks the whole table for a moment; waiting
+		// for the lock holds up appends queued behind it, so give up
+		// early and try again at the next run.
 		err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
+			if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '1s'`); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, `DROP TABLE IF EXISTS `+pgx.Identifier{name}.Sanitize())
