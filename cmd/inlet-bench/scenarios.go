@@ -378,7 +378,7 @@ func (b *bench) runProfile(ctx context.Context, file, dataDir string) (string, e
 	if _, err := b.runWrk(ctx, warm, b.warmup, "profile-warmup"); err != nil {
 		return "", err
 	}
-	secs := max(1, int(b.duration.Seconds())-1)
+	secs := max(1, int(b.duration.Seconds()))
 	var prof []byte
 	var profErr error
 	var wg sync.WaitGroup
@@ -401,7 +401,7 @@ func (b *bench) runProfile(ctx context.Context, file, dataDir string) (string, e
 	}()
 	load := warm
 	load.Path = "/collect/purchase/" + runSrc
-	res, err := b.runWrk(ctx, load, b.duration, "profile-scenario-1")
+	res, err := b.runWrk(ctx, load, b.duration+time.Second, "profile-scenario-1")
 	wg.Wait()
 	if err != nil {
 		return "", err
