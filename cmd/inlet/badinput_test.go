@@ -10,13 +10,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"inlet"
 	inlethttp "inlet/http"
@@ -492,5 +500,196 @@ func TestBadInput(t *testing.T) {
 	closed = true
 	if err := m.Close(); err != nil {
 		t.Errorf("close: %v", err)
+	}
+}
+
+// buildBadInputBinary builds the inlet command into a temporary directory.
+func buildBadInputBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "inlet")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// setFileSizeLimit sets the soft RLIMIT_FSIZE of process pid: with 0, every
+// write to a file fails with EFBIG, as on a full disk, while reads go on
+// (Go programs ignore the SIGXFSZ that comes with it).
+func setFileSizeLimit(pid int, limit uint64) error {
+	// Only the soft limit moves, so that it can be raised again.
+	lim := syscall.Rlimit{Cur: limit, Max: math.MaxUint64}
+	_, _, errno := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), uintptr(syscall.RLIMIT_FSIZE), uintptr(unsafe.Pointer(&lim)), 0, 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// startServeProcess runs `inlet serve` on a free port over dataDir and
+// returns the process and its base URL.
+func startServeProcess(t *testing.T, bin, dataDir string) (*exec.Cmd, string, *lockedLog) {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", dataDir, "--admin-token", badInputToken)
+	cmd.Env = append(os.Environ(), "INLET_DB=")
+	logs := &lockedLog{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	addr := regexp.MustCompile(`inlet listening"? addr=(127\.0\.0\.1:\d+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := addr.FindStringSubmatch(logs.String()); m != nil {
+			return cmd, "http://" + m[1], logs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("inlet serve did not start:\n%s", logs.String())
+	return nil, "", nil
+}
+
+// lockedLog collects a process's log.
+type lockedLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// TestStoreFailureOnDisk makes the running server's files unwritable (its
+// file size limit drops to 0, so every write fails as on a full disk),
+// then writable again: collect answers 503 with Retry-After meanwhile,
+// recovers by itself, and every event it acknowledged is there after a
+// restart.
+func TestStoreFailureOnDisk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBadInputBinary(t)
+	dataDir := t.TempDir()
+	cmd, url, logs := startServeProcess(t, bin, dataDir)
+	ctx := context.Background()
+	admin := inlethttp.NewClient(url, badInputToken)
+	if _, err := admin.CreateSource(ctx, inlethttp.CreateSourceRequest{ID: "disk", Name: "disk"}); err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		mu       sync.Mutex
+		acked    []string
+		statuses = map[int]int{}
+		stop     atomic.Bool
+		wg       sync.WaitGroup
+		n        atomic.Int64
+	)
+	client := &http.Client{Timeout: 30 * time.Second}
+	for w := 0; w < 3; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				i := n.Add(1)
+				resp, err := client.Post(url+"/collect/disk.test/disk", "application/json", strings.NewReader(fmt.Sprintf(`{"i":%d}`, i)))
+				if err != nil {
+					t.Errorf("request %d: %v", i, err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				mu.Lock()
+				statuses[resp.StatusCode]++
+				mu.Unlock()
+				switch resp.StatusCode {
+				case http.StatusOK:
+					var answer struct {
+						Events []string `json:"events"`
+					}
+					json.Unmarshal(b, &answer)
+					mu.Lock()
+					acked = append(acked, answer.Events...)
+					mu.Unlock()
+				case http.StatusServiceUnavailable:
+					if resp.Header.Get("Retry-After") == "" || !strings.Contains(string(b), `"code":"unavailable"`) {
+						t.Errorf("a 503 without Retry-After or a JSON error: %v %s", resp.Header, b)
+					}
+					time.Sleep(5 * time.Millisecond)
+				default:
+					t.Errorf("status %d %s", resp.StatusCode, b)
+				}
+			}
+		}()
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				stop.Store(true)
+				wg.Wait()
+				t.Fatalf("timed out waiting for %s; answers so far %v\n%s", what, statuses, logs.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	count := func(status int) func() int {
+		return func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return statuses[status]
+		}
+	}
+	waitFor("events to be stored", func() bool { return count(200)() >= 50 })
+	if err := setFileSizeLimit(cmd.Process.Pid, 0); err != nil {
+		t.Skipf("cannot limit the server's file size: %v", err)
+	}
+	waitFor("503 answers while the disk cannot be written", func() bool { return count(503)() >= 50 })
+	okWhileDown := count(200)()
+	time.Sleep(200 * time.Millisecond)
+	if got := count(200)(); got > okWhileDown+3 { // requests committed just before the limit may still answer
+		t.Errorf("%d events acknowledged while nothing could be written", got-okWhileDown)
+	}
+	if err := setFileSizeLimit(cmd.Process.Pid, math.MaxUint64); err != nil {
+		t.Fatal(err)
+	}
+	okBefore := count(200)()
+	waitFor("the server to take events again by itself", func() bool { return count(200)() >= okBefore+50 })
+	stop.Store(true)
+	wg.Wait()
+	t.Logf("answers: %v; %d acknowledged", statuses, len(acked))
+
+	// Restart over the same files: every acknowledged event is there.
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve exited with %v\n%s", err, logs.String())
+	}
+	_, url, _ = startServeProcess(t, bin, dataDir)
+	admin = inlethttp.NewClient(url, badInputToken)
+	missing := 0
+	for _, id := range acked {
+		if _, err := admin.FindEvent(ctx, id); err != nil {
+			if missing++; missing <= 5 {
+				t.Errorf("acknowledged event %s: %v", id, err)
+			}
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d acknowledged events are lost", missing, len(acked))
 	}
 }
