@@ -405,6 +405,9 @@ func TestIntakeDedup(t *testing.T) {
 	if n := s.countEvents("gh"); n != 3 {
 		t.Errorf("%d events stored, want 3", n)
 	}
+	if e := s.storedEvent(first.Events[0]); e.Context.Headers["X-Github-Delivery"] != "d-1" {
+		t.Errorf("the dedup header was not kept with the event: %v", e.Context.Headers)
+	}
 
 	t.Run("a property path is a key, and a number is one too", func(t *testing.T) {
 		a := s.collectOK("/collect/charge/stripe", []byte(`{"data":{"object":{"id":"ch_1"}}}`), "Content-Type", "application/json")
@@ -416,6 +419,21 @@ func TestIntakeDedup(t *testing.T) {
 		n2 := s.collectOK("/collect/charge/stripe", []byte(`{"data":{"object":{"id":42}}}`), "Content-Type", "application/json")
 		if n1.Duplicate || !n2.Duplicate {
 			t.Errorf("a numeric key: first duplicate=%v, second duplicate=%v", n1.Duplicate, n2.Duplicate)
+		}
+	})
+
+	t.Run("a long key is a key too, and a path to an object is none", func(t *testing.T) {
+		long := strings.Repeat("k", 4000)
+		a := s.collectOK("/collect/push/gh", nil, "X-GitHub-Delivery", long)
+		b := s.collectOK("/collect/push/gh", nil, "X-GitHub-Delivery", long)
+		c := s.collectOK("/collect/push/gh", nil, "X-GitHub-Delivery", long[1:])
+		if a.Duplicate || !b.Duplicate || b.Events[0] != a.Events[0] || c.Duplicate {
+			t.Errorf("a 4000-byte key: %+v, %+v, and one byte shorter %+v", a, b, c)
+		}
+		o1 := s.collectOK("/collect/charge/stripe", []byte(`{"data":{"object":{"id":{"x":1}}}}`), "Content-Type", "application/json")
+		o2 := s.collectOK("/collect/charge/stripe", []byte(`{"data":{"object":{"id":{"x":1}}}}`), "Content-Type", "application/json")
+		if o1.Duplicate || o2.Duplicate {
+			t.Errorf("an object at the dedup path was taken as a key")
 		}
 	})
 
