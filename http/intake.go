@@ -61,13 +61,22 @@ func (e *retryError) RetryAfter() int { return max(1, e.seconds) }
 // source's API key, so that the key is neither a property nor stored.
 func keptQuery(rawQuery string, config *inlet.SourceConfig) string {
 	name := config.SecretQueryParam()
-	if name == "" || rawQuery == "" {
+	if name == "" {
+		return rawQuery
+	}
+	return dropQueryParams(rawQuery, func(k string) bool { return k == name })
+}
+
+// dropQueryParams returns the raw query without the parameters whose
+// (unescaped) names drop reports, keeping the rest byte for byte.
+func dropQueryParams(rawQuery string, drop func(name string) bool) string {
+	if rawQuery == "" {
 		return rawQuery
 	}
 	var b strings.Builder
 	for pair := range strings.SplitSeq(rawQuery, "&") {
 		key, _, _ := strings.Cut(pair, "=")
-		if k, err := url.QueryUnescape(key); err == nil && k == name || key == name {
+		if k, err := url.QueryUnescape(key); err == nil && drop(k) || drop(key) {
 			continue
 		}
 		if b.Len() > 0 {

@@ -521,7 +521,7 @@ func TestIntakeRejectionLog(t *testing.T) {
 	s.send("POST", "/collect/x/st", []byte(`{"a":1}`), "Stripe-Signature", "t=1,v1=00", "Authorization", "Bearer secret", "Cookie", "s=1", "X-Trace", "t1")
 	s.send("POST", "/collect/x/st", bytes.Repeat([]byte("b"), 5000), "Stripe-Signature", "t=1,v1=00")
 	s.send("POST", "/collect/x/key?api_key=wrong-key&b=2", []byte(`{}`))
-	s.send("POST", "/collect/x/nope", []byte("hello"))
+	s.send("POST", "/collect/x/nope?token=t0ps3cret&page=3", []byte("hello"))
 	s.send("POST", "/collect/x/off", nil)
 	s.send("POST", "/collect/x/limited", nil)
 	s.send("POST", "/collect/x/limited", nil) // rate limited
@@ -551,8 +551,8 @@ func TestIntakeRejectionLog(t *testing.T) {
 				t.Errorf("the rejection keeps the header %s", h)
 			}
 		}
-		if unknown := s.waitRejections("source=nope", 1); unknown[0]["body"] != "hello" {
-			t.Errorf("the body of a request for an unknown source was not kept: %v", unknown[0])
+		if unknown := s.waitRejections("source=nope", 1); unknown[0]["body"] != "hello" || unknown[0]["query"] != "page=3" {
+			t.Errorf("a request for an unknown source: want its body kept and its token dropped, got %v", unknown[0])
 		}
 		if headers["X-Trace"] != "t1" || r["body"] != `{"a":1}` || r["status"].(float64) != 401 || r["remote_addr"] != "127.0.0.1" || r["method"] != "POST" {
 			t.Errorf("rejection %v", r)

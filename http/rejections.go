@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,6 +170,17 @@ var wellKnownSecretHeaders = (&inlet.SourceConfig{SecretHeaders: []string{
 	"Webhook-Signature", "Svix-Signature", "X-Api-Key", "Api-Key", "X-Auth-Token",
 }})
 
+// isWellKnownSecretParam reports whether a query parameter is named like
+// one that carries a key or signature; such parameters are never kept for a
+// rejection, whatever the source.
+func isWellKnownSecretParam(name string) bool {
+	switch strings.ToLower(name) {
+	case "api_key", "apikey", "api-key", "key", "token", "access_token", "auth", "secret", "password", "signature", "sig":
+		return true
+	}
+	return false
+}
+
 // reject answers err and, when it is a 4xx, records the request in the
 // rejected-request log. source is nil when the request names no usable source.
 func (s *Server) reject(w http.ResponseWriter, r *http.Request, source *inlet.Source, body []byte, err error) {
@@ -189,7 +201,7 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, source *inlet.So
 		Message:    truncate(inlet.ErrorMessage(err), maxRejectionHeaderValue),
 		Method:     truncate(r.Method, 16),
 		Path:       truncate(r.URL.Path, maxRejectionHeaderValue),
-		Query:      truncate(keptQuery(r.URL.RawQuery, config), maxRejectionQuery),
+		Query:      truncate(dropQueryParams(keptQuery(r.URL.RawQuery, config), isWellKnownSecretParam), maxRejectionQuery),
 		RemoteAddr: s.clientIP(r),
 		Headers:    make(map[string]string, min(len(r.Header), maxRejectionHeaders)),
 	}
