@@ -23,6 +23,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -95,7 +96,9 @@ func parseBody(contentType string, body []byte) (json.RawMessage, error) {
 			return jsonProperties(body), nil
 		}
 		return rawProperties(body), nil
-	} else if err != nil {
+	} else if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
+		// A broken parameter still names the media type; only a broken
+		// media type leaves the body without a known format.
 		return rawProperties(body), nil
 	}
 

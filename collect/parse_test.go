@@ -114,6 +114,8 @@ func TestParse(t *testing.T) {
 		{name: "binary bytes are raw_base64", contentType: "application/octet-stream", body: "\x89PNG\r\n\x1a\n", want: `{"raw_base64":"iVBORw0KGgo="}`},
 		{name: "invalid UTF-8 under a text type is raw_base64", contentType: "text/plain", body: "caf\xe9", want: `{"raw_base64":"Y2Fm6Q=="}`},
 		{name: "an unparsable content type keeps the body raw", contentType: "this is not a media type/", body: "x", want: `{"raw":"x"}`},
+		{name: "a JSON type with a broken parameter is still JSON", contentType: "application/json; charset", body: `{"a":1}`, want: `{"a":1}`},
+		{name: "a form type with a broken parameter is still a form", contentType: `application/x-www-form-urlencoded; charset="utf-8`, body: "a=1", want: `{"a":"1"}`},
 
 		// Empty bodies.
 		{name: "an empty JSON body is an empty property set", contentType: "application/json", want: `{}`},
@@ -163,6 +165,8 @@ func TestParseRejects(t *testing.T) {
 		{name: "a semicolon separator in the query is rejected", query: "a=1;b=2", reason: "bad_query", message: "semicolon"},
 		{name: "a bad escape in a form body is rejected", contentType: "application/x-www-form-urlencoded", body: "a=%g0", reason: "bad_form", message: "form"},
 		{name: "multipart without a boundary is rejected", contentType: "multipart/form-data", body: "--x\r\n\r\n", reason: "bad_multipart", message: "boundary"},
+		{name: "invalid JSON under a JSON type with a broken parameter is rejected", contentType: "application/json; charset", body: `{"a":`, reason: "bad_json", message: "at byte 5"},
+		{name: "multipart with a broken boundary parameter is rejected", contentType: `multipart/form-data; boundary="B`, body: "--B--\r\n", reason: "bad_multipart", message: "boundary"},
 		{name: "a multipart body without its boundary is rejected", contentType: "multipart/form-data; boundary=B", body: "just some text", reason: "bad_multipart", message: "multipart"},
 		{name: "a truncated multipart body is rejected", contentType: "multipart/form-data; boundary=B", body: "--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nvalue", reason: "bad_multipart", message: `"a"`},
 	}
