@@ -33,6 +33,8 @@ type Options struct {
 	// ConnectTimeout bounds one connection attempt when the URL does not
 	// set connect_timeout (5s).
 	ConnectTimeout time.Duration
+	// Sessions is how many sessions' profiles are kept in memory (100000).
+	Sessions int
 }
 
 // DB is the PostgreSQL store. It implements inlet.Store. Every method is
@@ -40,6 +42,10 @@ type Options struct {
 type DB struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+
+	// sessions maps committed session ids to their profiles; a session
+	// never changes profile, so every node may cache it.
+	sessions *inlet.SessionCache
 
 	mu   sync.Mutex
 	days map[int64]bool // days (Unix seconds of midnight UTC) known to have a partition
@@ -72,7 +78,10 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, storeError(err)
 	}
-	db := &DB{pool: pool, now: time.Now, days: make(map[int64]bool)}
+	if opts.Sessions <= 0 {
+		opts.Sessions = 100000
+	}
+	db := &DB{pool: pool, now: time.Now, days: make(map[int64]bool), sessions: inlet.NewSessionCache(opts.Sessions)}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("migrate: %w", storeError(err))

@@ -18,16 +18,13 @@ import (
 
 var eventColumns = []string{"inserted_at", "id", "type", "source_id", "session_id", "profile_id", "properties", "context"}
 
-// upsertSession records one batch's use of a session and returns its
-// profile: the proposed one when the session is new. Concurrent upserts of
-// the same new session, from this node or another, wait on the unique index
-// for the first to commit and then read its profile.
+// upsertSession returns the profile of a session that is not cached: the
+// proposed one when the session is new. Concurrent upserts of the same new
+// session, from this node or another, wait on the unique index for the
+// first to commit and then read its profile.
 const upsertSession = `
-	INSERT INTO sessions (id, profile_id, first_seen, last_seen, event_count) VALUES ($1, $2, $3, $4, $5)
-	ON CONFLICT (id) DO UPDATE SET
-		first_seen = least(sessions.first_seen, excluded.first_seen),
-		last_seen = greatest(sessions.last_seen, excluded.last_seen),
-		event_count = sessions.event_count + excluded.event_count
+	INSERT INTO sessions (id, profile_id, created_at) VALUES ($1, $2, $3)
+	ON CONFLICT (id) DO UPDATE SET profile_id = sessions.profile_id
 	RETURNING profile_id`
 
 // Append stores events and their new sessions and profiles in one
@@ -65,13 +62,12 @@ func (db *DB) Append(ctx context.Context, events []*inlet.Event) error {
 	return storeError(err)
 }
 
-// sessionUse is what one batch does to one session.
+// sessionUse is what one batch does to a session that is not cached.
 type sessionUse struct {
-	first, last time.Time
-	count       int64
-	proposed    string // the profile id of the session if it is new
-	profile     string
-	created     bool
+	first    time.Time
+	proposed string // the profile id of the session if it is new
+	profile  string
+	created  bool
 }
 
 func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
@@ -95,20 +91,28 @@ func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
 		}
 	}
 
+	// Known sessions come from the cache; the others are upserted.
 	uses := map[string]*sessionUse{}
+	cached := map[string]string{}
 	var ids []string
 	for _, e := range stored {
 		if e.SessionID == "" {
 			continue
 		}
+		if _, ok := cached[e.SessionID]; ok {
+			continue
+		}
+		if p, ok := db.sessions.Get(e.SessionID); ok {
+			cached[e.SessionID] = p
+			continue
+		}
 		u := uses[e.SessionID]
 		if u == nil {
-			u = &sessionUse{first: e.InsertedAt, last: e.InsertedAt, proposed: inlet.NewID()}
+			u = &sessionUse{first: e.InsertedAt, proposed: inlet.NewID()}
 			uses[e.SessionID] = u
 			ids = append(ids, e.SessionID)
 		}
-		u.first, u.last = minTime(u.first, e.InsertedAt), maxTime(u.last, e.InsertedAt)
-		u.count++
+		u.first = minTime(u.first, e.InsertedAt)
 	}
 	// One order for every node, so that two batches sharing sessions lock
 	// them in the same order and cannot deadlock.
@@ -118,7 +122,7 @@ func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
 		var b pgx.Batch
 		for _, id := range ids {
 			u := uses[id]
-			b.Queue(upsertSession, id, u.proposed, u.first, u.last, u.count).QueryRow(func(row pgx.Row) error {
+			b.Queue(upsertSession, id, u.proposed, u.first).QueryRow(func(row pgx.Row) error {
 				if err := row.Scan(&u.profile); err != nil {
 					return fmt.Errorf("upsert session: %w", err)
 				}
@@ -151,6 +155,8 @@ func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
 		profile := e.ProfileID
 		if u := uses[e.SessionID]; u != nil {
 			profile = u.profile
+		} else if p, ok := cached[e.SessionID]; ok {
+			profile = p
 		}
 		props := e.Properties
 		if len(props) == 0 {
@@ -170,7 +176,12 @@ func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
 		e.DuplicateOf = ""
 		if u := uses[e.SessionID]; u != nil {
 			e.ProfileID, e.NewSession = u.profile, u.created
+		} else if p, ok := cached[e.SessionID]; ok {
+			e.ProfileID, e.NewSession = p, false
 		}
+	}
+	for id, u := range uses {
+		db.sessions.Put(id, u.profile)
 	}
 	for e, d := range dups {
 		e.DuplicateOf, e.NewSession = d.of, false
@@ -192,13 +203,6 @@ func nullString(s string) any {
 
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
 		return b
 	}
 	return a

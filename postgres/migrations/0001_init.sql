@@ -15,12 +15,11 @@ CREATE TABLE profiles (
 	created_at timestamptz NOT NULL
 );
 
+-- A session's last-seen time and event count come from its events.
 CREATE TABLE sessions (
-	id          text COLLATE "C" PRIMARY KEY,
-	profile_id  text COLLATE "C" NOT NULL,
-	first_seen  timestamptz NOT NULL,
-	last_seen   timestamptz NOT NULL,
-	event_count bigint NOT NULL
+	id         text COLLATE "C" PRIMARY KEY,
+	profile_id text COLLATE "C" NOT NULL,
+	created_at timestamptz NOT NULL
 );
 CREATE INDEX sessions_profile ON sessions (profile_id);
 
