@@ -44,6 +44,7 @@
 //	--prefill N          also run the prefilled-store scenario with N events (0: skip)
 //	--prefill-dir DIR    data directory for the prefilled store; a finished
 //	                     prefill there of at least N events is reused (default: temporary)
+//	--inlet-args "..."   extra flags for `inlet serve`, for example "--sync off"
 //	--logs DIR           keep server logs and wrk output here (default: temporary, removed)
 //
 // wrk is the Debian package of that name (apt-get install wrk). Every load
@@ -93,6 +94,7 @@ type bench struct {
 	logDir                      string
 	token                       string
 	runID                       string
+	inletArgs                   []string
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -120,6 +122,7 @@ func runBench(args []string) error {
 	profile := fs.String("profile", "", "write a CPU profile of the server under scenario 1 to this file (an extra run)")
 	prefillN := fs.Int64("prefill", 0, "run scenario 1 and event queries on a store prefilled with this many events (0: skip)")
 	prefillDir := fs.String("prefill-dir", "", "data directory of the prefilled store, reused when it holds a finished prefill (default: temporary)")
+	inletArgs := fs.String("inlet-args", "", "extra flags for `inlet serve`, separated by spaces (for example \"--sync off\")")
 	logs := fs.String("logs", "", "keep server logs and wrk output in this directory (default: temporary, removed)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -184,6 +187,7 @@ func runBench(args []string) error {
 			return fmt.Errorf("build inlet: %w", err)
 		}
 	}
+	b.inletArgs = strings.Fields(*inletArgs)
 	b.token = fmt.Sprintf("bench-token-%d", time.Now().UnixNano())
 	b.runID = strconv.FormatInt(time.Now().Unix(), 36)
 

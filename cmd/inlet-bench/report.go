@@ -30,6 +30,9 @@ func (r *report) write(w io.Writer) {
 	fmt.Fprintf(w, "- machine: %d cores, %s, %s memory\n", runtime.NumCPU(), cpuModel(), memTotal())
 	fmt.Fprintf(w, "- %s; %s\n", goVersion(), wrkVersion(b.wrk))
 	fmt.Fprintf(w, "- command: `go run ./cmd/inlet-bench %s`\n", strings.Join(r.args, " "))
+	if len(b.inletArgs) > 0 {
+		fmt.Fprintf(w, "- server flags added: `%s`\n", strings.Join(b.inletArgs, " "))
+	}
 	fmt.Fprintf(w, "- load average at the start: %s; at the end: %s\n", r.loadStart, loadAvg())
 	fmt.Fprintf(w, "- load: wrk -t%d -c%d, %s measured after %s of warm-up, a fresh server and data directory per scenario\n",
 		b.threads, b.connections, b.duration, b.warmup)

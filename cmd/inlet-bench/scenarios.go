@@ -79,7 +79,8 @@ func (b *bench) startInlet(ctx context.Context, name, dataDir string, extra ...s
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"serve", "--addr", addr, "--data", dataDir, "--admin-token", b.token, "--log-level", "warn"}, extra...)
+	args := append([]string{"serve", "--addr", addr, "--data", dataDir, "--admin-token", b.token, "--log-level", "warn"}, b.inletArgs...)
+	args = append(args, extra...)
 	return startServer(ctx, name, b.inletBin, args, addr, "/readyz", b.logDir)
 }
 
