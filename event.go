@@ -25,6 +25,12 @@ type Event struct {
 	ProfileID  string          `json:"profile_id"`
 	Properties json.RawMessage `json:"properties"`
 	Context    RequestContext  `json:"context"`
+	// Warnings say where the source's mapping fell back to the URL's rules.
+	Warnings []string `json:"warnings,omitempty"`
+
+	// Identity, when set, is who the payload says sent the event; Append
+	// resolves it to the event's profile (see ResolveIdentities).
+	Identity *Identity `json:"-"`
 
 	// NewSession is set by EventStore.Append when the event's session (and
 	// its profile) did not exist before and was created with the event.

@@ -25,13 +25,22 @@ func (s *Session) MarshalJSON() ([]byte, error) {
 	}{(*plain)(s), FormatTime(s.FirstSeen), FormatTime(s.LastSeen)})
 }
 
-// Profile is a customer profile, created with its first session.
+// Profile is a customer profile, created with its first session or by
+// identity resolution. Its counts and times cover its aliases too.
 type Profile struct {
 	ID           string    `json:"id"`
 	FirstSeen    time.Time `json:"first_seen"`
 	LastSeen     time.Time `json:"last_seen"`
 	EventCount   int64     `json:"event_count"`
 	SessionCount int64     `json:"session_count"`
+
+	Traits      map[string]json.RawMessage `json:"traits"`
+	Identifiers []Identifier               `json:"identifiers"`
+	// Aliases are the profiles merged into this one.
+	Aliases []string `json:"aliases"`
+	// MergedInto is set when the profile asked for was merged into this
+	// one, the survivor that the answer describes.
+	MergedInto string `json:"merged_into,omitempty"`
 }
 
 // MarshalJSON writes times in the API's format.
@@ -50,6 +59,8 @@ type SessionStore interface {
 	// FindSession returns a session with its counts. Returns ENOTFOUND.
 	FindSession(ctx context.Context, id string) (*Session, error)
 
-	// FindProfile returns a profile with its counts. Returns ENOTFOUND.
+	// FindProfile returns a profile with its counts, traits, identifiers
+	// and aliases; for an alias, its survivor with MergedInto set.
+	// Returns ENOTFOUND.
 	FindProfile(ctx context.Context, id string) (*Profile, error)
 }

@@ -59,6 +59,10 @@ type SourceConfig struct {
 	// RateLimit, when set, bounds the requests per second of the source on
 	// each node.
 	RateLimit *RateLimitConfig `json:"rate_limit,omitempty"`
+
+	// Mapping takes an event's type, session, profile, identifiers and
+	// traits from its payload; see identity.go.
+	Mapping
 }
 
 // Verifier types of VerifyConfig.Type.
@@ -317,7 +321,7 @@ func (c *SourceConfig) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return c.Mapping.Validate()
 }
 
 // verifyFields are the optional fields each verifier type takes, beside type.

@@ -1,0 +1,339 @@
+package inlet
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"inlet/jsonpath"
+)
+
+// Limits of a source's mapping.
+const (
+	MaxIdentifierKinds  = 16  // entries of identify_by
+	MaxTraits           = 64  // entries of traits
+	MaxIdentifierLength = 512 // bytes of a normalised identifier value
+	MaxSplitEvents      = 1000
+)
+
+// Mapping is the part of a source's configuration that reads an event's
+// type, session, profile, identifiers and traits from its properties, each
+// by a dotted path (see package jsonpath). The zero Mapping reads nothing,
+// and events are then shaped by the URL alone.
+type Mapping struct {
+	// ProfileIDPath and SessionIDPath name the value that becomes the
+	// event's profile id and session id; a profile named so is created on
+	// first sight. Without the value, the URL's rules apply and the event
+	// records a warning.
+	ProfileIDPath string `json:"profile_id_path,omitempty"`
+	SessionIDPath string `json:"session_id_path,omitempty"`
+	// EventTypePath names the event type, normalised as the URL's, which
+	// is the fallback.
+	EventTypePath string `json:"event_type_path,omitempty"`
+	// GenerateProfile gives an event with neither session nor profile a
+	// new profile of its own.
+	GenerateProfile bool `json:"generate_profile,omitempty"`
+	// SplitArray makes a JSON array body one event per element, stored
+	// together or not at all.
+	SplitArray bool `json:"split_array,omitempty"`
+	// IdentifyBy maps identifier kinds (such as email) to paths: an event
+	// carrying an identifier belongs to the profile that owns it.
+	IdentifyBy map[string]string `json:"identify_by,omitempty"`
+	// Traits maps profile trait names to paths; each event writes them to
+	// its profile, the latest write winning.
+	Traits map[string]string `json:"traits,omitempty"`
+}
+
+// Maps reports whether the mapping reads anything from the payload, that
+// is whether collecting needs more than the URL.
+func (m *Mapping) Maps() bool {
+	return m.ProfileIDPath != "" || m.SessionIDPath != "" || m.EventTypePath != "" || m.GenerateProfile ||
+		m.SplitArray || len(m.IdentifyBy) > 0 || len(m.Traits) > 0
+}
+
+// Validate returns an EINVALID error naming the first field that is wrong.
+func (m *Mapping) Validate() error {
+	for _, f := range []struct{ name, path string }{
+		{"profile_id_path", m.ProfileIDPath}, {"session_id_path", m.SessionIDPath}, {"event_type_path", m.EventTypePath},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := jsonpath.Parse(f.path); err != nil {
+			return Reasonf(EINVALID, "bad_config", "config.%s: %s", f.name, err)
+		}
+	}
+	if len(m.IdentifyBy) > MaxIdentifierKinds {
+		return Reasonf(EINVALID, "bad_config", "config.identify_by has more than %d identifiers", MaxIdentifierKinds)
+	}
+	for _, kind := range sortedKeys(m.IdentifyBy) {
+		if !validName(kind, false) {
+			return Reasonf(EINVALID, "bad_config", "config.identify_by: identifier name %q must be 1 to 64 characters from a-z, 0-9 and '_'", kind)
+		}
+		if _, err := jsonpath.Parse(m.IdentifyBy[kind]); err != nil {
+			return Reasonf(EINVALID, "bad_config", "config.identify_by.%s: %s", kind, err)
+		}
+	}
+	if len(m.Traits) > MaxTraits {
+		return Reasonf(EINVALID, "bad_config", "config.traits has more than %d traits", MaxTraits)
+	}
+	for _, name := range sortedKeys(m.Traits) {
+		if !validName(name, true) {
+			return Reasonf(EINVALID, "bad_config", "config.traits: trait name %q must be 1 to 64 characters from A-Z, a-z, 0-9, '_', '-' and '.'", name)
+		}
+		if _, err := jsonpath.Parse(m.Traits[name]); err != nil {
+			return Reasonf(EINVALID, "bad_config", "config.traits.%s: %s", name, err)
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// validName reports whether s is an identifier kind (a-z, 0-9, '_') or,
+// with wide, a trait name (also A-Z, '-' and '.').
+func validName(s string, wide bool) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' {
+			continue
+		} else if wide && (c >= 'A' && c <= 'Z' || c == '-' || c == '.') {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// Identifier is a named identity of a profile, such as an email address.
+// Each identifier belongs to at most one profile.
+type Identifier struct {
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
+}
+
+// Trait is a profile attribute written by an event.
+type Trait struct {
+	Name  string          `json:"name"`
+	Value json.RawMessage `json:"value"`
+}
+
+// Identity is what an event says about who sent it, beyond its session.
+// EventStore.Append resolves it in the event's transaction.
+type Identity struct {
+	// Profile is a profile id named by the payload, created on first sight.
+	Profile string
+	// NewProfile asks for a new profile when the event has none otherwise.
+	NewProfile bool
+	// Identifiers link the event to the profiles that own them.
+	Identifiers []Identifier
+	// Traits are written to the event's profile.
+	Traits []Trait
+}
+
+// IdentityTx is what identity resolution needs from a store, inside the
+// transaction that appends the events. Stores must serialise identity
+// resolution (one writer, or a lock taken before any of these calls), so
+// that what one call reads stays true until the commit.
+type IdentityTx interface {
+	// EnsureProfile creates the profile id unless it exists.
+	EnsureProfile(ctx context.Context, id string, at time.Time) error
+	// ProfileInfo returns when a profile was created and the profile it
+	// was merged into ("" for a survivor); exists is false for an unknown id.
+	ProfileInfo(ctx context.Context, id string) (createdAt time.Time, mergedInto string, exists bool, err error)
+	// IdentifierOwner returns the profile that owns an identifier, or "".
+	IdentifierOwner(ctx context.Context, id Identifier) (string, error)
+	// ClaimIdentifier records profile as the owner of an unowned identifier.
+	ClaimIdentifier(ctx context.Context, id Identifier, profile string, at time.Time) error
+	// Merge makes alias an alias of survivor: the profiles merged into
+	// alias are merged into survivor; alias's identifiers and sessions move
+	// to survivor; its traits too, where newer than survivor's. It returns
+	// the ids of the sessions that moved.
+	Merge(ctx context.Context, alias, survivor string) (sessions []string, err error)
+	// SetTraits writes traits to profile as of at, each unless the profile
+	// has a newer value.
+	SetTraits(ctx context.Context, profile string, traits []Trait, at time.Time) error
+}
+
+// IdentityResult is the outcome of ResolveIdentities.
+type IdentityResult struct {
+	// Profiles is the final profile of each event that had an Identity.
+	Profiles map[*Event]string
+	// Survivors maps every profile merged away during the batch to its
+	// survivor, so that other events of the batch follow it.
+	Survivors map[string]string
+	// MovedSessions are sessions whose profile changed: caches must
+	// forget them once the transaction commits.
+	MovedSessions []string
+}
+
+// Survivor returns the profile that p resolves to after the batch.
+func (r *IdentityResult) Survivor(p string) string {
+	if r == nil {
+		return p
+	}
+	if s, ok := r.Survivors[p]; ok {
+		return s
+	}
+	return p
+}
+
+// ResolveIdentities links each event with an Identity, in order, to its
+// profile, merging profiles that the event shows to be one person: the
+// oldest survives (ties go to the profile named by the payload, then
+// identifier owners, then the session's). sessionProfile returns the
+// profile of an event's session as the batch resolved it, or "".
+func ResolveIdentities(ctx context.Context, tx IdentityTx, events []*Event, sessionProfile func(*Event) string) (*IdentityResult, error) {
+	r := &IdentityResult{Profiles: make(map[*Event]string), Survivors: make(map[string]string)}
+	type info struct {
+		created    time.Time
+		mergedInto string
+	}
+	known := make(map[string]*info)
+	lookup := func(p string) (*info, error) {
+		if in := known[p]; in != nil {
+			return in, nil
+		}
+		created, into, exists, err := tx.ProfileInfo(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		if !exists {
+			// An id on an event with no profile row (from before identity
+			// resolution): it counts as new.
+			created = time.Unix(1<<62, 0)
+		}
+		in := &info{created: created, mergedInto: into}
+		known[p] = in
+		return in, nil
+	}
+	canon := func(p string) (string, error) {
+		for range 64 { // merges are flattened; the bound only guards a loop
+			if s, ok := r.Survivors[p]; ok {
+				p = s
+				continue
+			}
+			in, err := lookup(p)
+			if err != nil {
+				return "", err
+			}
+			if in.mergedInto == "" || in.mergedInto == p {
+				return p, nil
+			}
+			p = in.mergedInto
+		}
+		return p, nil
+	}
+
+	for _, e := range events {
+		id := e.Identity
+		if id == nil {
+			continue
+		}
+		var candidates []string
+		add := func(p string) error {
+			if p == "" {
+				return nil
+			}
+			c, err := canon(p)
+			if err == nil && !slices.Contains(candidates, c) {
+				candidates = append(candidates, c)
+			}
+			return err
+		}
+		if id.Profile != "" {
+			if err := tx.EnsureProfile(ctx, id.Profile, e.InsertedAt); err != nil {
+				return nil, err
+			}
+			if err := add(id.Profile); err != nil {
+				return nil, err
+			}
+		}
+		unowned := make([]Identifier, 0, len(id.Identifiers))
+		for _, ident := range id.Identifiers {
+			owner, err := tx.IdentifierOwner(ctx, ident)
+			if err != nil {
+				return nil, err
+			}
+			if owner == "" {
+				unowned = append(unowned, ident)
+			} else if err := add(owner); err != nil {
+				return nil, err
+			}
+		}
+		if err := add(sessionProfile(e)); err != nil {
+			return nil, err
+		}
+		if len(candidates) == 0 && (e.ProfileID != "" && e.SessionID == "") {
+			if err := add(e.ProfileID); err != nil {
+				return nil, err
+			}
+		}
+		if len(candidates) == 0 {
+			if len(id.Identifiers) == 0 && !id.NewProfile {
+				continue // nothing to link to: traits need a profile
+			}
+			p := NewID()
+			if err := tx.EnsureProfile(ctx, p, e.InsertedAt); err != nil {
+				return nil, err
+			}
+			known[p] = &info{created: e.InsertedAt}
+			candidates = append(candidates, p)
+		}
+
+		survivor := candidates[0]
+		for _, c := range candidates[1:] {
+			if known[c].created.Before(known[survivor].created) {
+				survivor = c
+			}
+		}
+		for _, c := range candidates {
+			if c == survivor {
+				continue
+			}
+			moved, err := tx.Merge(ctx, c, survivor)
+			if err != nil {
+				return nil, err
+			}
+			r.MovedSessions = append(r.MovedSessions, moved...)
+			for alias, s := range r.Survivors {
+				if s == c {
+					r.Survivors[alias] = survivor
+				}
+			}
+			r.Survivors[c] = survivor
+			known[c].mergedInto = survivor
+		}
+		for _, ident := range unowned {
+			if err := tx.ClaimIdentifier(ctx, ident, survivor, e.InsertedAt); err != nil {
+				return nil, err
+			}
+		}
+		if len(id.Traits) > 0 {
+			if err := tx.SetTraits(ctx, survivor, id.Traits, e.InsertedAt); err != nil {
+				return nil, err
+			}
+		}
+		r.Profiles[e] = survivor
+	}
+	return r, nil
+}
+
+// ProfileStore finds profiles by their identities.
+type ProfileStore interface {
+	// FindProfileByIdentifier returns the profile that owns an identifier
+	// (its value normalised as when collected), as FindProfile does.
+	// Returns ENOTFOUND.
+	FindProfileByIdentifier(ctx context.Context, id Identifier) (*Profile, error)
+}
