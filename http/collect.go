@@ -33,6 +33,9 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	source, err := s.cfg.Sources.Find(ctx, r.PathValue("source_id"))
 	if err != nil && inlet.ErrorCode(err) != inlet.ENOTFOUND {
+		if inlet.ErrorCode(err) == inlet.EINTERNAL { // a store failure: the sender should retry
+			err = errors.Join(inlet.Errorf(inlet.EUNAVAILABLE, "sources cannot be read right now; retry later"), err)
+		}
 		Error(w, r, err, s.cfg.Logger)
 		return
 	} else if source == nil || !source.Enabled {

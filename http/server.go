@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -124,7 +125,7 @@ func (s *Server) admin(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		const prefix = "Bearer "
 		auth := r.Header.Get("Authorization")
-		if len(auth) <= len(prefix) || auth[:len(prefix)] != prefix {
+		if len(auth) <= len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) { // the scheme is case-insensitive
 			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "send the admin token as 'Authorization: Bearer <token>'"), nil)
 			return
 		}
