@@ -1,7 +1,6 @@
 package http
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -60,6 +59,19 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	// Bodies waiting in handlers share one memory budget, so that many slow
+	// or large requests cannot exhaust memory: over it, 503.
+	reserve := source.Config.BodyLimit()
+	if r.ContentLength >= 0 && r.ContentLength < reserve {
+		reserve = r.ContentLength
+	}
+	if s.bodyBytes.Add(reserve) > s.cfg.MaxBodyMemory {
+		s.bodyBytes.Add(-reserve)
+		Error(w, r, inlet.Errorf(inlet.EUNAVAILABLE, "the collector is over capacity; retry later"), nil)
+		return
+	}
+	defer s.bodyBytes.Add(-reserve)
+
 	body, err := readBody(w, r, source.Config.BodyLimit())
 	if err != nil {
 		s.reject(w, r, source, body, err)
@@ -109,18 +121,24 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength == 0 {
 		return nil, nil
 	}
-	var buf bytes.Buffer
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + 1)
+		// The length is known: one allocation of exactly that size (the
+		// server stops the body at Content-Length).
+		buf := make([]byte, r.ContentLength)
+		n, err := io.ReadFull(r.Body, buf)
+		if err != nil {
+			return buf[:n], inlet.Reasonf(inlet.EINVALID, "bad_body", "the request body could not be read: %s", err)
+		}
+		return buf, nil
 	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	buf, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var maxErr *http.MaxBytesError
 	if errors.As(err, &maxErr) {
-		return buf.Bytes(), tooLarge(limit) // what was read, for the rejected-request log
-	} else if err != nil && !errors.Is(err, io.EOF) {
-		return buf.Bytes(), inlet.Reasonf(inlet.EINVALID, "bad_body", "the request body could not be read: %s", err)
+		return buf, tooLarge(limit) // what was read, for the rejected-request log
+	} else if err != nil {
+		return buf, inlet.Reasonf(inlet.EINVALID, "bad_body", "the request body could not be read: %s", err)
 	}
-	return buf.Bytes(), nil
+	return buf, nil
 }
 
 func tooLarge(limit int64) error {

@@ -41,6 +41,8 @@ type serverOptions struct {
 	appender inlethttp.Appender
 	// trustedProxies is http.Config.TrustedProxies.
 	trustedProxies []netip.Prefix
+	// maxBodyMemory is http.Config.MaxBodyMemory.
+	maxBodyMemory int64
 }
 
 func newTestServer(t *testing.T, opts serverOptions) *testServer {
@@ -71,6 +73,7 @@ func newTestServer(t *testing.T, opts serverOptions) *testServer {
 		Logger:         logger,
 		AdminToken:     testToken,
 		TrustedProxies: opts.trustedProxies,
+		MaxBodyMemory:  opts.maxBodyMemory,
 	})
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)

@@ -41,6 +41,9 @@ type Config struct {
 	// MaxInFlight bounds concurrent collect requests (default 4096); over
 	// it, collect answers 503.
 	MaxInFlight int64
+	// MaxBodyMemory bounds the bytes of request bodies held by collect
+	// handlers at once (default 256 MiB); over it, collect answers 503.
+	MaxBodyMemory int64
 	// Stats, when set, is shown at /api/v1/stats.
 	Stats func() any
 	// Rejections, when set, records rejected collect requests and serves
@@ -54,6 +57,7 @@ type Server struct {
 	mux       *http.ServeMux
 	tokenHash [32]byte
 	inFlight  atomic.Int64
+	bodyBytes atomic.Int64 // reserved by collect handlers for bodies
 	limiter   *ratelimit.Limiter
 	now       func() time.Time
 }
@@ -62,6 +66,9 @@ type Server struct {
 func NewServer(cfg Config) *Server {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 4096
+	}
+	if cfg.MaxBodyMemory <= 0 {
+		cfg.MaxBodyMemory = 256 << 20
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), limiter: ratelimit.New(nil), now: time.Now}
 	s.mux.HandleFunc("/collect/{event_type}/{source_id}", s.handleCollect)
