@@ -32,70 +32,68 @@ type openLoopResult struct {
 	OK       int64 // 2xx
 	Non2xx   int64
 	Errors   int64     // transport errors
-	Dropped  int64     // not sent: too many already outstanding
 	Achieved float64   // requests sent per second
 	Lat      latencies // from the scheduled send time to the end of the answer
 }
 
 // openLoop sends POST requests to url at a fixed rate for d, whatever the
-// answers' pace (open loop), over at most conns keep-alive connections.
-// Each latency is measured from the moment the request was due, not from
-// when a connection was free, so that a slow server cannot hide its queue
-// (no coordinated omission).
+// answers' pace (open loop), over conns keep-alive connections, each used by
+// one worker. A scheduler queues each request at its due time; a free
+// worker takes the oldest. Each latency is measured from the moment the
+// request was due, not from when a worker was free, so that a slow server
+// cannot hide its queue (no coordinated omission).
 func openLoop(ctx context.Context, url string, body []byte, rate float64, d time.Duration, conns int) *openLoopResult {
 	tr := &http.Transport{MaxConnsPerHost: conns, MaxIdleConnsPerHost: conns, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	res := &openLoopResult{Rate: rate}
-	const maxOutstanding = 4096
-	sem := make(chan struct{}, maxOutstanding)
+	total := int(rate * d.Seconds())
+	due := make(chan time.Time, total+1)
 	var mu sync.Mutex
-	lat := make(latencies, 0, int(rate*d.Seconds())+16)
+	lat := make(latencies, 0, total)
 	var ok, non2xx, errs atomic.Int64
 	var wg sync.WaitGroup
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine latencies
+			defer func() {
+				mu.Lock()
+				lat = append(lat, mine...)
+				mu.Unlock()
+			}()
+			for t := range due {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				mine = append(mine, time.Since(t))
+				if resp.StatusCode/100 == 2 {
+					ok.Add(1)
+				} else {
+					non2xx.Add(1)
+				}
+			}
+		}()
+	}
 
 	interval := time.Duration(float64(time.Second) / rate)
 	start := time.Now()
-	end := start.Add(d)
-	for i := int64(0); ; i++ {
-		due := start.Add(time.Duration(i) * interval)
-		if !due.Before(end) || ctx.Err() != nil {
-			break
-		}
-		if wait := time.Until(due); wait > 0 {
+	for i := 0; i < total && ctx.Err() == nil; i++ {
+		t := start.Add(time.Duration(i) * interval)
+		if wait := time.Until(t); wait > 0 {
 			time.Sleep(wait)
 		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			res.Dropped++
-			continue
-		}
+		due <- t
 		res.Sent++
-		wg.Add(1)
-		go func(due time.Time) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := client.Do(req)
-			if err != nil {
-				errs.Add(1)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			took := time.Since(due)
-			if resp.StatusCode/100 == 2 {
-				ok.Add(1)
-			} else {
-				non2xx.Add(1)
-			}
-			mu.Lock()
-			lat = append(lat, took)
-			mu.Unlock()
-		}(due)
 	}
+	close(due)
 	wg.Wait()
 	res.OK, res.Non2xx, res.Errors = ok.Load(), non2xx.Load(), errs.Load()
 	res.Achieved = float64(res.Sent) / d.Seconds()

@@ -59,14 +59,22 @@ func (r *report) write(w io.Writer) {
 	fmt.Fprintln(w)
 
 	if f := r.fixed; f != nil {
-		res := f.res
-		fmt.Fprintf(w, "Fixed rate (open loop, the Go generator in inlet-bench; Debian has no wrk2): scenario 1 at %.0f requests/s for %s, over at most %d connections, latency from each request's due time:\n\n",
-			res.Rate, b.duration, b.connections)
-		fmt.Fprintln(w, "| rate asked | rate sent | p50 | p99 | p99.9 | max | non-2xx | errors | not sent (backlog) | peak RSS | stored / 2xx |")
-		fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
-		fmt.Fprintf(w, "| %.0f | %.0f | %s | %s | %s | %s | %d | %d | %d | %s | %s |\n\n",
-			res.Rate, res.Achieved, ms(res.Lat.percentile(50)), ms(res.Lat.percentile(99)), ms(res.Lat.percentile(99.9)), ms(res.Lat.percentile(100)),
-			res.Non2xx, res.Errors, res.Dropped, mb(f.rss), storedCell(f.stored, res.OK))
+		fmt.Fprintf(w, "Fixed rate (open loop, the Go generator in inlet-bench, as Debian has no wrk2): POST at %.0f requests/s for %s over %d keep-alive connections, latency from each request's due time; the no-op server under the same load shows what the generator and the machine add:\n\n",
+			f.res.Rate, b.duration, b.connections)
+		fmt.Fprintln(w, "| server | rate asked | rate sent | p50 | p99 | p99.9 | max | non-2xx | errors | peak RSS | stored / 2xx |")
+		fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+		for _, c := range []struct {
+			name   string
+			res    *openLoopResult
+			rss    int64
+			stored string
+		}{{"no-op baseline", f.noop, f.noopRSS, "-"}, {"Inlet, scenario 1", f.res, f.rss, storedCell(f.stored, f.res.OK)}} {
+			res := c.res
+			fmt.Fprintf(w, "| %s | %.0f | %.0f | %s | %s | %s | %s | %d | %d | %s | %s |\n",
+				c.name, res.Rate, res.Achieved, ms(res.Lat.percentile(50)), ms(res.Lat.percentile(99)), ms(res.Lat.percentile(99.9)), ms(res.Lat.percentile(100)),
+				res.Non2xx, res.Errors, mb(c.rss), c.stored)
+		}
+		fmt.Fprintln(w)
 	}
 
 	if p := r.prefill; p != nil {

@@ -219,14 +219,37 @@ func countEvents(ctx context.Context, c *inlethttp.Client, source string) (int64
 	}
 }
 
-// fixedRun is the fixed-rate latency run.
+// fixedRun is the fixed-rate latency run, with the same load on the no-op
+// server as a control of what the generator and the machine add.
 type fixedRun struct {
-	res    *openLoopResult
-	stored int64
-	rss    int64
+	noop    *openLoopResult
+	noopRSS int64
+	res     *openLoopResult
+	stored  int64
+	rss     int64
 }
 
 func (b *bench) runFixedRate(ctx context.Context, rate float64, d time.Duration, dataDir string) (*fixedRun, error) {
+	f := &fixedRun{}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	noop, err := startServer(ctx, "noop-fixed", b.self, []string{"noop", "--addr", addr}, addr, "/", b.logDir)
+	if err != nil {
+		return nil, err
+	}
+	defer noop.stop()
+	if _, err := b.runWrk(ctx, wrkLoad{Mode: "post", URL: noop.url, Path: "/collect/purchase/bench"}, b.warmup, "fixed-noop-warmup"); err != nil {
+		return nil, err
+	}
+	f.noop = openLoop(ctx, noop.url+"/collect/purchase/bench", []byte(postBody), rate, d, b.connections)
+	f.noopRSS = noop.PeakRSS()
+	b.logf("  no-op: sent %.0f/s, p99 %s", f.noop.Achieved, f.noop.Lat.percentile(99))
+	if err := noop.stop(); err != nil {
+		return nil, err
+	}
+
 	srv, err := b.startInlet(ctx, "inlet-fixed", dataDir)
 	if err != nil {
 		return nil, err
@@ -242,7 +265,7 @@ func (b *bench) runFixedRate(ctx context.Context, rate float64, d time.Duration,
 		return nil, err
 	}
 	res := openLoop(ctx, srv.url+"/collect/purchase/"+runSrc, []byte(postBody), rate, d, b.connections)
-	f := &fixedRun{res: res, rss: srv.PeakRSS()}
+	f.res, f.rss = res, srv.PeakRSS()
 	if f.stored, err = countEvents(ctx, client, runSrc); err != nil {
 		return nil, err
 	}
