@@ -42,8 +42,8 @@ func (r *report) write(w io.Writer) {
 			len(r.fsync), ms(r.fsync.percentile(50)), ms(r.fsync.percentile(99)))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| scenario | requests/s | vs baseline | p50 | p99 | p99.9 | non-2xx | socket errors | peak RSS | server CPU | wrk CPU | other CPU | events/commit | stored / 2xx |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+	fmt.Fprintln(w, "| scenario | requests/s | vs baseline | p50 | p99 | p99.9 | non-2xx | socket errors | peak RSS | server CPU | server CPU per request | wrk CPU | other CPU | events/commit | stored / 2xx |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
 	var base float64
 	for _, row := range r.rows {
 		if row.stored < 0 {
@@ -55,7 +55,7 @@ func (r *report) write(w io.Writer) {
 		r.writeRow(w, r.prefill.row, base)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Latencies are wrk's (closed loop: 64 connections each waiting for its answer). \"server CPU\" and \"wrk CPU\" are cores used on average during the measured time; \"other CPU\" is what the rest of the machine used meanwhile (other programs, the kernel's work not charged to either), out of 2 cores: a high figure means the run was disturbed. \"events/commit\" is the mean size of the group commits during the run, from /api/v1/stats. \"stored / 2xx\" compares the events of the measured source listed by the admin API afterwards with the answers wrk counted as 2xx (stored may exceed 2xx by the requests still in flight when wrk stopped).")
+	fmt.Fprintln(w, "Latencies are wrk's (closed loop: 64 connections each waiting for its answer). \"server CPU\" and \"wrk CPU\" are cores used on average during the measured time, and \"server CPU per request\" the server's CPU time divided by the requests answered; \"other CPU\" is what the rest of the machine used meanwhile (other programs, the kernel's work not charged to either), out of 2 cores: a high figure means the run was disturbed. \"events/commit\" is the mean size of the group commits during the run, from /api/v1/stats. \"stored / 2xx\" compares the events of the measured source listed by the admin API afterwards with the answers wrk counted as 2xx (stored may exceed 2xx by the requests still in flight when wrk stopped).")
 	fmt.Fprintln(w)
 
 	if f := r.fixed; f != nil {
@@ -120,9 +120,13 @@ func (r *report) writeRow(w io.Writer, row *row, base float64) {
 	if row.commits > 0 {
 		perCommit = fmt.Sprintf("%.1f", float64(row.committed)/float64(row.commits))
 	}
-	fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %d | %d | %s | %.2f | %.2f | %.2f | %s | %s |\n",
+	perRequest := "-"
+	if res.Requests > 0 {
+		perRequest = fmt.Sprintf("%.0f µs", float64(row.serverCPU.Microseconds())/float64(res.Requests))
+	}
+	fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %d | %d | %s | %.2f | %s | %.2f | %.2f | %s | %s |\n",
 		row.name, res.RPS(), ratio, ms(us(res.P50US)), ms(us(res.P99US)), ms(us(res.P999US)),
-		res.Status, res.SocketErrors(), mb(row.rss), row.serverCPU.Seconds()/secs, res.CPU.Seconds()/secs,
+		res.Status, res.SocketErrors(), mb(row.rss), row.serverCPU.Seconds()/secs, perRequest, res.CPU.Seconds()/secs,
 		max(0, row.otherCPU.Seconds()/secs), perCommit, stored)
 }
 
