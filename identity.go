@@ -337,3 +337,16 @@ type ProfileStore interface {
 	// Returns ENOTFOUND.
 	FindProfileByIdentifier(ctx context.Context, id Identifier) (*Profile, error)
 }
+
+// ProfileOf returns the final profile of e, whose profile was p before
+// identity resolution: its resolved profile, or p's survivor. A nil result
+// (a batch without identities) leaves p.
+func (r *IdentityResult) ProfileOf(e *Event, p string) string {
+	if r == nil {
+		return p
+	}
+	if q, ok := r.Profiles[e]; ok {
+		return q
+	}
+	return r.Survivor(p)
+}

@@ -494,6 +494,7 @@ type Store interface {
 	SourceStore
 	EventStore
 	SessionStore
+	ProfileStore
 
 	// Ping returns nil when the store can be read and written.
 	Ping(ctx context.Context) error

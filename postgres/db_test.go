@@ -37,6 +37,24 @@ func TestIntake(t *testing.T) {
 	storetest.RunIntake(t, func(t *testing.T) inlet.Store { return open(t) })
 }
 
+func TestIdentity(t *testing.T) {
+	storetest.RunIdentity(t, func(t *testing.T) inlet.Store { return open(t) })
+}
+
+func TestIdentityAcrossNodes(t *testing.T) {
+	url := pgtest.URL(t)
+	var stores []inlet.Store
+	for range 3 {
+		db, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		stores = append(stores, db)
+	}
+	storetest.IdentityAcrossNodes(t, stores)
+}
+
 func TestNodesStartingTogetherMigrateOnce(t *testing.T) {
 	url := pgtest.URL(t)
 	ctx := context.Background()
@@ -71,7 +89,7 @@ func TestNodesStartingTogetherMigrateOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(versions, ",") != "0001_init,0002_intake" {
+	if strings.Join(versions, ",") != "0001_init,0002_intake,0003_identity" {
 		t.Fatalf("recorded migrations %v, want each once", versions)
 	}
 	// Every node works on the one schema.

@@ -16,7 +16,7 @@ import (
 	"inlet"
 )
 
-var eventColumns = []string{"inserted_at", "id", "type", "source_id", "session_id", "profile_id", "properties", "context"}
+var eventColumns = []string{"inserted_at", "id", "type", "source_id", "session_id", "profile_id", "properties", "context", "warnings"}
 
 // upsertSession returns the profile of a session that is not cached: the
 // proposed one when the session is new. Concurrent upserts of the same new
@@ -77,6 +77,9 @@ func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
+	if err := lockIdentity(ctx, tx, events); err != nil {
+		return err
+	}
 	dups, err := dedup(ctx, tx, events)
 	if err != nil {
 		return err
@@ -146,6 +149,16 @@ func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
 		}
 	}
 
+	identities, err := resolveIdentities(ctx, tx, stored, func(e *inlet.Event) string {
+		if u := uses[e.SessionID]; u != nil {
+			return u.profile
+		}
+		return cached[e.SessionID]
+	})
+	if err != nil {
+		return err
+	}
+
 	rows := make([][]any, len(stored))
 	for i, e := range stored {
 		ctxJSON, err := json.Marshal(&e.Context)
@@ -158,11 +171,12 @@ func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
 		} else if p, ok := cached[e.SessionID]; ok {
 			profile = p
 		}
+		profile = identities.ProfileOf(e, profile)
 		props := e.Properties
 		if len(props) == 0 {
 			props = json.RawMessage("{}")
 		}
-		rows[i] = []any{e.InsertedAt, e.ID, e.Type, e.SourceID, nullString(e.SessionID), nullString(profile), props, ctxJSON}
+		rows[i] = []any{e.InsertedAt, e.ID, e.Type, e.SourceID, nullString(e.SessionID), nullString(profile), props, ctxJSON, warningsArg(e.Warnings)}
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("insert events: %w", err)
@@ -179,9 +193,15 @@ func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
 		} else if p, ok := cached[e.SessionID]; ok {
 			e.ProfileID, e.NewSession = p, false
 		}
+		e.ProfileID = identities.ProfileOf(e, e.ProfileID)
 	}
 	for id, u := range uses {
-		db.sessions.Put(id, u.profile)
+		db.sessions.Put(id, identities.Survivor(u.profile))
+	}
+	if identities != nil {
+		for _, id := range identities.MovedSessions {
+			db.sessions.Forget(id)
+		}
 	}
 	for e, d := range dups {
 		e.DuplicateOf, e.NewSession = d.of, false
@@ -208,7 +228,7 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-const selectEvent = `SELECT inserted_at, id, type, source_id, session_id, profile_id, properties, context FROM events`
+const selectEvent = `SELECT inserted_at, id, type, source_id, session_id, profile_id, properties, context, warnings FROM events`
 
 // FindEvent returns one event. See inlet.EventStore.
 func (db *DB) FindEvent(ctx context.Context, id string) (*inlet.Event, error) {
@@ -248,8 +268,12 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 	if f.Type != "" {
 		add("type = ?", f.Type)
 	}
-	if f.ProfileID != "" {
-		add("profile_id = ?", f.ProfileID)
+	if f.ProfileID != "" { // with the profiles merged into it
+		family, err := db.profileFamily(ctx, f.ProfileID)
+		if err != nil {
+			return nil, err
+		}
+		add("profile_id = ANY(?)", family)
 	}
 	if f.SessionID != "" {
 		add("session_id = ?", f.SessionID)
@@ -299,8 +323,9 @@ func scanEvent(row pgx.CollectableRow) (*inlet.Event, error) {
 		e                     inlet.Event
 		session, profile      *string
 		properties, reqCtxRaw []byte
+		warnings              []byte
 	)
-	if err := row.Scan(&e.InsertedAt, &e.ID, &e.Type, &e.SourceID, &session, &profile, &properties, &reqCtxRaw); err != nil {
+	if err := row.Scan(&e.InsertedAt, &e.ID, &e.Type, &e.SourceID, &session, &profile, &properties, &reqCtxRaw, &warnings); err != nil {
 		return nil, err
 	}
 	e.InsertedAt = e.InsertedAt.UTC()
@@ -313,6 +338,11 @@ func scanEvent(row pgx.CollectableRow) (*inlet.Event, error) {
 	e.Properties = json.RawMessage(properties)
 	if err := json.Unmarshal(reqCtxRaw, &e.Context); err != nil {
 		return nil, fmt.Errorf("event %s: context: %w", e.ID, err)
+	}
+	if warnings != nil {
+		if err := json.Unmarshal(warnings, &e.Warnings); err != nil {
+			return nil, fmt.Errorf("event %s: warnings: %w", e.ID, err)
+		}
 	}
 	return &e, nil
 }

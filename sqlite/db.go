@@ -148,7 +148,7 @@ func (db *DB) prepare(ctx context.Context) error {
 			to    map[int]*sql.Stmt
 			query string
 		}{
-			{db.insertEventsN, "INSERT INTO events (id, type, inserted_at, source_id, session_id, profile_id, properties, context) VALUES " + rowsOf(n, 8)},
+			{db.insertEventsN, "INSERT INTO events (id, type, inserted_at, source_id, session_id, profile_id, properties, context, warnings) VALUES " + rowsOf(n, 9)},
 			{db.upsertSessions, "INSERT INTO sessions (id, profile_id, created_at) VALUES " + rowsOf(n, 3) + `
 				ON CONFLICT (id) DO UPDATE SET profile_id = profile_id RETURNING id, profile_id`},
 			{db.insertProfiles, "INSERT INTO profiles (id, created_at) VALUES " + rowsOf(n, 2)},

@@ -32,3 +32,7 @@ func TestStore(t *testing.T) {
 func TestIntake(t *testing.T) {
 	storetest.RunIntake(t, func(t *testing.T) inlet.Store { return open(t) })
 }
+
+func TestIdentity(t *testing.T) {
+	storetest.RunIdentity(t, func(t *testing.T) inlet.Store { return open(t) })
+}

@@ -33,6 +33,10 @@ func (db *DB) Append(ctx context.Context, events []*inlet.Event) error {
 	if err != nil {
 		return unavailable(err)
 	}
+	identities, err := db.resolveIdentities(ctx, tx, stored)
+	if err != nil {
+		return unavailable(err)
+	}
 	if err := db.insertEvents(ctx, tx, stored); err != nil {
 		return unavailable(err)
 	}
@@ -40,7 +44,12 @@ func (db *DB) Append(ctx context.Context, events []*inlet.Event) error {
 		return unavailable(err)
 	}
 	for i := 0; i < len(resolved); i += 2 { // cached only once committed
-		db.sessions.Put(resolved[i], resolved[i+1])
+		db.sessions.Put(resolved[i], identities.Survivor(resolved[i+1]))
+	}
+	if identities != nil {
+		for _, id := range identities.MovedSessions {
+			db.sessions.Forget(id)
+		}
 	}
 	if len(stored) != len(events) {
 		copyFromOriginals(events)
@@ -137,7 +146,7 @@ func firstTime(events []*inlet.Event) time.Time {
 }
 
 func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*inlet.Event) error {
-	args := make([]any, 0, 8*chunkRows)
+	args := make([]any, 0, 9*chunkRows)
 	for len(events) > 0 {
 		n := chunkSize(len(events))
 		args = args[:0]
@@ -161,7 +170,7 @@ func appendEventArgs(args []any, e *inlet.Event) ([]any, error) {
 		return nil, err
 	}
 	return append(args, e.ID, e.Type, e.InsertedAt.UnixNano(), e.SourceID,
-		nullString(e.SessionID), nullString(e.ProfileID), string(e.Properties), string(ctxJSON)), nil
+		nullString(e.SessionID), nullString(e.ProfileID), string(e.Properties), string(ctxJSON), warningsArg(e.Warnings)), nil
 }
 
 func nullString(s string) any {
@@ -171,7 +180,7 @@ func nullString(s string) any {
 	return s
 }
 
-const selectEvent = `SELECT seq, id, type, inserted_at, source_id, session_id, profile_id, properties, context FROM events`
+const selectEvent = `SELECT seq, id, type, inserted_at, source_id, session_id, profile_id, properties, context, warnings FROM events`
 
 // FindEvent returns one event. See inlet.EventStore.
 func (db *DB) FindEvent(ctx context.Context, id string) (*inlet.Event, error) {
@@ -210,8 +219,14 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 	if f.Type != "" {
 		add("type = ?", f.Type)
 	}
-	if f.ProfileID != "" {
-		add("profile_id = ?", f.ProfileID)
+	if f.ProfileID != "" { // with the profiles merged into it
+		family, err := db.profileFamily(ctx, f.ProfileID)
+		if err != nil {
+			return nil, err
+		}
+		in, ids := inList(family)
+		where = append(where, "profile_id IN "+in)
+		args = append(args, ids...)
 	}
 	if f.SessionID != "" {
 		add("session_id = ?", f.SessionID)
@@ -268,8 +283,9 @@ func scanEvent(rows *sql.Rows) (*inlet.Event, int64, error) {
 		seq, at               int64
 		session, profile      sql.NullString
 		properties, reqCtxRaw []byte
+		warnings              sql.NullString
 	)
-	if err := rows.Scan(&seq, &e.ID, &e.Type, &at, &e.SourceID, &session, &profile, &properties, &reqCtxRaw); err != nil {
+	if err := rows.Scan(&seq, &e.ID, &e.Type, &at, &e.SourceID, &session, &profile, &properties, &reqCtxRaw, &warnings); err != nil {
 		return nil, 0, unavailable(err)
 	}
 	e.InsertedAt = time.Unix(0, at).UTC()
@@ -277,6 +293,11 @@ func scanEvent(rows *sql.Rows) (*inlet.Event, int64, error) {
 	e.Properties = json.RawMessage(properties)
 	if err := json.Unmarshal(reqCtxRaw, &e.Context); err != nil {
 		return nil, 0, fmt.Errorf("event %s: context: %w", e.ID, err)
+	}
+	if warnings.Valid {
+		if err := json.Unmarshal([]byte(warnings.String), &e.Warnings); err != nil {
+			return nil, 0, fmt.Errorf("event %s: warnings: %w", e.ID, err)
+		}
 	}
 	return &e, seq, nil
 }

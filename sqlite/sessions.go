@@ -32,28 +32,3 @@ func (db *DB) FindSession(ctx context.Context, id string) (*inlet.Session, error
 	}
 	return &s, nil
 }
-
-// FindProfile returns a profile; its counts and last-seen time come from
-// its events and sessions. See inlet.SessionStore.
-func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error) {
-	var p inlet.Profile
-	var created int64
-	var last sql.NullInt64
-	err := db.read.QueryRowContext(ctx, `
-		SELECT p.id, p.created_at,
-			(SELECT count(*) FROM events WHERE profile_id = p.id),
-			(SELECT inserted_at FROM events WHERE profile_id = p.id ORDER BY seq DESC LIMIT 1),
-			(SELECT count(*) FROM sessions WHERE profile_id = p.id)
-		FROM profiles p WHERE p.id = ?`, id).Scan(&p.ID, &created, &p.EventCount, &last, &p.SessionCount)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, inlet.Errorf(inlet.ENOTFOUND, "profile %q not found", id)
-	} else if err != nil {
-		return nil, unavailable(err)
-	}
-	p.FirstSeen = time.Unix(0, created).UTC()
-	p.LastSeen = p.FirstSeen
-	if last.Valid {
-		p.LastSeen = time.Unix(0, last.Int64).UTC()
-	}
-	return &p, nil
-}

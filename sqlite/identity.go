@@ -1,0 +1,254 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"inlet"
+	"inlet/jsonpath"
+)
+
+var _ inlet.ProfileStore = (*DB)(nil)
+
+// identityTx is inlet.IdentityTx on the write transaction; the one write
+// connection serialises identity resolution.
+type identityTx struct{ tx *sql.Tx }
+
+var _ inlet.IdentityTx = identityTx{}
+
+// resolveIdentities resolves the identities of a batch (see
+// inlet.ResolveIdentities) after its sessions, and points its events at
+// their final profiles. It does nothing, and returns nil, for a batch
+// without identities.
+func (db *DB) resolveIdentities(ctx context.Context, tx *sql.Tx, events []*inlet.Event) (*inlet.IdentityResult, error) {
+	if !hasIdentity(events) {
+		return nil, nil
+	}
+	r, err := inlet.ResolveIdentities(ctx, identityTx{tx}, events, func(e *inlet.Event) string {
+		if e.SessionID != "" {
+			return e.ProfileID // as resolveSessions set it
+		}
+		return ""
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resolve identities: %w", err)
+	}
+	for _, e := range events {
+		e.ProfileID = r.ProfileOf(e, e.ProfileID)
+	}
+	return r, nil
+}
+
+func hasIdentity(events []*inlet.Event) bool {
+	for _, e := range events {
+		if e.Identity != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (t identityTx) EnsureProfile(ctx context.Context, id string, at time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO profiles (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, at.UnixNano())
+	return err
+}
+
+func (t identityTx) ProfileInfo(ctx context.Context, id string) (time.Time, string, bool, error) {
+	var created int64
+	var into sql.NullString
+	err := t.tx.QueryRowContext(ctx, `SELECT created_at, merged_into FROM profiles WHERE id = ?`, id).Scan(&created, &into)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, "", false, nil
+	} else if err != nil {
+		return time.Time{}, "", false, err
+	}
+	return time.Unix(0, created), into.String, true, nil
+}
+
+func (t identityTx) IdentifierOwner(ctx context.Context, id inlet.Identifier) (string, error) {
+	var owner string
+	err := t.tx.QueryRowContext(ctx, `SELECT profile_id FROM identifiers WHERE kind = ? AND value = ?`, id.Kind, id.Value).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return owner, err
+}
+
+func (t identityTx) ClaimIdentifier(ctx context.Context, id inlet.Identifier, profile string, at time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO identifiers (kind, value, profile_id, created_at) VALUES (?, ?, ?, ?)`,
+		id.Kind, id.Value, profile, at.UnixNano())
+	return err
+}
+
+func (t identityTx) Merge(ctx context.Context, alias, survivor string) ([]string, error) {
+	for _, q := range []string{
+		`UPDATE profiles SET merged_into = ?2 WHERE id = ?1 OR merged_into = ?1`,
+		`UPDATE identifiers SET profile_id = ?2 WHERE profile_id = ?1`,
+		// WHERE true: SQLite's parser needs it before ON CONFLICT.
+		`INSERT INTO traits (profile_id, name, value, written_at)
+			SELECT ?2, name, value, written_at FROM traits WHERE profile_id = ?1 AND true
+			ON CONFLICT (profile_id, name) DO UPDATE SET value = excluded.value, written_at = excluded.written_at
+			WHERE excluded.written_at > traits.written_at`,
+		`DELETE FROM traits WHERE profile_id = ?1`,
+	} {
+		if _, err := t.tx.ExecContext(ctx, q, alias, survivor); err != nil {
+			return nil, fmt.Errorf("merge %s into %s: %w", alias, survivor, err)
+		}
+	}
+	rows, err := t.tx.QueryContext(ctx, `UPDATE sessions SET profile_id = ?2 WHERE profile_id = ?1 RETURNING id`, alias, survivor)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var moved []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		moved = append(moved, id)
+	}
+	return moved, rows.Err()
+}
+
+func (t identityTx) SetTraits(ctx context.Context, profile string, traits []inlet.Trait, at time.Time) error {
+	for _, tr := range traits {
+		if _, err := t.tx.ExecContext(ctx, `
+			INSERT INTO traits (profile_id, name, value, written_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (profile_id, name) DO UPDATE SET value = excluded.value, written_at = excluded.written_at
+			WHERE excluded.written_at >= traits.written_at`, profile, tr.Name, string(tr.Value), at.UnixNano()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FindProfile returns a profile, or an alias's survivor, with counts and
+// times over the profile and its aliases. See inlet.SessionStore.
+func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error) {
+	var into sql.NullString
+	err := db.read.QueryRowContext(ctx, `SELECT merged_into FROM profiles WHERE id = ?`, id).Scan(&into)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, inlet.Errorf(inlet.ENOTFOUND, "profile %q not found", id)
+	} else if err != nil {
+		return nil, unavailable(err)
+	}
+	p := &inlet.Profile{ID: id, MergedInto: into.String, Traits: map[string]json.RawMessage{}, Identifiers: []inlet.Identifier{}, Aliases: []string{}}
+	if into.Valid {
+		p.ID = into.String
+	}
+	family, err := db.profileFamily(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	p.Aliases = append(p.Aliases, family[1:]...)
+	slices.Sort(p.Aliases)
+	in, args := inList(family)
+
+	var created int64
+	var last sql.NullInt64
+	err = db.read.QueryRowContext(ctx, `
+		SELECT (SELECT min(created_at) FROM profiles WHERE id IN `+in+`),
+			(SELECT count(*) FROM events WHERE profile_id IN `+in+`),
+			(SELECT max(inserted_at) FROM events WHERE profile_id IN `+in+`),
+			(SELECT count(*) FROM sessions WHERE profile_id IN `+in+`)`,
+		append(append(append(append([]any{}, args...), args...), args...), args...)...).Scan(&created, &p.EventCount, &last, &p.SessionCount)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	p.FirstSeen = time.Unix(0, created).UTC()
+	p.LastSeen = p.FirstSeen
+	if last.Valid && last.Int64 > created {
+		p.LastSeen = time.Unix(0, last.Int64).UTC()
+	}
+
+	rows, err := db.read.QueryContext(ctx, `SELECT name, value FROM traits WHERE profile_id = ? ORDER BY name`, p.ID)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			rows.Close()
+			return nil, unavailable(err)
+		}
+		p.Traits[name] = json.RawMessage(value)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, unavailable(err)
+	}
+	rows, err = db.read.QueryContext(ctx, `SELECT kind, value FROM identifiers WHERE profile_id = ? ORDER BY kind, value`, p.ID)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ident inlet.Identifier
+		if err := rows.Scan(&ident.Kind, &ident.Value); err != nil {
+			return nil, unavailable(err)
+		}
+		p.Identifiers = append(p.Identifiers, ident)
+	}
+	return p, unavailable(rows.Err())
+}
+
+// FindProfileByIdentifier returns the profile that owns an identifier. See
+// inlet.ProfileStore.
+func (db *DB) FindProfileByIdentifier(ctx context.Context, id inlet.Identifier) (*inlet.Profile, error) {
+	var owner string
+	err := db.read.QueryRowContext(ctx, `SELECT profile_id FROM identifiers WHERE kind = ? AND value = ?`,
+		id.Kind, jsonpath.Normalize(id.Kind, id.Value)).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, inlet.Errorf(inlet.ENOTFOUND, "no profile has identifier %s:%s", id.Kind, id.Value)
+	} else if err != nil {
+		return nil, unavailable(err)
+	}
+	return db.FindProfile(ctx, owner)
+}
+
+// profileFamily returns the profile that id resolves to, followed by the
+// profiles merged into it; an unknown id is its own family.
+func (db *DB) profileFamily(ctx context.Context, id string) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, `
+		WITH root AS (SELECT coalesce((SELECT merged_into FROM profiles WHERE id = ?1), ?1) AS id)
+		SELECT id FROM root
+		UNION ALL
+		SELECT p.id FROM profiles p, root WHERE p.merged_into = root.id`, id)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var family []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, unavailable(err)
+		}
+		family = append(family, p)
+	}
+	return family, unavailable(rows.Err())
+}
+
+// inList returns "(?, ?, ...)" and its arguments for ids.
+func inList(ids []string) (string, []any) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return "(" + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + ")", args
+}
+
+// warningsArg returns an event's warnings as stored: NULL when it has none.
+func warningsArg(warnings []string) any {
+	if len(warnings) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(warnings)
+	return string(b)
+}
