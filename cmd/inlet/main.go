@@ -42,6 +42,7 @@ Usage:
   inlet sources create|list|get|enable|disable|delete ...
   inlet events list|get ...
   inlet profiles get ID
+  inlet profiles find KIND:VALUE
   inlet sessions get ID
   inlet rejections list [--source ID] [--reason CODE] [--limit N]
 
@@ -161,7 +162,11 @@ func (m *Main) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	m.Logger.Info("inlet listening", "addr", m.ln.Addr().String(), "data", cfg.DataDir, "store", storeName(cfg), "sync", cfg.Sync)
+	if cfg.DB == "" {
+		m.Logger.Info("inlet listening", "addr", m.ln.Addr().String(), "data", cfg.DataDir, "store", storeName(cfg), "sync", cfg.Sync)
+	} else { // --sync is SQLite's; PostgreSQL commits are as durable as its own settings make them
+		m.Logger.Info("inlet listening", "addr", m.ln.Addr().String(), "data", cfg.DataDir, "store", storeName(cfg))
+	}
 	return nil
 }
 
