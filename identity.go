@@ -61,29 +61,29 @@ func (m *Mapping) Validate() error {
 			continue
 		}
 		if _, err := jsonpath.Parse(f.path); err != nil {
-			return Reasonf(EINVALID, "bad_config", "config.%s: %s", f.name, err)
+			return Errorf(EINVALID, "config.%s: %s", f.name, err)
 		}
 	}
 	if len(m.IdentifyBy) > MaxIdentifierKinds {
-		return Reasonf(EINVALID, "bad_config", "config.identify_by has more than %d identifiers", MaxIdentifierKinds)
+		return Errorf(EINVALID, "config.identify_by has more than %d identifiers", MaxIdentifierKinds)
 	}
 	for _, kind := range sortedKeys(m.IdentifyBy) {
 		if !validName(kind, false) {
-			return Reasonf(EINVALID, "bad_config", "config.identify_by: identifier name %q must be 1 to 64 characters from a-z, 0-9 and '_'", kind)
+			return Errorf(EINVALID, "config.identify_by: identifier name %q must be 1 to 64 characters from a-z, 0-9 and '_'", kind)
 		}
 		if _, err := jsonpath.Parse(m.IdentifyBy[kind]); err != nil {
-			return Reasonf(EINVALID, "bad_config", "config.identify_by.%s: %s", kind, err)
+			return Errorf(EINVALID, "config.identify_by.%s: %s", kind, err)
 		}
 	}
 	if len(m.Traits) > MaxTraits {
-		return Reasonf(EINVALID, "bad_config", "config.traits has more than %d traits", MaxTraits)
+		return Errorf(EINVALID, "config.traits has more than %d traits", MaxTraits)
 	}
 	for _, name := range sortedKeys(m.Traits) {
 		if !validName(name, true) {
-			return Reasonf(EINVALID, "bad_config", "config.traits: trait name %q must be 1 to 64 characters from A-Z, a-z, 0-9, '_', '-' and '.'", name)
+			return Errorf(EINVALID, "config.traits: trait name %q must be 1 to 64 characters from A-Z, a-z, 0-9, '_', '-' and '.'", name)
 		}
 		if _, err := jsonpath.Parse(m.Traits[name]); err != nil {
-			return Reasonf(EINVALID, "bad_config", "config.traits.%s: %s", name, err)
+			return Errorf(EINVALID, "config.traits.%s: %s", name, err)
 		}
 	}
 	return nil

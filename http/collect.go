@@ -105,6 +105,10 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 		},
 	}
 	e.DedupKey, e.DedupUntil = dedupKey(r, &source.Config, props, now)
+	if source.Config.Maps() {
+		s.collectMapped(w, r, source, e, body)
+		return
+	}
 	if err := s.cfg.Appender.Append(ctx, []*inlet.Event{e}); err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return

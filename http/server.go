@@ -86,6 +86,7 @@ func NewServer(cfg Config) *Server {
 	s.mux.Handle("DELETE /api/v1/sources/{id}", s.admin(s.handleDeleteSource))
 	s.mux.Handle("GET /api/v1/events", s.admin(s.handleListEvents))
 	s.mux.Handle("GET /api/v1/events/{id}", s.admin(s.handleGetEvent))
+	s.mux.Handle("GET /api/v1/profiles", s.admin(s.handleFindProfiles))
 	s.mux.Handle("GET /api/v1/profiles/{id}", s.admin(s.handleGetProfile))
 	s.mux.Handle("GET /api/v1/sessions/{id}", s.admin(s.handleGetSession))
 	s.mux.Handle("GET /api/v1/stats", s.admin(s.handleStats))

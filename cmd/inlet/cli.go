@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -45,7 +46,7 @@ func runCLI(ctx context.Context, noun string, args []string, stdout, stderr io.W
 	verbs := map[string][]string{
 		"sources":    {"create", "list", "get", "enable", "disable", "delete"},
 		"events":     {"list", "get"},
-		"profiles":   {"get"},
+		"profiles":   {"get", "find"},
 		"sessions":   {"get"},
 		"rejections": {"list"},
 	}[noun]
@@ -179,16 +180,22 @@ func runCLI(ctx context.Context, noun string, args []string, stdout, stderr io.W
 			return err
 		}
 		return out.json1(e)
-	case "profiles get":
-		p, err := client.FindProfile(ctx, fs.Arg(0))
+	case "profiles get", "profiles find":
+		var p *inlet.Profile
+		if verb == "get" {
+			p, err = client.FindProfile(ctx, fs.Arg(0))
+		} else if ident, perr := inlethttp.ParseIdentifier(fs.Arg(0)); perr != nil {
+			return perr
+		} else {
+			p, err = client.FindProfileByIdentifier(ctx, ident)
+		}
 		if err != nil {
 			return err
 		}
 		if out.json {
 			return out.json1(p)
 		}
-		return out.table([]string{"ID", "FIRST SEEN", "LAST SEEN", "EVENTS", "SESSIONS"},
-			[]string{p.ID, inlet.FormatTime(p.FirstSeen), inlet.FormatTime(p.LastSeen), fmt.Sprint(p.EventCount), fmt.Sprint(p.SessionCount)})
+		return out.profile(p)
 	case "sessions get":
 		s, err := client.FindSession(ctx, fs.Arg(0))
 		if err != nil {
@@ -222,6 +229,37 @@ func (p printer) json1(v any) error {
 	enc := json.NewEncoder(p.w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// profile prints a profile's counts as a table, then its identities.
+func (p printer) profile(prof *inlet.Profile) error {
+	if err := p.table([]string{"ID", "FIRST SEEN", "LAST SEEN", "EVENTS", "SESSIONS"},
+		[]string{prof.ID, inlet.FormatTime(prof.FirstSeen), inlet.FormatTime(prof.LastSeen), fmt.Sprint(prof.EventCount), fmt.Sprint(prof.SessionCount)}); err != nil {
+		return err
+	}
+	var lines []string
+	if prof.MergedInto != "" {
+		lines = append(lines, "merged into: "+prof.MergedInto)
+	}
+	for _, id := range prof.Identifiers {
+		lines = append(lines, "identifier:  "+id.Kind+":"+id.Value)
+	}
+	for _, a := range prof.Aliases {
+		lines = append(lines, "alias:       "+a)
+	}
+	names := make([]string, 0, len(prof.Traits))
+	for n := range prof.Traits {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		lines = append(lines, "trait:       "+n+" = "+string(prof.Traits[n]))
+	}
+	if len(lines) > 0 {
+		_, err := fmt.Fprintf(p.w, "\n%s\n", strings.Join(lines, "\n"))
+		return err
+	}
+	return nil
 }
 
 func (p printer) table(header []string, rows ...[]string) error {
