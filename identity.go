@@ -275,7 +275,12 @@ func ResolveIdentities(ctx context.Context, tx IdentityTx, events []*Event, sess
 		if err := add(sessionProfile(e)); err != nil {
 			return nil, err
 		}
-		if len(candidates) == 0 && (e.ProfileID != "" && e.SessionID == "") {
+		if len(candidates) == 0 && e.ProfileID != "" && e.SessionID == "" {
+			// A profile id the event came with (from a store user, not a
+			// mapping): it exists from now on, like a named one.
+			if err := tx.EnsureProfile(ctx, e.ProfileID, e.InsertedAt); err != nil {
+				return nil, err
+			}
 			if err := add(e.ProfileID); err != nil {
 				return nil, err
 			}

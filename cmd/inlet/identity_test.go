@@ -313,3 +313,56 @@ func concurrentForms(t *testing.T, nodes []*liveServer) {
 		t.Errorf("the profile has %d aliases; want %d, one per other session's first profile", len(p.Aliases), n-1)
 	}
 }
+
+func TestIdentityMappingFallbacks(t *testing.T) {
+	s := startLive(t, liveConfig(t))
+	s.createSource(map[string]any{"id": "crm", "name": "CRM", "config": map[string]any{
+		"generate_profile": true,
+		"split_array":      true,
+		"session_id_path":  "visit.id",
+		"dedup":            map[string]string{"header": "Idempotency-Key"},
+	}})
+
+	t.Run("a session-less event gets a generated profile and a warning", func(t *testing.T) {
+		a := s.post("/collect/contact-updated/crm", `{"name":"x"}`, http.StatusOK)
+		b := s.post("/collect/contact-updated/crm", `{"name":"y"}`, http.StatusOK)
+		if a.Profile == nil || b.Profile == nil || a.Profile.ID == b.Profile.ID {
+			t.Fatalf("profiles %+v and %+v; want two generated ones", a.Profile, b.Profile)
+		}
+		if p := s.identityProfile("/api/v1/profiles/" + a.Profile.ID); p.EventCount != 1 {
+			t.Errorf("the generated profile has %d events, want 1", p.EventCount)
+		}
+		if len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "session_id_path") {
+			t.Errorf("warnings %q; want one about session_id_path", a.Warnings)
+		}
+	})
+	t.Run("the URL's session is the fallback of the payload's", func(t *testing.T) {
+		c := s.post("/collect/contact-updated/crm/url-sess", `{"x":1}`, http.StatusOK)
+		if sess := s.session("url-sess"); sess.ProfileID != c.Profile.ID || sess.EventCount != 1 {
+			t.Errorf("session url-sess = %+v; want the event's profile %s and 1 event", sess, c.Profile.ID)
+		}
+		d := s.post("/collect/contact-updated/crm/url-sess", `{"visit":{"id":"v-1"}}`, http.StatusOK)
+		if e := s.event(d.Events[0]); e.SessionID == nil || *e.SessionID != "v-1" {
+			t.Errorf("event session %v; want v-1 from the payload", strOrNull(e.SessionID))
+		}
+	})
+	t.Run("an array under one idempotency key is stored once, every element kept", func(t *testing.T) {
+		h := header("Content-Type", "application/json", "Idempotency-Key", "batch-1")
+		var first, again manyCollected
+		for _, out := range []*manyCollected{&first, &again} {
+			status, _, raw := s.do("POST", "/collect/note/crm", h, strings.NewReader(`[{"n":1},{"n":2},{"n":3}]`))
+			if status != http.StatusOK {
+				t.Fatalf("status %d: %s", status, raw)
+			}
+			if err := json.Unmarshal(raw, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(first.Events) != 3 || !slices.Equal(first.Events, again.Events) {
+			t.Fatalf("first answer %v, repeat %v; want the same 3 events", first.Events, again.Events)
+		}
+		if page := s.listEvents("source=crm&type=note"); len(page.Items) != 3 {
+			t.Errorf("%d note events stored, want 3", len(page.Items))
+		}
+	})
+}
