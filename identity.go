@@ -161,6 +161,9 @@ type IdentityTx interface {
 	// to survivor; its traits too, where newer than survivor's. It returns
 	// the ids of the sessions that moved.
 	Merge(ctx context.Context, alias, survivor string) (sessions []string, err error)
+	// DropProfile deletes a profile that was created in this transaction
+	// and merged away before anyone could see it.
+	DropProfile(ctx context.Context, id string) error
 	// SetTraits writes traits to profile as of at, each unless the profile
 	// has a newer value.
 	SetTraits(ctx context.Context, profile string, traits []Trait, at time.Time) error
@@ -193,14 +196,19 @@ func (r *IdentityResult) Survivor(p string) string {
 // profile, merging profiles that the event shows to be one person: the
 // oldest survives (ties go to the profile named by the payload, then
 // identifier owners, then the session's). sessionProfile returns the
-// profile of an event's session as the batch resolved it, or "".
-func ResolveIdentities(ctx context.Context, tx IdentityTx, events []*Event, sessionProfile func(*Event) string) (*IdentityResult, error) {
+// profile of an event's session as the batch resolved it, or "", and
+// whether the batch created it with the session. A profile created by the
+// batch (with a session, or for an identifier) that is merged away in the
+// same batch is dropped rather than kept as an alias: no answer ever
+// named it.
+func ResolveIdentities(ctx context.Context, tx IdentityTx, events []*Event, sessionProfile func(*Event) (profile string, created bool)) (*IdentityResult, error) {
 	r := &IdentityResult{Profiles: make(map[*Event]string), Survivors: make(map[string]string)}
 	type info struct {
 		created    time.Time
 		mergedInto string
 	}
 	known := make(map[string]*info)
+	fresh := make(map[string]bool)
 	lookup := func(p string) (*info, error) {
 		if in := known[p]; in != nil {
 			return in, nil
@@ -272,7 +280,11 @@ func ResolveIdentities(ctx context.Context, tx IdentityTx, events []*Event, sess
 				return nil, err
 			}
 		}
-		if err := add(sessionProfile(e)); err != nil {
+		sp, created := sessionProfile(e)
+		if created && sp != "" {
+			fresh[sp] = true
+		}
+		if err := add(sp); err != nil {
 			return nil, err
 		}
 		if len(candidates) == 0 && e.ProfileID != "" && e.SessionID == "" {
@@ -290,6 +302,7 @@ func ResolveIdentities(ctx context.Context, tx IdentityTx, events []*Event, sess
 				continue // nothing to link to: traits need a profile
 			}
 			p := NewID()
+			fresh[p] = true
 			if err := tx.EnsureProfile(ctx, p, e.InsertedAt); err != nil {
 				return nil, err
 			}
@@ -312,6 +325,11 @@ func ResolveIdentities(ctx context.Context, tx IdentityTx, events []*Event, sess
 				return nil, err
 			}
 			r.MovedSessions = append(r.MovedSessions, moved...)
+			if fresh[c] {
+				if err := tx.DropProfile(ctx, c); err != nil {
+					return nil, err
+				}
+			}
 			for alias, s := range r.Survivors {
 				if s == c {
 					r.Survivors[alias] = survivor
@@ -351,7 +369,7 @@ func (r *IdentityResult) ProfileOf(e *Event, p string) string {
 		return p
 	}
 	if q, ok := r.Profiles[e]; ok {
-		return q
+		return r.Survivor(q) // a later event of the batch may have merged it
 	}
 	return r.Survivor(p)
 }

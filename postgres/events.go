@@ -149,11 +149,11 @@ func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
 		}
 	}
 
-	identities, err := resolveIdentities(ctx, tx, stored, func(e *inlet.Event) string {
+	identities, err := resolveIdentities(ctx, tx, stored, func(e *inlet.Event) (string, bool) {
 		if u := uses[e.SessionID]; u != nil {
-			return u.profile
+			return u.profile, u.created
 		}
-		return cached[e.SessionID]
+		return cached[e.SessionID], false
 	})
 	if err != nil {
 		return err

@@ -47,7 +47,7 @@ func lockIdentity(ctx context.Context, tx pgx.Tx, events []*inlet.Event) error {
 
 // resolveIdentities resolves the identities of a batch after its sessions
 // (see inlet.ResolveIdentities). It returns nil for a batch without them.
-func resolveIdentities(ctx context.Context, tx pgx.Tx, events []*inlet.Event, sessionProfile func(*inlet.Event) string) (*inlet.IdentityResult, error) {
+func resolveIdentities(ctx context.Context, tx pgx.Tx, events []*inlet.Event, sessionProfile func(*inlet.Event) (string, bool)) (*inlet.IdentityResult, error) {
 	if !hasIdentity(events) {
 		return nil, nil
 	}
@@ -112,6 +112,11 @@ func (t identityTx) Merge(ctx context.Context, alias, survivor string) ([]string
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+func (t identityTx) DropProfile(ctx context.Context, id string) error {
+	_, err := t.tx.Exec(ctx, `DELETE FROM profiles WHERE id = $1`, id)
+	return err
 }
 
 func (t identityTx) SetTraits(ctx context.Context, profile string, traits []inlet.Trait, at time.Time) error {

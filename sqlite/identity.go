@@ -30,11 +30,11 @@ func (db *DB) resolveIdentities(ctx context.Context, tx *sql.Tx, events []*inlet
 	if !hasIdentity(events) {
 		return nil, nil
 	}
-	r, err := inlet.ResolveIdentities(ctx, identityTx{tx}, events, func(e *inlet.Event) string {
+	r, err := inlet.ResolveIdentities(ctx, identityTx{tx}, events, func(e *inlet.Event) (string, bool) {
 		if e.SessionID != "" {
-			return e.ProfileID // as resolveSessions set it
+			return e.ProfileID, e.NewSession // as resolveSessions set them
 		}
-		return ""
+		return "", false
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resolve identities: %w", err)
@@ -115,6 +115,11 @@ func (t identityTx) Merge(ctx context.Context, alias, survivor string) ([]string
 		moved = append(moved, id)
 	}
 	return moved, rows.Err()
+}
+
+func (t identityTx) DropProfile(ctx context.Context, id string) error {
+	_, err := t.tx.ExecContext(ctx, `DELETE FROM profiles WHERE id = ?`, id)
+	return err
 }
 
 func (t identityTx) SetTraits(ctx context.Context, profile string, traits []inlet.Trait, at time.Time) error {

@@ -27,6 +27,7 @@ func RunIdentity(t *testing.T, open func(t *testing.T) inlet.Store) {
 		{"chains of merges resolve to the final survivor", testMergeChain},
 		{"traits keep the latest write by time", testTraitsLastWriteWins},
 		{"merges within one batch reach every event of the batch", testMergeWithinBatch},
+		{"a profile made and merged away in one batch leaves no trace", testFreshProfileMergedLaterInBatch},
 		{"the same new identifier appended concurrently makes one profile", testSameIdentifierConcurrently},
 		{"warnings are stored with their event", testWarningsStored},
 	}
@@ -274,8 +275,8 @@ func testMergeWithinBatch(t *testing.T, s inlet.Store) {
 			t.Fatalf("event %s of the batch went to %s; want the owner %s", e.ID, e.ProfileID, owner.ProfileID)
 		}
 	}
-	if p := findProfile(t, s, owner.ProfileID); p.EventCount != 4 || p.SessionCount != 1 {
-		t.Fatalf("profile = %+v; want 4 events, 1 session", p)
+	if p := findProfile(t, s, owner.ProfileID); p.EventCount != 4 || p.SessionCount != 1 || len(p.Aliases) != 0 {
+		t.Fatalf("profile = %+v; want 4 events, 1 session and no alias (the session's profile of this batch is dropped)", p)
 	}
 	next := newEvent(c, "src", "page", "sess-batch")
 	appendEvents(t, s, next)
@@ -366,5 +367,29 @@ func testWarningsStored(t *testing.T, s inlet.Store) {
 	}
 	if got, err := s.FindEvent(context.Background(), plain.ID); err != nil || got.Warnings != nil {
 		t.Fatalf("an event without warnings reads back %q, %v", got.Warnings, err)
+	}
+}
+
+func testFreshProfileMergedLaterInBatch(t *testing.T, s inlet.Store) {
+	c := newClock()
+	owner := identified(c, "", "phone", "+15550100")
+	appendEvents(t, s, owner)
+	// The first event makes a session, its profile and the email's owner;
+	// the second shows that the email's person is the phone's.
+	first := identified(c, "sess-fresh", "email", "ann@example.com")
+	generated := identified(c, "", "crm", "C-1")
+	link := identified(c, "", "email", "ann@example.com", "phone", "+15550100", "crm", "C-1")
+	appendEvents(t, s, first, generated, link)
+	for _, e := range []*inlet.Event{first, generated, link} {
+		if e.ProfileID != owner.ProfileID {
+			t.Fatalf("event %s went to %s; want the owner %s", e.ID, e.ProfileID, owner.ProfileID)
+		}
+	}
+	p := findProfile(t, s, owner.ProfileID)
+	if len(p.Aliases) != 0 || p.EventCount != 4 || p.SessionCount != 1 || len(p.Identifiers) != 3 {
+		t.Fatalf("profile = %+v; want no alias, 4 events, 1 session, 3 identifiers", p)
+	}
+	if sess, err := s.FindSession(context.Background(), "sess-fresh"); err != nil || sess.ProfileID != owner.ProfileID {
+		t.Fatalf("FindSession = %+v, %v; want profile %s", sess, err, owner.ProfileID)
 	}
 }
