@@ -166,6 +166,10 @@ type EventStore interface {
 	// the key is recorded (replacing an expired one) with the event's id and
 	// DedupUntil. This holds between events of one call, between concurrent
 	// calls and across restarts. Expired keys are purged in bounded batches.
+	//
+	// Events with an Identity are then resolved in the same transaction (see
+	// ResolveIdentities): their profile comes from the identifiers they
+	// carry, and profiles they show to be one person are merged.
 	// Returns EUNAVAILABLE when the store cannot write.
 	Append(ctx context.Context, events []*Event) error
 

@@ -43,8 +43,10 @@ type DB struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
 
-	// sessions maps committed session ids to their profiles; a session
-	// never changes profile, so every node may cache it.
+	// sessions maps committed session ids to their profiles. A merge
+	// moves a session to another profile: this node forgets the session;
+	// another node may keep the merged profile's id, which reads resolve to
+	// its survivor.
 	sessions *inlet.SessionCache
 
 	mu   sync.Mutex
