@@ -281,6 +281,7 @@ type prefillRun struct {
 	queryIdle   latencies // the same with no other load
 	queryErrors int64
 	fillTime    time.Duration
+	loadedRPS   *wrkResult // scenario 1 while queryLoaded was measured
 }
 
 func (b *bench) runPrefilled(ctx context.Context, n int64, dataDir string) (*prefillRun, error) {
@@ -318,19 +319,11 @@ func (b *bench) runPrefilled(ctx context.Context, n int64, dataDir string) (*pre
 	}
 	load := warm
 	load.Path = "/collect/purchase/" + runSrc
-	qctx, stopQueries := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	var loadedErrs int64
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		p.queryLoaded, loadedErrs = queryEvents(qctx, srv.url, b.token, profiles, b.duration)
-	}()
+	// First scenario 1 alone, as on the empty store, then the queries:
+	// with scenario 1 running again, and with no other load.
 	c0, e0, _ := writerStats(ctx, srv.url, b.token)
 	cpu0, busy0 := srv.CPUTime(), machineBusy()
 	res, err := b.runWrk(ctx, load, b.duration, "prefill-scenario-1")
-	stopQueries()
-	wg.Wait()
 	if err != nil {
 		return nil, err
 	}
@@ -339,12 +332,29 @@ func (b *bench) runPrefilled(ctx context.Context, n int64, dataDir string) (*pre
 	if c1, e1, ok := writerStats(ctx, srv.url, b.token); ok {
 		p.row.commits, p.row.committed = c1-c0, e1-e0
 	}
+	p.row.stored, err = countEvents(ctx, client, runSrc)
+	if err != nil {
+		return nil, err
+	}
+
+	qctx, stopQueries := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var loadedErrs int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.queryLoaded, loadedErrs = queryEvents(qctx, srv.url, b.token, profiles, b.duration)
+	}()
+	load.Path = "/collect/purchase/" + warmSrc
+	p.loadedRPS, err = b.runWrk(ctx, load, b.duration, "prefill-scenario-1-with-queries")
+	stopQueries()
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
 	var idleErrs int64
 	p.queryIdle, idleErrs = queryEvents(ctx, srv.url, b.token, profiles, 5*time.Second)
 	p.queryErrors = loadedErrs + idleErrs
-	if p.row.stored, err = countEvents(ctx, client, runSrc); err != nil {
-		return nil, err
-	}
 	b.logf("  %.0f requests/s, %d answered 2xx, %d stored; query p99 %s under load, %s idle",
 		res.RPS(), res.OK(), p.row.stored, p.queryLoaded.percentile(99), p.queryIdle.percentile(99))
 	return p, srv.stop()
