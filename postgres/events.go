@@ -273,7 +273,11 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 		if err != nil {
 			return nil, err
 		}
-		add("profile_id = ANY(?)", family)
+		if len(family) == 1 { // the index gives the order: no sort
+			add("profile_id = ?", family[0])
+		} else {
+			add("profile_id = ANY(?)", family)
+		}
 	}
 	if f.SessionID != "" {
 		add("session_id = ?", f.SessionID)

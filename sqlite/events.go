@@ -220,13 +220,16 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 		add("type = ?", f.Type)
 	}
 	if f.ProfileID != "" { // with the profiles merged into it
-		family, err := db.profileFamily(ctx, f.ProfileID)
+		root, aliases, err := db.profileRoot(ctx, f.ProfileID)
 		if err != nil {
 			return nil, err
 		}
-		in, ids := inList(family)
-		where = append(where, "profile_id IN "+in)
-		args = append(args, ids...)
+		if aliases {
+			where = append(where, "profile_id IN "+familySQL)
+			args = append(args, root, root)
+		} else { // the index gives the order: no sort
+			add("profile_id = ?", root)
+		}
 	}
 	if f.SessionID != "" {
 		add("session_id = ?", f.SessionID)

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"inlet"
@@ -148,22 +146,30 @@ func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error
 	if into.Valid {
 		p.ID = into.String
 	}
-	family, err := db.profileFamily(ctx, p.ID)
+	aliases, err := db.read.QueryContext(ctx, `SELECT id FROM profiles WHERE merged_into = ? ORDER BY id`, p.ID)
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
-	p.Aliases = append(p.Aliases, family[1:]...)
-	slices.Sort(p.Aliases)
-	in, args := inList(family)
+	for aliases.Next() {
+		var a string
+		if err := aliases.Scan(&a); err != nil {
+			aliases.Close()
+			return nil, unavailable(err)
+		}
+		p.Aliases = append(p.Aliases, a)
+	}
+	if err := aliases.Close(); err != nil {
+		return nil, unavailable(err)
+	}
 
 	var created int64
 	var last sql.NullInt64
 	err = db.read.QueryRowContext(ctx, `
-		SELECT (SELECT min(created_at) FROM profiles WHERE id IN `+in+`),
-			(SELECT count(*) FROM events WHERE profile_id IN `+in+`),
-			(SELECT max(inserted_at) FROM events WHERE profile_id IN `+in+`),
-			(SELECT count(*) FROM sessions WHERE profile_id IN `+in+`)`,
-		append(append(append(append([]any{}, args...), args...), args...), args...)...).Scan(&created, &p.EventCount, &last, &p.SessionCount)
+		SELECT (SELECT min(created_at) FROM profiles WHERE id IN `+familySQL+`),
+			(SELECT count(*) FROM events WHERE profile_id IN `+familySQL+`),
+			(SELECT max(inserted_at) FROM events WHERE profile_id IN `+familySQL+`),
+			(SELECT count(*) FROM sessions WHERE profile_id IN `+familySQL+`)`,
+		p.ID, p.ID, p.ID, p.ID, p.ID, p.ID, p.ID, p.ID).Scan(&created, &p.EventCount, &last, &p.SessionCount)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -217,36 +223,22 @@ func (db *DB) FindProfileByIdentifier(ctx context.Context, id inlet.Identifier) 
 	return db.FindProfile(ctx, owner)
 }
 
-// profileFamily returns the profile that id resolves to, followed by the
-// profiles merged into it; an unknown id is its own family.
-func (db *DB) profileFamily(ctx context.Context, id string) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, `
-		WITH root AS (SELECT coalesce((SELECT merged_into FROM profiles WHERE id = ?1), ?1) AS id)
-		SELECT id FROM root
-		UNION ALL
-		SELECT p.id FROM profiles p, root WHERE p.merged_into = root.id`, id)
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	defer rows.Close()
-	var family []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			return nil, unavailable(err)
-		}
-		family = append(family, p)
-	}
-	return family, unavailable(rows.Err())
-}
+// familySQL selects a survivor's id (the first argument) and the ids of
+// the profiles merged into it (the second, the same id).
+const familySQL = `(SELECT ? UNION ALL SELECT id FROM profiles WHERE merged_into = ?)`
 
-// inList returns "(?, ?, ...)" and its arguments for ids.
-func inList(ids []string) (string, []any) {
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
+// profileRoot returns the survivor that id resolves to (itself unless it
+// was merged) and whether other profiles were merged into that one.
+func (db *DB) profileRoot(ctx context.Context, id string) (string, bool, error) {
+	var root string
+	var aliases bool
+	err := db.read.QueryRowContext(ctx, `
+		WITH root AS (SELECT coalesce((SELECT merged_into FROM profiles WHERE id = ?1), ?1) AS id)
+		SELECT root.id, EXISTS (SELECT 1 FROM profiles p WHERE p.merged_into = root.id) FROM root`, id).Scan(&root, &aliases)
+	if err != nil {
+		return "", false, unavailable(err)
 	}
-	return "(" + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + ")", args
+	return root, aliases, nil
 }
 
 // warningsArg returns an event's warnings as stored: NULL when it has none.
