@@ -1,7 +1,6 @@
 package http
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"inlet"
+	"inlet/jsonpath"
 	"inlet/verify"
 )
 
@@ -115,34 +115,22 @@ func dedupKey(r *http.Request, config *inlet.SourceConfig, props json.RawMessage
 	return key, now.Add(d.WindowPeriod())
 }
 
-// propertyAt returns the string or number at a dot-separated path of a
-// JSON object, or "" when there is none.
+// propertyAt returns the id at a property path (see jsonpath: object
+// members and array indexes; a string trimmed, a number as decimal text),
+// or "" when there is none.
 func propertyAt(props json.RawMessage, path string) string {
-	raw := props
-	for seg := range strings.SplitSeq(path, ".") {
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(raw, &obj) != nil {
-			return ""
-		}
-		v, ok := obj[seg]
-		if !ok {
-			return ""
-		}
-		raw = v
-	}
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
+	p, err := jsonpath.Parse(path)
+	if err != nil {
 		return ""
 	}
-	switch c := raw[0]; {
-	case c == '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return ""
+	v, err := jsonpath.Decode(props)
+	if err != nil {
+		return ""
+	}
+	if v, ok := p.Lookup(v); ok {
+		if id, ok := jsonpath.ID(v); ok {
+			return id
 		}
-		return s
-	case c == '-' || c >= '0' && c <= '9':
-		return string(raw)
 	}
 	return ""
 }
