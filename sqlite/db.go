@@ -83,6 +83,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	// each) that 4 KiB pages need. It applies when the file is created.
 	q.Add("_pragma", "page_size(16384)")
 	q.Add("_pragma", "journal_mode(WAL)")
+	// Statement journals of multi-row inserts stay in memory instead of
+	// spilling to a temporary file past 64 KiB.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Add("_pragma", "synchronous("+sync+")")
 	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cache*1024))
 	q.Add("_txlock", "immediate")
