@@ -2,48 +2,23 @@ package postgres_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"testing"
-	"time"
 
 	"inlet"
 	"inlet/postgres"
 	"inlet/postgres/pgtest"
+	"inlet/storetest"
 )
 
 // BenchmarkAppend measures the store's side of the group commit on
-// PostgreSQL: one transaction of batch events, each with a ~300-byte body,
-// with new sessions or none.
+// PostgreSQL; it needs INLET_TEST_POSTGRES.
 func BenchmarkAppend(b *testing.B) {
-	for _, batch := range []int{1, 64, 512} {
-		for _, sessions := range []bool{false, true} {
-			b.Run(fmt.Sprintf("batch=%d/sessions=%t", batch, sessions), func(b *testing.B) {
-				ctx := context.Background()
-				db, err := postgres.Open(ctx, pgtest.URL(b), postgres.Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer db.Close()
-				props := json.RawMessage(`{"event":"order.created","data":{"id":"ord_1234567890","amount":4999,"currency":"usd","customer":{"id":"cus_98765","email":"someone@example.com","name":"Jane Doe"},"items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"created":1700000000,"livemode":false}}`)
-				headers := map[string]string{"Content-Type": "application/json", "User-Agent": "bench/1.0", "Accept": "*/*", "Content-Length": "300"}
-				events := make([]*inlet.Event, batch)
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					for j := range events {
-						e := &inlet.Event{ID: inlet.NewID(), Type: "order", InsertedAt: time.Now(), SourceID: "src", Properties: props,
-							Context: inlet.RequestContext{Method: "POST", Headers: headers, IP: "127.0.0.1", UserAgent: "bench/1.0"}}
-						if sessions {
-							e.SessionID = fmt.Sprintf("s-%d-%d", i, j)
-						}
-						events[j] = e
-					}
-					if err := db.Append(ctx, events); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
-			})
+	storetest.BenchmarkAppend(b, func(b *testing.B) inlet.Store {
+		db, err := postgres.Open(context.Background(), pgtest.URL(b), postgres.Options{})
+		if err != nil {
+			b.Fatal(err)
 		}
-	}
+		b.Cleanup(func() { db.Close() })
+		return db
+	})
 }
