@@ -46,6 +46,17 @@
 //	                     prefill there of at least N events is reused (default: temporary)
 //	--inlet-args "..."   extra flags for `inlet serve`, for example "--sync off"
 //	--logs DIR           keep server logs and wrk output here (default: temporary, removed)
+//	--db URL             every Inlet server gets `--db URL` (PostgreSQL) instead of a
+//	                     fresh SQLite data directory; the database is used as it is
+//	                     (give a fresh one), every scenario has its own sources, and
+//	                     the report adds the CPU of the processes named postgres
+//	--nodes 1            Inlet servers per scenario, all against --db with the same
+//	                     admin token; one wrk process per node runs at the same time
+//	                     with --connections (and --threads) split evenly over them.
+//	                     requests/s is their sum, the latencies the worst node's, the
+//	                     errors, peak RSS and CPU the sums; stored events are counted
+//	                     through the first node. The fixed-rate and profile runs use
+//	                     one node.
 //
 // wrk is the Debian package of that name (apt-get install wrk). Every load
 // goes to 127.0.0.1 only and stops after its duration.
@@ -95,6 +106,8 @@ type bench struct {
 	token                       string
 	runID                       string
 	inletArgs                   []string
+	db                          string // --db URL of every Inlet server; empty for SQLite in a fresh data directory
+	nodes                       int    // Inlet servers per scenario, all against db
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -123,12 +136,26 @@ func runBench(args []string) error {
 	prefillN := fs.Int64("prefill", 0, "run scenario 1 and event queries on a store prefilled with this many events (0: skip)")
 	prefillDir := fs.String("prefill-dir", "", "data directory of the prefilled store, reused when it holds a finished prefill (default: temporary)")
 	inletArgs := fs.String("inlet-args", "", "extra flags for `inlet serve`, separated by spaces (for example \"--sync off\")")
+	fs.StringVar(&b.db, "db", "", "database URL for every Inlet server (`inlet serve --db`), for example postgres://postgres@127.0.0.1:5432/bench?sslmode=disable (default: SQLite in a fresh data directory)")
+	fs.IntVar(&b.nodes, "nodes", 1, "Inlet servers per scenario, all against --db; the wrk connections are split evenly over them")
 	logs := fs.String("logs", "", "keep server logs and wrk output in this directory (default: temporary, removed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if b.nodes < 1 {
+		return errors.New("--nodes must be at least 1")
+	}
+	if b.nodes > 1 && b.db == "" {
+		return errors.New("--nodes above 1 needs --db: the nodes must share one database")
+	}
+	if b.nodes > b.connections {
+		return errors.New("--nodes must not exceed --connections")
+	}
+	if b.db != "" && *prefillN > 0 {
+		return errors.New("--prefill writes a SQLite store and cannot be combined with --db")
 	}
 	if b.duration < time.Second {
 		return errors.New("--duration must be at least 1s")

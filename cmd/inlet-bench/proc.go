@@ -127,23 +127,31 @@ func (s *server) PeakRSS() int64 {
 
 // CPUTime returns the user and system CPU time the process has used.
 func (s *server) CPUTime() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	_, cpu, _ := pidCPU(s.cmd.Process.Pid)
+	return cpu
+}
+
+// pidCPU returns the command name of a process and the user and system CPU
+// time it has used, from /proc/PID/stat.
+func pidCPU(pid int) (comm string, cpu time.Duration, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return "", 0, false
 	}
 	// Fields after the command name, which is in parentheses and may hold spaces.
 	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
+	j := bytes.IndexByte(b, '(')
+	if i < 0 || j < 0 || j > i {
+		return "", 0, false
 	}
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 13 {
-		return 0
+		return "", 0, false
 	}
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	const ticksPerSecond = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+	return string(b[j+1 : i]), time.Duration(utime+stime) * time.Second / ticksPerSecond, true
 }
 
 // stop sends SIGTERM and waits for the process, killing it after 30s.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -33,17 +34,29 @@ func (r *report) write(w io.Writer) {
 	if len(b.inletArgs) > 0 {
 		fmt.Fprintf(w, "- server flags added: `%s`\n", strings.Join(b.inletArgs, " "))
 	}
+	if b.db != "" {
+		fmt.Fprintf(w, "- store: `--db %s`, %d node(s) per scenario, one wrk process per node with the connections split evenly over them; requests/s summed, latencies the worst node's, peak RSS and server CPU the nodes' sums\n", redactURL(b.db), b.nodes)
+	}
 	fmt.Fprintf(w, "- load average at the start: %s; at the end: %s\n", r.loadStart, loadAvg())
-	fmt.Fprintf(w, "- load: wrk -t%d -c%d, %s measured after %s of warm-up, a fresh server and data directory per scenario\n",
-		b.threads, b.connections, b.duration, b.warmup)
+	fresh := "a fresh server and data directory per scenario"
+	if b.db != "" {
+		fresh = "fresh servers per scenario, the same database for all, each scenario with its own sources"
+	}
+	fmt.Fprintf(w, "- load: wrk -t%d -c%d, %s measured after %s of warm-up, %s\n",
+		b.threads, b.connections, b.duration, b.warmup, fresh)
 
 	if r.fsync != nil {
 		fmt.Fprintf(w, "- fsync of a 4 KiB append in the data directory's file system (%d tries): p50 %s, p99 %s\n",
 			len(r.fsync), ms(r.fsync.percentile(50)), ms(r.fsync.percentile(99)))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| scenario | requests/s | vs baseline | p50 | p99 | p99.9 | non-2xx | socket errors | peak RSS | server CPU | server CPU per request | wrk CPU | other CPU | events/commit | stored / 2xx |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+	if b.db != "" {
+		fmt.Fprintln(w, "| scenario | requests/s | vs baseline | p50 | p99 | p99.9 | non-2xx | socket errors | peak RSS | server CPU | server CPU per request | postgres CPU | wrk CPU | other CPU | events/commit | stored / 2xx |")
+		fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+	} else {
+		fmt.Fprintln(w, "| scenario | requests/s | vs baseline | p50 | p99 | p99.9 | non-2xx | socket errors | peak RSS | server CPU | server CPU per request | wrk CPU | other CPU | events/commit | stored / 2xx |")
+		fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+	}
 	var base float64
 	for _, row := range r.rows {
 		if row.stored < 0 {
@@ -56,6 +69,10 @@ func (r *report) write(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Latencies are wrk's (closed loop: 64 connections each waiting for its answer). \"server CPU\" and \"wrk CPU\" are cores used on average during the measured time, and \"server CPU per request\" the server's CPU time divided by the requests answered; \"other CPU\" is what the rest of the machine used meanwhile (other programs, the kernel's work not charged to either), out of 2 cores: a high figure means the run was disturbed. \"events/commit\" is the mean size of the group commits during the run, from /api/v1/stats. \"stored / 2xx\" compares the events of the measured source listed by the admin API afterwards with the answers wrk counted as 2xx (stored may exceed 2xx by the requests still in flight when wrk stopped).")
+	if b.db != "" {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "\"postgres CPU\" is the cores used during the measured time by the PostgreSQL server's processes (from /proc): its background processes and the backends of the --db database, not the backends of other databases; \"other CPU\" excludes it. The baseline row does not measure it.")
+	}
 	fmt.Fprintln(w)
 
 	if f := r.fixed; f != nil {
@@ -124,9 +141,13 @@ func (r *report) writeRow(w io.Writer, row *row, base float64) {
 	if res.Requests > 0 {
 		perRequest = fmt.Sprintf("%.0f µs", float64(row.serverCPU.Microseconds())/float64(res.Requests))
 	}
-	fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %d | %d | %s | %.2f | %s | %.2f | %.2f | %s | %s |\n",
+	dbCell := ""
+	if r.b.db != "" {
+		dbCell = fmt.Sprintf(" %.2f |", row.dbCPU.Seconds()/secs)
+	}
+	fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %d | %d | %s | %.2f | %s |%s %.2f | %.2f | %s | %s |\n",
 		row.name, res.RPS(), ratio, ms(us(res.P50US)), ms(us(res.P99US)), ms(us(res.P999US)),
-		res.Status, res.SocketErrors(), mb(row.rss), row.serverCPU.Seconds()/secs, perRequest, res.CPU.Seconds()/secs,
+		res.Status, res.SocketErrors(), mb(row.rss), row.serverCPU.Seconds()/secs, perRequest, dbCell, res.CPU.Seconds()/secs,
 		max(0, row.otherCPU.Seconds()/secs), perCommit, stored)
 }
 
@@ -185,4 +206,13 @@ func wrkVersion(bin string) string {
 		line = line[:i]
 	}
 	return strings.TrimSpace(line)
+}
+
+// redactURL hides the password of a database URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,7 +43,8 @@ type row struct {
 	res       *wrkResult
 	rss       int64
 	serverCPU time.Duration
-	otherCPU  time.Duration // busy time of the machine's cores that was neither the server's nor wrk's
+	otherCPU  time.Duration // busy time of the machine's cores that was neither the server's nor wrk's (nor the database's, with --db)
+	dbCPU     time.Duration // CPU time of the PostgreSQL processes working for --db during the run
 	commits   int64         // commits of the server's writer during the run (0: not known)
 	committed int64         // events in those commits
 	stored    int64         // events of the measured source found afterwards; -1: not checked
@@ -79,30 +81,37 @@ func (b *bench) startInlet(ctx context.Context, name, dataDir string, extra ...s
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"serve", "--addr", addr, "--data", dataDir, "--admin-token", b.token, "--log-level", "warn"}, b.inletArgs...)
+	args := []string{"serve", "--addr", addr, "--data", dataDir, "--admin-token", b.token, "--log-level", "warn"}
+	if b.db != "" {
+		args = append(args, "--db", b.db)
+	}
+	args = append(args, b.inletArgs...)
 	args = append(args, extra...)
 	return startServer(ctx, name, b.inletBin, args, addr, "/readyz", b.logDir)
 }
 
-// createSources registers the sources a run sends to.
+// createSources registers the sources a run sends to. On a --db database,
+// which outlives the servers, a source that exists already is fine.
 func (b *bench) createSources(ctx context.Context, c *inlethttp.Client, ids ...string) error {
 	for _, id := range ids {
-		if _, err := c.CreateSource(ctx, inlethttp.CreateSourceRequest{ID: id, Name: id}); err != nil {
+		if _, err := c.CreateSource(ctx, inlethttp.CreateSourceRequest{ID: id, Name: id}); err != nil && !(b.db != "" && isConflict(err)) {
 			return fmt.Errorf("create source %s: %w", id, err)
 		}
 	}
 	return nil
 }
 
-// runScenario measures one wrk scenario on a fresh server.
+// runScenario measures one wrk scenario on fresh servers: one, or --nodes
+// against the same --db database, each driven by its own wrk process.
 func (b *bench) runScenario(ctx context.Context, n int, dataDir string) (*row, error) {
-	srv, err := b.startInlet(ctx, fmt.Sprintf("inlet-%d", n), dataDir)
+	nodes, err := b.startNodes(ctx, fmt.Sprintf("inlet-%d", n), dataDir)
 	if err != nil {
 		return nil, err
 	}
-	defer srv.stop()
+	defer nodes.stop()
+	srv := nodes[0]
 	client := inlethttp.NewClient(srv.url, b.token)
-	warmSrc, runSrc := "bench-warm-"+b.runID, "bench-run-"+b.runID
+	warmSrc, runSrc := b.sourceIDs(strconv.Itoa(n))
 	if err := b.createSources(ctx, client, warmSrc, runSrc); err != nil {
 		return nil, err
 	}
@@ -118,28 +127,36 @@ func (b *bench) runScenario(ctx context.Context, n int, dataDir string) (*row, e
 		}
 		b.logf("  created %d sessions in %s", b.sessions, time.Since(start).Round(time.Millisecond))
 	}
-	warm := wrkLoad{Mode: mode, URL: srv.url, Path: "/collect/" + eventType + "/" + warmSrc, Sessions: b.sessions, Tag: "w" + b.runID}
-	if _, err := b.runWrk(ctx, warm, b.warmup, fmt.Sprintf("scenario-%d-warmup", n)); err != nil {
+	warm := wrkLoad{Mode: mode, Path: "/collect/" + eventType + "/" + warmSrc, Sessions: b.sessions, Tag: "w" + b.runID}
+	if _, err := b.runWrkNodes(ctx, nodes, warm, b.warmup, fmt.Sprintf("scenario-%d-warmup", n)); err != nil {
 		return nil, err
 	}
 	load := warm
 	load.Path, load.Tag = "/collect/"+eventType+"/"+runSrc, "m"+b.runID
-	c0, e0, _ := writerStats(ctx, srv.url, b.token)
-	cpu0, busy0 := srv.CPUTime(), machineBusy()
-	res, err := b.runWrk(ctx, load, b.duration, fmt.Sprintf("scenario-%d", n))
+	c0, e0, _ := nodes.writerStats(ctx, b.token)
+	var db0 map[int]time.Duration
+	if b.db != "" {
+		db0 = dbCPU(dbName(b.db))
+	}
+	cpu0, busy0 := nodes.CPUTime(), machineBusy()
+	res, err := b.runWrkNodes(ctx, nodes, load, b.duration, fmt.Sprintf("scenario-%d", n))
 	if err != nil {
 		return nil, err
 	}
-	r := &row{name: scenarioNames[n], res: res, serverCPU: srv.CPUTime() - cpu0, rss: srv.PeakRSS()}
-	r.otherCPU = machineBusy() - busy0 - r.serverCPU - res.CPU
-	if c1, e1, ok := writerStats(ctx, srv.url, b.token); ok {
+	r := &row{name: scenarioNames[n], res: res, serverCPU: nodes.CPUTime() - cpu0, rss: nodes.PeakRSS()}
+	busy := machineBusy() - busy0
+	if db0 != nil {
+		r.dbCPU = dbCPUSince(dbName(b.db), db0)
+	}
+	r.otherCPU = busy - r.serverCPU - res.CPU - r.dbCPU
+	if c1, e1, ok := nodes.writerStats(ctx, b.token); ok {
 		r.commits, r.committed = c1-c0, e1-e0
 	}
 	if r.stored, err = countEvents(ctx, client, runSrc); err != nil {
 		return nil, err
 	}
 	b.logf("  %.0f requests/s, %d answered 2xx, %d stored", res.RPS(), res.OK(), r.stored)
-	return r, srv.stop()
+	return r, nodes.stop()
 }
 
 // writerStats reads the group-commit writer's counters from
@@ -256,7 +273,7 @@ func (b *bench) runFixedRate(ctx context.Context, rate float64, d time.Duration,
 	}
 	defer srv.stop()
 	client := inlethttp.NewClient(srv.url, b.token)
-	warmSrc, runSrc := "bench-warm-"+b.runID, "bench-run-"+b.runID
+	warmSrc, runSrc := b.sourceIDs("fixed")
 	if err := b.createSources(ctx, client, warmSrc, runSrc); err != nil {
 		return nil, err
 	}
@@ -404,7 +421,7 @@ func (b *bench) runProfile(ctx context.Context, file, dataDir string) (string, e
 	}
 	defer srv.stop()
 	client := inlethttp.NewClient(srv.url, b.token)
-	warmSrc, runSrc := "bench-warm-"+b.runID, "bench-run-"+b.runID
+	warmSrc, runSrc := b.sourceIDs("profile")
 	if err := b.createSources(ctx, client, warmSrc, runSrc); err != nil {
 		return "", err
 	}

@@ -61,6 +61,8 @@ type wrkLoad struct {
 	Path     string // request path; the script adds the session or the query
 	Sessions int    // for mode known
 	Tag      string // for mode new: makes session ids unique to this run
+
+	Connections, Threads int // 0: --connections and --threads
 }
 
 // runWrk runs wrk for d and returns the script's result line.
@@ -73,10 +75,17 @@ func (b *bench) runWrk(ctx context.Context, l wrkLoad, d time.Duration, logName 
 	if tag == "" {
 		tag = "run"
 	}
+	threads, conns := b.threads, b.connections
+	if l.Threads > 0 {
+		threads = l.Threads
+	}
+	if l.Connections > 0 {
+		conns = l.Connections
+	}
 	args := []string{
-		"-t", strconv.Itoa(b.threads), "-c", strconv.Itoa(b.connections), "-d", strconv.Itoa(secs) + "s",
+		"-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns), "-d", strconv.Itoa(secs) + "s",
 		"--timeout", b.wrkTimeout.String(), "-s", b.script, l.URL,
-		"--", l.Path, strconv.Itoa(l.Sessions), tag, strconv.Itoa(b.threads),
+		"--", l.Path, strconv.Itoa(l.Sessions), tag, strconv.Itoa(threads),
 	}
 	cmd := exec.CommandContext(ctx, b.wrk, args...)
 	cmd.Env = append(os.Environ(), "INLET_BENCH_MODE="+l.Mode)
