@@ -86,10 +86,6 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	// Statement journals of multi-row inserts stay in memory instead of
 	// spilling to a temporary file past 64 KiB.
 	q.Add("_pragma", "temp_store(MEMORY)")
-	// Checkpoint every 4000 pages (64 MiB of log) instead of 1000: the
-	// pages that each commit rewrites (the ends of the tables and indexes)
-	// are copied to the database file once per checkpoint, not four times.
-	q.Add("_pragma", "wal_autocheckpoint(4000)")
 	q.Add("_pragma", "synchronous("+sync+")")
 	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cache*1024))
 	q.Add("_txlock", "immediate")
