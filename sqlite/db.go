@@ -47,9 +47,12 @@ type Options struct {
 
 // DB is the SQLite store. It implements inlet.Store.
 type DB struct {
-	write *sql.DB // exactly one connection: SQLite has one writer
-	read  *sql.DB
-	now   func() time.Time
+	write      *sql.DB // exactly one connection: SQLite has one writer
+	read       *sql.DB
+	checkpoint *sql.DB // one connection for background checkpoints
+	stop       chan struct{}
+	stopped    chan struct{}
+	now        func() time.Time
 
 	sessions *inlet.SessionCache // session id to profile id, for committed sessions
 
@@ -108,9 +111,20 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("migrate %s: %w", opts.Path, err)
 	}
 
+	// Checkpoints copy the log into the database file from a connection of
+	// their own, so that the writer, which would otherwise do it inside a
+	// commit every 1000 pages, finds little left to copy and is not held up.
+	if db.checkpoint, err = sql.Open("sqlite", dsn); err != nil {
+		db.write.Close()
+		return nil, err
+	}
+	db.checkpoint.SetMaxOpenConns(1)
+	db.stop, db.stopped = make(chan struct{}), make(chan struct{})
+	go db.checkpointLoop()
+
 	q.Add("_pragma", "query_only(1)")
 	if db.read, err = sql.Open("sqlite", "file:"+opts.Path+"?"+q.Encode()); err != nil {
-		db.write.Close()
+		db.Close()
 		return nil, err
 	}
 	db.read.SetMaxOpenConns(4)
@@ -224,9 +238,36 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both connection pools.
+// checkpointInterval is how often the background checkpoint runs.
+const checkpointInterval = 200 * time.Millisecond
+
+// checkpointLoop runs passive checkpoints until Close: they copy what they
+// can without blocking readers or the writer.
+func (db *DB) checkpointLoop() {
+	defer close(db.stopped)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-t.C:
+			// A failure (busy, or the disk) is retried at the next tick;
+			// the writer's own checkpoints remain as the safety net.
+			db.checkpoint.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
+}
+
+// Close closes the connection pools.
 func (db *DB) Close() error {
 	var errs []error
+	if db.stop != nil {
+		close(db.stop)
+		<-db.stopped
+		errs = append(errs, db.checkpoint.Close())
+		db.stop = nil
+	}
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
 	}
