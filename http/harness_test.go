@@ -90,21 +90,28 @@ type response struct {
 // do sends a request; header holds name/value pairs.
 func (s *testServer) do(method, path string, body io.Reader, header ...string) *response {
 	s.t.Helper()
-	req, err := http.NewRequest(method, s.URL+path, body)
+	return doRequest(s.t, s.URL, method, path, body, header...)
+}
+
+// doRequest sends a request to the server at base; header holds
+// name/value pairs.
+func doRequest(t *testing.T, base, method, path string, body io.Reader, header ...string) *response {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, body)
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Add(header[i], header[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		s.t.Fatalf("%s %s: reading the answer: %v", method, path, err)
+		t.Fatalf("%s %s: reading the answer: %v", method, path, err)
 	}
 	return &response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }

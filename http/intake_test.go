@@ -78,32 +78,12 @@ func newIntakeServer(t *testing.T, path string, wrap func(*sqlite.DB) inlet.Stor
 }
 
 // intakeAnswer is a finished HTTP exchange.
-type intakeAnswer struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
+type intakeAnswer = response
 
 // send makes a request; header holds name/value pairs.
 func (s *intakeServer) send(method, path string, body []byte, header ...string) *intakeAnswer {
 	s.t.Helper()
-	req, err := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Add(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		s.t.Fatalf("%s %s: reading the answer: %v", method, path, err)
-	}
-	return &intakeAnswer{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return doRequest(s.t, s.URL, method, path, bytes.NewReader(body), header...)
 }
 
 func (s *intakeServer) adminJSON(method, path, body string) *intakeAnswer {
