@@ -145,6 +145,17 @@ const (
 	MaxEventLimit     = 1000
 )
 
+// PageLimit returns the number of events a page holds: Limit within its
+// bounds, DefaultEventLimit when unset.
+func (f *EventFilter) PageLimit() int { return pageLimit(f.Limit, DefaultEventLimit, MaxEventLimit) }
+
+func pageLimit(limit, def, most int) int {
+	if limit <= 0 {
+		return def
+	}
+	return min(limit, most)
+}
+
 // EventPage is one page of events, newest first.
 type EventPage struct {
 	Items []*Event `json:"items"`

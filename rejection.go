@@ -112,6 +112,12 @@ const (
 	MaxRejectionLimit     = 1000
 )
 
+// PageLimit returns the number of rejections a page holds: Limit within
+// its bounds, DefaultRejectionLimit when unset.
+func (f *RejectionFilter) PageLimit() int {
+	return pageLimit(f.Limit, DefaultRejectionLimit, MaxRejectionLimit)
+}
+
 // RejectionStore keeps the rejected-request log. It is apart from Store so
 // that a backend may leave it out; the collector then keeps no log.
 type RejectionStore interface {

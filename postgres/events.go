@@ -246,12 +246,7 @@ func (db *DB) FindEvent(ctx context.Context, id string) (*inlet.Event, error) {
 // ListEvents returns a page of events, newest first: by insertion time,
 // then id. See inlet.EventStore.
 func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.EventPage, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = inlet.DefaultEventLimit
-	} else if limit > inlet.MaxEventLimit {
-		limit = inlet.MaxEventLimit
-	}
+	limit := f.PageLimit()
 	var where []string
 	var args []any
 	add := func(cond string, values ...any) {

@@ -235,12 +235,7 @@ func trimRejections(ctx context.Context, tx pgx.Tx, bounds inlet.RejectionBounds
 
 // ListRejections returns rejections, newest first. See inlet.RejectionStore.
 func (db *DB) ListRejections(ctx context.Context, f inlet.RejectionFilter) ([]*inlet.Rejection, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = inlet.DefaultRejectionLimit
-	} else if limit > inlet.MaxRejectionLimit {
-		limit = inlet.MaxRejectionLimit
-	}
+	limit := f.PageLimit()
 	var where []string
 	var args []any
 	add := func(cond string, arg any) {
