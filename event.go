@@ -27,26 +27,6 @@ type Event struct {
 	Context    RequestContext  `json:"context"`
 	// Warnings say where the source's mapping fell back to the URL's rules.
 	Warnings []string `json:"warnings,omitempty"`
-
-	// Identity, when set, is who the payload says sent the event; Append
-	// resolves it to the event's profile (see ResolveIdentities).
-	Identity *Identity `json:"-"`
-
-	// NewSession is set by EventStore.Append when the event's session (and
-	// its profile) did not exist before and was created with the event.
-	NewSession bool `json:"-"`
-
-	// DedupKey, when set, is the event's idempotency key within its source
-	// (a header or property value named by the source's dedup config), and
-	// DedupUntil when the key is forgotten. See EventStore.Append.
-	DedupKey   string    `json:"-"`
-	DedupUntil time.Time `json:"-"`
-
-	// DuplicateOf is set by EventStore.Append when the event repeats the
-	// DedupKey of an event of the same source whose key has not expired: the
-	// event was not stored, and DuplicateOf is the id of the one that was
-	// (its ProfileID and SessionID are then the original's).
-	DuplicateOf string `json:"-"`
 }
 
 // MarshalJSON writes absent session and profile ids as null.
@@ -164,25 +144,27 @@ type EventPage struct {
 
 // EventStore stores and reads events.
 type EventStore interface {
-	// Append stores events in one transaction: all of them or none, and
-	// durably when it returns nil. An event with a SessionID and no ProfileID
-	// is linked to that session's profile; an unknown session is created
-	// with a new profile (NewSession set), once even under concurrency. Every
-	// session seen records its last-seen time and event count.
+	// Append stores the intakes' events in one transaction: all of them or
+	// none, and durably when it returns nil; the answer has one Appended
+	// per intake, in order. An event with a SessionID and no ProfileID is
+	// linked to that session's profile; an unknown session is created with
+	// a new profile (NewSession), once even under concurrency. Every session
+	// seen records its last-seen time and event count.
 	//
-	// Deduplication happens in the same transaction: an event with a
-	// DedupKey whose (SourceID, DedupKey) was recorded by an earlier event
-	// whose DedupUntil has not passed (at the new event's InsertedAt) is not
-	// stored; its DuplicateOf is set to the earlier event's id instead. Else
-	// the key is recorded (replacing an expired one) with the event's id and
-	// DedupUntil. This holds between events of one call, between concurrent
-	// calls and across restarts. Expired keys are purged in bounded batches.
+	// Deduplication happens in the same transaction (see Dedup): an intake
+	// repeating a live idempotency key of its source is not stored, and is
+	// answered with the original's id, session and profile.
 	//
-	// Events with an Identity are then resolved in the same transaction (see
-	// ResolveIdentities): their profile comes from the identifiers they
-	// carry, and profiles they show to be one person are merged.
-	// Returns EUNAVAILABLE when the store cannot write.
-	Append(ctx context.Context, events []*Event) error
+	// Intakes with an Identity are then resolved in the same transaction
+	// (see ResolveIdentities): their profile comes from the identifiers
+	// they carry, and profiles they show to be one person are merged.
+	//
+	// Errors: EINVALID for a value the store cannot hold (callers check
+	// intakes with Intake.Check first, so this is a bug or an old store);
+	// ECONFLICT for an event id that is stored already or twice in the
+	// batch; EUNAVAILABLE when the store cannot write now (retry later);
+	// EINTERNAL for anything else.
+	Append(ctx context.Context, intakes []Intake) ([]Appended, error)
 
 	// FindEvent returns one event. Returns ENOTFOUND.
 	FindEvent(ctx context.Context, id string) (*Event, error)

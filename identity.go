@@ -171,8 +171,9 @@ type IdentityTx interface {
 
 // IdentityResult is the outcome of ResolveIdentities.
 type IdentityResult struct {
-	// Profiles is the final profile of each event that had an Identity.
-	Profiles map[*Event]string
+	// Profiles is the final profile of each event (by its index) that had
+	// an Identity.
+	Profiles map[int]string
 	// Survivors maps every profile merged away during the batch to its
 	// survivor, so that other events of the batch follow it.
 	Survivors map[string]string
@@ -192,8 +193,8 @@ func (r *IdentityResult) Survivor(p string) string {
 	return p
 }
 
-// ResolveIdentities links each event with an Identity, in order, to its
-// profile, merging profiles that the event shows to be one person: the
+// ResolveIdentities links each event with an Identity (identities[i] is
+// that of events[i], or nil), in order, to its profile, merging profiles that the event shows to be one person: the
 // oldest survives (ties go to the profile named by the payload, then
 // identifier owners, then the session's). sessionProfile returns the
 // profile of an event's session as the batch resolved it, or "", and
@@ -201,8 +202,8 @@ func (r *IdentityResult) Survivor(p string) string {
 // batch (with a session, or for an identifier) that is merged away in the
 // same batch is dropped rather than kept as an alias: no answer ever
 // named it.
-func ResolveIdentities(ctx context.Context, tx IdentityTx, events []*Event, sessionProfile func(*Event) (profile string, created bool)) (*IdentityResult, error) {
-	r := &IdentityResult{Profiles: make(map[*Event]string), Survivors: make(map[string]string)}
+func ResolveIdentities(ctx context.Context, tx IdentityTx, events []*Event, identities []*Identity, sessionProfile func(i int) (profile string, created bool)) (*IdentityResult, error) {
+	r := &IdentityResult{Profiles: make(map[int]string), Survivors: make(map[string]string)}
 	type info struct {
 		created    time.Time
 		mergedInto string
@@ -244,8 +245,8 @@ func ResolveIdentities(ctx context.Context, tx IdentityTx, events []*Event, sess
 		return p, nil
 	}
 
-	for _, e := range events {
-		id := e.Identity
+	for i, e := range events {
+		id := identities[i]
 		if id == nil {
 			continue
 		}
@@ -280,7 +281,7 @@ func ResolveIdentities(ctx context.Context, tx IdentityTx, events []*Event, sess
 				return nil, err
 			}
 		}
-		sp, created := sessionProfile(e)
+		sp, created := sessionProfile(i)
 		if created && sp != "" {
 			fresh[sp] = true
 		}
@@ -348,7 +349,7 @@ func ResolveIdentities(ctx context.Context, tx IdentityTx, events []*Event, sess
 				return nil, err
 			}
 		}
-		r.Profiles[e] = survivor
+		r.Profiles[i] = survivor
 	}
 	return r, nil
 }
@@ -361,14 +362,14 @@ type ProfileStore interface {
 	FindProfileByIdentifier(ctx context.Context, id Identifier) (*Profile, error)
 }
 
-// ProfileOf returns the final profile of e, whose profile was p before
-// identity resolution: its resolved profile, or p's survivor. A nil result
-// (a batch without identities) leaves p.
-func (r *IdentityResult) ProfileOf(e *Event, p string) string {
+// ProfileOf returns the final profile of the i-th event, whose profile was
+// p before identity resolution: its resolved profile, or p's survivor. A
+// nil result (a batch without identities) leaves p.
+func (r *IdentityResult) ProfileOf(i int, p string) string {
 	if r == nil {
 		return p
 	}
-	if q, ok := r.Profiles[e]; ok {
+	if q, ok := r.Profiles[i]; ok {
 		return r.Survivor(q) // a later event of the batch may have merged it
 	}
 	return r.Survivor(p)

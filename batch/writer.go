@@ -48,6 +48,13 @@ func (o *Options) setDefaults() {
 
 // Writer batches appends to an EventStore. Its Append has the contract of
 // inlet.EventStore.Append, plus EUNAVAILABLE when the queue is full.
+//
+// One request's bad data never fails another's: when a commit fails for a
+// reason that is not transient (EUNAVAILABLE, or the commit running out of
+// time), the writer commits the batch's requests again in halves, down to
+// single requests, so that only the offender gets the error, with the code
+// it deserves (EINVALID, ECONFLICT or EINTERNAL, never EUNAVAILABLE, which
+// would make its sender retry forever).
 type Writer struct {
 	store  inlet.EventStore
 	opts   Options
@@ -55,6 +62,7 @@ type Writer struct {
 
 	queue chan *request
 	bytes atomic.Int64 // event bytes queued or being committed
+	large chan struct{} // the one slot of a request over a quarter of QueueBytes
 	done  chan struct{}
 
 	mu     sync.RWMutex
@@ -62,12 +70,16 @@ type Writer struct {
 
 	batches atomic.Int64
 	events  atomic.Int64
+	retried atomic.Int64 // batches committed again in halves after a failure
+	refused atomic.Int64 // requests whose own data the store refused
 }
 
 type request struct {
-	events []*inlet.Event
-	size   int64
-	done   chan error
+	intakes []inlet.Intake
+	size    int64
+	large   bool // holds the large slot instead of queue bytes
+	out     []inlet.Appended
+	done    chan error
 }
 
 var requestPool = sync.Pool{New: func() any { return &request{done: make(chan error, 1)} }}
@@ -80,6 +92,7 @@ func NewWriter(store inlet.EventStore, opts Options, logger *slog.Logger) *Write
 		opts:   opts,
 		logger: logger,
 		queue:  make(chan *request, opts.QueueSize),
+		large:  make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
 	go w.run()
@@ -92,26 +105,43 @@ var errOverloaded = inlet.Errorf(inlet.EUNAVAILABLE, "the collector is over capa
 // errClosed is answered after Close.
 var errClosed = inlet.Errorf(inlet.EUNAVAILABLE, "the collector is shutting down; retry later")
 
-// Append queues events for the next commit and waits until they are
+// Size is what an intake counts against Options.QueueBytes.
+func Size(in *inlet.Intake) int64 {
+	return int64(len(in.Event.Properties)) + 512
+}
+
+// Append queues intakes for the next commit and waits until they are
 // committed or the commit failed. If ctx ends first the events may still be
 // committed; Append then returns ctx's error.
-func (w *Writer) Append(ctx context.Context, events []*inlet.Event) error {
+//
+// A request over a quarter of QueueBytes (an event as large as a source's
+// body limit allows) does not count against the queue's bytes but waits
+// for the one slot of such requests, so that it is never refused for its
+// size alone while the memory it holds stays bounded.
+func (w *Writer) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
 	var size int64
-	for _, e := range events {
-		size += int64(len(e.Properties)) + 512
+	for i := range intakes {
+		size += Size(&intakes[i])
 	}
-	if w.bytes.Add(size) > w.opts.QueueBytes {
+	large := size > w.opts.QueueBytes/4
+	if large {
+		select {
+		case w.large <- struct{}{}:
+		case <-ctx.Done():
+			return nil, errOverloaded
+		}
+	} else if w.bytes.Add(size) > w.opts.QueueBytes {
 		w.bytes.Add(-size)
-		return errOverloaded
+		return nil, errOverloaded
 	}
 	r := requestPool.Get().(*request)
-	r.events, r.size = events, size
+	r.intakes, r.size, r.large = intakes, size, large
 
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
 		w.release(r)
-		return errClosed
+		return nil, errClosed
 	}
 	select {
 	case w.queue <- r:
@@ -119,28 +149,35 @@ func (w *Writer) Append(ctx context.Context, events []*inlet.Event) error {
 	default:
 		w.mu.RUnlock()
 		w.release(r)
-		return errOverloaded
+		return nil, errOverloaded
 	}
 
 	select {
 	case err := <-r.done:
+		out := r.out
+		r.out = nil
 		requestPool.Put(r)
-		return err
+		return out, err
 	case <-ctx.Done():
-		return ctx.Err() // r is not reused: the writer still holds it
+		return nil, ctx.Err() // r is not reused: the writer still holds it
 	}
 }
 
+// release gives back what a request holds of the queue's budget.
 func (w *Writer) release(r *request) {
-	w.bytes.Add(-r.size)
-	r.events = nil
+	if r.large {
+		<-w.large
+	} else {
+		w.bytes.Add(-r.size)
+	}
+	r.intakes = nil
 	requestPool.Put(r)
 }
 
 func (w *Writer) run() {
 	defer close(w.done)
 	batch := make([]*request, 0, 64)
-	events := make([]*inlet.Event, 0, w.opts.MaxBatch)
+	events := 0
 	var timer *time.Timer
 	for {
 		r, ok := <-w.queue
@@ -148,13 +185,13 @@ func (w *Writer) run() {
 			return
 		}
 		batch = append(batch[:0], r)
-		events = append(events[:0], r.events...)
+		events = len(r.intakes)
 		closed := false
 		// The wait counts from the batch's first request, so that a steady
 		// stream of requests cannot hold it open for longer than MaxWait.
 		deadline := time.Now().Add(w.opts.MaxWait)
 	collect:
-		for len(events) < w.opts.MaxBatch {
+		for events < w.opts.MaxBatch {
 			select {
 			case r, ok := <-w.queue:
 				if !ok {
@@ -162,7 +199,7 @@ func (w *Writer) run() {
 					break collect
 				}
 				batch = append(batch, r)
-				events = append(events, r.events...)
+				events += len(r.intakes)
 				continue
 			default:
 			}
@@ -183,50 +220,106 @@ func (w *Writer) run() {
 					break collect
 				}
 				batch = append(batch, r)
-				events = append(events, r.events...)
+				events += len(r.intakes)
 			case <-timer.C:
 				break collect
 			}
 		}
-		w.commit(batch, events)
+		w.commit(batch)
+		clear(batch)
 		if closed {
 			return
 		}
 	}
 }
 
-func (w *Writer) commit(batch []*request, events []*inlet.Event) {
+// commit commits the requests of a batch in one transaction and wakes
+// each. A failure that is not transient is narrowed down by committing the
+// halves of the batch again, so that only the requests whose own data fail
+// get the error.
+func (w *Writer) commit(batch []*request) {
+	var intakes []inlet.Intake
+	if len(batch) == 1 {
+		intakes = batch[0].intakes
+	} else {
+		n := 0
+		for _, r := range batch {
+			n += len(r.intakes)
+		}
+		intakes = make([]inlet.Intake, 0, n)
+		for _, r := range batch {
+			intakes = append(intakes, r.intakes...)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.CommitTimeout)
-	err := w.store.Append(ctx, events)
+	out, err := w.store.Append(ctx, intakes)
 	cancel()
-	if err != nil {
-		w.logger.Error("commit failed", "events", len(events), "requests", len(batch), "err", err)
-		if inlet.ErrorCode(err) == inlet.EINTERNAL || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil {
+		w.batches.Add(1)
+		w.events.Add(int64(len(intakes)))
+		for _, r := range batch {
+			n := len(r.intakes)
+			w.finish(r, out[:n:n], nil)
+			out = out[n:]
+		}
+		return
+	}
+	if transient(err) {
+		w.logger.Error("commit failed", "events", len(intakes), "requests", len(batch), "err", err)
+		if inlet.ErrorCode(err) != inlet.EUNAVAILABLE {
 			err = errors.Join(inlet.Errorf(inlet.EUNAVAILABLE, "the store could not commit; retry later"), err)
 		}
+		for _, r := range batch {
+			w.finish(r, nil, err)
+		}
+		return
+	}
+	if len(batch) > 1 {
+		w.retried.Add(1)
+		w.commit(batch[:len(batch)/2])
+		w.commit(batch[len(batch)/2:])
+		return
+	}
+	w.refused.Add(1)
+	if inlet.ErrorCode(err) == inlet.EINTERNAL {
+		w.logger.Error("commit failed", "events", len(intakes), "err", err)
 	} else {
-		w.batches.Add(1)
-		w.events.Add(int64(len(events)))
+		w.logger.Warn("request refused by the store", "events", len(intakes), "err", err)
 	}
-	for _, r := range batch {
+	w.finish(batch[0], nil, err)
+}
+
+// transient reports whether a failed commit may succeed if tried again as
+// it is: the store is unavailable or the commit ran out of time.
+func transient(err error) bool {
+	return inlet.ErrorCode(err) == inlet.EUNAVAILABLE || errors.Is(err, context.DeadlineExceeded)
+}
+
+// finish gives back the request's budget and wakes it.
+func (w *Writer) finish(r *request, out []inlet.Appended, err error) {
+	if r.large {
+		<-w.large
+	} else {
 		w.bytes.Add(-r.size)
-		r.events = nil
-		r.done <- err
 	}
-	clear(events)
+	r.intakes, r.out = nil, out
+	r.done <- err
 }
 
 // Stats are counters of a Writer since it started.
 type Stats struct {
 	Batches     int64 `json:"batches"`
 	Events      int64 `json:"events"`
+	Split       int64 `json:"split_batches"`
+	Refused     int64 `json:"refused_requests"`
 	QueuedBytes int64 `json:"queued_bytes"`
 	Queued      int   `json:"queued_requests"`
 }
 
 // Stats returns the writer's counters.
 func (w *Writer) Stats() Stats {
-	return Stats{Batches: w.batches.Load(), Events: w.events.Load(), QueuedBytes: w.bytes.Load(), Queued: len(w.queue)}
+	return Stats{Batches: w.batches.Load(), Events: w.events.Load(), Split: w.retried.Load(), Refused: w.refused.Load(),
+		QueuedBytes: w.bytes.Load(), Queued: len(w.queue)}
 }
 
 // Close stops taking events, commits what is queued and returns when the

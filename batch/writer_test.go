@@ -3,8 +3,10 @@ package batch_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +16,9 @@ import (
 )
 
 // store records the batches it is given. While hold is set, Append blocks
-// until it is released; fail makes Append fail.
+// until it is released; fail makes Append fail; a batch holding an event
+// whose id starts with "poison" fails as a store fails on a value it cannot
+// hold.
 type store struct {
 	inlet.EventStore
 	mu      sync.Mutex
@@ -22,11 +26,12 @@ type store struct {
 	hold    chan struct{}
 	entered chan struct{}
 	fail    error
+	failed  int // commits failed by a poisoned batch
 }
 
 func newStore() *store { return &store{entered: make(chan struct{}, 1000)} }
 
-func (s *store) Append(ctx context.Context, events []*inlet.Event) error {
+func (s *store) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
 	s.entered <- struct{}{}
 	s.mu.Lock()
 	hold, fail := s.hold, s.fail
@@ -35,16 +40,24 @@ func (s *store) Append(ctx context.Context, events []*inlet.Event) error {
 		<-hold
 	}
 	if fail != nil {
-		return fail
+		return nil, fail
 	}
-	ids := make([]string, len(events))
-	for i, e := range events {
-		ids[i] = e.ID
+	ids := make([]string, len(intakes))
+	out := make([]inlet.Appended, len(intakes))
+	for i := range intakes {
+		ids[i] = intakes[i].Event.ID
+		if strings.HasPrefix(ids[i], "poison") {
+			s.mu.Lock()
+			s.failed++
+			s.mu.Unlock()
+			return nil, inlet.Reasonf(inlet.EINVALID, "bad_value", "the store cannot hold %s", ids[i])
+		}
+		out[i] = inlet.Appended{EventID: ids[i]}
 	}
 	s.mu.Lock()
 	s.batches = append(s.batches, ids)
 	s.mu.Unlock()
-	return nil
+	return out, nil
 }
 
 func (s *store) holdCommits() chan struct{} {
@@ -60,8 +73,17 @@ func (s *store) snapshot() [][]string {
 	return append([][]string(nil), s.batches...)
 }
 
-func event(id string) []*inlet.Event {
-	return []*inlet.Event{{ID: id, Properties: []byte(`{}`)}}
+func event(id string) []inlet.Intake {
+	return []inlet.Intake{{Event: inlet.Event{ID: id, Properties: []byte(`{}`)}}}
+}
+
+// appendOne appends one event and checks that the answer is its own.
+func appendOne(w *batch.Writer, id string) error {
+	out, err := w.Append(context.Background(), event(id))
+	if err == nil && (len(out) != 1 || out[0].EventID != id) {
+		return fmt.Errorf("Append(%s) answered %+v", id, out)
+	}
+	return err
 }
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -74,7 +96,7 @@ func appendAsync(w *batch.Writer, prefix string, n int) (wait func() []error) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			errs[i] = w.Append(context.Background(), event(prefix+string(rune('a'+i%26))+string(rune('a'+i/26))))
+			errs[i] = appendOne(w, prefix+string(rune('a'+i%26))+string(rune('a'+i/26)))
 		}(i)
 	}
 	return func() []error { wg.Wait(); return errs }
@@ -85,7 +107,7 @@ func TestWriter(t *testing.T) {
 		s := newStore()
 		w := batch.NewWriter(s, batch.Options{}, discard)
 		defer w.Close(context.Background())
-		if err := w.Append(context.Background(), event("e1")); err != nil {
+		if err := appendOne(w, "e1"); err != nil {
 			t.Fatalf("Append: %v", err)
 		}
 		if got := s.snapshot(); len(got) != 1 || len(got[0]) != 1 || got[0][0] != "e1" {
@@ -147,7 +169,7 @@ func TestWriter(t *testing.T) {
 		<-s.entered
 		queued := appendAsync(w, "queued", 2)
 		waitQueued(t, w, 2)
-		err := w.Append(context.Background(), event("over"))
+		err := appendOne(w, "over")
 		if inlet.ErrorCode(err) != inlet.EUNAVAILABLE {
 			t.Fatalf("Append over a full queue = %v, want EUNAVAILABLE", err)
 		}
@@ -162,14 +184,62 @@ func TestWriter(t *testing.T) {
 
 	t.Run("queued bytes are bounded too", func(t *testing.T) {
 		s := newStore()
+		w := batch.NewWriter(s, batch.Options{QueueBytes: 16 << 10}, discard)
+		defer w.Close(context.Background())
+		release := s.holdCommits()
+		first := appendAsync(w, "first", 1)
+		<-s.entered
+		queued := appendAsync(w, "queued", 3) // 3 x 1 KiB of the 16 KiB
+		waitQueued(t, w, 3)
+		// 3.5 KiB each, under the large size: three fit, the fourth is over.
+		mid := func(id string) []inlet.Intake {
+			return []inlet.Intake{{Event: inlet.Event{ID: id, Properties: make([]byte, 3<<10)}}}
+		}
+		mids := make(chan error, 3)
+		for i := range 3 {
+			go func() { _, err := w.Append(context.Background(), mid(fmt.Sprint("mid", i))); mids <- err }()
+		}
+		waitQueued(t, w, 6)
+		_, over := w.Append(context.Background(), mid("over"))
+		close(release)
+		first()
+		queued()
+		for range 3 {
+			if err := <-mids; err != nil {
+				t.Fatalf("an Append within QueueBytes failed: %v", err)
+			}
+		}
+		if inlet.ErrorCode(over) != inlet.EUNAVAILABLE {
+			t.Fatalf("the Append over QueueBytes = %v, want EUNAVAILABLE", over)
+		}
+	})
+
+	t.Run("a request larger than the queue's bytes is committed through the large slot, not refused", func(t *testing.T) {
+		s := newStore()
 		w := batch.NewWriter(s, batch.Options{QueueBytes: 4096}, discard)
 		defer w.Close(context.Background())
-		big := []*inlet.Event{{ID: "big", Properties: make([]byte, 8192)}}
-		if err := w.Append(context.Background(), big); inlet.ErrorCode(err) != inlet.EUNAVAILABLE {
-			t.Fatalf("Append over QueueBytes = %v, want EUNAVAILABLE", err)
+		big := []inlet.Intake{{Event: inlet.Event{ID: "big", Properties: make([]byte, 8192)}}}
+		if _, err := w.Append(context.Background(), big); err != nil {
+			t.Fatalf("Append of an event over QueueBytes = %v, want it committed", err)
 		}
-		if err := w.Append(context.Background(), event("small")); err != nil {
-			t.Fatalf("Append after a refused one: %v", err)
+		<-s.entered
+		// A second large request waits for the slot; it gives up when its
+		// context ends, as overload.
+		release := s.holdCommits()
+		done := make(chan error, 1)
+		go func() { _, err := w.Append(context.Background(), big); done <- err }()
+		<-s.entered
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if _, err := w.Append(ctx, big); inlet.ErrorCode(err) != inlet.EUNAVAILABLE {
+			t.Fatalf("a second large Append while the slot is taken = %v, want EUNAVAILABLE when its context ends", err)
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatalf("the large Append holding the slot: %v", err)
+		}
+		if err := appendOne(w, "small"); err != nil {
+			t.Fatalf("Append after the large ones: %v", err)
 		}
 	})
 
@@ -177,19 +247,72 @@ func TestWriter(t *testing.T) {
 		s := newStore()
 		w := batch.NewWriter(s, batch.Options{}, discard)
 		defer w.Close(context.Background())
-		s.fail = errors.New("disk I/O error")
-		err := w.Append(context.Background(), event("e1"))
+		s.fail = inlet.Errorf(inlet.EUNAVAILABLE, "disk I/O error")
+		err := appendOne(w, "e1")
 		if inlet.ErrorCode(err) != inlet.EUNAVAILABLE {
 			t.Fatalf("Append during a store failure = %v, want EUNAVAILABLE", err)
 		}
 		s.mu.Lock()
 		s.fail = nil
 		s.mu.Unlock()
-		if err := w.Append(context.Background(), event("e2")); err != nil {
+		if err := appendOne(w, "e2"); err != nil {
 			t.Fatalf("Append after the store recovered: %v", err)
 		}
 		if got := s.snapshot(); len(got) != 1 || got[0][0] != "e2" {
 			t.Fatalf("batches = %v, want only [[e2]]", got)
+		}
+	})
+
+	t.Run("an uncoded store failure is internal for a lone request, never unavailable", func(t *testing.T) {
+		s := newStore()
+		w := batch.NewWriter(s, batch.Options{}, discard)
+		defer w.Close(context.Background())
+		s.fail = errors.New("a bug")
+		if err := appendOne(w, "e1"); inlet.ErrorCode(err) != inlet.EINTERNAL {
+			t.Fatalf("Append = %v, want EINTERNAL", err)
+		}
+	})
+
+	t.Run("a poisoned request in a batch fails alone; every other request of the batch is committed", func(t *testing.T) {
+		s := newStore()
+		w := batch.NewWriter(s, batch.Options{}, discard)
+		defer w.Close(context.Background())
+		release := s.holdCommits()
+		first := appendAsync(w, "first", 1)
+		<-s.entered
+		good := appendAsync(w, "good", 40)
+		poison := make(chan error, 1)
+		go func() { poison <- appendOne(w, "poison") }()
+		waitQueued(t, w, 41)
+		s.mu.Lock()
+		s.hold = nil
+		s.mu.Unlock()
+		close(release)
+		for _, err := range append(first(), good()...) {
+			if err != nil {
+				t.Fatalf("a good request sharing the batch failed: %v", err)
+			}
+		}
+		if err := <-poison; inlet.ErrorCode(err) != inlet.EINVALID {
+			t.Fatalf("the poisoned request = %v, want EINVALID (a 400, not a retry)", err)
+		}
+		committed := 0
+		for _, b := range s.snapshot() {
+			committed += len(b)
+		}
+		if committed != 41 {
+			t.Fatalf("committed %d events, want the 41 good ones", committed)
+		}
+		// Halving 41 requests down to the poisoned one takes about log2(41)
+		// failed commits, not one per request.
+		if s.failed > 8 {
+			t.Fatalf("%d failed commits to isolate one poisoned request among 41", s.failed)
+		}
+		if st := w.Stats(); st.Refused != 1 {
+			t.Fatalf("Stats().Refused = %d, want 1", st.Refused)
+		}
+		if err := appendOne(w, "after"); err != nil {
+			t.Fatalf("Append after the poisoned batch: %v", err)
 		}
 	})
 
@@ -213,7 +336,7 @@ func TestWriter(t *testing.T) {
 				t.Fatalf("an Append queued before Close failed: %v", err)
 			}
 		}
-		if err := w.Append(context.Background(), event("late")); inlet.ErrorCode(err) != inlet.EUNAVAILABLE {
+		if err := appendOne(w, "late"); inlet.ErrorCode(err) != inlet.EUNAVAILABLE {
 			t.Fatalf("Append after Close = %v, want EUNAVAILABLE", err)
 		}
 		if n := len(s.snapshot()); n != 2 {
@@ -230,7 +353,7 @@ func TestWriter(t *testing.T) {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				w.Append(context.Background(), event(string(rune('a'+i))))
+				appendOne(w, string(rune('a'+i)))
 			}(i)
 			time.Sleep(10 * time.Millisecond)
 		}

@@ -254,8 +254,12 @@ func seedEvents(t *testing.T, db *sqlite.DB, base time.Time, n int) []*inlet.Eve
 		}
 		events[i] = e
 	}
-	if err := db.Append(context.Background(), events); err != nil {
+	out, err := db.Append(context.Background(), inlet.Intakes(events...))
+	if err != nil {
 		t.Fatal(err)
+	}
+	for i, a := range out {
+		events[i].ProfileID = a.ProfileID
 	}
 	return events
 }

@@ -1,10 +1,10 @@
 package http
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"strings"
 
 	"inlet"
 	"inlet/collect"
@@ -46,19 +46,6 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	eventType, err := inlet.NormalizeEventType(r.PathValue("event_type"))
-	if err != nil {
-		s.reject(w, r, source, nil, err)
-		return
-	}
-	sessionID := r.PathValue("session_id")
-	if sessionID != "" {
-		if err := inlet.ValidateSessionID(sessionID); err != nil {
-			s.reject(w, r, source, nil, err)
-			return
-		}
-	}
-
 	// Bodies waiting in handlers share one memory budget, so that many slow
 	// or large requests cannot exhaust memory: over it, 503.
 	reserve := source.Config.BodyLimit()
@@ -81,39 +68,34 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, source, body, err)
 		return
 	}
-	query := keptQuery(r.URL.RawQuery, &source.Config)
-	props, err := collect.Parse(query, r.Header.Get("Content-Type"), body)
+	intakes, err := collect.Build(source, collect.Request{
+		Method:    r.Method,
+		EventType: r.PathValue("event_type"),
+		SessionID: r.PathValue("session_id"),
+		Header:    r.Header,
+		RawQuery:  r.URL.RawQuery,
+		Body:      body,
+		IP:        s.clientIP(r),
+		Now:       s.now().UTC(),
+	})
 	if err != nil {
 		s.reject(w, r, source, body, err)
 		return
 	}
-
-	now := s.now().UTC()
-	e := &inlet.Event{
-		ID:         inlet.NewID(),
-		Type:       eventType,
-		InsertedAt: now,
-		SourceID:   source.ID,
-		SessionID:  sessionID,
-		Properties: props,
-		Context: inlet.RequestContext{
-			Method:    r.Method,
-			Query:     query,
-			Headers:   keptHeaders(r.Header, &source.Config),
-			IP:        s.clientIP(r),
-			UserAgent: r.UserAgent(),
-		},
-	}
-	e.DedupKey, e.DedupUntil = dedupKey(r, &source.Config, props, now)
-	if source.Config.Maps() {
-		s.collectMapped(w, r, source, e, body)
-		return
-	}
-	if err := s.cfg.Appender.Append(ctx, []*inlet.Event{e}); err != nil {
+	out, err := s.cfg.Appender.Append(ctx, intakes)
+	if err != nil {
+		if code := inlet.ErrorCode(err); code == inlet.EINVALID || code == inlet.ECONFLICT {
+			s.reject(w, r, source, body, err) // the store refused this request's own data
+			return
+		}
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
-	writeCollected(w, e)
+	if len(out) == 1 && len(intakes[0].Event.Warnings) == 0 {
+		writeCollected(w, out[0])
+		return
+	}
+	writeCollectedMany(w, intakes, out)
 }
 
 // readBody reads the whole body, up to limit bytes; over it, ETOOLARGE. On
@@ -149,53 +131,46 @@ func tooLarge(limit int64) error {
 	return inlet.Reasonf(inlet.ETOOLARGE, "too_large", "the body is larger than this source's limit of %d bytes", limit)
 }
 
-// keptHeaders returns the request headers to store: all but credentials and
-// the source's secret headers, several values joined with ", ".
-func keptHeaders(h http.Header, config *inlet.SourceConfig) map[string]string {
-	kept := make(map[string]string, len(h))
-	for name, values := range h {
-		if config.IsSecretHeader(name) {
-			continue
-		}
-		if len(values) == 1 {
-			kept[name] = values[0]
-		} else {
-			kept[name] = strings.Join(values, ", ")
-		}
-	}
-	return kept
-}
-
 // writeCollected answers a stored event, or for a duplicate the original
-// with "duplicate": true. Ids are from a safe character set, so they need
-// no escaping.
-func writeCollected(w http.ResponseWriter, e *inlet.Event) {
+// with "duplicate": true.
+func writeCollected(w http.ResponseWriter, a inlet.Appended) {
 	b := make([]byte, 0, 192)
-	b = append(b, `{"events":["`...)
-	if e.DuplicateOf != "" {
-		b = append(b, e.DuplicateOf...)
-		b = append(b, `"],"duplicate":true,"profile":`...)
+	b = append(b, `{"events":[`...)
+	b = appendString(b, a.EventID)
+	if a.Duplicate {
+		b = append(b, `],"duplicate":true,"profile":`...)
 	} else {
-		b = append(b, e.ID...)
-		b = append(b, `"],"profile":`...)
+		b = append(b, `],"profile":`...)
 	}
-	if e.ProfileID == "" {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, `{"id":"`...)
-		b = append(b, e.ProfileID...)
-		b = append(b, `"}`...)
-	}
+	b = appendRef(b, a.ProfileID)
 	b = append(b, `,"session":`...)
-	if e.SessionID == "" {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, `{"id":"`...)
-		b = append(b, e.SessionID...)
-		b = append(b, `"}`...)
-	}
+	b = appendRef(b, a.SessionID)
 	b = append(b, "}\n"...)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
+}
+
+// appendRef appends {"id": id}, or null for "".
+func appendRef(b []byte, id string) []byte {
+	if id == "" {
+		return append(b, "null"...)
+	}
+	b = append(b, `{"id":`...)
+	b = appendString(b, id)
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string: as it is when it needs no
+// escaping (the ids Inlet makes and accepts), else through encoding/json.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

@@ -403,7 +403,9 @@ func TestCollectClientIPOverHTTP(t *testing.T) {
 // failingAppender refuses every event with err.
 type failingAppender struct{ err error }
 
-func (a failingAppender) Append(context.Context, []*inlet.Event) error { return a.err }
+func (a failingAppender) Append(context.Context, []inlet.Intake) ([]inlet.Appended, error) {
+	return nil, a.err
+}
 
 // retryLater is an unavailable error that asks for a specific wait.
 type retryLater struct {
@@ -429,11 +431,11 @@ func (s *brokenStore) FindSource(ctx context.Context, id string) (*inlet.Source,
 	return s.DB.FindSource(ctx, id)
 }
 
-func (s *brokenStore) Append(ctx context.Context, events []*inlet.Event) error {
+func (s *brokenStore) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
 	if s.append != nil {
-		return s.append
+		return nil, s.append
 	}
-	return s.DB.Append(ctx, events)
+	return s.DB.Append(ctx, intakes)
 }
 
 func (s *brokenStore) Ping(ctx context.Context) error {
@@ -455,7 +457,7 @@ func TestCollectUnavailable(t *testing.T) {
 		{name: "an appender that is unavailable gives 503", opts: serverOptions{appender: failingAppender{storeDown}}, retryAfter: "1"},
 		{name: "an appender's own wait is the Retry-After", opts: serverOptions{appender: failingAppender{retryLater{storeDown, 7}}}, retryAfter: "7"},
 		{name: "a store that cannot commit behind the real writer gives 503", opts: serverOptions{store: func(db *sqlite.DB) inlet.Store {
-			return &brokenStore{DB: db, append: errors.New("disk I/O error /var/lib/inlet/inlet.db")}
+			return &brokenStore{DB: db, append: storeDown}
 		}}, retryAfter: "1"},
 	}
 	for _, tt := range tests {

@@ -622,12 +622,12 @@ type faultyStore struct {
 	failed atomic.Int64
 }
 
-func (f *faultyStore) Append(ctx context.Context, events []*inlet.Event) error {
+func (f *faultyStore) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
 	if f.down.Load() {
 		f.failed.Add(1)
-		return fmt.Errorf("%w: %w", inlet.Errorf(inlet.EUNAVAILABLE, "the store cannot be written right now; retry later"), errors.New("disk I/O error: read-only file system"))
+		return nil, fmt.Errorf("%w: %w", inlet.Errorf(inlet.EUNAVAILABLE, "the store cannot be written right now; retry later"), errors.New("disk I/O error: read-only file system"))
 	}
-	return f.DB.Append(ctx, events)
+	return f.DB.Append(ctx, intakes)
 }
 
 func TestIntakeStoreFailure(t *testing.T) {

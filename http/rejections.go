@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"inlet"
+	"inlet/collect"
 )
 
 // RejectionLogOptions bound a RejectionLog. Zero fields take the defaults shown.
@@ -201,7 +202,7 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, source *inlet.So
 		Message:    truncate(inlet.ErrorMessage(err), maxRejectionHeaderValue),
 		Method:     truncate(r.Method, 16),
 		Path:       truncate(r.URL.Path, maxRejectionHeaderValue),
-		Query:      truncate(dropQueryParams(keptQuery(r.URL.RawQuery, config), isWellKnownSecretParam), maxRejectionQuery),
+		Query:      truncate(collect.DropQueryParams(collect.KeptQuery(r.URL.RawQuery, config), isWellKnownSecretParam), maxRejectionQuery),
 		RemoteAddr: s.clientIP(r),
 		Headers:    make(map[string]string, min(len(r.Header), maxRejectionHeaders)),
 	}

@@ -22,9 +22,10 @@ import (
 	"inlet/ratelimit"
 )
 
-// Appender takes events for storage; *batch.Writer is one.
+// Appender takes events for storage; *batch.Writer is one, any
+// inlet.EventStore another.
 type Appender interface {
-	Append(ctx context.Context, events []*inlet.Event) error
+	Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error)
 }
 
 // Config configures a Server. Store, Appender and Sources are required.

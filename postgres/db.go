@@ -173,7 +173,8 @@ func (db *DB) Close() error {
 }
 
 // storeError translates a driver error into the error vocabulary: unique
-// violations are ECONFLICT; a database that cannot be reached, is shutting
+// violations are ECONFLICT; data exceptions and other constraint
+// violations (a value the database refuses) are EINVALID; a database that cannot be reached, is shutting
 // down, out of resources or read-only is EUNAVAILABLE. Other errors of the
 // database (bad SQL, a broken constraint) are bugs and stay internal. The
 // cause is kept for the log.
@@ -187,6 +188,9 @@ func storeError(err error) error {
 		switch {
 		case code == "23505": // unique_violation
 			return fmt.Errorf("%w: %w", inlet.Errorf(inlet.ECONFLICT, "the data conflicts with stored data"), err)
+		case strings.HasPrefix(code, "22"), // data exception: a NUL byte, invalid UTF-8, a value too long
+			strings.HasPrefix(code, "23"): // integrity constraint violation other than unique
+			return fmt.Errorf("%w: %w", inlet.Errorf(inlet.EINVALID, "the store cannot hold a value of this request"), err)
 		case strings.HasPrefix(code, "08"), // connection exception
 			strings.HasPrefix(code, "53"),    // insufficient resources: disk full, too many connections
 			strings.HasPrefix(code, "57"),    // operator intervention: shutdown, query canceled

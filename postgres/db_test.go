@@ -120,7 +120,7 @@ func TestAppendAfterAnotherNodeDroppedThePartition(t *testing.T) {
 	event := func() *inlet.Event {
 		return &inlet.Event{ID: inlet.NewID(), Type: "t", InsertedAt: old, SourceID: "s", Properties: json.RawMessage(`{}`)}
 	}
-	if err := a.Append(ctx, []*inlet.Event{event()}); err != nil {
+	if _, err := a.Append(ctx, inlet.Intakes(event())); err != nil {
 		t.Fatalf("append through A: %v", err)
 	}
 	// B drops the day A created and believes in.
@@ -131,7 +131,7 @@ func TestAppendAfterAnotherNodeDroppedThePartition(t *testing.T) {
 		t.Fatalf("after B's retention: %d events, %v; want none", len(page.Items), err)
 	}
 	late := event()
-	if err := a.Append(ctx, []*inlet.Event{late}); err != nil {
+	if _, err := a.Append(ctx, inlet.Intakes(late)); err != nil {
 		t.Fatalf("append through A into the dropped day: %v", err)
 	}
 	if _, err := b.FindEvent(ctx, late.ID); err != nil {

@@ -27,39 +27,44 @@ const upsertSession = `
 	ON CONFLICT (id) DO UPDATE SET profile_id = sessions.profile_id
 	RETURNING profile_id`
 
-// Append stores events and their new sessions and profiles in one
-// transaction: sessions with one upsert each (pipelined in one round trip),
-// events with COPY. See inlet.EventStore.
-func (db *DB) Append(ctx context.Context, events []*inlet.Event) error {
-	if len(events) == 0 {
-		return nil
+// Append stores a batch of events and their new sessions and profiles in
+// one transaction, in the steps every store takes: idempotency keys,
+// sessions (one upsert each, pipelined in one round trip), identities,
+// events (with COPY). See inlet.EventStore.
+func (db *DB) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
+	if len(intakes) == 0 {
+		return nil, nil
+	}
+	if err := inlet.CheckIntakes(intakes); err != nil {
+		return nil, err
 	}
 	var days []int64
-	ids := make(map[string]bool, len(events))
-	for _, e := range events {
+	ids := make(map[string]bool, len(intakes))
+	for i := range intakes {
+		e := &intakes[i].Event
 		if d := day(e.InsertedAt); !slices.Contains(days, d) {
 			days = append(days, d)
 		}
 		// The primary key holds the time as well: an id twice in a batch
 		// is caught here.
 		if ids[e.ID] {
-			return inlet.Errorf(inlet.ECONFLICT, "event %s is twice in one batch", e.ID)
+			return nil, inlet.Errorf(inlet.ECONFLICT, "event %s is twice in one batch", e.ID)
 		}
 		ids[e.ID] = true
 	}
 	if err := db.ensurePartitions(ctx, days...); err != nil {
-		return storeError(err)
+		return nil, storeError(err)
 	}
-	err := db.append(ctx, events)
+	out, err := db.append(ctx, intakes)
 	if isNoPartition(err) {
 		// Another node dropped a partition this one believed in: learn
 		// again and retry once.
 		db.forgetPartitions()
 		if err = db.ensurePartitions(ctx, days...); err == nil {
-			err = db.append(ctx, events)
+			out, err = db.append(ctx, intakes)
 		}
 	}
-	return storeError(err)
+	return out, storeError(err)
 }
 
 // sessionUse is what one batch does to a session that is not cached.
@@ -70,43 +75,52 @@ type sessionUse struct {
 	created  bool
 }
 
-func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
+func (db *DB) append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
-	if err := lockIdentity(ctx, tx, events); err != nil {
-		return err
+	if err := lockIdentity(ctx, tx, intakes); err != nil {
+		return nil, err
 	}
-	dups, err := dedup(ctx, tx, events)
+	dups, err := inlet.Dedup(ctx, dedupTx{tx}, intakes)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	stored := events
-	if len(dups) > 0 {
-		stored = make([]*inlet.Event, 0, len(events)-len(dups))
-		for _, e := range events {
-			if dups[e] == nil {
-				stored = append(stored, e)
-			}
-		}
+	b := inlet.NewAppendBatch(intakes, dups)
+	uses, err := db.resolveSessions(ctx, tx, b)
+	if err != nil {
+		return nil, err
 	}
+	identities, err := resolveIdentities(ctx, tx, b)
+	if err != nil {
+		return nil, err
+	}
+	if err := insertEvents(ctx, tx, b.Events); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, err
+	}
+	db.cacheSessions(uses, identities)
+	return b.Results(), nil
+}
 
-	// Known sessions come from the cache; the others are upserted.
+// resolveSessions links each event with a session to that session's
+// profile. Known sessions come from the cache; the others are upserted,
+// which creates a session that is new, with a new profile. It returns the
+// sessions to cache once committed.
+func (db *DB) resolveSessions(ctx context.Context, tx pgx.Tx, b *inlet.AppendBatch) (map[string]*sessionUse, error) {
 	uses := map[string]*sessionUse{}
-	cached := map[string]string{}
 	var ids []string
-	for _, e := range stored {
+	for k, e := range b.Events {
 		if e.SessionID == "" {
 			continue
 		}
-		if _, ok := cached[e.SessionID]; ok {
-			continue
-		}
-		if p, ok := db.sessions.Get(e.SessionID); ok {
-			cached[e.SessionID] = p
+		if p, ok := db.sessions.Get(e.SessionID); ok && uses[e.SessionID] == nil {
+			e.ProfileID = p
 			continue
 		}
 		u := uses[e.SessionID]
@@ -115,86 +129,51 @@ func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
 			uses[e.SessionID] = u
 			ids = append(ids, e.SessionID)
 		}
-		u.first = minTime(u.first, e.InsertedAt)
+		u.first = minTime(u.first, b.Events[k].InsertedAt)
+	}
+	if len(ids) == 0 {
+		return nil, nil
 	}
 	// One order for every node, so that two batches sharing sessions lock
 	// them in the same order and cannot deadlock.
 	slices.Sort(ids)
 
-	if len(ids) > 0 {
-		var b pgx.Batch
-		for _, id := range ids {
-			u := uses[id]
-			b.Queue(upsertSession, id, u.proposed, u.first).QueryRow(func(row pgx.Row) error {
-				if err := row.Scan(&u.profile); err != nil {
-					return fmt.Errorf("upsert session: %w", err)
-				}
-				u.created = u.profile == u.proposed
-				return nil
-			})
-		}
-		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-			return err
-		}
-		var profiles [][]any
-		for _, id := range ids {
-			if u := uses[id]; u.created {
-				profiles = append(profiles, []any{u.profile, u.first})
+	var batch pgx.Batch
+	for _, id := range ids {
+		u := uses[id]
+		batch.Queue(upsertSession, id, u.proposed, u.first).QueryRow(func(row pgx.Row) error {
+			if err := row.Scan(&u.profile); err != nil {
+				return fmt.Errorf("upsert session: %w", err)
 			}
-		}
-		if len(profiles) > 0 {
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"profiles"}, []string{"id", "created_at"}, pgx.CopyFromRows(profiles)); err != nil {
-				return fmt.Errorf("insert profiles: %w", err)
-			}
+			u.created = u.profile == u.proposed
+			return nil
+		})
+	}
+	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+		return nil, err
+	}
+	var profiles [][]any
+	for _, id := range ids {
+		if u := uses[id]; u.created {
+			profiles = append(profiles, []any{u.profile, u.first})
 		}
 	}
+	if len(profiles) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"profiles"}, []string{"id", "created_at"}, pgx.CopyFromRows(profiles)); err != nil {
+			return nil, fmt.Errorf("insert profiles: %w", err)
+		}
+	}
+	for k, e := range b.Events {
+		if u := uses[e.SessionID]; u != nil {
+			e.ProfileID, b.NewSession[k] = u.profile, u.created
+		}
+	}
+	return uses, nil
+}
 
-	identities, err := resolveIdentities(ctx, tx, stored, func(e *inlet.Event) (string, bool) {
-		if u := uses[e.SessionID]; u != nil {
-			return u.profile, u.created
-		}
-		return cached[e.SessionID], false
-	})
-	if err != nil {
-		return err
-	}
-
-	rows := make([][]any, len(stored))
-	for i, e := range stored {
-		ctxJSON, err := json.Marshal(&e.Context)
-		if err != nil {
-			return err
-		}
-		profile := e.ProfileID
-		if u := uses[e.SessionID]; u != nil {
-			profile = u.profile
-		} else if p, ok := cached[e.SessionID]; ok {
-			profile = p
-		}
-		profile = identities.ProfileOf(e, profile)
-		props := e.Properties
-		if len(props) == 0 {
-			props = json.RawMessage("{}")
-		}
-		rows[i] = []any{e.InsertedAt, e.ID, e.Type, e.SourceID, nullString(e.SessionID), nullString(profile), props, ctxJSON, warningsArg(e.Warnings)}
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(rows)); err != nil {
-		return fmt.Errorf("insert events: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return err
-	}
-	// Only a committed batch tells its events about their sessions and
-	// duplicates.
-	for _, e := range stored {
-		e.DuplicateOf = ""
-		if u := uses[e.SessionID]; u != nil {
-			e.ProfileID, e.NewSession = u.profile, u.created
-		} else if p, ok := cached[e.SessionID]; ok {
-			e.ProfileID, e.NewSession = p, false
-		}
-		e.ProfileID = identities.ProfileOf(e, e.ProfileID)
-	}
+// cacheSessions remembers the profiles of the sessions a committed batch
+// upserted, and forgets those whose profile a merge moved.
+func (db *DB) cacheSessions(uses map[string]*sessionUse, identities *inlet.IdentityResult) {
 	for id, u := range uses {
 		db.sessions.Put(id, identities.Survivor(u.profile))
 	}
@@ -203,13 +182,24 @@ func (db *DB) append(ctx context.Context, events []*inlet.Event) error {
 			db.sessions.Forget(id)
 		}
 	}
-	for e, d := range dups {
-		e.DuplicateOf, e.NewSession = d.of, false
-		if d.original != nil {
-			e.ProfileID, e.SessionID = d.original.ProfileID, d.original.SessionID
-		} else {
-			e.ProfileID, e.SessionID = d.profile, d.session
+}
+
+// insertEvents writes the batch's events with COPY.
+func insertEvents(ctx context.Context, tx pgx.Tx, events []*inlet.Event) error {
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		ctxJSON, err := json.Marshal(&e.Context)
+		if err != nil {
+			return err
 		}
+		props := e.Properties
+		if len(props) == 0 {
+			props = json.RawMessage("{}")
+		}
+		rows[i] = []any{e.InsertedAt, e.ID, e.Type, e.SourceID, nullString(e.SessionID), nullString(e.ProfileID), props, ctxJSON, warningsArg(e.Warnings)}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("insert events: %w", err)
 	}
 	return nil
 }

@@ -23,37 +23,40 @@ type identityTx struct{ tx pgx.Tx }
 
 var _ inlet.IdentityTx = identityTx{}
 
-func hasIdentity(events []*inlet.Event) bool {
-	for _, e := range events {
-		if e.Identity != nil {
-			return true
-		}
-	}
-	return false
-}
-
 // lockIdentity takes the transaction-scoped lock of identity resolution
 // when the batch has identities. It comes first in the transaction, before
 // any row lock, so that batches waiting for it hold nothing another
 // batch's merge needs: the same new identifier arriving on two nodes at
 // once is resolved one after the other, into one profile.
-func lockIdentity(ctx context.Context, tx pgx.Tx, events []*inlet.Event) error {
-	if !hasIdentity(events) {
-		return nil
+func lockIdentity(ctx context.Context, tx pgx.Tx, intakes []inlet.Intake) error {
+	for i := range intakes {
+		if intakes[i].Identity != nil {
+			_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+lockKey+`)`, "identity")
+			return err
+		}
 	}
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+lockKey+`)`, "identity")
-	return err
+	return nil
 }
 
-// resolveIdentities resolves the identities of a batch after its sessions
-// (see inlet.ResolveIdentities). It returns nil for a batch without them.
-func resolveIdentities(ctx context.Context, tx pgx.Tx, events []*inlet.Event, sessionProfile func(*inlet.Event) (string, bool)) (*inlet.IdentityResult, error) {
-	if !hasIdentity(events) {
+// resolveIdentities resolves the identities of a batch (see
+// inlet.ResolveIdentities) after its sessions, and points its events at
+// their final profiles. It does nothing, and returns nil, for a batch
+// without identities.
+func resolveIdentities(ctx context.Context, tx pgx.Tx, b *inlet.AppendBatch) (*inlet.IdentityResult, error) {
+	if !b.HasIdentity() {
 		return nil, nil
 	}
-	r, err := inlet.ResolveIdentities(ctx, identityTx{tx}, events, sessionProfile)
+	r, err := inlet.ResolveIdentities(ctx, identityTx{tx}, b.Events, b.Identities, func(k int) (string, bool) {
+		if b.Events[k].SessionID != "" {
+			return b.Events[k].ProfileID, b.NewSession[k] // as resolveSessions set them
+		}
+		return "", false
+	})
 	if err != nil {
 		return nil, fmt.Errorf("resolve identities: %w", err)
+	}
+	for k, e := range b.Events {
+		e.ProfileID = r.ProfileOf(k, e.ProfileID)
 	}
 	return r, nil
 }

@@ -1,12 +1,10 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,121 +40,73 @@ const purgeKeys = `
 	DELETE FROM dedup_keys WHERE (source_id, key) IN (
 		SELECT source_id, key FROM dedup_keys WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
 
-// duplicate is what an event that repeats a live key repeats.
-type duplicate struct {
-	of               string       // the id of the stored event
-	original         *inlet.Event // the stored event, when it is in this batch
-	profile, session string       // the stored event's, when it is not
-}
+// dedupTx is inlet.DedupTx on Append's transaction. Claims are sent in
+// one round trip, in the order Dedup gives them (the same on every node).
+type dedupTx struct{ tx pgx.Tx }
 
-type dedupKey struct{ source, key string }
+var _ inlet.DedupTx = dedupTx{}
 
-// keyHolder is the event holding a key, as this batch leaves it.
-type keyHolder struct {
-	id               string
-	event            *inlet.Event // when the holder is in this batch
-	expires          time.Time
-	profile, session string
-}
-
-// dedup applies the idempotency keys of a batch inside Append's transaction
-// (see inlet.EventStore.Append) and returns the events that repeat a live
-// key; the others are to be stored. Keys are claimed in one order on every
-// node, so that batches sharing keys cannot deadlock.
-func dedup(ctx context.Context, tx pgx.Tx, events []*inlet.Event) (map[*inlet.Event]*duplicate, error) {
-	groups := map[dedupKey][]*inlet.Event{}
-	var keys []dedupKey
-	earliest := events[0].InsertedAt
-	for _, e := range events {
-		earliest = minTime(earliest, e.InsertedAt)
-		if e.DedupKey == "" {
-			continue
-		}
-		k := dedupKey{e.SourceID, e.DedupKey}
-		if groups[k] == nil {
-			keys = append(keys, k)
-		}
-		groups[k] = append(groups[k], e)
-	}
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	slices.SortFunc(keys, func(a, b dedupKey) int { return cmp.Or(cmp.Compare(a.source, b.source), cmp.Compare(a.key, b.key)) })
-
-	// Claim each key for the first event that carries it, all in one round
-	// trip; then read the holders of the keys that were live.
-	holders := make([]*keyHolder, len(keys))
-	var claims pgx.Batch
-	for i, k := range keys {
-		first := groups[k][0]
-		claims.Queue(claimKey, k.source, k.key, first.ID, first.DedupUntil, first.InsertedAt).QueryRow(func(row pgx.Row) error {
+func (t dedupTx) ClaimKeys(ctx context.Context, claims []inlet.KeyClaim) ([]*inlet.KeyHolder, error) {
+	holders := make([]*inlet.KeyHolder, len(claims))
+	live := make([]bool, len(claims))
+	var batch pgx.Batch
+	for i, c := range claims {
+		batch.Queue(claimKey, c.SourceID, c.Key, c.EventID, c.Until, c.At).QueryRow(func(row pgx.Row) error {
 			var id string
 			if err := row.Scan(&id); errors.Is(err, pgx.ErrNoRows) {
-				return nil // live: looked up below
+				live[i] = true // looked up below
+				return nil
 			} else if err != nil {
 				return fmt.Errorf("claim dedup key: %w", err)
 			}
-			holders[i] = &keyHolder{id: first.ID, event: first, expires: first.DedupUntil}
 			return nil
 		})
 	}
-	if err := tx.SendBatch(ctx, &claims).Close(); err != nil {
+	if err := t.tx.SendBatch(ctx, &batch).Close(); err != nil {
 		return nil, err
 	}
 	var lookups pgx.Batch
-	for i, k := range keys {
-		if holders[i] != nil {
+	for i, c := range claims {
+		if !live[i] {
 			continue
 		}
-		lookups.Queue(lookupKey, k.source, k.key).QueryRow(func(row pgx.Row) error {
-			var h keyHolder
+		lookups.Queue(lookupKey, c.SourceID, c.Key).QueryRow(func(row pgx.Row) error {
+			var h inlet.KeyHolder
 			var profile, session *string
-			if err := row.Scan(&h.id, &h.expires, &profile, &session); err != nil {
+			if err := row.Scan(&h.EventID, &h.Expires, &profile, &session); err != nil {
 				return fmt.Errorf("look up dedup key: %w", err)
 			}
 			if profile != nil {
-				h.profile = *profile
+				h.ProfileID = *profile
 			}
 			if session != nil {
-				h.session = *session
+				h.SessionID = *session
 			}
 			holders[i] = &h
 			return nil
 		})
 	}
 	if lookups.Len() > 0 {
-		if err := tx.SendBatch(ctx, &lookups).Close(); err != nil {
+		if err := t.tx.SendBatch(ctx, &lookups).Close(); err != nil {
 			return nil, err
 		}
 	}
+	return holders, nil
+}
 
-	// Walk each key's events in batch order: an event within the holder's
-	// window repeats it; one past it takes the key over.
-	dups := map[*inlet.Event]*duplicate{}
-	for i, k := range keys {
-		h := holders[i]
-		for _, e := range groups[k] {
-			if h.event == e {
-				continue
-			}
-			if h.expires.After(e.InsertedAt) {
-				dups[e] = &duplicate{of: h.id, original: h.event, profile: h.profile, session: h.session}
-				continue
-			}
-			if _, err := tx.Exec(ctx, `UPDATE dedup_keys SET event_id = $3, expires_at = $4 WHERE source_id = $1 AND key = $2`,
-				k.source, k.key, e.ID, e.DedupUntil); err != nil {
-				return nil, fmt.Errorf("replace dedup key: %w", err)
-			}
-			h = &keyHolder{id: e.ID, event: e, expires: e.DedupUntil}
-		}
+func (t dedupTx) ReplaceKey(ctx context.Context, sourceID, key, eventID string, until time.Time) error {
+	if _, err := t.tx.Exec(ctx, `UPDATE dedup_keys SET event_id = $3, expires_at = $4 WHERE source_id = $1 AND key = $2`,
+		sourceID, key, eventID, until); err != nil {
+		return fmt.Errorf("replace dedup key: %w", err)
 	}
-	// Purge keys expired by the batch's earliest event, at most twice as
-	// many as this batch claimed, so that the table keeps up without one
-	// long delete.
-	if _, err := tx.Exec(ctx, purgeKeys, earliest, max(100, 2*len(keys))); err != nil {
-		return nil, fmt.Errorf("purge dedup keys: %w", err)
+	return nil
+}
+
+func (t dedupTx) PurgeKeys(ctx context.Context, at time.Time, limit int) error {
+	if _, err := t.tx.Exec(ctx, purgeKeys, at, limit); err != nil {
+		return fmt.Errorf("purge dedup keys: %w", err)
 	}
-	return dups, nil
+	return nil
 }
 
 // AppendRejections stores rejections and trims the log. See

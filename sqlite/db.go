@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -233,7 +234,7 @@ func (db *DB) apply(ctx context.Context, version, name string) error {
 func (db *DB) Ping(ctx context.Context) error {
 	var n int
 	if err := db.write.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
-		return unavailable(err)
+		return storeError(err)
 	}
 	return nil
 }
@@ -277,12 +278,39 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// unavailable turns a storage failure into EUNAVAILABLE, keeping the cause
-// for the log.
-func unavailable(err error) error {
+// storeError translates a driver error into the error vocabulary, as
+// postgres does for its own: a unique violation is ECONFLICT; a value the
+// database refuses (a constraint, a string or blob too big) is EINVALID; a
+// database that is busy, locked, full, read-only or failing I/O, and a
+// commit that ran out of time, are EUNAVAILABLE; anything else (a bug) stays
+// internal. The cause is kept for the log.
+func storeError(err error) error {
 	if err == nil || inlet.ErrorCode(err) != inlet.EINTERNAL {
 		return err
 	}
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		switch code := e.Code(); {
+		case isUnique(err):
+			return fmt.Errorf("%w: %w", inlet.Errorf(inlet.ECONFLICT, "the data conflicts with stored data"), err)
+		case code&0xff == sqlite3.SQLITE_CONSTRAINT, code&0xff == sqlite3.SQLITE_TOOBIG, code&0xff == sqlite3.SQLITE_MISMATCH, code&0xff == sqlite3.SQLITE_RANGE:
+			return fmt.Errorf("%w: %w", inlet.Errorf(inlet.EINVALID, "the store cannot hold a value of this request"), err)
+		case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED, code&0xff == sqlite3.SQLITE_FULL,
+			code&0xff == sqlite3.SQLITE_IOERR, code&0xff == sqlite3.SQLITE_READONLY, code&0xff == sqlite3.SQLITE_CANTOPEN,
+			code&0xff == sqlite3.SQLITE_NOMEM, code&0xff == sqlite3.SQLITE_INTERRUPT, code&0xff == sqlite3.SQLITE_PROTOCOL,
+			code&0xff == sqlite3.SQLITE_NOLFS, code&0xff == sqlite3.SQLITE_AUTH:
+			return unavailable(err)
+		}
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, sql.ErrTxDone) ||
+		errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EIO) || errors.Is(err, syscall.EFBIG) {
+		return unavailable(err)
+	}
+	return err
+}
+
+func unavailable(err error) error {
 	return fmt.Errorf("%w: %w", inlet.Errorf(inlet.EUNAVAILABLE, "the store cannot be written right now; retry later"), err)
 }
 

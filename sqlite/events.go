@@ -13,37 +13,70 @@ import (
 	"inlet"
 )
 
-// Append stores events and their new sessions and profiles in one
-// transaction. See inlet.EventStore.
-func (db *DB) Append(ctx context.Context, events []*inlet.Event) error {
-	if len(events) == 0 {
-		return nil
+// Append stores a batch of events and their new sessions and profiles in
+// one transaction, in the steps every store takes: idempotency keys,
+// sessions, identities, events. See inlet.EventStore.
+func (db *DB) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
+	if len(intakes) == 0 {
+		return nil, nil
+	}
+	if err := inlet.CheckIntakes(intakes); err != nil {
+		return nil, err
+	}
+	if err := checkBatchIDs(intakes); err != nil {
+		return nil, err
 	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return unavailable(err)
+		return nil, storeError(err)
 	}
 	defer tx.Rollback()
 
-	stored, err := db.dedup(ctx, tx, events)
+	dups, err := inlet.Dedup(ctx, dedupTx{db, tx}, intakes)
 	if err != nil {
-		return unavailable(err)
+		return nil, storeError(err)
 	}
-	resolved, err := db.resolveSessions(ctx, tx, stored)
+	b := inlet.NewAppendBatch(intakes, dups)
+	resolved, err := db.resolveSessions(ctx, tx, b)
 	if err != nil {
-		return unavailable(err)
+		return nil, storeError(err)
 	}
-	identities, err := db.resolveIdentities(ctx, tx, stored)
+	identities, err := resolveIdentities(ctx, tx, b)
 	if err != nil {
-		return unavailable(err)
+		return nil, storeError(err)
 	}
-	if err := db.insertEvents(ctx, tx, stored); err != nil {
-		return unavailable(err)
+	if err := db.insertEvents(ctx, tx, b.Events); err != nil {
+		return nil, storeError(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return unavailable(err)
+		return nil, storeError(err)
 	}
-	for i := 0; i < len(resolved); i += 2 { // cached only once committed
+	db.cacheSessions(resolved, identities)
+	return b.Results(), nil
+}
+
+// checkBatchIDs refuses a batch that holds one event id twice: the second
+// would fail the batch's insert with a conflict anyway.
+func checkBatchIDs(intakes []inlet.Intake) error {
+	if len(intakes) < 2 {
+		return nil
+	}
+	ids := make(map[string]bool, len(intakes))
+	for i := range intakes {
+		id := intakes[i].Event.ID
+		if ids[id] {
+			return inlet.Errorf(inlet.ECONFLICT, "event %s is twice in one batch", id)
+		}
+		ids[id] = true
+	}
+	return nil
+}
+
+// cacheSessions remembers the profiles of the sessions a committed batch
+// resolved (id and profile pairs), and forgets those whose profile a merge
+// moved.
+func (db *DB) cacheSessions(resolved []string, identities *inlet.IdentityResult) {
+	for i := 0; i < len(resolved); i += 2 {
 		db.sessions.Put(resolved[i], identities.Survivor(resolved[i+1]))
 	}
 	if identities != nil {
@@ -51,10 +84,6 @@ func (db *DB) Append(ctx context.Context, events []*inlet.Event) error {
 			db.sessions.Forget(id)
 		}
 	}
-	if len(stored) != len(events) {
-		copyFromOriginals(events)
-	}
-	return nil
 }
 
 // resolveSessions links each event with a session to that session's
@@ -62,27 +91,36 @@ func (db *DB) Append(ctx context.Context, events []*inlet.Event) error {
 // per batch, which creates a session that is new, with a new profile. It
 // returns the sessions to cache, as id and profile pairs, once committed.
 // The one writer connection makes this race-free.
-func (db *DB) resolveSessions(ctx context.Context, tx *sql.Tx, events []*inlet.Event) ([]string, error) {
-	var misses map[string][]*inlet.Event
+func (db *DB) resolveSessions(ctx context.Context, tx *sql.Tx, b *inlet.AppendBatch) ([]string, error) {
+	var misses map[string][]int
 	var order []string
-	for _, e := range events {
+	for k, e := range b.Events {
 		if e.SessionID == "" {
 			continue
 		}
 		if p, ok := db.sessions.Get(e.SessionID); ok {
-			e.ProfileID, e.NewSession = p, false
+			e.ProfileID = p
 			continue
 		}
 		if misses == nil {
-			misses = make(map[string][]*inlet.Event)
+			misses = make(map[string][]int)
 		}
 		if _, ok := misses[e.SessionID]; !ok {
 			order = append(order, e.SessionID)
 		}
-		misses[e.SessionID] = append(misses[e.SessionID], e)
+		misses[e.SessionID] = append(misses[e.SessionID], k)
 	}
 	if len(order) == 0 {
 		return nil, nil
+	}
+	firstTime := func(id string) time.Time {
+		t := b.Events[misses[id][0]].InsertedAt
+		for _, k := range misses[id][1:] {
+			if at := b.Events[k].InsertedAt; at.Before(t) {
+				t = at
+			}
+		}
+		return t
 	}
 
 	// One multi-row upsert per chunk of sessions; RETURNING tells each
@@ -97,7 +135,7 @@ func (db *DB) resolveSessions(ctx context.Context, tx *sql.Tx, events []*inlet.E
 		for _, id := range order[:n] {
 			p := inlet.NewID()
 			proposed[id] = p
-			args = append(args, id, p, firstTime(misses[id]).UnixNano())
+			args = append(args, id, p, firstTime(id).UnixNano())
 		}
 		rows, err := tx.StmtContext(ctx, db.upsertSessions[n]).QueryContext(ctx, args...)
 		if err != nil {
@@ -110,11 +148,11 @@ func (db *DB) resolveSessions(ctx context.Context, tx *sql.Tx, events []*inlet.E
 				return nil, fmt.Errorf("upsert sessions: %w", err)
 			}
 			created := profileID == proposed[id]
-			for _, e := range misses[id] {
-				e.ProfileID, e.NewSession = profileID, created
+			for _, k := range misses[id] {
+				b.Events[k].ProfileID, b.NewSession[k] = profileID, created
 			}
 			if created {
-				newProfiles = append(newProfiles, profileID, firstTime(misses[id]).UnixNano())
+				newProfiles = append(newProfiles, profileID, firstTime(id).UnixNano())
 			}
 			resolved = append(resolved, id, profileID)
 		}
@@ -132,17 +170,6 @@ func (db *DB) resolveSessions(ctx context.Context, tx *sql.Tx, events []*inlet.E
 		newProfiles = newProfiles[2*n:]
 	}
 	return resolved, nil
-}
-
-// firstTime returns the earliest insert time of events.
-func firstTime(events []*inlet.Event) time.Time {
-	t := events[0].InsertedAt
-	for _, e := range events[1:] {
-		if e.InsertedAt.Before(t) {
-			t = e.InsertedAt
-		}
-	}
-	return t
 }
 
 func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*inlet.Event) error {
@@ -186,12 +213,12 @@ const selectEvent = `SELECT seq, id, type, inserted_at, source_id, session_id, p
 func (db *DB) FindEvent(ctx context.Context, id string) (*inlet.Event, error) {
 	rows, err := db.read.QueryContext(ctx, selectEvent+` WHERE id = ?`, id)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return nil, unavailable(err)
+			return nil, storeError(err)
 		}
 		return nil, inlet.Errorf(inlet.ENOTFOUND, "event %q not found", id)
 	}
@@ -251,7 +278,7 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 
 	rows, err := db.read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	defer rows.Close()
 	page := &inlet.EventPage{Items: make([]*inlet.Event, 0, min(limit, 64))}
@@ -270,7 +297,7 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 		lastSeq = seq
 	}
 	if err := rows.Err(); err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	return page, nil
 }
@@ -284,7 +311,7 @@ func scanEvent(rows *sql.Rows) (*inlet.Event, int64, error) {
 		warnings              sql.NullString
 	)
 	if err := rows.Scan(&seq, &e.ID, &e.Type, &at, &e.SourceID, &session, &profile, &properties, &reqCtxRaw, &warnings); err != nil {
-		return nil, 0, unavailable(err)
+		return nil, 0, storeError(err)
 	}
 	e.InsertedAt = time.Unix(0, at).UTC()
 	e.SessionID, e.ProfileID = session.String, profile.String

@@ -24,32 +24,23 @@ var _ inlet.IdentityTx = identityTx{}
 // inlet.ResolveIdentities) after its sessions, and points its events at
 // their final profiles. It does nothing, and returns nil, for a batch
 // without identities.
-func (db *DB) resolveIdentities(ctx context.Context, tx *sql.Tx, events []*inlet.Event) (*inlet.IdentityResult, error) {
-	if !hasIdentity(events) {
+func resolveIdentities(ctx context.Context, tx *sql.Tx, b *inlet.AppendBatch) (*inlet.IdentityResult, error) {
+	if !b.HasIdentity() {
 		return nil, nil
 	}
-	r, err := inlet.ResolveIdentities(ctx, identityTx{tx}, events, func(e *inlet.Event) (string, bool) {
-		if e.SessionID != "" {
-			return e.ProfileID, e.NewSession // as resolveSessions set them
+	r, err := inlet.ResolveIdentities(ctx, identityTx{tx}, b.Events, b.Identities, func(k int) (string, bool) {
+		if b.Events[k].SessionID != "" {
+			return b.Events[k].ProfileID, b.NewSession[k] // as resolveSessions set them
 		}
 		return "", false
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resolve identities: %w", err)
 	}
-	for _, e := range events {
-		e.ProfileID = r.ProfileOf(e, e.ProfileID)
+	for k, e := range b.Events {
+		e.ProfileID = r.ProfileOf(k, e.ProfileID)
 	}
 	return r, nil
-}
-
-func hasIdentity(events []*inlet.Event) bool {
-	for _, e := range events {
-		if e.Identity != nil {
-			return true
-		}
-	}
-	return false
 }
 
 func (t identityTx) EnsureProfile(ctx context.Context, id string, at time.Time) error {
@@ -140,7 +131,7 @@ func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, inlet.Errorf(inlet.ENOTFOUND, "profile %q not found", id)
 	} else if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	p := &inlet.Profile{ID: id, MergedInto: into.String, Traits: map[string]json.RawMessage{}, Identifiers: []inlet.Identifier{}, Aliases: []string{}}
 	if into.Valid {
@@ -148,18 +139,18 @@ func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error
 	}
 	aliases, err := db.read.QueryContext(ctx, `SELECT id FROM profiles WHERE merged_into = ? ORDER BY id`, p.ID)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	for aliases.Next() {
 		var a string
 		if err := aliases.Scan(&a); err != nil {
 			aliases.Close()
-			return nil, unavailable(err)
+			return nil, storeError(err)
 		}
 		p.Aliases = append(p.Aliases, a)
 	}
 	if err := aliases.Close(); err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 
 	var created int64
@@ -171,7 +162,7 @@ func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error
 			(SELECT count(*) FROM sessions WHERE profile_id IN `+familySQL+`)`,
 		p.ID, p.ID, p.ID, p.ID, p.ID, p.ID, p.ID, p.ID).Scan(&created, &p.EventCount, &last, &p.SessionCount)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	p.FirstSeen = time.Unix(0, created).UTC()
 	p.LastSeen = p.FirstSeen
@@ -181,32 +172,32 @@ func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error
 
 	rows, err := db.read.QueryContext(ctx, `SELECT name, value FROM traits WHERE profile_id = ? ORDER BY name`, p.ID)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	for rows.Next() {
 		var name, value string
 		if err := rows.Scan(&name, &value); err != nil {
 			rows.Close()
-			return nil, unavailable(err)
+			return nil, storeError(err)
 		}
 		p.Traits[name] = json.RawMessage(value)
 	}
 	if err := rows.Close(); err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	rows, err = db.read.QueryContext(ctx, `SELECT kind, value FROM identifiers WHERE profile_id = ? ORDER BY kind, value`, p.ID)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var ident inlet.Identifier
 		if err := rows.Scan(&ident.Kind, &ident.Value); err != nil {
-			return nil, unavailable(err)
+			return nil, storeError(err)
 		}
 		p.Identifiers = append(p.Identifiers, ident)
 	}
-	return p, unavailable(rows.Err())
+	return p, storeError(rows.Err())
 }
 
 // FindProfileByIdentifier returns the profile that owns an identifier. See
@@ -218,7 +209,7 @@ func (db *DB) FindProfileByIdentifier(ctx context.Context, id inlet.Identifier) 
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, inlet.Errorf(inlet.ENOTFOUND, "no profile has identifier %s:%s", id.Kind, id.Value)
 	} else if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	return db.FindProfile(ctx, owner)
 }
@@ -236,7 +227,7 @@ func (db *DB) profileRoot(ctx context.Context, id string) (string, bool, error) 
 		WITH root AS (SELECT coalesce((SELECT merged_into FROM profiles WHERE id = ?1), ?1) AS id)
 		SELECT root.id, EXISTS (SELECT 1 FROM profiles p WHERE p.merged_into = root.id) FROM root`, id).Scan(&root, &aliases)
 	if err != nil {
-		return "", false, unavailable(err)
+		return "", false, storeError(err)
 	}
 	return root, aliases, nil
 }

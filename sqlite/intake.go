@@ -14,22 +14,18 @@ import (
 
 var _ inlet.RejectionStore = (*DB)(nil)
 
-// dedup applies the idempotency keys of a batch inside Append's
-// transaction (see inlet.EventStore.Append) and returns the events to
-// store. The one write connection serialises concurrent batches, so a key
-// is checked and recorded atomically with its event.
-func (db *DB) dedup(ctx context.Context, tx *sql.Tx, events []*inlet.Event) ([]*inlet.Event, error) {
-	n := 0
-	for _, e := range events {
-		e.DuplicateOf = ""
-		if e.DedupKey != "" {
-			n++
-		}
-	}
-	if n == 0 {
-		return events, nil
-	}
-	lookup, err := tx.PrepareContext(ctx, `
+// dedupTx is inlet.DedupTx on the write transaction: the one write
+// connection serialises concurrent batches, so a key is checked and
+// recorded atomically with its event.
+type dedupTx struct {
+	db *DB
+	tx *sql.Tx
+}
+
+var _ inlet.DedupTx = dedupTx{}
+
+func (t dedupTx) ClaimKeys(ctx context.Context, claims []inlet.KeyClaim) ([]*inlet.KeyHolder, error) {
+	lookup, err := t.tx.PrepareContext(ctx, `
 		SELECT d.event_id, d.expires_at, e.profile_id, e.session_id
 		FROM dedup_keys d LEFT JOIN events e ON e.id = d.event_id
 		WHERE d.source_id = ? AND d.key = ?`)
@@ -37,83 +33,46 @@ func (db *DB) dedup(ctx context.Context, tx *sql.Tx, events []*inlet.Event) ([]*
 		return nil, err
 	}
 	defer lookup.Close()
-	record, err := tx.PrepareContext(ctx, `
-		INSERT INTO dedup_keys (source_id, key, event_id, expires_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (source_id, key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at`)
-	if err != nil {
-		return nil, err
-	}
-	defer record.Close()
-
-	type batchKey struct{ source, key string }
-	firsts := make(map[batchKey]*inlet.Event, n)
-	kept := make([]*inlet.Event, 0, len(events))
-	for _, e := range events {
-		if e.DedupKey == "" {
-			kept = append(kept, e)
-			continue
-		}
-		k := batchKey{e.SourceID, e.DedupKey}
-		if first := firsts[k]; first != nil && first.DedupUntil.After(e.InsertedAt) {
-			e.DuplicateOf = first.ID // profile and session are copied once the batch has them
-			continue
-		}
+	holders := make([]*inlet.KeyHolder, len(claims))
+	for i, c := range claims {
 		var (
 			eventID          string
 			expires          int64
 			profile, session sql.NullString
 		)
-		err := lookup.QueryRowContext(ctx, e.SourceID, e.DedupKey).Scan(&eventID, &expires, &profile, &session)
-		if err == nil && expires > e.InsertedAt.UnixNano() {
-			e.DuplicateOf, e.ProfileID, e.SessionID = eventID, profile.String, session.String
+		err := lookup.QueryRowContext(ctx, c.SourceID, c.Key).Scan(&eventID, &expires, &profile, &session)
+		if err == nil && expires > c.At.UnixNano() {
+			holders[i] = &inlet.KeyHolder{EventID: eventID, Expires: time.Unix(0, expires), ProfileID: profile.String, SessionID: session.String}
 			continue
 		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("look up dedup key: %w", err)
 		}
-		if _, err := record.ExecContext(ctx, e.SourceID, e.DedupKey, e.ID, e.DedupUntil.UnixNano()); err != nil {
-			return nil, fmt.Errorf("record dedup key: %w", err)
-		}
-		firsts[k] = e
-		kept = append(kept, e)
-	}
-	// Purge keys expired by the time of the batch's earliest event, at most
-	// twice as many as this batch added, so the table keeps up with the keys
-	// added without one long delete.
-	earliest := events[0].InsertedAt
-	for _, e := range events[1:] {
-		if e.InsertedAt.Before(earliest) {
-			earliest = e.InsertedAt
+		if err := t.ReplaceKey(ctx, c.SourceID, c.Key, c.EventID, c.Until); err != nil {
+			return nil, err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `
-		DELETE FROM dedup_keys WHERE (source_id, key) IN
-			(SELECT source_id, key FROM dedup_keys WHERE expires_at <= ? LIMIT ?)`,
-		earliest.UnixNano(), max(100, 2*n)); err != nil {
-		return nil, fmt.Errorf("purge dedup keys: %w", err)
-	}
-	return kept, nil
+	return holders, nil
 }
 
-// copyFromOriginals gives each in-batch duplicate the profile and session
-// of the event it repeats, once sessions are resolved.
-func copyFromOriginals(events []*inlet.Event) {
-	var byID map[string]*inlet.Event
-	for _, e := range events {
-		if e.DuplicateOf == "" {
-			continue
-		}
-		if byID == nil {
-			byID = make(map[string]*inlet.Event)
-			for _, o := range events {
-				if o.DuplicateOf == "" {
-					byID[o.ID] = o
-				}
-			}
-		}
-		if o := byID[e.DuplicateOf]; o != nil {
-			e.ProfileID, e.SessionID = o.ProfileID, o.SessionID
-		}
+func (t dedupTx) ReplaceKey(ctx context.Context, sourceID, key, eventID string, until time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `
+		INSERT INTO dedup_keys (source_id, key, event_id, expires_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (source_id, key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at`,
+		sourceID, key, eventID, until.UnixNano())
+	if err != nil {
+		return fmt.Errorf("record dedup key: %w", err)
 	}
+	return nil
+}
+
+func (t dedupTx) PurgeKeys(ctx context.Context, at time.Time, limit int) error {
+	_, err := t.tx.ExecContext(ctx, `
+		DELETE FROM dedup_keys WHERE (source_id, key) IN
+			(SELECT source_id, key FROM dedup_keys WHERE expires_at <= ? LIMIT ?)`, at.UnixNano(), limit)
+	if err != nil {
+		return fmt.Errorf("purge dedup keys: %w", err)
+	}
+	return nil
 }
 
 // AppendRejections stores rejections and trims the log. See inlet.RejectionStore.
@@ -123,14 +82,14 @@ func (db *DB) AppendRejections(ctx context.Context, rs []*inlet.Rejection, bound
 	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return unavailable(err)
+		return storeError(err)
 	}
 	defer tx.Rollback()
 	insert, err := tx.PrepareContext(ctx, `
 		INSERT INTO rejections (at, source_id, reason, status, message, method, path, query, remote_addr, headers, body, body_truncated, size)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
-		return unavailable(err)
+		return storeError(err)
 	}
 	defer insert.Close()
 	for _, r := range rs {
@@ -145,16 +104,16 @@ func (db *DB) AppendRejections(ctx context.Context, rs []*inlet.Rejection, bound
 		res, err := insert.ExecContext(ctx, r.At.UnixNano(), r.SourceID, r.Reason, r.Status, r.Message, r.Method, r.Path, r.Query,
 			r.RemoteAddr, string(headers), body, r.BodyTruncated, r.Size())
 		if err != nil {
-			return unavailable(err)
+			return storeError(err)
 		}
 		if r.ID, err = res.LastInsertId(); err != nil {
-			return unavailable(err)
+			return storeError(err)
 		}
 	}
 	if err := trimRejections(ctx, tx, bounds); err != nil {
-		return unavailable(err)
+		return storeError(err)
 	}
-	return unavailable(tx.Commit())
+	return storeError(tx.Commit())
 }
 
 // trimRejections drops the oldest rejections when the log is over a bound,
@@ -205,7 +164,7 @@ func (db *DB) ListRejections(ctx context.Context, f inlet.RejectionFilter) ([]*i
 	args = append(args, limit)
 	rows, err := db.read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	defer rows.Close()
 	out := []*inlet.Rejection{}
@@ -217,7 +176,7 @@ func (db *DB) ListRejections(ctx context.Context, f inlet.RejectionFilter) ([]*i
 		)
 		if err := rows.Scan(&r.ID, &at, &r.SourceID, &r.Reason, &r.Status, &r.Message, &r.Method, &r.Path, &r.Query,
 			&r.RemoteAddr, &headers, &r.Body, &r.BodyTruncated); err != nil {
-			return nil, unavailable(err)
+			return nil, storeError(err)
 		}
 		r.At = time.Unix(0, at).UTC()
 		if err := json.Unmarshal(headers, &r.Headers); err != nil {
@@ -225,5 +184,5 @@ func (db *DB) ListRejections(ctx context.Context, f inlet.RejectionFilter) ([]*i
 		}
 		out = append(out, &r)
 	}
-	return out, unavailable(rows.Err())
+	return out, storeError(rows.Err())
 }

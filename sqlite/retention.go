@@ -18,17 +18,17 @@ func (db *DB) DeleteEventsBefore(ctx context.Context, t time.Time) error {
 		res, err := db.write.ExecContext(ctx, `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE inserted_at < ? ORDER BY inserted_at LIMIT ?)`,
 			t.UnixNano(), retentionBatch)
 		if err != nil {
-			return unavailable(err)
+			return storeError(err)
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return unavailable(err)
+			return storeError(err)
 		}
 		if n < retentionBatch {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
-			return unavailable(err)
+			return storeError(err)
 		}
 	}
 }

@@ -22,7 +22,7 @@ func TestDeleteEventsBeforeRunsInBatches(t *testing.T) {
 		}
 		events = append(events, &inlet.Event{ID: inlet.NewID(), Type: "t", InsertedAt: at, SourceID: "src", Properties: json.RawMessage(`{}`)})
 	}
-	if err := db.Append(ctx, events); err != nil {
+	if _, err := db.Append(ctx, inlet.Intakes(events...)); err != nil {
 		t.Fatalf("Append: %v", err)
 	}
 	if err := db.DeleteEventsBefore(ctx, cutoff); err != nil {

@@ -23,7 +23,7 @@ func (db *DB) FindSession(ctx context.Context, id string) (*inlet.Session, error
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, inlet.Errorf(inlet.ENOTFOUND, "session %q not found", id)
 	} else if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	s.FirstSeen = time.Unix(0, created).UTC()
 	s.LastSeen = s.FirstSeen

@@ -28,7 +28,7 @@ func (db *DB) CreateSource(ctx context.Context, s *inlet.Source) error {
 	if isUnique(err) {
 		return inlet.Errorf(inlet.ECONFLICT, "a source with id %q exists already", s.ID)
 	}
-	return unavailable(err)
+	return storeError(err)
 }
 
 // FindSource returns one source. See inlet.SourceStore.
@@ -43,12 +43,12 @@ type querier interface {
 func findSource(ctx context.Context, q querier, id string) (*inlet.Source, error) {
 	rows, err := q.QueryContext(ctx, selectSource+` WHERE id = ?`, id)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return nil, unavailable(err)
+			return nil, storeError(err)
 		}
 		return nil, inlet.Errorf(inlet.ENOTFOUND, "source %q not found", id)
 	}
@@ -59,7 +59,7 @@ func findSource(ctx context.Context, q querier, id string) (*inlet.Source, error
 func (db *DB) ListSources(ctx context.Context) ([]*inlet.Source, error) {
 	rows, err := db.read.QueryContext(ctx, selectSource+` ORDER BY id`)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	defer rows.Close()
 	sources := []*inlet.Source{}
@@ -70,14 +70,14 @@ func (db *DB) ListSources(ctx context.Context) ([]*inlet.Source, error) {
 		}
 		sources = append(sources, s)
 	}
-	return sources, unavailable(rows.Err())
+	return sources, storeError(rows.Err())
 }
 
 // UpdateSource changes a source. See inlet.SourceStore.
 func (db *DB) UpdateSource(ctx context.Context, id string, upd inlet.SourceUpdate) (*inlet.Source, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	defer tx.Rollback()
 	s, err := findSource(ctx, tx, id)
@@ -103,19 +103,19 @@ func (db *DB) UpdateSource(ctx context.Context, id string, upd inlet.SourceUpdat
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE sources SET name = ?, enabled = ?, config = ?, updated_at = ? WHERE id = ?`,
 		s.Name, s.Enabled, string(config), s.UpdatedAt.UnixNano(), id); err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
-	return s, unavailable(tx.Commit())
+	return s, storeError(tx.Commit())
 }
 
 // DeleteSource removes a source. See inlet.SourceStore.
 func (db *DB) DeleteSource(ctx context.Context, id string) error {
 	res, err := db.write.ExecContext(ctx, `DELETE FROM sources WHERE id = ?`, id)
 	if err != nil {
-		return unavailable(err)
+		return storeError(err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return unavailable(err)
+		return storeError(err)
 	} else if n == 0 {
 		return inlet.Errorf(inlet.ENOTFOUND, "source %q not found", id)
 	}
@@ -129,7 +129,7 @@ func scanSource(rows *sql.Rows) (*inlet.Source, error) {
 		created, updated int64
 	)
 	if err := rows.Scan(&s.ID, &s.Name, &s.Type, &s.Enabled, &config, &created, &updated); err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	if err := json.Unmarshal(config, &s.Config); err != nil {
 		return nil, errors.Join(errors.New("source "+s.ID+": config"), err)

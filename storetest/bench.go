@@ -22,18 +22,18 @@ func BenchmarkAppend(b *testing.B, open func(b *testing.B) inlet.Store) {
 			b.Run(fmt.Sprintf("batch=%d/sessions=%t", batch, sessions), func(b *testing.B) {
 				ctx := context.Background()
 				s := open(b)
-				events := make([]*inlet.Event, batch)
+				intakes := make([]inlet.Intake, batch)
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					for j := range events {
-						e := &inlet.Event{ID: inlet.NewID(), Type: "order", InsertedAt: time.Now(), SourceID: "src", Properties: props,
+					for j := range intakes {
+						e := inlet.Event{ID: inlet.NewID(), Type: "order", InsertedAt: time.Now(), SourceID: "src", Properties: props,
 							Context: inlet.RequestContext{Method: "POST", Headers: headers, IP: "127.0.0.1", UserAgent: "bench/1.0"}}
 						if sessions {
 							e.SessionID = fmt.Sprintf("s-%d-%d", i, j)
 						}
-						events[j] = e
+						intakes[j] = inlet.Intake{Event: e}
 					}
-					if err := s.Append(ctx, events); err != nil {
+					if _, err := s.Append(ctx, intakes); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -40,7 +40,7 @@ func RunIdentity(t *testing.T, open func(t *testing.T) inlet.Store) {
 }
 
 // identified returns an event carrying identifiers given as kind, value pairs.
-func identified(c *clock, session string, kindValues ...string) *inlet.Event {
+func identified(c *clock, session string, kindValues ...string) *event {
 	e := newEvent(c, "src", "identified", session)
 	e.Identity = &inlet.Identity{}
 	for i := 0; i+1 < len(kindValues); i += 2 {
@@ -49,7 +49,7 @@ func identified(c *clock, session string, kindValues ...string) *inlet.Event {
 	return e
 }
 
-func withTraits(e *inlet.Event, nameValues ...string) *inlet.Event {
+func withTraits(e *event, nameValues ...string) *event {
 	for i := 0; i+1 < len(nameValues); i += 2 {
 		e.Identity.Traits = append(e.Identity.Traits, inlet.Trait{Name: nameValues[i], Value: json.RawMessage(nameValues[i+1])})
 	}
@@ -180,7 +180,7 @@ func testMergeSessionIntoOwner(t *testing.T, s inlet.Store) {
 	}
 	for _, id := range []string{owner.ProfileID, anon.ProfileID} {
 		got, _ := listIDs(t, s, inlet.EventFilter{ProfileID: id})
-		sameIDs(t, "events of profile "+id, got, newestFirst([]*inlet.Event{owner, anon, login, later}))
+		sameIDs(t, "events of profile "+id, got, newestFirst([]*event{owner, anon, login, later}))
 	}
 }
 
@@ -270,7 +270,7 @@ func testMergeWithinBatch(t *testing.T, s inlet.Store) {
 	login := identified(c, "sess-batch", "email", "ann@example.com")
 	after := newEvent(c, "src", "page", "sess-batch")
 	appendEvents(t, s, owner, anon, login, after)
-	for _, e := range []*inlet.Event{anon, login, after} {
+	for _, e := range []*event{anon, login, after} {
 		if e.ProfileID != owner.ProfileID {
 			t.Fatalf("event %s of the batch went to %s; want the owner %s", e.ID, e.ProfileID, owner.ProfileID)
 		}
@@ -288,7 +288,7 @@ func testMergeWithinBatch(t *testing.T, s inlet.Store) {
 func testSameIdentifierConcurrently(t *testing.T, s inlet.Store) {
 	c := newClock()
 	const n = 16
-	events := make([]*inlet.Event, n)
+	events := make([]*event, n)
 	for i := range events {
 		session := ""
 		if i%2 == 1 {
@@ -311,7 +311,7 @@ func testSameIdentifierConcurrently(t *testing.T, s inlet.Store) {
 // AppendConcurrently appends each event in its own call, all at once,
 // spread over the stores (nodes sharing one database), and fails t on any
 // error.
-func AppendConcurrently(t *testing.T, stores []inlet.Store, events []*inlet.Event) {
+func AppendConcurrently(t *testing.T, stores []inlet.Store, events []*event) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make([]error, len(events))
@@ -321,7 +321,7 @@ func AppendConcurrently(t *testing.T, stores []inlet.Store, events []*inlet.Even
 		go func() {
 			defer wg.Done()
 			<-start
-			errs[i] = stores[i%len(stores)].Append(context.Background(), []*inlet.Event{e})
+			errs[i] = appendTo(context.Background(), stores[i%len(stores)], e)
 		}()
 	}
 	close(start)
@@ -339,7 +339,7 @@ func AppendConcurrently(t *testing.T, stores []inlet.Store, events []*inlet.Even
 func IdentityAcrossNodes(t *testing.T, stores []inlet.Store) {
 	t.Helper()
 	c := newClock()
-	events := make([]*inlet.Event, 24)
+	events := make([]*event, 24)
 	for i := range events {
 		events[i] = identified(c, fmt.Sprint("node-sess-", i), "email", "shared@example.com")
 	}
@@ -380,7 +380,7 @@ func testFreshProfileMergedLaterInBatch(t *testing.T, s inlet.Store) {
 	generated := identified(c, "", "crm", "C-1")
 	link := identified(c, "", "email", "ann@example.com", "phone", "+15550100", "crm", "C-1")
 	appendEvents(t, s, first, generated, link)
-	for _, e := range []*inlet.Event{first, generated, link} {
+	for _, e := range []*event{first, generated, link} {
 		if e.ProfileID != owner.ProfileID {
 			t.Fatalf("event %s went to %s; want the owner %s", e.ID, e.ProfileID, owner.ProfileID)
 		}

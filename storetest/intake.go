@@ -41,7 +41,7 @@ func RunIntake(t *testing.T, open func(t *testing.T) inlet.Store) {
 }
 
 // intakeEvent returns an event of source with a dedup key remembered for window.
-func intakeEvent(c *clock, source, key string, window time.Duration) *inlet.Event {
+func intakeEvent(c *clock, source, key string, window time.Duration) *event {
 	e := newEvent(c, source, "order.paid", "")
 	if key != "" {
 		e.DedupKey, e.DedupUntil = key, e.InsertedAt.Add(window)
@@ -105,7 +105,7 @@ func testDedupInBatch(t *testing.T, s inlet.Store) {
 func testDedupConcurrent(t *testing.T, s inlet.Store) {
 	c := newClock()
 	const n = 16
-	events := make([]*inlet.Event, n)
+	events := make([]*event, n)
 	for i := range events {
 		events[i] = intakeEvent(c, "src", "same", time.Hour)
 	}
@@ -115,7 +115,7 @@ func testDedupConcurrent(t *testing.T, s inlet.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.Append(context.Background(), []*inlet.Event{events[i]})
+			errs[i] = appendTo(context.Background(), s, events[i])
 		}()
 	}
 	wg.Wait()
@@ -209,7 +209,7 @@ func testDedupFailedBatch(t *testing.T, s inlet.Store) {
 	keyed := intakeEvent(c, "src", "k", time.Hour)
 	bad := intakeEvent(c, "src", "", 0)
 	bad.ID = keyed.ID // a duplicate event id fails the whole batch
-	if err := s.Append(context.Background(), []*inlet.Event{keyed, bad}); err == nil {
+	if err := appendTo(context.Background(), s, keyed, bad); err == nil {
 		t.Fatal("a batch with two events of one id was stored")
 	}
 	retry := intakeEvent(c, "src", "k", time.Hour)

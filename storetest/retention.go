@@ -26,7 +26,7 @@ func testRetention(t *testing.T, s inlet.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	cutoff := now.Add(-48 * time.Hour)
-	at := func(e *inlet.Event, t time.Time) *inlet.Event { e.InsertedAt = t; return e }
+	at := func(e *event, t time.Time) *event { e.InsertedAt = t; return e }
 	c := newClock()
 	veryOld := at(newEvent(c, "src", "old", "sess-ret"), cutoff.Add(-9*24*time.Hour))
 	old := at(newEvent(c, "src", "old", ""), cutoff.Add(-25*time.Hour))
@@ -39,7 +39,7 @@ func testRetention(t *testing.T, s inlet.Store) {
 		if err := r.DeleteEventsBefore(ctx, cutoff); err != nil {
 			t.Fatalf("DeleteEventsBefore: %v", err)
 		}
-		for _, e := range []*inlet.Event{veryOld, old} {
+		for _, e := range []*event{veryOld, old} {
 			_, err := s.FindEvent(ctx, e.ID)
 			wantCode(t, "FindEvent of an event past retention", err, inlet.ENOTFOUND)
 		}

@@ -81,9 +81,9 @@ func (c *clock) next() time.Time {
 var eventN atomic.Int64
 
 // newEvent returns an event as the collect handler makes it.
-func newEvent(c *clock, source, typ, session string) *inlet.Event {
+func newEvent(c *clock, source, typ, session string) *event {
 	n := eventN.Add(1)
-	return &inlet.Event{
+	return &event{Event: inlet.Event{
 		ID:         inlet.NewID(),
 		Type:       typ,
 		InsertedAt: c.next(),
@@ -97,12 +97,53 @@ func newEvent(c *clock, source, typ, session string) *inlet.Event {
 			IP:        "203.0.113.7",
 			UserAgent: "storetest/1.0",
 		},
-	}
+	}}
 }
 
-func appendEvents(t *testing.T, s inlet.Store, events ...*inlet.Event) {
+// event is an intake of the tests and, once appended, what Append answered
+// for it, kept beside it so that assertions read as before and after.
+type event struct {
+	inlet.Event
+	Identity   *inlet.Identity
+	DedupKey   string
+	DedupUntil time.Time
+
+	// From Append's answer.
+	NewSession  bool
+	DuplicateOf string
+}
+
+// appendTo appends events as one batch and records the answer in them:
+// the final session and profile, NewSession and DuplicateOf.
+func appendTo(ctx context.Context, s inlet.EventStore, events ...*event) error {
+	intakes := make([]inlet.Intake, len(events))
+	for i, e := range events {
+		intakes[i] = inlet.Intake{Event: e.Event, Identity: e.Identity, DedupKey: e.DedupKey, DedupUntil: e.DedupUntil}
+	}
+	out, err := s.Append(ctx, intakes)
+	if err != nil {
+		return err
+	}
+	if len(out) != len(events) {
+		return fmt.Errorf("Append answered %d results for %d intakes", len(out), len(events))
+	}
+	for i, e := range events {
+		a := out[i]
+		if a.Duplicate {
+			e.DuplicateOf = a.EventID
+		} else if a.EventID != e.ID {
+			return fmt.Errorf("Append answered event id %s for intake %s", a.EventID, e.ID)
+		} else {
+			e.DuplicateOf = ""
+		}
+		e.SessionID, e.ProfileID, e.NewSession = a.SessionID, a.ProfileID, a.NewSession
+	}
+	return nil
+}
+
+func appendEvents(t *testing.T, s inlet.Store, events ...*event) {
 	t.Helper()
-	if err := s.Append(context.Background(), events); err != nil {
+	if err := appendTo(context.Background(), s, events...); err != nil {
 		t.Fatalf("Append(%d events): %v", len(events), err)
 	}
 }
@@ -124,7 +165,7 @@ func wantCode(t *testing.T, what string, err error, code string) {
 }
 
 // sameEvent fails unless got is want as stored: every field the store keeps.
-func sameEvent(t *testing.T, got, want *inlet.Event) {
+func sameEvent(t *testing.T, got *inlet.Event, want *event) {
 	t.Helper()
 	if got.ID != want.ID || got.Type != want.Type || got.SourceID != want.SourceID ||
 		got.SessionID != want.SessionID || got.ProfileID != want.ProfileID {
@@ -145,16 +186,21 @@ func sameEvent(t *testing.T, got, want *inlet.Event) {
 	}
 }
 
-func ids(events []*inlet.Event) []string {
+func ids[E interface{ *event | *inlet.Event }](events []E) []string {
 	out := make([]string, len(events))
 	for i, e := range events {
-		out[i] = e.ID
+		switch e := any(e).(type) {
+		case *event:
+			out[i] = e.ID
+		case *inlet.Event:
+			out[i] = e.ID
+		}
 	}
 	return out
 }
 
 // newestFirst returns the ids of events in reverse order of appending.
-func newestFirst(events []*inlet.Event) []string {
+func newestFirst(events []*event) []string {
 	out := ids(events)
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
@@ -362,7 +408,7 @@ func testAppendNothing(t *testing.T, s inlet.Store) {
 
 func testAppendProfileless(t *testing.T, s inlet.Store) {
 	c := newClock()
-	events := []*inlet.Event{newEvent(c, "src", "page-view", ""), newEvent(c, "src", "click", "")}
+	events := []*event{newEvent(c, "src", "page-view", ""), newEvent(c, "src", "click", "")}
 	events[1].Properties = json.RawMessage(`{ "spaced" :  [ 1 , 2 ] , "a":"\ud83d\ude00" }`)
 	events[1].Context.Headers = map[string]string{}
 	appendEvents(t, s, events...)
@@ -386,7 +432,7 @@ func testAppendAllOrNothing(t *testing.T, s inlet.Store) {
 
 	fresh := newEvent(c, "src", "second", "sess-aon")
 	again := *stored // the same event a second time breaks the batch
-	if err := s.Append(ctx, []*inlet.Event{fresh, &again}); err == nil {
+	if err := appendTo(ctx, s, fresh, &again); err == nil {
 		t.Fatal("Append of a batch repeating a stored event succeeded, want an error")
 	}
 	_, err := s.FindEvent(ctx, fresh.ID)
@@ -442,7 +488,7 @@ func testAppendKnownSession(t *testing.T, s inlet.Store) {
 	appendEvents(t, s, first)
 	second, third := newEvent(c, "src", "click", "sess-k"), newEvent(c, "src", "click", "sess-k")
 	appendEvents(t, s, second, third)
-	for _, e := range []*inlet.Event{second, third} {
+	for _, e := range []*event{second, third} {
 		if e.NewSession || e.ProfileID != first.ProfileID {
 			t.Fatalf("known session: new session %v, profile %q; want profile %q of the first event", e.NewSession, e.ProfileID, first.ProfileID)
 		}
@@ -493,7 +539,7 @@ func testAppendSameSessionConcurrently(t *testing.T, s inlet.Store) {
 	ctx := context.Background()
 	c := newClock()
 	const n = 16
-	events := make([]*inlet.Event, n)
+	events := make([]*event, n)
 	for i := range events {
 		events[i] = newEvent(c, "src", "page-view", "sess-race")
 	}
@@ -505,7 +551,7 @@ func testAppendSameSessionConcurrently(t *testing.T, s inlet.Store) {
 		go func() {
 			defer wg.Done()
 			<-start
-			errs <- s.Append(ctx, []*inlet.Event{e})
+			errs <- appendTo(ctx, s, e)
 		}()
 	}
 	close(start)
@@ -543,7 +589,7 @@ func testAppendManySessions(t *testing.T, s inlet.Store) {
 	c := newClock()
 	known := newEvent(c, "src", "page-view", "sess-old")
 	appendEvents(t, s, known)
-	batch := []*inlet.Event{
+	batch := []*event{
 		newEvent(c, "src", "a", "sess-new-1"),
 		newEvent(c, "src", "b", "sess-old"),
 		newEvent(c, "src", "c", ""),
@@ -592,7 +638,7 @@ func testFindSessionProfileNotFound(t *testing.T, s inlet.Store) {
 
 func testListNewestFirst(t *testing.T, s inlet.Store) {
 	c := newClock()
-	var events []*inlet.Event
+	var events []*event
 	for i := range 6 {
 		e := newEvent(c, "src", "t", "")
 		if i%2 == 0 {
@@ -618,8 +664,8 @@ func testListNewestFirst(t *testing.T, s inlet.Store) {
 
 func testListFilters(t *testing.T, s inlet.Store) {
 	c := newClock()
-	var all []*inlet.Event
-	add := func(source, typ, session string) *inlet.Event {
+	var all []*event
+	add := func(source, typ, session string) *event {
 		e := newEvent(c, source, typ, session)
 		all = append(all, e)
 		return e
@@ -637,16 +683,16 @@ func testListFilters(t *testing.T, s inlet.Store) {
 	for _, tc := range []struct {
 		name string
 		f    inlet.EventFilter
-		want []*inlet.Event
+		want []*event
 	}{
-		{"source", inlet.EventFilter{SourceID: "a"}, []*inlet.Event{a3, a2, a1}},
-		{"type", inlet.EventFilter{Type: "view"}, []*inlet.Event{a3, b2, b1, a1}},
-		{"profile", inlet.EventFilter{ProfileID: s2}, []*inlet.Event{b3, b1}},
-		{"session", inlet.EventFilter{SessionID: "s1"}, []*inlet.Event{a2, a1}},
-		{"since is inclusive", inlet.EventFilter{Since: b2.InsertedAt}, []*inlet.Event{b3, a3, b2}},
-		{"until is exclusive", inlet.EventFilter{Until: b2.InsertedAt}, []*inlet.Event{b1, a2, a1}},
-		{"since and until", inlet.EventFilter{Since: a2.InsertedAt, Until: a3.InsertedAt}, []*inlet.Event{b2, b1, a2}},
-		{"all filters at once", inlet.EventFilter{SourceID: "a", Type: "view", ProfileID: s1, SessionID: "s1", Since: a1.InsertedAt, Until: b3.InsertedAt}, []*inlet.Event{a1}},
+		{"source", inlet.EventFilter{SourceID: "a"}, []*event{a3, a2, a1}},
+		{"type", inlet.EventFilter{Type: "view"}, []*event{a3, b2, b1, a1}},
+		{"profile", inlet.EventFilter{ProfileID: s2}, []*event{b3, b1}},
+		{"session", inlet.EventFilter{SessionID: "s1"}, []*event{a2, a1}},
+		{"since is inclusive", inlet.EventFilter{Since: b2.InsertedAt}, []*event{b3, a3, b2}},
+		{"until is exclusive", inlet.EventFilter{Until: b2.InsertedAt}, []*event{b1, a2, a1}},
+		{"since and until", inlet.EventFilter{Since: a2.InsertedAt, Until: a3.InsertedAt}, []*event{b2, b1, a2}},
+		{"all filters at once", inlet.EventFilter{SourceID: "a", Type: "view", ProfileID: s1, SessionID: "s1", Since: a1.InsertedAt, Until: b3.InsertedAt}, []*event{a1}},
 		{"no match", inlet.EventFilter{SourceID: "a", Type: "nothing"}, nil},
 		{"unknown profile", inlet.EventFilter{ProfileID: inlet.NewID()}, nil},
 	} {
@@ -660,7 +706,7 @@ func testListFilters(t *testing.T, s inlet.Store) {
 
 func testListLimit(t *testing.T, s inlet.Store) {
 	c := newClock()
-	events := make([]*inlet.Event, inlet.MaxEventLimit+1)
+	events := make([]*event, inlet.MaxEventLimit+1)
 	for i := range events {
 		events[i] = newEvent(c, "src", "bulk", "")
 	}
@@ -691,7 +737,7 @@ func testListLimit(t *testing.T, s inlet.Store) {
 
 func testListPaging(t *testing.T, s inlet.Store) {
 	c := newClock()
-	var events []*inlet.Event
+	var events []*event
 	for i := range 25 {
 		e := newEvent(c, "src", "page", "")
 		if i%3 == 0 {
@@ -736,7 +782,7 @@ func testListPaging(t *testing.T, s inlet.Store) {
 	for _, limit := range []int{1, 4, 5, 24, 25, 26} {
 		sameIDs(t, fmt.Sprintf("all pages with limit %d", limit), page(inlet.EventFilter{}, limit), newestFirst(events))
 	}
-	var others []*inlet.Event
+	var others []*event
 	for _, e := range events {
 		if e.Type == "other" {
 			others = append(others, e)

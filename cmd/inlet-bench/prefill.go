@@ -86,13 +86,14 @@ func (b *bench) prefill(ctx context.Context, dataDir string, n int64) ([]string,
 				Context:    reqCtx,
 			})
 		}
-		if err := db.Append(ctx, events); err != nil {
+		out, err := db.Append(ctx, inlet.Intakes(events...))
+		if err != nil {
 			return nil, fmt.Errorf("prefill at event %d: %w", i, err)
 		}
-		for _, e := range events {
-			if e.ProfileID != "" && !seen[e.ProfileID] {
-				seen[e.ProfileID] = true
-				profiles = append(profiles, e.ProfileID)
+		for _, a := range out {
+			if a.ProfileID != "" && !seen[a.ProfileID] {
+				seen[a.ProfileID] = true
+				profiles = append(profiles, a.ProfileID)
 			}
 		}
 		if i%1_000_000 == 0 || i == n {

@@ -66,7 +66,7 @@ func TestRetentionDeletesOldEventsOnStart(t *testing.T) {
 	now := time.Now().UTC()
 	old := &inlet.Event{ID: inlet.NewID(), Type: "old", InsertedAt: now.Add(-72 * time.Hour), SourceID: "s", Properties: json.RawMessage(`{}`)}
 	kept := &inlet.Event{ID: inlet.NewID(), Type: "kept", InsertedAt: now.Add(-24 * time.Hour), SourceID: "s", Properties: json.RawMessage(`{}`)}
-	if err := db.Append(ctx, []*inlet.Event{old, kept}); err != nil {
+	if _, err := db.Append(ctx, inlet.Intakes(old, kept)); err != nil {
 		t.Fatalf("append: %v", err)
 	}
 	db.Close()

@@ -1,0 +1,47 @@
+package http
+
+import (
+	"net/http"
+
+	"inlet"
+)
+
+// collectedEvent is one event of an answer to a collect request.
+type collectedEvent struct {
+	ID        string   `json:"id"`
+	Duplicate bool     `json:"duplicate,omitempty"`
+	Profile   *idRef   `json:"profile"`
+	Session   *idRef   `json:"session"`
+	Warnings  []string `json:"warnings,omitempty"`
+}
+
+type idRef struct {
+	ID string `json:"id"`
+}
+
+func ref(id string) *idRef {
+	if id == "" {
+		return nil
+	}
+	return &idRef{id}
+}
+
+// writeCollectedMany answers the events of one request: every id, the
+// first event's profile and session as for a single event, and each
+// event's own under items. Duplicates are answered by their original's id.
+func writeCollectedMany(w http.ResponseWriter, intakes []inlet.Intake, out []inlet.Appended) {
+	answer := struct {
+		Events   []string         `json:"events"`
+		Profile  *idRef           `json:"profile"`
+		Session  *idRef           `json:"session"`
+		Warnings []string         `json:"warnings,omitempty"`
+		Items    []collectedEvent `json:"items"`
+	}{Profile: ref(out[0].ProfileID), Session: ref(out[0].SessionID)}
+	for i, a := range out {
+		c := collectedEvent{ID: a.EventID, Duplicate: a.Duplicate, Profile: ref(a.ProfileID), Session: ref(a.SessionID), Warnings: intakes[i].Event.Warnings}
+		answer.Events = append(answer.Events, c.ID)
+		answer.Items = append(answer.Items, c)
+		answer.Warnings = append(answer.Warnings, c.Warnings...)
+	}
+	writeJSON(w, http.StatusOK, answer)
+}
