@@ -61,7 +61,7 @@ type Writer struct {
 	logger *slog.Logger
 
 	queue chan *request
-	bytes atomic.Int64 // event bytes queued or being committed
+	bytes atomic.Int64  // event bytes queued or being committed
 	large chan struct{} // the one slot of a request over a quarter of QueueBytes
 	done  chan struct{}
 

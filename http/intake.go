@@ -49,4 +49,3 @@ type retryError struct {
 func (e *retryError) Error() string   { return e.err.Error() }
 func (e *retryError) Unwrap() error   { return e.err }
 func (e *retryError) RetryAfter() int { return max(1, e.seconds) }
-
