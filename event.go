@@ -173,3 +173,12 @@ type EventStore interface {
 	// Returns EINVALID for a bad cursor.
 	ListEvents(ctx context.Context, f EventFilter) (*EventPage, error)
 }
+
+// Retainer deletes old events for a retention setting. A store may delete
+// in coarse steps (a whole day at a time).
+type Retainer interface {
+	// DeleteEventsBefore deletes events inserted before t; events of the
+	// last day before t may stay. Sessions and profiles stay.
+	// Returns EUNAVAILABLE.
+	DeleteEventsBefore(ctx context.Context, t time.Time) error
+}

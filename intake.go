@@ -75,8 +75,10 @@ func (in *Intake) Check() error {
 	if err := CheckValue("bad_value", "the event id", e.ID, MaxIDLength); err != nil {
 		return err
 	}
-	if _, err := NormalizeEventType(e.Type); err != nil {
+	if t, err := NormalizeEventType(e.Type); err != nil {
 		return err
+	} else if t != e.Type {
+		return Reasonf(EINVALID, "bad_event_type", "event type %q is not in its normal form %q", e.Type, t)
 	}
 	if !ValidID(e.SourceID) {
 		return Reasonf(EINVALID, "bad_source_id", "source id must be 1 to %d characters from A-Z, a-z, 0-9, '-', '_', '.' and ':'", MaxIDLength)

@@ -118,8 +118,7 @@ func (f *RejectionFilter) PageLimit() int {
 	return pageLimit(f.Limit, DefaultRejectionLimit, MaxRejectionLimit)
 }
 
-// RejectionStore keeps the rejected-request log. It is apart from Store so
-// that a backend may leave it out; the collector then keeps no log.
+// RejectionStore keeps the rejected-request log.
 type RejectionStore interface {
 	// AppendRejections stores rejections (setting their ID) in one
 	// transaction, then drops the oldest rejections until the log is

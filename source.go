@@ -495,6 +495,8 @@ type Store interface {
 	EventStore
 	SessionStore
 	ProfileStore
+	RejectionStore
+	Retainer
 
 	// Ping returns nil when the store can be read and written.
 	Ping(ctx context.Context) error

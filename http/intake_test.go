@@ -52,7 +52,7 @@ func newIntakeServer(t *testing.T, path string, wrap func(*sqlite.DB) inlet.Stor
 		store = wrap(db)
 	}
 	w := batch.NewWriter(store, batch.Options{}, logger)
-	rl := inlethttp.NewRejectionLog(store.(inlet.RejectionStore), inlethttp.RejectionLogOptions{}, logger)
+	rl := inlethttp.NewRejectionLog(store, inlethttp.RejectionLogOptions{}, logger)
 	h := inlethttp.NewServer(inlethttp.Config{
 		Store:      store,
 		Appender:   w,

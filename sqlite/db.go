@@ -304,6 +304,7 @@ func storeError(err error) error {
 		return err
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, sql.ErrTxDone) ||
+		err.Error() == "sql: database is closed" || // database/sql has no exported error for it
 		errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EIO) || errors.Is(err, syscall.EFBIG) {
 		return unavailable(err)
 	}

@@ -209,23 +209,13 @@ func testDedupFailedBatch(t *testing.T, s inlet.Store) {
 	keyed := intakeEvent(c, "src", "k", time.Hour)
 	bad := intakeEvent(c, "src", "", 0)
 	bad.ID = keyed.ID // a duplicate event id fails the whole batch
-	if err := appendTo(context.Background(), s, keyed, bad); err == nil {
-		t.Fatal("a batch with two events of one id was stored")
-	}
+	err := appendTo(context.Background(), s, keyed, bad)
+	wantCode(t, "Append of a batch with two events of one id", err, inlet.ECONFLICT)
 	retry := intakeEvent(c, "src", "k", time.Hour)
 	appendEvents(t, s, retry)
 	if retry.DuplicateOf != "" {
 		t.Fatalf("the key of a failed batch was kept: the retry is a duplicate of %s", retry.DuplicateOf)
 	}
-}
-
-func rejectionStore(t *testing.T, s inlet.Store) inlet.RejectionStore {
-	t.Helper()
-	rs, ok := s.(inlet.RejectionStore)
-	if !ok {
-		t.Skipf("%T keeps no rejected-request log (it does not implement inlet.RejectionStore)", s)
-	}
-	return rs
 }
 
 var bigBounds = inlet.RejectionBounds{MaxCount: 1000, MaxBytes: 1 << 30}
@@ -239,16 +229,16 @@ func newRejection(at time.Time, source, reason string) *inlet.Rejection {
 	}
 }
 
-func appendRejections(t *testing.T, rs inlet.RejectionStore, bounds inlet.RejectionBounds, rejections ...*inlet.Rejection) {
+func appendRejections(t *testing.T, s inlet.RejectionStore, bounds inlet.RejectionBounds, rejections ...*inlet.Rejection) {
 	t.Helper()
-	if err := rs.AppendRejections(context.Background(), rejections, bounds); err != nil {
+	if err := s.AppendRejections(context.Background(), rejections, bounds); err != nil {
 		t.Fatalf("AppendRejections(%d): %v", len(rejections), err)
 	}
 }
 
-func listRejections(t *testing.T, rs inlet.RejectionStore, f inlet.RejectionFilter) []*inlet.Rejection {
+func listRejections(t *testing.T, s inlet.RejectionStore, f inlet.RejectionFilter) []*inlet.Rejection {
 	t.Helper()
-	out, err := rs.ListRejections(context.Background(), f)
+	out, err := s.ListRejections(context.Background(), f)
 	if err != nil {
 		t.Fatalf("ListRejections: %v", err)
 	}
@@ -256,19 +246,18 @@ func listRejections(t *testing.T, rs inlet.RejectionStore, f inlet.RejectionFilt
 }
 
 func testRejectionsList(t *testing.T, s inlet.Store) {
-	rs := rejectionStore(t, s)
-	if got := listRejections(t, rs, inlet.RejectionFilter{}); len(got) != 0 {
+	if got := listRejections(t, s, inlet.RejectionFilter{}); len(got) != 0 {
 		t.Fatalf("a new store lists %d rejections", len(got))
 	}
 	c := newClock()
 	a := newRejection(c.next(), "src", "bad_signature")
 	b := newRejection(c.next(), "src", "bad_json")
 	b.Body, b.BodyTruncated = []byte{0xff, 0x00, 'x', 0xc3}, true
-	appendRejections(t, rs, bigBounds, a, b)
+	appendRejections(t, s, bigBounds, a, b)
 	if a.ID == 0 || b.ID <= a.ID {
 		t.Fatalf("ids %d then %d; want increasing ids set by the store", a.ID, b.ID)
 	}
-	got := listRejections(t, rs, inlet.RejectionFilter{})
+	got := listRejections(t, s, inlet.RejectionFilter{})
 	if len(got) != 2 || got[0].ID != b.ID || got[1].ID != a.ID {
 		t.Fatalf("listed %d rejections, want b then a", len(got))
 	}
@@ -283,18 +272,17 @@ func testRejectionsList(t *testing.T, s inlet.Store) {
 	if fmt.Sprint(g.Headers) != fmt.Sprint(b.Headers) {
 		t.Errorf("headers %v, want %v", g.Headers, b.Headers)
 	}
-	if got := listRejections(t, rs, inlet.RejectionFilter{Limit: 1}); len(got) != 1 || got[0].ID != b.ID {
+	if got := listRejections(t, s, inlet.RejectionFilter{Limit: 1}); len(got) != 1 || got[0].ID != b.ID {
 		t.Errorf("limit 1 listed %d rejections, want the newest", len(got))
 	}
-	if got := listRejections(t, rs, inlet.RejectionFilter{BeforeID: b.ID}); len(got) != 1 || got[0].ID != a.ID {
+	if got := listRejections(t, s, inlet.RejectionFilter{BeforeID: b.ID}); len(got) != 1 || got[0].ID != a.ID {
 		t.Errorf("the page before %d listed %d rejections, want only %d", b.ID, len(got), a.ID)
 	}
 }
 
 func testRejectionsFilter(t *testing.T, s inlet.Store) {
-	rs := rejectionStore(t, s)
 	c := newClock()
-	appendRejections(t, rs, bigBounds,
+	appendRejections(t, s, bigBounds,
 		newRejection(c.next(), "a", "bad_signature"),
 		newRejection(c.next(), "b", "bad_signature"),
 		newRejection(c.next(), "a", "bad_json"),
@@ -308,7 +296,7 @@ func testRejectionsFilter(t *testing.T, s inlet.Store) {
 		{inlet.RejectionFilter{SourceID: "a", Reason: "bad_signature"}, 2},
 		{inlet.RejectionFilter{SourceID: "c"}, 0},
 	} {
-		got := listRejections(t, rs, tt.f)
+		got := listRejections(t, s, tt.f)
 		if len(got) != tt.want {
 			t.Errorf("filter %+v: %d rejections, want %d", tt.f, len(got), tt.want)
 		}
@@ -321,16 +309,15 @@ func testRejectionsFilter(t *testing.T, s inlet.Store) {
 }
 
 func testRejectionsCount(t *testing.T, s inlet.Store) {
-	rs := rejectionStore(t, s)
 	c := newClock()
 	bounds := inlet.RejectionBounds{MaxCount: 10, MaxBytes: 1 << 30}
 	var all []*inlet.Rejection
 	for i := 0; i < 25; i++ {
 		r := newRejection(c.next(), "src", "bad_json")
-		appendRejections(t, rs, bounds, r)
+		appendRejections(t, s, bounds, r)
 		all = append(all, r)
 	}
-	got := listRejections(t, rs, inlet.RejectionFilter{Limit: 100})
+	got := listRejections(t, s, inlet.RejectionFilter{Limit: 100})
 	if len(got) == 0 || len(got) > bounds.MaxCount {
 		t.Fatalf("%d rejections kept, want 1 to %d", len(got), bounds.MaxCount)
 	}
@@ -342,7 +329,6 @@ func testRejectionsCount(t *testing.T, s inlet.Store) {
 }
 
 func testRejectionsBytes(t *testing.T, s inlet.Store) {
-	rs := rejectionStore(t, s)
 	c := newClock()
 	var all []*inlet.Rejection
 	for i := 0; i < 20; i++ {
@@ -351,9 +337,9 @@ func testRejectionsBytes(t *testing.T, s inlet.Store) {
 		all = append(all, r)
 	}
 	bounds := inlet.RejectionBounds{MaxCount: 1000, MaxBytes: 5 * all[0].Size()}
-	appendRejections(t, rs, bounds, all[:10]...)
-	appendRejections(t, rs, bounds, all[10:]...)
-	got := listRejections(t, rs, inlet.RejectionFilter{Limit: 100})
+	appendRejections(t, s, bounds, all[:10]...)
+	appendRejections(t, s, bounds, all[10:]...)
+	got := listRejections(t, s, inlet.RejectionFilter{Limit: 100})
 	var size int64
 	for _, r := range got {
 		size += r.Size()

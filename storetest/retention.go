@@ -8,21 +8,8 @@ import (
 	"inlet"
 )
 
-// Retainer is a store that can delete old events for a retention setting.
-// A store may delete in coarse steps (a whole day at a time), so the suite
-// only expects events more than a day older than t to be gone.
-type Retainer interface {
-	// DeleteEventsBefore deletes events inserted before t; events of the
-	// last day before t may stay. Sessions and profiles stay.
-	// Returns EUNAVAILABLE.
-	DeleteEventsBefore(ctx context.Context, t time.Time) error
-}
-
 func testRetention(t *testing.T, s inlet.Store) {
-	r, ok := s.(Retainer)
-	if !ok {
-		t.Skip("the store has no retention")
-	}
+	r := s
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	cutoff := now.Add(-48 * time.Hour)

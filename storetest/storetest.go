@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,6 +39,9 @@ func Run(t *testing.T, open func(t *testing.T) inlet.Store) {
 		{"appending nothing succeeds", testAppendNothing},
 		{"profile-less events are stored exactly as sent", testAppendProfileless},
 		{"a batch with one bad event stores nothing", testAppendAllOrNothing},
+		{"values no store can hold are invalid, the same on every store, and store nothing", testAppendUnstorable},
+		{"Append never writes into its intakes", testAppendKeepsInput},
+		{"a closed store is unavailable, not broken", testClosedUnavailable},
 		{"a new session creates its session and profile", testAppendNewSession},
 		{"a known session links the event and counts it", testAppendKnownSession},
 		{"the same new session twice in one batch is created once", testAppendSameSessionInBatch},
@@ -432,10 +436,9 @@ func testAppendAllOrNothing(t *testing.T, s inlet.Store) {
 
 	fresh := newEvent(c, "src", "second", "sess-aon")
 	again := *stored // the same event a second time breaks the batch
-	if err := appendTo(ctx, s, fresh, &again); err == nil {
-		t.Fatal("Append of a batch repeating a stored event succeeded, want an error")
-	}
-	_, err := s.FindEvent(ctx, fresh.ID)
+	err := appendTo(ctx, s, fresh, &again)
+	wantCode(t, "Append of a batch repeating a stored event", err, inlet.ECONFLICT)
+	_, err = s.FindEvent(ctx, fresh.ID)
 	wantCode(t, "FindEvent of the failed batch's good event", err, inlet.ENOTFOUND)
 	_, err = s.FindSession(ctx, "sess-aon")
 	wantCode(t, "FindSession of the failed batch's session", err, inlet.ENOTFOUND)
@@ -807,4 +810,104 @@ func testListBadCursor(t *testing.T, s inlet.Store) {
 		_, err := s.ListEvents(context.Background(), inlet.EventFilter{Cursor: cursor})
 		wantCode(t, fmt.Sprintf("ListEvents(cursor=%q)", cursor), err, inlet.EINVALID)
 	}
+}
+
+// testAppendUnstorable appends, in a batch with a good event, each value
+// that one database or another cannot hold in a column of its own: every
+// store refuses the batch as EINVALID and stores nothing of it.
+func testAppendUnstorable(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	c := newClock()
+	cases := []struct {
+		name   string
+		reason string
+		spoil  func(e *event)
+	}{
+		{"a NUL byte in an idempotency key", "bad_dedup_key", func(e *event) { e.DedupKey, e.DedupUntil = "k\x00", e.InsertedAt.Add(time.Hour) }},
+		{"invalid UTF-8 in an idempotency key", "bad_dedup_key", func(e *event) { e.DedupKey, e.DedupUntil = "caf\xe9", e.InsertedAt.Add(time.Hour) }},
+		{"an over-long idempotency key", "bad_dedup_key", func(e *event) {
+			e.DedupKey, e.DedupUntil = strings.Repeat("k", inlet.MaxDedupKeyLength+1), e.InsertedAt.Add(time.Hour)
+		}},
+		{"a NUL byte in an identifier", "bad_identifier", func(e *event) {
+			e.Identity = &inlet.Identity{Identifiers: []inlet.Identifier{{Kind: "email", Value: "a\x00@example.com"}}}
+		}},
+		{"invalid UTF-8 in an identifier", "bad_identifier", func(e *event) {
+			e.Identity = &inlet.Identity{Identifiers: []inlet.Identifier{{Kind: "email", Value: "\xff@example.com"}}}
+		}},
+		{"a NUL byte in a kept header", "bad_header", func(e *event) { e.Context.Headers["X-Odd"] = "a\x00b" }},
+		{"invalid UTF-8 in a kept header", "bad_header", func(e *event) { e.Context.Headers["X-Odd"] = "caf\xe9" }},
+		{"a session id with a NUL byte", "bad_session_id", func(e *event) { e.SessionID = "s\x00" }},
+		{"a named profile id with spaces", "bad_profile_id", func(e *event) { e.Identity = &inlet.Identity{Profile: "cus 1"} }},
+		{"an event type with upper case", "bad_event_type", func(e *event) { e.Type = "Order" }},
+	}
+	for _, tc := range cases {
+		good := newEvent(c, "src", "order", "sess-good")
+		bad := newEvent(c, "src", "order", "")
+		tc.spoil(bad)
+		err := appendTo(ctx, s, good, bad)
+		wantCode(t, tc.name, err, inlet.EINVALID)
+		if got := inlet.ErrorReason(err); got != tc.reason {
+			t.Errorf("%s: reason %q, want %q", tc.name, got, tc.reason)
+		}
+		if _, err := s.FindEvent(ctx, good.ID); inlet.ErrorCode(err) != inlet.ENOTFOUND {
+			t.Fatalf("%s: the good event of the refused batch was stored (%v)", tc.name, err)
+		}
+	}
+	if _, err := s.FindSession(ctx, "sess-good"); inlet.ErrorCode(err) != inlet.ENOTFOUND {
+		t.Fatalf("the session of refused batches exists (%v)", err)
+	}
+	// Properties are JSON, whose escapes hold any text: a NUL character
+	// and non-ASCII text in them are stored as sent.
+	e := newEvent(c, "src", "order", "")
+	e.Properties = json.RawMessage(`{"nul":"a\u0000b","text":"caf\u00e9 \ud83d\ude00"}`)
+	appendEvents(t, s, e)
+	got, err := s.FindEvent(ctx, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameEvent(t, got, e)
+}
+
+// testAppendKeepsInput checks that the answer comes back as results, not
+// written into the intakes: a caller may reuse or retry them as they were.
+func testAppendKeepsInput(t *testing.T, s inlet.Store) {
+	c := newClock()
+	e := newEvent(c, "src", "order", "sess-keep")
+	in := []inlet.Intake{{Event: e.Event, DedupKey: "keep", DedupUntil: e.InsertedAt.Add(time.Hour)}}
+	before := in[0]
+	out, err := s.Append(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1 || out[0].EventID != e.ID || out[0].ProfileID == "" || !out[0].NewSession || out[0].SessionID != "sess-keep" {
+		t.Fatalf("Append answered %+v, want the event with its new session and a profile", out)
+	}
+	if !reflect.DeepEqual(in[0], before) {
+		t.Fatalf("Append wrote into its intake:\n%+v\nwas\n%+v", in[0], before)
+	}
+	again := in[0]
+	again.Event.ID = inlet.NewID()
+	out, err = s.Append(context.Background(), []inlet.Intake{again})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out[0].Duplicate || out[0].EventID != e.ID || out[0].SessionID != "sess-keep" {
+		t.Fatalf("a repeat of the key answered %+v, want a duplicate of %s in its session", out[0], e.ID)
+	}
+}
+
+// testClosedUnavailable checks the code of a store that cannot be reached:
+// a sender told EUNAVAILABLE retries, and nothing it sent is lost.
+func testClosedUnavailable(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	c := newClock()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := appendTo(ctx, s, newEvent(c, "src", "order", ""))
+	wantCode(t, "Append to a closed store", err, inlet.EUNAVAILABLE)
+	_, err = s.FindEvent(ctx, inlet.NewID())
+	wantCode(t, "FindEvent in a closed store", err, inlet.EUNAVAILABLE)
+	_, err = s.ListEvents(ctx, inlet.EventFilter{})
+	wantCode(t, "ListEvents in a closed store", err, inlet.EUNAVAILABLE)
 }

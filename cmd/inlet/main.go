@@ -111,7 +111,6 @@ type Main struct {
 	ln     net.Listener
 	served chan error
 	retain *retention
-	// rejections is nil when the store keeps no rejected-request log.
 	rejections *inlethttp.RejectionLog
 }
 
@@ -144,11 +143,9 @@ func (m *Main) Run(ctx context.Context) error {
 		QueueSize:  cfg.QueueSize,
 		QueueBytes: cfg.QueueBytes,
 	}, m.Logger)
-	if rs, ok := db.(inlet.RejectionStore); ok {
-		m.rejections = inlethttp.NewRejectionLog(rs, inlethttp.RejectionLogOptions{
-			Bounds: inlet.RejectionBounds{MaxCount: cfg.RejectionsMaxCount, MaxBytes: cfg.RejectionsMaxBytes},
-		}, m.Logger)
-	}
+	m.rejections = inlethttp.NewRejectionLog(db, inlethttp.RejectionLogOptions{
+		Bounds: inlet.RejectionBounds{MaxCount: cfg.RejectionsMaxCount, MaxBytes: cfg.RejectionsMaxBytes},
+	}, m.Logger)
 
 	handler := inlethttp.NewServer(inlethttp.Config{
 		Store:          db,

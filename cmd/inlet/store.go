@@ -63,11 +63,6 @@ func parseRetention(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// retainer is a store that deletes old events; both stores are.
-type retainer interface {
-	DeleteEventsBefore(ctx context.Context, t time.Time) error
-}
-
 // retentionInterval is how often old events are deleted. PostgreSQL drops
 // a day's partition at once, so deleting more often gains nothing there.
 const retentionInterval = time.Hour
@@ -82,11 +77,8 @@ type retention struct {
 // startRetention starts deleting events of store older than period; a zero
 // period keeps them forever and starts nothing.
 func startRetention(store inlet.Store, period time.Duration, logger *slog.Logger) *retention {
-	r, ok := store.(retainer)
+	r := inlet.Retainer(store)
 	if period <= 0 {
-		return nil
-	} else if !ok {
-		logger.Warn("the store cannot delete old events; --retention is ignored")
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
