@@ -105,12 +105,12 @@ type Main struct {
 	Config Config
 	Logger *slog.Logger
 
-	store  inlet.Store
-	writer *batch.Writer
-	server *http.Server
-	ln     net.Listener
-	served chan error
-	retain *retention
+	store      inlet.Store
+	writer     *batch.Writer
+	server     *http.Server
+	ln         net.Listener
+	served     chan error
+	retain     *retention
 	rejections *inlethttp.RejectionLog
 }
 
