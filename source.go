@@ -15,8 +15,12 @@ import (
 // SourceTypeWebhook is the one source type: a sender that calls /collect.
 const SourceTypeWebhook = "webhook"
 
-// DefaultMaxBodyBytes caps a collect request body unless a source says otherwise.
-const DefaultMaxBodyBytes = 1 << 20
+// DefaultMaxBodyBytes caps a collect request body unless a source says
+// otherwise, and MaxBodyBytesLimit is the largest cap a source may set.
+const (
+	DefaultMaxBodyBytes = 1 << 20
+	MaxBodyBytesLimit   = 64 << 20
+)
 
 // Source is a registered sender of webhooks. Events are accepted only for
 // enabled sources.
@@ -303,7 +307,7 @@ func (c *SourceConfig) Validate() error {
 			return Errorf(EINVALID, "config.secret_headers: header names must be 1 to 256 characters")
 		}
 	}
-	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > 64<<20 {
+	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > MaxBodyBytesLimit {
 		return Errorf(EINVALID, "config.max_body_bytes must be between 0 (the default, 1 MiB) and 67108864 (64 MiB)")
 	}
 	if c.Verify != nil {

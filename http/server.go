@@ -28,6 +28,10 @@ type Appender interface {
 	Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error)
 }
 
+// DefaultMaxBodyMemory bounds the bytes of request bodies that collect
+// handlers hold at once, unless Config says otherwise.
+const DefaultMaxBodyMemory = 256 << 20
+
 // Config configures a Server. Store, Appender and Sources are required.
 type Config struct {
 	Store    inlet.Store
@@ -69,7 +73,7 @@ func NewServer(cfg Config) *Server {
 		cfg.MaxInFlight = 4096
 	}
 	if cfg.MaxBodyMemory <= 0 {
-		cfg.MaxBodyMemory = 256 << 20
+		cfg.MaxBodyMemory = DefaultMaxBodyMemory
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), limiter: ratelimit.New(nil), now: time.Now}
 	s.mux.HandleFunc("/collect/{event_type}/{source_id}", s.handleCollect)

@@ -75,7 +75,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	tuneGC(os.Getenv)
+	tuneGC(os.Getenv, cfg)
 	m := NewMain(cfg, logger)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -91,13 +91,25 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 // tuneGC trades memory for CPU unless GOGC or GOMEMLIMIT say otherwise:
 // the collect path allocates a little per request, and collecting less
 // often frees CPU for requests; the soft limit keeps the heap bounded.
-func tuneGC(getenv func(string) string) {
+func tuneGC(getenv func(string) string, cfg Config) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
 	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(128 << 20)
+		debug.SetMemoryLimit(memoryLimit(cfg))
 	}
+}
+
+// memoryLimit is the soft memory limit that the budgets of cfg fit in: the
+// bodies held by handlers, the writer's queue and its one large request
+// (a body at the largest source limit, stored as base64), and a base for
+// caches, connections and the runtime. A smaller limit would make the
+// collector spend its CPU on garbage collection exactly when the budgets
+// fill up, under load.
+func memoryLimit(cfg Config) int64 {
+	const base = 96 << 20
+	largest := int64(inlet.MaxBodyBytesLimit)*4/3 + 1<<20
+	return inlethttp.DefaultMaxBodyMemory + cfg.QueueBytes + largest + base
 }
 
 // Main is the running collector: store, writer and HTTP server.
