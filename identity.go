@@ -194,164 +194,210 @@ func (r *IdentityResult) Survivor(p string) string {
 }
 
 // ResolveIdentities links each event with an Identity (identities[i] is
-// that of events[i], or nil), in order, to its profile, merging profiles that the event shows to be one person: the
-// oldest survives (ties go to the profile named by the payload, then
-// identifier owners, then the session's). sessionProfile returns the
-// profile of an event's session as the batch resolved it, or "", and
-// whether the batch created it with the session. A profile created by the
-// batch (with a session, or for an identifier) that is merged away in the
-// same batch is dropped rather than kept as an alias: no answer ever
-// named it.
+// that of events[i], or nil), in order, to its profile, merging profiles
+// that the event shows to be one person: the oldest survives (ties go to
+// the profile named by the payload, then identifier owners, then the
+// session's). sessionProfile returns the profile of an event's session as
+// the batch resolved it, or "", and whether the batch created it with the
+// session. A profile created by the batch (with a session, or for an
+// identifier) that is merged away in the same batch is dropped rather than
+// kept as an alias: no answer ever named it.
 func ResolveIdentities(ctx context.Context, tx IdentityTx, events []*Event, identities []*Identity, sessionProfile func(i int) (profile string, created bool)) (*IdentityResult, error) {
-	r := &IdentityResult{Profiles: make(map[int]string), Survivors: make(map[string]string)}
-	type info struct {
-		created    time.Time
-		mergedInto string
+	r := &resolver{
+		ctx: ctx, tx: tx,
+		result: &IdentityResult{Profiles: make(map[int]string), Survivors: make(map[string]string)},
+		known:  make(map[string]*profileInfo),
+		fresh:  make(map[string]bool),
 	}
-	known := make(map[string]*info)
-	fresh := make(map[string]bool)
-	lookup := func(p string) (*info, error) {
-		if in := known[p]; in != nil {
-			return in, nil
-		}
-		created, into, exists, err := tx.ProfileInfo(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		if !exists {
-			// An id on an event with no profile row (from before identity
-			// resolution): it counts as new.
-			created = time.Unix(1<<62, 0)
-		}
-		in := &info{created: created, mergedInto: into}
-		known[p] = in
-		return in, nil
-	}
-	canon := func(p string) (string, error) {
-		for range 64 { // merges are flattened; the bound only guards a loop
-			if s, ok := r.Survivors[p]; ok {
-				p = s
-				continue
-			}
-			in, err := lookup(p)
-			if err != nil {
-				return "", err
-			}
-			if in.mergedInto == "" || in.mergedInto == p {
-				return p, nil
-			}
-			p = in.mergedInto
-		}
-		return p, nil
-	}
-
 	for i, e := range events {
-		id := identities[i]
-		if id == nil {
+		if identities[i] == nil {
 			continue
 		}
-		var candidates []string
-		add := func(p string) error {
-			if p == "" {
-				return nil
-			}
-			c, err := canon(p)
-			if err == nil && !slices.Contains(candidates, c) {
-				candidates = append(candidates, c)
-			}
-			return err
-		}
-		if id.Profile != "" {
-			if err := tx.EnsureProfile(ctx, id.Profile, e.InsertedAt); err != nil {
-				return nil, err
-			}
-			if err := add(id.Profile); err != nil {
-				return nil, err
-			}
-		}
-		unowned := make([]Identifier, 0, len(id.Identifiers))
-		for _, ident := range id.Identifiers {
-			owner, err := tx.IdentifierOwner(ctx, ident)
-			if err != nil {
-				return nil, err
-			}
-			if owner == "" {
-				unowned = append(unowned, ident)
-			} else if err := add(owner); err != nil {
-				return nil, err
-			}
-		}
 		sp, created := sessionProfile(i)
-		if created && sp != "" {
-			fresh[sp] = true
-		}
-		if err := add(sp); err != nil {
+		if err := r.resolve(i, e, identities[i], sp, created); err != nil {
 			return nil, err
 		}
-		if len(candidates) == 0 && e.ProfileID != "" && e.SessionID == "" {
-			// A profile id the event came with (from a store user, not a
-			// mapping): it exists from now on, like a named one.
-			if err := tx.EnsureProfile(ctx, e.ProfileID, e.InsertedAt); err != nil {
-				return nil, err
-			}
-			if err := add(e.ProfileID); err != nil {
-				return nil, err
-			}
-		}
-		if len(candidates) == 0 {
-			if len(id.Identifiers) == 0 && !id.NewProfile {
-				continue // nothing to link to: traits need a profile
-			}
-			p := NewID()
-			fresh[p] = true
-			if err := tx.EnsureProfile(ctx, p, e.InsertedAt); err != nil {
-				return nil, err
-			}
-			known[p] = &info{created: e.InsertedAt}
-			candidates = append(candidates, p)
-		}
-
-		survivor := candidates[0]
-		for _, c := range candidates[1:] {
-			if known[c].created.Before(known[survivor].created) {
-				survivor = c
-			}
-		}
-		for _, c := range candidates {
-			if c == survivor {
-				continue
-			}
-			moved, err := tx.Merge(ctx, c, survivor)
-			if err != nil {
-				return nil, err
-			}
-			r.MovedSessions = append(r.MovedSessions, moved...)
-			if fresh[c] {
-				if err := tx.DropProfile(ctx, c); err != nil {
-					return nil, err
-				}
-			}
-			for alias, s := range r.Survivors {
-				if s == c {
-					r.Survivors[alias] = survivor
-				}
-			}
-			r.Survivors[c] = survivor
-			known[c].mergedInto = survivor
-		}
-		for _, ident := range unowned {
-			if err := tx.ClaimIdentifier(ctx, ident, survivor, e.InsertedAt); err != nil {
-				return nil, err
-			}
-		}
-		if len(id.Traits) > 0 {
-			if err := tx.SetTraits(ctx, survivor, id.Traits, e.InsertedAt); err != nil {
-				return nil, err
-			}
-		}
-		r.Profiles[i] = survivor
 	}
-	return r, nil
+	return r.result, nil
+}
+
+// resolver is the state of one ResolveIdentities call.
+type resolver struct {
+	ctx    context.Context
+	tx     IdentityTx
+	result *IdentityResult
+	known  map[string]*profileInfo // profiles read or made in this batch
+	fresh  map[string]bool         // profiles made by this batch
+}
+
+type profileInfo struct {
+	created    time.Time
+	mergedInto string
+}
+
+// resolve links the i-th event to its profile: it gathers the candidate
+// profiles, makes one when there is none, merges the others into the
+// oldest, and records the event's identifiers and traits there.
+func (r *resolver) resolve(i int, e *Event, id *Identity, sessionProfile string, sessionCreated bool) error {
+	candidates, unowned, err := r.candidates(e, id, sessionProfile, sessionCreated)
+	if err != nil {
+		return err
+	}
+	if len(candidates) == 0 {
+		if len(id.Identifiers) == 0 && !id.NewProfile {
+			return nil // nothing to link to: traits need a profile
+		}
+		p := NewID()
+		r.fresh[p] = true
+		if err := r.tx.EnsureProfile(r.ctx, p, e.InsertedAt); err != nil {
+			return err
+		}
+		r.known[p] = &profileInfo{created: e.InsertedAt}
+		candidates = append(candidates, p)
+	}
+	survivor, err := r.merge(candidates)
+	if err != nil {
+		return err
+	}
+	for _, ident := range unowned {
+		if err := r.tx.ClaimIdentifier(r.ctx, ident, survivor, e.InsertedAt); err != nil {
+			return err
+		}
+	}
+	if len(id.Traits) > 0 {
+		if err := r.tx.SetTraits(r.ctx, survivor, id.Traits, e.InsertedAt); err != nil {
+			return err
+		}
+	}
+	r.result.Profiles[i] = survivor
+	return nil
+}
+
+// candidates returns the surviving profiles an event points at, in order
+// of precedence (named, identifier owners, the session's, the event's
+// own), and the identifiers nobody owns yet.
+func (r *resolver) candidates(e *Event, id *Identity, sessionProfile string, sessionCreated bool) ([]string, []Identifier, error) {
+	var candidates []string
+	add := func(p string) error {
+		if p == "" {
+			return nil
+		}
+		c, err := r.canon(p)
+		if err == nil && !slices.Contains(candidates, c) {
+			candidates = append(candidates, c)
+		}
+		return err
+	}
+	if id.Profile != "" {
+		if err := r.tx.EnsureProfile(r.ctx, id.Profile, e.InsertedAt); err != nil {
+			return nil, nil, err
+		}
+		if err := add(id.Profile); err != nil {
+			return nil, nil, err
+		}
+	}
+	unowned := make([]Identifier, 0, len(id.Identifiers))
+	for _, ident := range id.Identifiers {
+		owner, err := r.tx.IdentifierOwner(r.ctx, ident)
+		if err != nil {
+			return nil, nil, err
+		}
+		if owner == "" {
+			unowned = append(unowned, ident)
+		} else if err := add(owner); err != nil {
+			return nil, nil, err
+		}
+	}
+	if sessionCreated && sessionProfile != "" {
+		r.fresh[sessionProfile] = true
+	}
+	if err := add(sessionProfile); err != nil {
+		return nil, nil, err
+	}
+	if len(candidates) == 0 && e.ProfileID != "" && e.SessionID == "" {
+		// A profile id the event came with (from a store user, not a
+		// mapping): it exists from now on, like a named one.
+		if err := r.tx.EnsureProfile(r.ctx, e.ProfileID, e.InsertedAt); err != nil {
+			return nil, nil, err
+		}
+		if err := add(e.ProfileID); err != nil {
+			return nil, nil, err
+		}
+	}
+	return candidates, unowned, nil
+}
+
+// merge makes the oldest candidate the survivor and merges the others into
+// it, dropping those the batch made.
+func (r *resolver) merge(candidates []string) (string, error) {
+	survivor := candidates[0]
+	for _, c := range candidates[1:] {
+		if r.known[c].created.Before(r.known[survivor].created) {
+			survivor = c
+		}
+	}
+	for _, c := range candidates {
+		if c == survivor {
+			continue
+		}
+		moved, err := r.tx.Merge(r.ctx, c, survivor)
+		if err != nil {
+			return "", err
+		}
+		r.result.MovedSessions = append(r.result.MovedSessions, moved...)
+		if r.fresh[c] {
+			if err := r.tx.DropProfile(r.ctx, c); err != nil {
+				return "", err
+			}
+		}
+		for alias, s := range r.result.Survivors {
+			if s == c {
+				r.result.Survivors[alias] = survivor
+			}
+		}
+		r.result.Survivors[c] = survivor
+		r.known[c].mergedInto = survivor
+	}
+	return survivor, nil
+}
+
+// info returns what is known of a profile, reading it once.
+func (r *resolver) info(p string) (*profileInfo, error) {
+	if in := r.known[p]; in != nil {
+		return in, nil
+	}
+	created, into, exists, err := r.tx.ProfileInfo(r.ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		// An id on an event with no profile row (from before identity
+		// resolution): it counts as new.
+		created = time.Unix(1<<62, 0)
+	}
+	in := &profileInfo{created: created, mergedInto: into}
+	r.known[p] = in
+	return in, nil
+}
+
+// canon returns the survivor a profile resolves to, through this batch's
+// merges and the stored ones.
+func (r *resolver) canon(p string) (string, error) {
+	for range 64 { // merges are flattened; the bound only guards a loop
+		if s, ok := r.result.Survivors[p]; ok {
+			p = s
+			continue
+		}
+		in, err := r.info(p)
+		if err != nil {
+			return "", err
+		}
+		if in.mergedInto == "" || in.mergedInto == p {
+			return p, nil
+		}
+		p = in.mergedInto
+	}
+	return p, nil
 }
 
 // ProfileStore finds profiles by their identities.
