@@ -72,7 +72,8 @@ type Main struct {
 	served     chan error
 	retain     *retention
 	rejections *inlethttp.RejectionLog
-	started    bool // Run succeeded: Close may say it stopped cleanly
+	lock       *os.File // the data directory's lock, held until Close
+	started    bool     // Run succeeded: Close may say it stopped cleanly
 }
 
 // NewMain returns a Main for cfg.
@@ -91,9 +92,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	m.lock = lock
 	// Listening before the token and the store are made means a busy port
 	// leaves nothing behind but the directory.
-	var err error
 	if m.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return err
 	}
@@ -196,6 +201,7 @@ func (m *Main) Close() error {
 	if m.ln != nil && m.served == nil { // Run failed before serving
 		m.ln.Close()
 	}
+	m.unlockDataDir()
 	if len(errs) == 0 && m.started {
 		m.Logger.Info("inlet stopped cleanly")
 	}
