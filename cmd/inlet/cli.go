@@ -75,7 +75,6 @@ through its admin API.`,
 	makeGroup(root)
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%s", err) })
-	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }
 
@@ -93,10 +92,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	prefix := "inlet: "
-	if cmd != nil && cmd.Name() == "serve" {
+	var ue *usageError
+	var se *startError
+	if errors.As(err, &se) || errors.As(err, &ue) && cmd != nil && cmd.Name() == "serve" {
 		prefix = "inlet failed to start: "
 	}
-	var ue *usageError
 	switch {
 	case errors.As(err, &ue) && ue.helpShown:
 	case errors.As(err, &ue):
@@ -118,6 +118,12 @@ func oneLine(s string) string {
 
 // errUsage is what every usage error is: the command line cannot run.
 var errUsage = errors.New("usage")
+
+// startError is a failure of inlet serve before it served.
+type startError struct{ err error }
+
+func (e *startError) Error() string { return e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
 
 // usageError is a command line that cannot run: a wrong argument, flag or
 // command. run prints its message, its hint, and where help is.
@@ -192,16 +198,6 @@ func groupUsage(c *cobra.Command) error {
 	fmt.Fprintf(w, "\nFlags:\n%s", c.LocalFlags().FlagUsages())
 	fmt.Fprintf(w, "\nRun '%s COMMAND --help' for the flags and examples of a command.\n", c.CommandPath())
 	return nil
-}
-
-// contains says whether list holds s.
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // noArgs refuses positional arguments.

@@ -8,6 +8,16 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// contains says whether list holds s.
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
 // everyCommand lists the path of every command of the table, root first.
 func everyCommand(c *cobra.Command) [][]string {
 	paths := [][]string{strings.Fields(c.CommandPath())[1:]}

@@ -41,7 +41,7 @@ func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	defer stop()
 	if err := m.Run(ctx); err != nil {
 		m.Close()
-		return err
+		return &startError{err}
 	}
 	<-ctx.Done()
 	logger.Info("shutting down: draining requests and flushing events")

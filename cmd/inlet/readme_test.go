@@ -22,7 +22,8 @@ package main
 //     test failure unless the output block shows it.
 //   - <!-- readme-test: background --> on the line before a block runs it in
 //     the background (a server): the test waits until /readyz answers on the
-//     port and stops it at the end.
+//     ports the block names (the first port if it names none) and stops the
+//     block's processes (SIGTERM to its process group) at the end.
 //   - <!-- readme-test: skip REASON --> on the line before a block does not run
 //     it (a second database, a benchmark, docker, the test command itself),
 //     and the test log says why. Fences other than sh, text and data formats
@@ -252,7 +253,17 @@ func TestREADME(t *testing.T) {
 			continue
 		case b.marker == "background":
 			ran++
-			sh.background(i, script, addr, where)
+			// Wait for the servers the block names, or the default one.
+			var wait []string
+			for _, a := range []string{addr, addr2} {
+				if strings.Contains(script, a) {
+					wait = append(wait, a)
+				}
+			}
+			if len(wait) == 0 {
+				wait = []string{addr}
+			}
+			sh.background(i, script, wait, where)
 			continue
 		case b.marker != "":
 			t.Fatalf("%s: unknown marker %q: want background or skip REASON", where, b.marker)
@@ -297,10 +308,8 @@ func startReadmeShell(t *testing.T, work, home, state, addr string) *readmeShell
 		}
 		env = append(env, name+"="+strings.TrimSpace(string(out)))
 	}
-	for _, name := range []string{"TMPDIR", "INLET_TEST_POSTGRES", "CI"} {
-		if v, ok := os.LookupEnv(name); ok {
-			env = append(env, name+"="+v)
-		}
+	if v, ok := os.LookupEnv("TMPDIR"); ok {
+		env = append(env, "TMPDIR="+v)
 	}
 	cmd := exec.Command("bash", "--noprofile", "--norc")
 	cmd.Dir, cmd.Env = work, env
@@ -371,9 +380,9 @@ func (sh *readmeShell) run(i int, script, where string) string {
 	return string(b)
 }
 
-// background starts block i in the background and waits until the server
-// it starts answers /readyz on addr.
-func (sh *readmeShell) background(i int, script, addr, where string) {
+// background starts block i in the background and waits until the servers
+// it starts answer /readyz on addrs.
+func (sh *readmeShell) background(i int, script string, addrs []string, where string) {
 	sh.t.Helper()
 	file, out := sh.files(i, script)
 	pid := sh.send(fmt.Sprintf("source %s >%s 2>&1 </dev/null &\necho __readme_bg__ $!\n", file, out), "__readme_bg__", 10*time.Second)
@@ -381,16 +390,19 @@ func (sh *readmeShell) background(i int, script, addr, where string) {
 	fmt.Sscan(pid, &pgid)
 	sh.bg = append(sh.bg, pgid)
 	client := &http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if resp, err := client.Get("http://" + addr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
+	deadline := time.Now().Add(60 * time.Second)
+	for _, addr := range addrs {
+		for ; ; time.Sleep(100 * time.Millisecond) {
+			if resp, err := client.Get("http://" + addr + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
 			}
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(out)
-			sh.t.Fatalf("%s: no server ready on %s after 60s; it printed:\n%s", where, addr, indent(string(log)))
+			if time.Now().After(deadline) {
+				log, _ := os.ReadFile(out)
+				sh.t.Fatalf("%s: no server ready on %s after 60s; it printed:\n%s", where, addr, indent(string(log)))
+			}
 		}
 	}
 }
