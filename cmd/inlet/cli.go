@@ -48,8 +48,8 @@ through its admin API.`,
 			sourcesCreateCommand(env),
 			sourcesListCommand(env),
 			sourcesGetCommand(env),
-			sourcesEnableCommand(env, true),
-			sourcesEnableCommand(env, false),
+			sourcesSetEnabledCommand(env, true),
+			sourcesSetEnabledCommand(env, false),
 			sourcesDeleteCommand(env),
 		),
 		group("events", "Read the stored events",
@@ -91,7 +91,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err == nil {
 		return nil
 	}
-	prefix := "inlet: "
+	prefix, path := "inlet: ", "inlet"
+	if cmd != nil {
+		path = cmd.CommandPath()
+	}
 	var ue *usageError
 	var se *startError
 	if errors.As(err, &se) || errors.As(err, &ue) && cmd != nil && cmd.Name() == "serve" {
@@ -104,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if ue.hint != "" {
 			fmt.Fprintln(stderr, ue.hint)
 		}
-		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", path)
 	default:
 		fmt.Fprintf(stderr, "%s%s\n", prefix, oneLine(inlet.ErrorMessageOrText(err)))
 	}

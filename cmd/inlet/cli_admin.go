@@ -103,7 +103,7 @@ func showSource(ctx context.Context, a adminCall, id string) error {
 	return a.out.sourceConfig(src.Config.Masked())
 }
 
-func sourcesEnableCommand(env cliEnv, enable bool) *cobra.Command {
+func sourcesSetEnabledCommand(env cliEnv, enable bool) *cobra.Command {
 	verb, short := "enable", "Accept events from a source again"
 	if !enable {
 		verb, short = "disable", "Refuse the events of a source (401) until it is enabled"
