@@ -45,10 +45,12 @@
 //	--prefill-dir DIR    data directory for the prefilled store; a finished
 //	                     prefill there of at least N events is reused (default: temporary)
 //	--inlet-args "..."   extra flags for `inlet serve`, for example "--sync off"
-//	--logs DIR           keep server logs and wrk output here (default: temporary, removed)
+//	--logs DIR           keep server logs and wrk output here (default: temporary,
+//	                     removed after a successful run, kept and named after a failed one)
 //	--db URL             every Inlet server gets `--db URL` (PostgreSQL) instead of a
 //	                     fresh SQLite data directory; the database is used as it is
-//	                     (give a fresh one), every scenario has its own sources, and
+//	                     (give a fresh one; it must exist, and is checked before
+//	                     anything runs), every scenario has its own sources, and
 //	                     the report adds the CPU of the processes named postgres
 //	--nodes 1            Inlet servers per scenario, all against --db with the same
 //	                     admin token; one wrk process per node runs at the same time
@@ -67,6 +69,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -76,6 +79,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func main() {
@@ -87,12 +92,52 @@ func main() {
 	} else {
 		err = runBench(os.Args[1:])
 	}
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "inlet-bench:", err)
-		}
+	if errors.Is(err, flag.ErrHelp) {
+		return // the help asked for is printed
+	} else if err != nil {
+		fmt.Fprintln(os.Stderr, "inlet-bench:", err)
 		os.Exit(1)
 	}
+}
+
+// benchAbout is the help of inlet-bench, before its flags.
+const benchAbout = `inlet-bench measures Inlet under load on this machine with wrk and prints
+the figures as a markdown table: a no-op net/http baseline, then scenarios
+1 to 4, a fixed-rate run, and optionally a prefilled store and a profile.
+
+Usage:
+  inlet-bench [flags]
+  inlet-bench noop [--addr 127.0.0.1:8687]
+  inlet-bench prefill --data DIR --events N
+
+Examples:
+  go run ./cmd/inlet-bench --scenarios 1 --fixed-rate -1 --duration 5s
+  createdb -h 127.0.0.1 -U postgres bench
+  go run ./cmd/inlet-bench --db 'postgres://postgres@127.0.0.1:5432/bench?sslmode=disable' --nodes 2 --scenarios 1,3
+
+wrk is the Debian package of that name (apt-get install wrk).`
+
+// helpOut is where --help is printed.
+var helpOut io.Writer = os.Stdout
+
+// parseFlags parses args into fs. --help prints about and the flags to
+// helpOut and returns flag.ErrHelp; a bad flag is one line and a hint,
+// never the whole flag list.
+func parseFlags(fs *flag.FlagSet, args []string, about string) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(helpOut, "%s\n\nFlags:\n", about)
+		fs.SetOutput(helpOut)
+		fs.PrintDefaults()
+		return err
+	} else if err != nil {
+		return fmt.Errorf("%v\nRun '%s --help' for usage.", err, fs.Name())
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q\nRun '%s --help' for usage.", fs.Arg(0), fs.Name())
+	}
+	return nil
 }
 
 // bench holds the settings of one run.
@@ -118,32 +163,29 @@ func (b *bench) logPath(name string) string {
 	return filepath.Join(b.logDir, name)
 }
 
-func runBench(args []string) error {
+func runBench(args []string) (err error) {
 	fs := flag.NewFlagSet("inlet-bench", flag.ContinueOnError)
 	b := &bench{}
-	fs.StringVar(&b.inletBin, "inlet", "", "inlet binary to measure (default: build ./cmd/inlet)")
-	fs.StringVar(&b.script, "script", "", "wrk script (default: bench/inlet.lua of this module)")
+	fs.StringVar(&b.inletBin, "inlet", "", "inlet binary to measure, a `PATH` (default: build ./cmd/inlet)")
+	fs.StringVar(&b.script, "script", "", "wrk script, a `PATH` (default: bench/inlet.lua of this module)")
 	fs.DurationVar(&b.duration, "duration", 10*time.Second, "measured time of each scenario")
 	fs.DurationVar(&b.warmup, "warmup", 3*time.Second, "unmeasured load before each scenario")
 	fs.IntVar(&b.connections, "connections", 64, "wrk keep-alive connections")
 	fs.IntVar(&b.threads, "threads", 2, "wrk threads")
 	fs.DurationVar(&b.wrkTimeout, "wrk-timeout", 5*time.Second, "wrk counts an answer slower than this as a timeout")
 	fs.IntVar(&b.sessions, "sessions", 10000, "known sessions of scenario 2")
-	scenarios := fs.String("scenarios", "1,2,3,4", "comma-separated wrk scenarios to run")
+	scenarios := fs.String("scenarios", "1,2,3,4", "comma-separated `LIST` of the wrk scenarios to run")
 	fixedRate := fs.Float64("fixed-rate", 0, "requests/s of the fixed-rate run (0: half of scenario 1's; -1: skip)")
 	fixedDuration := fs.Duration("fixed-duration", 0, "length of the fixed-rate run (0: --duration)")
-	profile := fs.String("profile", "", "write a CPU profile of the server under scenario 1 to this file (an extra run)")
-	prefillN := fs.Int64("prefill", 0, "run scenario 1 and event queries on a store prefilled with this many events (0: skip)")
-	prefillDir := fs.String("prefill-dir", "", "data directory of the prefilled store, reused when it holds a finished prefill (default: temporary)")
-	inletArgs := fs.String("inlet-args", "", "extra flags for `inlet serve`, separated by spaces (for example \"--sync off\")")
-	fs.StringVar(&b.db, "db", "", "database URL for every Inlet server (`inlet serve --db`), for example postgres://postgres@127.0.0.1:5432/bench?sslmode=disable (default: SQLite in a fresh data directory)")
+	profile := fs.String("profile", "", "write a CPU profile of the server under scenario 1 to this `FILE` (an extra run)")
+	prefillN := fs.Int64("prefill", 0, "run scenario 1 and event queries on a store prefilled with `N` events (0: skip)")
+	prefillDir := fs.String("prefill-dir", "", "data `DIR` of the prefilled store, reused when it holds a finished prefill (default: temporary)")
+	inletArgs := fs.String("inlet-args", "", "extra `FLAGS` for inlet serve, separated by spaces (for example \"--sync off\")")
+	fs.StringVar(&b.db, "db", "", "PostgreSQL `URL` for every Inlet server (its --db), for example postgres://postgres@127.0.0.1:5432/bench?sslmode=disable; the database must exist (createdb) (default: SQLite in a fresh data directory)")
 	fs.IntVar(&b.nodes, "nodes", 1, "Inlet servers per scenario, all against --db; the wrk connections are split evenly over them")
-	logs := fs.String("logs", "", "keep server logs and wrk output in this directory (default: temporary, removed)")
-	if err := fs.Parse(args); err != nil {
+	logs := fs.String("logs", "", "keep server logs and wrk output in this `DIR` (default: temporary, removed after a successful run, kept after a failed one)")
+	if err := parseFlags(fs, args, benchAbout); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if b.nodes < 1 {
 		return errors.New("--nodes must be at least 1")
@@ -160,7 +202,13 @@ func runBench(args []string) error {
 	if b.duration < time.Second {
 		return errors.New("--duration must be at least 1s")
 	}
-	var err error
+	if b.db != "" {
+		// Before anything runs: a missing database would otherwise fail
+		// only after the baseline, pointing at the first node's log.
+		if err := checkDB(context.Background(), b.db); err != nil {
+			return err
+		}
+	}
 	if b.wrk, err = exec.LookPath("wrk"); err != nil {
 		return errors.New("wrk is not installed: apt-get install wrk")
 	}
@@ -196,9 +244,20 @@ func runBench(args []string) error {
 	defer os.RemoveAll(tmp)
 	b.logDir = *logs
 	if b.logDir == "" {
-		b.logDir = filepath.Join(tmp, "logs")
-	}
-	if err := os.MkdirAll(b.logDir, 0o755); err != nil {
+		// Outside tmp: the logs of a failed run are kept for the error
+		// messages that point into them.
+		if b.logDir, err = os.MkdirTemp("", "inlet-bench-logs-"); err != nil {
+			return err
+		}
+		logDir := b.logDir
+		defer func() {
+			if err != nil {
+				b.logf("logs of the failed run kept in %s", logDir)
+			} else {
+				os.RemoveAll(logDir)
+			}
+		}()
+	} else if err := os.MkdirAll(b.logDir, 0o755); err != nil {
 		return err
 	}
 	if b.inletBin == "" {
@@ -330,4 +389,20 @@ func goVersion() string {
 		return runtime.Version()
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// checkDB connects to the PostgreSQL database of --db once, so that a
+// missing database or a wrong URL is said before anything runs.
+func checkDB(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("--db: cannot connect (%v); the database must exist: create it first, for example with createdb -h 127.0.0.1 -U postgres bench", err)
+	}
+	defer conn.Close(context.Background())
+	if err := conn.Ping(ctx); err != nil {
+		return fmt.Errorf("--db: %w", err)
+	}
+	return nil
 }

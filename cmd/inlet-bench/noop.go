@@ -30,7 +30,7 @@ func noopHandler(w http.ResponseWriter, r *http.Request) {
 func runNoop(args []string) error {
 	fs := flag.NewFlagSet("inlet-bench noop", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8687", "address to listen on")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, "inlet-bench noop serves a no-op net/http handler: the baseline of the benchmark.\n\nUsage:\n  inlet-bench noop [--addr 127.0.0.1:8687]\n\nExample:\n  inlet-bench noop --addr 127.0.0.1:9000"); err != nil {
 		return err
 	}
 	srv := &http.Server{

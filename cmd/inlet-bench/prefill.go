@@ -127,7 +127,7 @@ func runPrefill(args []string) error {
 	fs := flag.NewFlagSet("inlet-bench prefill", flag.ContinueOnError)
 	dir := fs.String("data", "", "data directory to fill (required)")
 	n := fs.Int64("events", 10_000_000, "events to store")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, "inlet-bench prefill writes N events into the SQLite store of a data directory,\nfor the prefilled-store scenario.\n\nUsage:\n  inlet-bench prefill --data DIR --events N\n\nExample:\n  inlet-bench prefill --data /tmp/prefilled --events 1000000"); err != nil {
 		return err
 	}
 	if *dir == "" || *n <= 0 {

@@ -2,35 +2,277 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"text/tabwriter"
-	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"inlet"
 	inlethttp "inlet/http"
 )
 
-// cliFlags are the flags every admin command takes.
-type cliFlags struct {
+// The command table: every command of inlet, built with cobra. To add a
+// command, write its logic as a plain function (a client, its filters and a
+// printer in, an error out; see cli_admin.go), a small builder below that
+// declares its Use/Short/Long/Example and flags, and one line in newRootCommand.
+// Commands that talk to a running server go through adminCommand, which
+// gives them --server, --admin-token, --data and --json.
+
+// newRootCommand builds the whole command tree. getenv reads the INLET_*
+// variables that stand in for flags.
+func newRootCommand(getenv func(string) string) *cobra.Command {
+	env := cliEnv{getenv: getenv}
+	cobra.EnableCommandSorting = false // list the commands in the table's order
+	root := &cobra.Command{
+		Use:   "inlet",
+		Short: "A webhook event collector",
+		Long: `Inlet collects webhook events over HTTP, stores each one durably before it
+answers 2xx, links events to sessions and profiles, and lets you read them back.
+
+'inlet serve' runs the collector; the other commands talk to a running one
+through its admin API.`,
+		Example: `  inlet serve --data inlet-data
+  inlet sources create --name "Shop backend" --id shop
+  inlet events list --source shop`,
+		Version: versionString(),
+	}
+	root.AddCommand(
+		serveCommand(env),
+		group("sources", "Register and manage the senders of webhooks",
+			"  inlet sources create --name \"Shop backend\" --id shop\n  inlet sources list\n  inlet sources get shop",
+			sourcesCreateCommand(env),
+			sourcesListCommand(env),
+			sourcesGetCommand(env),
+			sourcesSetEnabledCommand(env, true),
+			sourcesSetEnabledCommand(env, false),
+			sourcesDeleteCommand(env),
+		),
+		group("events", "Read the stored events",
+			"  inlet events list --source shop\n  inlet events get EVENT_ID",
+			eventsListCommand(env),
+			eventsGetCommand(env),
+		),
+		group("profiles", "Read customer profiles",
+			"  inlet profiles get PROFILE_ID\n  inlet profiles find email:ann@example.com",
+			profilesGetCommand(env),
+			profilesFindCommand(env),
+		),
+		group("sessions", "Read sessions",
+			"  inlet sessions get session-42",
+			sessionsGetCommand(env),
+		),
+		group("rejections", "Read the log of refused collect requests",
+			"  inlet rejections list --source gh --reason bad_signature",
+			rejectionsListCommand(env),
+		),
+		versionCommand(),
+	)
+	makeGroup(root)
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%s", err) })
+	return root
+}
+
+// run runs the program with args, as main does, and prints any error to
+// stderr: one line, then a hint for a usage error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	root := newRootCommand(os.Getenv)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SilenceErrors = true
+	root.SilenceUsage = true
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return nil
+	}
+	prefix, path := "inlet: ", "inlet"
+	if cmd != nil {
+		path = cmd.CommandPath()
+	}
+	var ue *usageError
+	var se *startError
+	if errors.As(err, &se) || errors.As(err, &ue) && cmd != nil && cmd.Name() == "serve" {
+		prefix = "inlet failed to start: "
+	}
+	switch {
+	case errors.As(err, &ue) && ue.helpShown:
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "%s%s\n", prefix, ue.msg)
+		if ue.hint != "" {
+			fmt.Fprintln(stderr, ue.hint)
+		}
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", path)
+	default:
+		fmt.Fprintf(stderr, "%s%s\n", prefix, oneLine(inlet.ErrorMessageOrText(err)))
+	}
+	return err
+}
+
+// oneLine joins the lines of an error message.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}
+
+// errUsage is what every usage error is: the command line cannot run.
+var errUsage = errors.New("usage")
+
+// startError is a failure of inlet serve before it served.
+type startError struct{ err error }
+
+func (e *startError) Error() string { return e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
+
+// usageError is a command line that cannot run: a wrong argument, flag or
+// command. run prints its message, its hint, and where help is.
+type usageError struct {
+	msg, hint string
+	helpShown bool // the command's help is printed already
+}
+
+func (e *usageError) Error() string        { return e.msg }
+func (e *usageError) Is(target error) bool { return target == errUsage }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// group returns a command that only holds subcommands.
+func group(use, short, example string, subs ...*cobra.Command) *cobra.Command {
+	g := &cobra.Command{
+		Use:     use,
+		Short:   short,
+		Long:    short + ".",
+		Example: example,
+	}
+	g.AddCommand(subs...)
+	makeGroup(g)
+	return g
+}
+
+// makeGroup makes g refuse a missing or unknown subcommand with a usage
+// error, suggesting the nearest command, rather than print its help and
+// succeed.
+func makeGroup(g *cobra.Command) {
+	// Flags meant for a mistyped subcommand must not hide the real mistake.
+	g.FParseErrWhitelist.UnknownFlags = true
+	g.SuggestionsMinimumDistance = 2
+	g.SetUsageFunc(groupUsage)
+	g.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		ue := &usageError{msg: fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())}
+		switch s := cmd.SuggestionsFor(args[0]); len(s) {
+		case 0:
+		case 1:
+			ue.hint = "Did you mean this? " + cmd.CommandPath() + " " + s[0]
+		default:
+			ue.hint = "Did you mean one of these? " + cmd.CommandPath() + " " + strings.Join(s, ", "+cmd.CommandPath()+" ")
+		}
+		return ue
+	}
+	g.RunE = func(cmd *cobra.Command, args []string) error {
+		cmd.SetOut(cmd.ErrOrStderr())
+		cmd.Help()
+		return &usageError{msg: "no command given", helpShown: true}
+	}
+}
+
+// groupUsage is cobra's usage text for a command that only holds
+// subcommands: without the line saying it runs on its own.
+func groupUsage(c *cobra.Command) error {
+	w := c.OutOrStderr()
+	fmt.Fprintf(w, "Usage:\n  %s COMMAND [flags]\n", c.CommandPath())
+	if c.HasExample() {
+		fmt.Fprintf(w, "\nExamples:\n%s\n", c.Example)
+	}
+	fmt.Fprintf(w, "\nCommands:\n")
+	for _, sub := range c.Commands() {
+		if sub.IsAvailableCommand() {
+			fmt.Fprintf(w, "  %-*s %s\n", sub.NamePadding(), sub.Name(), sub.Short)
+		}
+	}
+	fmt.Fprintf(w, "\nFlags:\n%s", c.LocalFlags().FlagUsages())
+	fmt.Fprintf(w, "\nRun '%s COMMAND --help' for the flags and examples of a command.\n", c.CommandPath())
+	return nil
+}
+
+// noArgs refuses positional arguments.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("%s takes no arguments, only flags (got %q)", cmd.CommandPath(), args[0])
+	}
+	return nil
+}
+
+// oneArg wants exactly one positional argument, named name in messages.
+func oneArg(name string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usageErrorf("%s takes one argument, the %s (got %d)", cmd.CommandPath(), name, len(args))
+		}
+		return nil
+	}
+}
+
+// cliEnv is what every command reads besides its flags.
+type cliEnv struct {
+	getenv func(string) string
+}
+
+// envFlags marks flags that take their INLET_* variable when not given, and
+// says so in their help.
+func envFlags(fs *pflag.FlagSet, names ...string) {
+	for _, n := range names {
+		if f := fs.Lookup(n); f != nil {
+			f.Usage += fmt.Sprintf(" ($%s)", envName(n))
+			if f.Annotations == nil {
+				f.Annotations = map[string][]string{}
+			}
+			f.Annotations["env"] = []string{envName(n)}
+		}
+	}
+}
+
+// applyEnv sets every flag marked by envFlags that was not given from its
+// environment variable.
+func applyEnv(fs *pflag.FlagSet, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		names := f.Annotations["env"]
+		if len(names) == 0 || f.Changed || err != nil {
+			return
+		}
+		if v := getenv(names[0]); v != "" {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = usageErrorf("$%s: %v", names[0], e)
+			}
+		}
+	})
+	return err
+}
+
+// connFlags are the flags every admin command takes.
+type connFlags struct {
 	server, token, data string
 	json                bool
 }
 
-func (c *cliFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.server, "server", "http://127.0.0.1:8686", "base URL of the running server")
+func (c *connFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&c.server, "server", "http://127.0.0.1:8686", "base URL (or host:port) of the running server")
 	fs.StringVar(&c.token, "admin-token", "", "admin token (default: the one in the data directory)")
 	fs.StringVar(&c.data, "data", "inlet-data", "data directory holding the generated admin token")
 	fs.BoolVar(&c.json, "json", false, "print JSON instead of a table")
+	envFlags(fs, "server", "admin-token", "data")
 }
 
-func (c *cliFlags) client() (*inlethttp.Client, error) {
+func (c *connFlags) client() (*inlethttp.Client, error) {
 	token := c.token
 	if token == "" {
 		b, err := os.ReadFile(filepath.Join(c.data, tokenFile))
@@ -39,295 +281,39 @@ func (c *cliFlags) client() (*inlethttp.Client, error) {
 		}
 		token = strings.TrimSpace(string(b))
 	}
-	return inlethttp.NewClient(c.server, token), nil
+	return inlethttp.NewClient(serverURL(c.server), token), nil
 }
 
-func runCLI(ctx context.Context, noun string, args []string, stdout, stderr io.Writer) error {
-	verbs := map[string][]string{
-		"sources":    {"create", "list", "get", "enable", "disable", "delete"},
-		"events":     {"list", "get"},
-		"profiles":   {"get", "find"},
-		"sessions":   {"get"},
-		"rejections": {"list"},
-	}[noun]
-	if len(args) == 0 || !contains(verbs, args[0]) {
-		fmt.Fprintf(stderr, "usage: inlet %s %s [flags]\n", noun, strings.Join(verbs, "|"))
-		return errUsage
-	}
-	verb := args[0]
-	fs := flag.NewFlagSet("inlet "+noun+" "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var common cliFlags
-	common.register(fs)
-
-	var name, id, config string
-	var disabled bool
-	var filter struct{ source, typ, profile, session, since, until, cursor, reason string }
-	var limit int
-	var before int64
-	switch noun + " " + verb {
-	case "sources create":
-		fs.StringVar(&name, "name", "", "name of the source (required)")
-		fs.StringVar(&id, "id", "", "id of the source (default: generated)")
-		fs.BoolVar(&disabled, "disabled", false, "create the source disabled")
-		fs.StringVar(&config, "config", "", "source configuration as a JSON object")
-	case "rejections list":
-		fs.StringVar(&filter.source, "source", "", "only rejections of this source id")
-		fs.StringVar(&filter.reason, "reason", "", "only rejections with this reason code, such as bad_signature")
-		fs.IntVar(&limit, "limit", 0, "most rejections to show, newest first (default 50, at most 1000)")
-		fs.Int64Var(&before, "before", 0, "only rejections older than this id: the next page")
-	case "events list":
-		fs.StringVar(&filter.source, "source", "", "only events of this source")
-		fs.StringVar(&filter.typ, "type", "", "only events of this type")
-		fs.StringVar(&filter.profile, "profile", "", "only events of this profile")
-		fs.StringVar(&filter.session, "session", "", "only events of this session")
-		fs.StringVar(&filter.since, "since", "", "only events at or after this RFC 3339 time")
-		fs.StringVar(&filter.until, "until", "", "only events before this RFC 3339 time")
-		fs.StringVar(&filter.cursor, "cursor", "", "continue from the cursor a previous page printed")
-		fs.IntVar(&limit, "limit", 0, "most events to show (default 50, at most 1000)")
-	}
-	if err := parseFlags(fs, args[1:], os.Getenv, "server", "admin-token", "data"); err != nil {
-		return err
-	}
-	needsID := verb != "list" && verb != "create"
-	if needsID && fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "usage: inlet %s %s [flags] ID\n", noun, verb)
-		return errUsage
-	} else if !needsID && fs.NArg() != 0 {
-		fmt.Fprintf(stderr, "inlet %s %s takes no arguments, only flags\n", noun, verb)
-		return errUsage
-	}
-	client, err := common.client()
-	if err != nil {
-		return err
-	}
-	out := printer{w: stdout, json: common.json}
-
-	switch noun + " " + verb {
-	case "sources create":
-		req := inlethttp.CreateSourceRequest{ID: id, Name: name}
-		if disabled {
-			f := false
-			req.Enabled = &f
-		}
-		if config != "" {
-			req.Config = &inlet.SourceConfig{}
-			dec := json.NewDecoder(strings.NewReader(config))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(req.Config); err != nil {
-				return fmt.Errorf("--config: %w", err)
-			}
-		}
-		src, err := client.CreateSource(ctx, req)
-		if err != nil {
-			return err
-		}
-		return out.sources(src)
-	case "sources list":
-		sources, err := client.ListSources(ctx)
-		if err != nil {
-			return err
-		}
-		return out.sources(sources...)
-	case "sources get":
-		src, err := client.FindSource(ctx, fs.Arg(0))
-		if err != nil {
-			return err
-		}
-		return out.sources(src)
-	case "sources enable", "sources disable":
-		enabled := verb == "enable"
-		src, err := client.UpdateSource(ctx, fs.Arg(0), inlet.SourceUpdate{Enabled: &enabled})
-		if err != nil {
-			return err
-		}
-		return out.sources(src)
-	case "sources delete":
-		if err := client.DeleteSource(ctx, fs.Arg(0)); err != nil {
-			return err
-		}
-		if !common.json {
-			fmt.Fprintf(stdout, "deleted source %s\n", fs.Arg(0))
-		}
-		return nil
-	case "events list":
-		f := inlet.EventFilter{SourceID: filter.source, Type: filter.typ, ProfileID: filter.profile, SessionID: filter.session, Cursor: filter.cursor, Limit: limit}
-		for _, t := range []struct {
-			flag, v string
-			to      *time.Time
-		}{{"since", filter.since, &f.Since}, {"until", filter.until, &f.Until}} {
-			if t.v == "" {
-				continue
-			}
-			if *t.to, err = time.Parse(time.RFC3339Nano, t.v); err != nil {
-				return fmt.Errorf("--%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z", t.flag)
-			}
-		}
-		page, err := client.ListEvents(ctx, f)
-		if err != nil {
-			return err
-		}
-		return out.events(page)
-	case "rejections list":
-		items, err := client.ListRejections(ctx, inlet.RejectionFilter{SourceID: filter.source, Reason: filter.reason, Limit: limit, BeforeID: before})
-		if err != nil {
-			return err
-		}
-		return out.rejections(items)
-	case "events get":
-		e, err := client.FindEvent(ctx, fs.Arg(0))
-		if err != nil {
-			return err
-		}
-		return out.json1(e)
-	case "profiles get", "profiles find":
-		var p *inlet.Profile
-		if verb == "get" {
-			p, err = client.FindProfile(ctx, fs.Arg(0))
-		} else if ident, perr := inlethttp.ParseIdentifier(fs.Arg(0)); perr != nil {
-			return perr
-		} else {
-			p, err = client.FindProfileByIdentifier(ctx, ident)
-		}
-		if err != nil {
-			return err
-		}
-		if out.json {
-			return out.json1(p)
-		}
-		return out.profile(p)
-	case "sessions get":
-		s, err := client.FindSession(ctx, fs.Arg(0))
-		if err != nil {
-			return err
-		}
-		if out.json {
-			return out.json1(s)
-		}
-		return out.table([]string{"ID", "PROFILE", "FIRST SEEN", "LAST SEEN", "EVENTS"},
-			[]string{s.ID, s.ProfileID, inlet.FormatTime(s.FirstSeen), inlet.FormatTime(s.LastSeen), fmt.Sprint(s.EventCount)})
-	}
-	return errUsage
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// printer writes results as a table for people or JSON for scripts.
-type printer struct {
-	w    io.Writer
-	json bool
-}
-
-func (p printer) json1(v any) error {
-	enc := json.NewEncoder(p.w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-// profile prints a profile's counts as a table, then its identities.
-func (p printer) profile(prof *inlet.Profile) error {
-	if err := p.table([]string{"ID", "FIRST SEEN", "LAST SEEN", "EVENTS", "SESSIONS"},
-		[]string{prof.ID, inlet.FormatTime(prof.FirstSeen), inlet.FormatTime(prof.LastSeen), fmt.Sprint(prof.EventCount), fmt.Sprint(prof.SessionCount)}); err != nil {
-		return err
-	}
-	var lines []string
-	if prof.MergedInto != "" {
-		lines = append(lines, "merged into: "+prof.MergedInto)
-	}
-	for _, id := range prof.Identifiers {
-		lines = append(lines, "identifier:  "+id.Kind+":"+id.Value)
-	}
-	for _, a := range prof.Aliases {
-		lines = append(lines, "alias:       "+a)
-	}
-	names := make([]string, 0, len(prof.Traits))
-	for n := range prof.Traits {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		lines = append(lines, "trait:       "+n+" = "+string(prof.Traits[n]))
-	}
-	if len(lines) > 0 {
-		_, err := fmt.Fprintf(p.w, "\n%s\n", strings.Join(lines, "\n"))
-		return err
-	}
-	return nil
-}
-
-func (p printer) table(header []string, rows ...[]string) error {
-	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
-	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	return tw.Flush()
-}
-
-func (p printer) sources(sources ...*inlet.Source) error {
-	if p.json {
-		if len(sources) == 1 {
-			return p.json1(sources[0])
-		}
-		return p.json1(map[string]any{"items": sources})
-	}
-	rows := make([][]string, 0, len(sources))
-	for _, s := range sources {
-		state := "enabled"
-		if !s.Enabled {
-			state = "disabled"
-		}
-		rows = append(rows, []string{s.ID, s.Name, s.Type, state, inlet.FormatTime(s.CreatedAt)})
-	}
-	return p.table([]string{"ID", "NAME", "TYPE", "STATE", "CREATED"}, rows...)
-}
-
-func (p printer) rejections(items []*inlet.Rejection) error {
-	if p.json {
-		return p.json1(map[string]any{"items": items})
-	}
-	rows := make([][]string, 0, len(items))
-	for _, r := range items {
-		msg := r.Message
-		if len(msg) > 80 {
-			msg = msg[:77] + "..."
-		}
-		rows = append(rows, []string{inlet.FormatTime(r.At), orDash(r.SourceID), r.Reason, fmt.Sprint(r.Status), r.Method + " " + r.Path, r.RemoteAddr, msg})
-	}
-	return p.table([]string{"AT", "SOURCE", "REASON", "STATUS", "REQUEST", "FROM", "MESSAGE"}, rows...)
-}
-
-func (p printer) events(page *inlet.EventPage) error {
-	if p.json {
-		return p.json1(page)
-	}
-	rows := make([][]string, 0, len(page.Items))
-	for _, e := range page.Items {
-		props := string(e.Properties)
-		if len(props) > 60 {
-			props = props[:57] + "..."
-		}
-		rows = append(rows, []string{inlet.FormatTime(e.InsertedAt), e.ID, e.Type, e.SourceID, orDash(e.SessionID), orDash(e.ProfileID), props})
-	}
-	if err := p.table([]string{"INSERTED", "ID", "TYPE", "SOURCE", "SESSION", "PROFILE", "PROPERTIES"}, rows...); err != nil {
-		return err
-	}
-	if page.Next != nil {
-		fmt.Fprintf(p.w, "\nmore: --cursor %s\n", *page.Next)
-	}
-	return nil
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
+// serverURL accepts the server as a URL or as host:port, which it reads as
+// http://host:port.
+func serverURL(s string) string {
+	if s != "" && !strings.Contains(s, "://") {
+		return "http://" + s
 	}
 	return s
+}
+
+// adminCall is what an admin command's logic gets: a client of the
+// server's admin API and a printer for the results.
+type adminCall struct {
+	client *inlethttp.Client
+	out    printer
+}
+
+// adminCommand gives cmd the connection flags and runs do with a client
+// once the flags and environment are read.
+func (env cliEnv) adminCommand(cmd *cobra.Command, do func(ctx context.Context, a adminCall, args []string) error) *cobra.Command {
+	var conn connFlags
+	conn.register(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := applyEnv(cmd.Flags(), env.getenv); err != nil {
+			return err
+		}
+		client, err := conn.client()
+		if err != nil {
+			return err
+		}
+		return do(cmd.Context(), adminCall{client: client, out: printer{w: cmd.OutOrStdout(), json: conn.json}}, args)
+	}
+	return cmd
 }

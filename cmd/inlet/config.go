@@ -1,13 +1,15 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"inlet"
 	"inlet/sqlite"
@@ -59,51 +61,19 @@ func envName(flagName string) string {
 	return "INLET_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// parseFlags parses args; a flag named in envFlags (or any flag, when
-// envFlags is nil) that is not given takes its INLET_* environment variable.
-func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, envFlags ...string) error {
-	fromEnv := func(name string) bool { return envFlags == nil || contains(envFlags, name) }
-	fs.VisitAll(func(f *flag.Flag) {
-		if fromEnv(f.Name) {
-			f.Usage += fmt.Sprintf(" ($%s)", envName(f.Name))
-		}
-	})
-	// Positional arguments may stand before, between or after flags.
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return errUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	fs.Parse(append([]string{"--"}, positional...))
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if v := getenv(envName(f.Name)); v != "" && fromEnv(f.Name) && !given[f.Name] && err == nil {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("$%s: %w", envName(f.Name), e)
-			}
-		}
-	})
-	return err
+// serveFlags are the flags of `inlet serve` that need reading after parsing.
+type serveFlags struct {
+	proxies, logLevel, db, retention string
 }
 
-// ParseServeConfig reads the flags of `inlet serve` and the environment.
-func ParseServeConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	cfg := DefaultConfig()
-	fs := flag.NewFlagSet("inlet serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on")
-	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory: the SQLite file and the generated admin token")
+// register declares the flags of `inlet serve` on fs, with cfg's values as
+// defaults; every flag takes its INLET_* variable when not given.
+func (sf *serveFlags) register(fs *pflag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on, host:port")
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory: the SQLite file, the generated admin token and the lock")
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "bearer token of the admin API (default: generated and kept in the data directory)")
 	fs.StringVar(&cfg.Sync, "sync", cfg.Sync, "when commits reach the disk: full (every commit fsynced before its 2xx), normal (at checkpoints: a power loss may lose the last commits), off")
-	proxies := fs.String("trusted-proxies", "", "comma-separated addresses or CIDR ranges of proxies whose X-Forwarded-For is believed")
+	fs.StringVar(&sf.proxies, "trusted-proxies", "", "comma-separated addresses or CIDR ranges of proxies whose X-Forwarded-For is believed")
 	fs.IntVar(&cfg.BatchMax, "batch-max", cfg.BatchMax, "most events committed in one transaction")
 	fs.DurationVar(&cfg.BatchWait, "batch-wait", cfg.BatchWait, "longest wait for more events before committing a batch that is not full (0: commit at once)")
 	fs.IntVar(&cfg.QueueSize, "queue-size", cfg.QueueSize, "most requests waiting for a commit; beyond it, 503")
@@ -112,27 +82,31 @@ func ParseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.DurationVar(&cfg.SourceTTL, "source-ttl", cfg.SourceTTL, "how long a source lookup is cached (bounds how soon another node's change is seen)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "longest wait for in-flight requests on shutdown")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", "", "if set, serve Go profiles (net/http/pprof) on this address, for example 127.0.0.1:6060")
-	fs.Func("db", "PostgreSQL URL (postgres://user:password@host:5432/db) to store in, shared by several nodes (default: the SQLite file in --data)", func(v string) (err error) {
-		cfg.DB, err = parseDB(v)
-		return err
-	})
-	fs.Func("retention", "how long events are kept, in days (90d) or as a duration (72h); 0 keeps them forever (the default)", func(v string) (err error) {
-		cfg.Retention, err = parseRetention(v)
-		return err
-	})
+	fs.StringVar(&sf.db, "db", "", "PostgreSQL URL (postgres://user:password@host:5432/db) to store in, shared by several nodes (default: the SQLite file in --data)")
+	fs.StringVar(&sf.retention, "retention", "", "how long events are kept, in days (90d) or as a duration (72h); 0 keeps them forever (the default)")
 	fs.IntVar(&cfg.RejectionsMaxCount, "rejections-max-count", cfg.RejectionsMaxCount, "most rejected requests kept in the log; beyond it, the oldest are dropped")
 	fs.Int64Var(&cfg.RejectionsMaxBytes, "rejections-max-bytes", cfg.RejectionsMaxBytes, "most bytes of rejected requests kept in the log; beyond it, the oldest are dropped")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := parseFlags(fs, args, getenv); err != nil {
-		return cfg, err
+	fs.StringVar(&sf.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.VisitAll(func(f *pflag.Flag) { envFlags(fs, f.Name) })
+}
+
+// finish reads the environment for the flags not given, then the flags
+// that need parsing, and validates the whole configuration.
+func (sf *serveFlags) finish(fs *pflag.FlagSet, cfg *Config, getenv func(string) string) error {
+	if err := applyEnv(fs, getenv); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	var err error
+	if cfg.DB, err = parseDB(sf.db); err != nil {
+		return usageErrorf("--db: %v", err)
 	}
-	if err := cfg.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
-		return cfg, fmt.Errorf("--log-level: %w", err)
+	if cfg.Retention, err = parseRetention(sf.retention); err != nil {
+		return usageErrorf("--retention: %v", err)
 	}
-	for _, p := range strings.Split(*proxies, ",") {
+	if err := cfg.LogLevel.UnmarshalText([]byte(sf.logLevel)); err != nil {
+		return usageErrorf("--log-level: %q is not debug, info, warn or error", sf.logLevel)
+	}
+	for _, p := range strings.Split(sf.proxies, ",") {
 		if p = strings.TrimSpace(p); p == "" {
 			continue
 		}
@@ -140,11 +114,75 @@ func ParseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		if err != nil {
 			addr, err2 := netip.ParseAddr(p)
 			if err2 != nil {
-				return cfg, fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR range", p)
+				return usageErrorf("--trusted-proxies: %q is neither an address nor a CIDR range", p)
 			}
 			prefix = netip.PrefixFrom(addr, addr.BitLen())
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
 	}
-	return cfg, nil
+	if err := cfg.Validate(); err != nil {
+		return &usageError{msg: err.Error()}
+	}
+	return nil
+}
+
+// Validate says what is wrong with a configuration, naming the flag, before
+// anything is created on disk.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("--addr: %q is not host:port, such as 127.0.0.1:8686 or :8686", c.Addr)
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		return fmt.Errorf("--data: the data directory must be named")
+	}
+	switch c.Sync {
+	case sqlite.SyncFull, sqlite.SyncNormal, sqlite.SyncOff:
+	default:
+		return fmt.Errorf("--sync: %q is not %s, %s or %s", c.Sync, sqlite.SyncFull, sqlite.SyncNormal, sqlite.SyncOff)
+	}
+	if c.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
+			return fmt.Errorf("--pprof-addr: %q is not host:port, such as 127.0.0.1:6060", c.PprofAddr)
+		}
+	}
+	if _, err := parseDB(c.DB); err != nil {
+		return fmt.Errorf("--db: %v", err)
+	}
+	for _, n := range []struct {
+		flag string
+		v    int64
+	}{
+		{"batch-max", int64(c.BatchMax)}, {"queue-size", int64(c.QueueSize)}, {"queue-bytes", c.QueueBytes},
+		{"max-in-flight", c.MaxInFlight}, {"rejections-max-count", int64(c.RejectionsMaxCount)},
+		{"rejections-max-bytes", c.RejectionsMaxBytes},
+	} {
+		if n.v < 1 {
+			return fmt.Errorf("--%s: must be at least 1, not %d", n.flag, n.v)
+		}
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"batch-wait", c.BatchWait}, {"source-ttl", c.SourceTTL}, {"shutdown-timeout", c.ShutdownTimeout}, {"retention", c.Retention}} {
+		if d.v < 0 {
+			return fmt.Errorf("--%s: must not be negative, not %s", d.flag, d.v)
+		}
+	}
+	return nil
+}
+
+// ParseServeConfig reads the flags of `inlet serve` and the environment.
+func ParseServeConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg := DefaultConfig()
+	fs := pflag.NewFlagSet("inlet serve", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf serveFlags
+	sf.register(fs, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return cfg, usageErrorf("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, usageErrorf("unexpected argument %q", fs.Arg(0))
+	}
+	return cfg, sf.finish(fs, &cfg, getenv)
 }

@@ -26,54 +26,14 @@ import (
 )
 
 func main() {
+	// run prints what went wrong; the exit code says that it did.
 	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, errUsage) {
-			fmt.Fprintln(os.Stderr, "inlet:", inlet.ErrorMessageOrText(err))
-		}
 		os.Exit(1)
 	}
 }
 
-var errUsage = errors.New("usage")
-
-const usage = `inlet: a webhook event collector.
-
-Usage:
-  inlet serve [flags]                 run the collector
-  inlet sources create|list|get|enable|disable|delete ...
-  inlet events list|get ...
-  inlet profiles get ID
-  inlet profiles find KIND:VALUE
-  inlet sessions get ID
-  inlet rejections list [--source ID] [--reason CODE] [--limit N]
-
-Run 'inlet COMMAND -h' for the flags of a command.
-`
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errUsage
-	}
-	switch args[0] {
-	case "serve":
-		return serve(ctx, args[1:], stderr)
-	case "sources", "events", "profiles", "sessions", "rejections":
-		return runCLI(ctx, args[0], args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	default:
-		fmt.Fprintf(stderr, "inlet: unknown command %q\n\n%s", args[0], usage)
-		return errUsage
-	}
-}
-
-func serve(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, err := ParseServeConfig(args, os.Getenv, stderr)
-	if err != nil {
-		return err
-	}
+// serve runs the collector of cfg until ctx ends or a signal comes.
+func serve(ctx context.Context, cfg Config, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	tuneGC(os.Getenv, cfg)
 	m := NewMain(cfg, logger)
@@ -81,7 +41,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer stop()
 	if err := m.Run(ctx); err != nil {
 		m.Close()
-		return err
+		return &startError{err}
 	}
 	<-ctx.Done()
 	logger.Info("shutting down: draining requests and flushing events")
@@ -124,6 +84,8 @@ type Main struct {
 	served     chan error
 	retain     *retention
 	rejections *inlethttp.RejectionLog
+	lock       *os.File // the data directory's lock, held until Close
+	started    bool     // Run succeeded: Close may say it stopped cleanly
 }
 
 // NewMain returns a Main for cfg.
@@ -135,8 +97,22 @@ func NewMain(cfg Config, logger *slog.Logger) *Main {
 // open. Close stops everything.
 func (m *Main) Run(ctx context.Context) error {
 	cfg := m.Config
+	// Nothing is created on disk for a configuration that cannot run.
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
+	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	m.lock = lock
+	// Listening before the token and the store are made means a busy port
+	// leaves nothing behind but the directory.
+	if m.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return err
 	}
 	token, err := m.adminToken()
 	if err != nil {
@@ -172,9 +148,6 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	m.server = inlethttp.HTTPServer(handler, m.Logger)
 
-	if m.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-		return err
-	}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.server.Serve(m.ln) }()
 	if cfg.PprofAddr != "" {
@@ -190,6 +163,7 @@ func (m *Main) Run(ctx context.Context) error {
 	} else { // --sync is SQLite's; PostgreSQL commits are as durable as its own settings make them
 		m.Logger.Info("inlet listening", "addr", m.ln.Addr().String(), "data", cfg.DataDir, "store", storeName(cfg))
 	}
+	m.started = true
 	return nil
 }
 
@@ -236,7 +210,11 @@ func (m *Main) Close() error {
 			errs = append(errs, fmt.Errorf("store: %w", err))
 		}
 	}
-	if len(errs) == 0 {
+	if m.ln != nil && m.served == nil { // Run failed before serving
+		m.ln.Close()
+	}
+	m.unlockDataDir()
+	if len(errs) == 0 && m.started {
 		m.Logger.Info("inlet stopped cleanly")
 	}
 	return errors.Join(errs...)

@@ -14,8 +14,21 @@ import (
 	"inlet/postgres/pgtest"
 )
 
-// The outage test stops and starts the local PostgreSQL cluster, so it runs
-// only when asked to: INLET_TEST_PG_OUTAGE=1 beside INLET_TEST_POSTGRES.
+// The outage test stops and starts the local PostgreSQL cluster, which
+// disrupts everyone else using it, so it runs only when CI asks for it
+// (CI=true, as .ci/run is run in CI) or a person does (INLET_TEST_PG_OUTAGE=1),
+// beside INLET_TEST_POSTGRES; INLET_TEST_PG_OUTAGE=0 skips it even in CI.
+
+// outageAsked says whether the outage test may stop the cluster.
+func outageAsked(getenv func(string) string) bool {
+	switch getenv("INLET_TEST_PG_OUTAGE") {
+	case "1":
+		return true
+	case "0":
+		return false
+	}
+	return getenv("CI") == "true"
+}
 
 // pgCluster runs pg_ctlcluster on the one local cluster ("VERSION main").
 func pgCluster(action string, extra ...string) error {
@@ -57,8 +70,8 @@ func getStatus(t *testing.T, client *http.Client, url string) (int, string) {
 }
 
 func TestPostgresOutage(t *testing.T) {
-	if os.Getenv("INLET_TEST_PG_OUTAGE") != "1" {
-		t.Skip("INLET_TEST_PG_OUTAGE is not 1: this test stops and starts the local PostgreSQL cluster")
+	if !outageAsked(os.Getenv) {
+		t.Skip("stops and starts the local PostgreSQL cluster: only with CI=true or INLET_TEST_PG_OUTAGE=1")
 	}
 	pgtest.Outage(t) // no other test uses the database meanwhile
 	dbURL := pgtest.URL(t)
@@ -154,6 +167,24 @@ func TestPostgresOutage(t *testing.T) {
 	for _, id := range acked {
 		if _, err := node.client.FindEvent(ctx, id); err != nil {
 			t.Fatalf("event %s was answered 200 and is not stored: %v", id, err)
+		}
+	}
+}
+
+func TestOutageRunsOnlyWhenAsked(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want bool
+	}{
+		{map[string]string{}, false},
+		{map[string]string{"INLET_TEST_POSTGRES": "postgres://x"}, false},
+		{map[string]string{"CI": "true"}, true},
+		{map[string]string{"CI": "1"}, false},
+		{map[string]string{"INLET_TEST_PG_OUTAGE": "1"}, true},
+		{map[string]string{"CI": "true", "INLET_TEST_PG_OUTAGE": "0"}, false},
+	} {
+		if got := outageAsked(func(k string) string { return tc.env[k] }); got != tc.want {
+			t.Errorf("env %v: the outage test runs = %v, want %v", tc.env, got, tc.want)
 		}
 	}
 }

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// contains says whether list holds s.
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// everyCommand lists the path of every command of the table, root first.
+func everyCommand(c *cobra.Command) [][]string {
+	paths := [][]string{strings.Fields(c.CommandPath())[1:]}
+	for _, sub := range c.Commands() {
+		paths = append(paths, everyCommand(sub)...)
+	}
+	return paths
+}
+
+func TestHelp(t *testing.T) {
+	isolateCLIEnv(t)
+	commands := everyCommand(newRootCommand(func(string) string { return "" }))
+	if len(commands) < 15 {
+		t.Fatalf("the table has %d commands, fewer than the program's", len(commands))
+	}
+	for _, path := range commands {
+		t.Run("inlet "+strings.Join(path, " ")+" --help exits 0 with a description and examples", func(t *testing.T) {
+			stdout, stderr, err := runInlet(t, append(path, "--help")...)
+			if err != nil {
+				t.Fatalf("err %v, stderr %q", err, stderr)
+			}
+			if !strings.Contains(stdout, "Usage:") || !strings.Contains(stdout, "Examples:") {
+				t.Errorf("the help lacks a usage or examples:\n%s", stdout)
+			}
+			if len(strings.TrimSpace(strings.SplitN(stdout, "Usage:", 2)[0])) < 10 {
+				t.Errorf("the help starts with no description:\n%s", stdout)
+			}
+		})
+	}
+
+	t.Run("a group without a command prints its commands with descriptions and fails", func(t *testing.T) {
+		_, stderr, err := runInlet(t, "sources")
+		if !errors.Is(err, errUsage) {
+			t.Errorf("err %v, want a usage error", err)
+		}
+		for _, want := range []string{"create", "Register a source", "delete", "its stored events are kept"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("the help lacks %q:\n%s", want, stderr)
+			}
+		}
+	})
+}
+
+func TestUsageErrors(t *testing.T) {
+	isolateCLIEnv(t)
+	for _, tc := range []struct {
+		args []string
+		want []string // lines of stderr, in order
+	}{
+		{[]string{"sourcs", "list"}, []string{`inlet: unknown command "sourcs" for "inlet"`, "Did you mean this? inlet sources", "Run 'inlet --help' for usage."}},
+		{[]string{"sources", "lst", "--server", "x"}, []string{`inlet: unknown command "lst" for "inlet sources"`, "Did you mean one of these? inlet sources list, inlet sources get", "Run 'inlet sources --help' for usage."}},
+		{[]string{"events", "list", "--limit", "ten"}, []string{`inlet: invalid argument "ten" for "--limit" flag: strconv.ParseInt: parsing "ten": invalid syntax`, "Run 'inlet events list --help' for usage."}},
+		{[]string{"sources", "get"}, []string{"inlet: inlet sources get takes one argument, the source ID (got 0)", "Run 'inlet sources get --help' for usage."}},
+		{[]string{"serve", "--sync", "sometimes"}, []string{`inlet failed to start: --sync: "sometimes" is not full, normal or off`, "Run 'inlet serve --help' for usage."}},
+		{[]string{"serve", "--nope"}, []string{"inlet failed to start: unknown flag: --nope", "Run 'inlet serve --help' for usage."}},
+	} {
+		t.Run(strings.Join(tc.args, " ")+" says what is wrong in one line, then a hint", func(t *testing.T) {
+			stdout, stderr, err := runInlet(t, tc.args...)
+			if !errors.Is(err, errUsage) {
+				t.Errorf("err %v, want a usage error", err)
+			}
+			if got := strings.Split(strings.TrimRight(stderr, "\n"), "\n"); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("stderr:\n%s\nwant:\n%s", stderr, strings.Join(tc.want, "\n"))
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		stdout := mustRunInlet(t, args...)
+		if !strings.HasPrefix(stdout, "inlet ") || !strings.Contains(stdout, " go1.") || strings.Count(stdout, "\n") != 1 {
+			t.Errorf("inlet %s printed %q, want one line naming inlet and the Go version", args[0], stdout)
+		}
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	for shell, want := range map[string]string{"bash": "__start_inlet", "zsh": "#compdef inlet"} {
+		stdout := mustRunInlet(t, "completion", shell)
+		if !strings.Contains(stdout, want) {
+			t.Errorf("completion %s lacks %q:\n%.300s", shell, want, stdout)
+		}
+	}
+	// What the shell asks the program when completing "inlet sources e".
+	stdout := mustRunInlet(t, "__complete", "sources", "e")
+	if !strings.Contains(stdout, "enable") || strings.Contains(stdout, "list") {
+		t.Errorf("completing 'inlet sources e' offered:\n%s", stdout)
+	}
+}
+
+func TestCLIServerAsHostPortAndSourceConfig(t *testing.T) {
+	isolateCLIEnv(t)
+	s := startLive(t, liveConfig(t))
+	hostPort := strings.TrimPrefix(s.url, "http://")
+	conn := []string{"--server", hostPort, "--admin-token", s.token}
+
+	mustRunInlet(t, append([]string{"sources", "create", "--id", "gh", "--name", "GitHub", "--config",
+		`{"verify": {"type": "github", "secret": "gh-secret"}, "dedup": {"header": "X-GitHub-Delivery"}, "max_body_bytes": 4096}`}, conn...)...)
+	stdout := mustRunInlet(t, append([]string{"sources", "get", "gh"}, conn...)...)
+	if rows := tableRows(t, stdout); len(rows) != 2 || rows[1][0] != "gh" {
+		t.Errorf("sources get printed the table %q, want gh", rows)
+	}
+	config := strings.SplitN(stdout, "\n\n", 2)
+	if len(config) != 2 {
+		t.Fatalf("sources get printed no configuration after the table:\n%s", stdout)
+	}
+	var got []string
+	for _, r := range tableRows(t, config[1]) {
+		got = append(got, strings.Join(r, "="))
+	}
+	if want := "CONFIG=VALUE,dedup.header=X-GitHub-Delivery,max_body_bytes=4096,verify.secret=****,verify.type=github"; strings.Join(got, ",") != want {
+		t.Errorf("the configuration table %q, want %s", got, want)
+	}
+	if strings.Contains(stdout, "gh-secret") {
+		t.Errorf("sources get shows the secret:\n%s", stdout)
+	}
+
+	mustRunInlet(t, append([]string{"sources", "create", "--id", "plain", "--name", "Plain"}, conn...)...)
+	if stdout := mustRunInlet(t, append([]string{"sources", "get", "plain"}, conn...)...); !strings.HasSuffix(stdout, "\n\nconfig: none (no verification, no idempotency key, default limits)\n") {
+		t.Errorf("sources get of a source without configuration printed:\n%s", stdout)
+	}
+}
