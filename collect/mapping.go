@@ -2,6 +2,7 @@ package collect
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -64,7 +65,7 @@ func applyMapping(m *inlet.Mapping, in *inlet.Intake, doc any) error {
 			missing("profile_id_path", m.ProfileIDPath, "the URL's rules applied")
 		}
 	}
-	for _, kind := range sortedKeys(m.IdentifyBy) {
+	for _, kind := range slices.Sorted(maps.Keys(m.IdentifyBy)) {
 		v, ok := lookupID(m.IdentifyBy[kind])
 		if !ok {
 			continue
@@ -76,7 +77,7 @@ func applyMapping(m *inlet.Mapping, in *inlet.Intake, doc any) error {
 		}
 		id.Identifiers = append(id.Identifiers, inlet.Identifier{Kind: kind, Value: v})
 	}
-	for _, name := range sortedKeys(m.Traits) {
+	for _, name := range slices.Sorted(maps.Keys(m.Traits)) {
 		v, ok := lookup(m.Traits[name])
 		if !ok || v == nil {
 			continue
@@ -95,13 +96,4 @@ func applyMapping(m *inlet.Mapping, in *inlet.Intake, doc any) error {
 		in.Identity = &id
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
