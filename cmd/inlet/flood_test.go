@@ -287,4 +287,3 @@ func TestRefusedFloodCostsGoodEventsNoMoreThanAHealthzFlood(t *testing.T) {
 		}
 	})
 }
-
