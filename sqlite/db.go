@@ -86,8 +86,11 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
 		return nil, err
 	}
-	dsnWith := func(sync string, cacheMiB int) (string, url.Values) {
+	dsnWith := func(sync string, cacheMiB int, pragmas ...string) (string, url.Values) {
 		q := url.Values{}
+		for _, p := range pragmas {
+			q.Add("_pragma", p)
+		}
 		q.Add("_pragma", "busy_timeout(10000)")
 		// 16 KiB pages: a commit writes a quarter of the WAL frames (one
 		// write each) that 4 KiB pages need. It applies when the file is
@@ -135,13 +138,14 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	// The rejected-request log is diagnostics: in WAL mode, NORMAL commits
 	// without an fsync (the next event commit or checkpoint carries its
 	// pages to the disk), so a flood of refusals adds no fsync to the
-	// disk's queue. A power loss may lose the last second of samples and
-	// counts, never events.
+	// disk's queue, and it leaves checkpoints (which do fsync) to the
+	// checkpoint loop. A power loss may lose the last second of samples
+	// and counts, never events.
 	rejectSync := SyncNormal
 	if sync == SyncOff {
 		rejectSync = SyncOff
 	}
-	rejectDSN, _ := dsnWith(rejectSync, 2)
+	rejectDSN, _ := dsnWith(rejectSync, 2, "wal_autocheckpoint(0)")
 	if db.rejections, err = sql.Open("sqlite", rejectDSN); err != nil {
 		db.Close()
 		return nil, err
