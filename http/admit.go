@@ -64,6 +64,22 @@ func (l *refusalLimiter) allow(addr string) (bool, int) {
 	return true, 0
 }
 
+// admit runs the source's verifier over the request's body and only then
+// takes a token of the source's rate limit, so that a request that fails
+// verification spends the refusal budget, not the source's. It answers a
+// refusal itself and reports whether the request may go on.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, source *inlet.Source, body []byte) bool {
+	if err := s.verifyRequest(w, r, source, body); err != nil {
+		s.refuseUnproven(w, r, source, body, err)
+		return false
+	}
+	if err := s.rateLimit(source); err != nil {
+		s.reject(w, r, source, body, err)
+		return false
+	}
+	return true
+}
+
 // refuseUnproven answers a request that proves no source (source is nil
 // when it names none): within the refusal budget, as reject does; over it,
 // with a bare 429 that is only counted in the rejected-request log, so that

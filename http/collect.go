@@ -60,14 +60,7 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, source, body, err)
 		return
 	}
-	// Verification comes before the rate limit: a request that fails it
-	// spends the refusal budget, not the source's.
-	if err := s.verifyRequest(w, r, source, body); err != nil {
-		s.refuseUnproven(w, r, source, body, err)
-		return
-	}
-	if err := s.rateLimit(source); err != nil {
-		s.reject(w, r, source, body, err)
+	if !s.admit(w, r, source, body) {
 		return
 	}
 	intakes, err := collect.Build(source, collect.Request{
