@@ -118,13 +118,70 @@ func (f *RejectionFilter) PageLimit() int {
 	return pageLimit(f.Limit, DefaultRejectionLimit, MaxRejectionLimit)
 }
 
-// RejectionStore keeps the rejected-request log.
-type RejectionStore interface {
-	// AppendRejections stores rejections (setting their ID) in one
-	// transaction, then drops the oldest rejections until the log is
-	// within bounds. Returns EUNAVAILABLE when the store cannot write.
-	AppendRejections(ctx context.Context, rs []*Rejection, bounds RejectionBounds) error
+// UnknownSourceBucket is the source id under which refusals of requests
+// that name no known, enabled source are counted, whatever id they name: a
+// flood of made-up ids is one bucket, not a bucket each. It cannot be a
+// source's id.
+const UnknownSourceBucket = "(unknown)"
 
-	// ListRejections returns rejections matching f, newest first.
+// RejectionCount is how many collect requests of a source were refused for
+// one reason, between FirstAt and LastAt. Every refusal is counted, also
+// those of which no sample is kept.
+type RejectionCount struct {
+	// SourceID is the source, or UnknownSourceBucket.
+	SourceID string    `json:"source_id"`
+	Reason   string    `json:"reason"`
+	Count    int64     `json:"count"`
+	FirstAt  time.Time `json:"first_at"`
+	LastAt   time.Time `json:"last_at"`
+}
+
+// MarshalJSON writes times in the API's format.
+func (c RejectionCount) MarshalJSON() ([]byte, error) {
+	type plain RejectionCount
+	return json.Marshal(struct {
+		plain
+		FirstAt string `json:"first_at"`
+		LastAt  string `json:"last_at"`
+	}{plain(c), FormatTime(c.FirstAt), FormatTime(c.LastAt)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (c *RejectionCount) UnmarshalJSON(b []byte) error {
+	type plain RejectionCount
+	var in struct {
+		*plain
+		FirstAt string `json:"first_at"`
+		LastAt  string `json:"last_at"`
+	}
+	in.plain = (*plain)(c)
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	var err error
+	if c.FirstAt, err = time.Parse(time.RFC3339Nano, in.FirstAt); err != nil {
+		return err
+	}
+	c.LastAt, err = time.Parse(time.RFC3339Nano, in.LastAt)
+	return err
+}
+
+// RejectionStore keeps the rejected-request log: samples of refused
+// requests, bounded, and counts of all of them.
+type RejectionStore interface {
+	// AppendRejections stores samples (setting their ID) and adds counts
+	// to the stored ones of the same source and reason, in one
+	// transaction, then drops the oldest samples until the log is within
+	// bounds. It is written at low priority: a backend may commit it
+	// without waiting for the disk, and must not hold up event writes for
+	// longer than one short transaction. Returns EUNAVAILABLE when the
+	// store cannot write.
+	AppendRejections(ctx context.Context, rs []*Rejection, counts []RejectionCount, bounds RejectionBounds) error
+
+	// ListRejections returns samples matching f, newest first.
 	ListRejections(ctx context.Context, f RejectionFilter) ([]*Rejection, error)
+
+	// CountRejections returns the counts matching f's SourceID and Reason
+	// (its other fields are ignored), by source then reason.
+	CountRejections(ctx context.Context, f RejectionFilter) ([]RejectionCount, error)
 }

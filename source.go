@@ -121,6 +121,45 @@ type VerifyConfig struct {
 	Key string `json:"key,omitempty"`
 }
 
+// MarshalJSON writes the verifier with its secret and password masked (see
+// SourceConfig.Masked), so that no answer, log line or error that encodes
+// a source, its config or its verifier can reveal them. The stores, and a
+// client sending a config to the admin API, use SourceConfig.SecretJSON.
+// Decoding takes secrets as given.
+func (v VerifyConfig) MarshalJSON() ([]byte, error) {
+	if v.Secret != "" {
+		v.Secret = maskSecret(v.Type, v.Secret)
+	}
+	if v.Password != "" {
+		v.Password = MaskedSecret
+	}
+	return json.Marshal(plainVerify(v))
+}
+
+// String shows the verifier as its masked JSON, so that printing it with
+// fmt or a text log handler reveals no secret either.
+func (v VerifyConfig) String() string {
+	b, _ := v.MarshalJSON()
+	return string(b)
+}
+
+// GoString is String, for %#v.
+func (v VerifyConfig) GoString() string { return v.String() }
+
+// plainVerify is VerifyConfig without its masking MarshalJSON.
+type plainVerify VerifyConfig
+
+// SecretJSON encodes c with its secrets, for the stores (and for a client
+// sending the config to the admin API, which must send the secrets
+// themselves): the one encoding that keeps them. json.Unmarshal reads it.
+func (c *SourceConfig) SecretJSON() ([]byte, error) {
+	type plain SourceConfig
+	return json.Marshal(struct {
+		*plain
+		Verify *plainVerify `json:"verify,omitempty"`
+	}{(*plain)(c), (*plainVerify)(c.Verify)})
+}
+
 // TolerancePeriod returns the timestamp tolerance that applies.
 func (v *VerifyConfig) TolerancePeriod() time.Duration {
 	if d, err := time.ParseDuration(v.Tolerance); err == nil && d > 0 {

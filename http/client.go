@@ -32,8 +32,25 @@ type CreateSourceRequest = createSourceRequest
 
 // CreateSource registers a source.
 func (c *Client) CreateSource(ctx context.Context, req CreateSourceRequest) (*inlet.Source, error) {
+	config, err := configWithSecrets(req.Config)
+	if err != nil {
+		return nil, err
+	}
+	wire := struct {
+		createSourceRequest
+		Config json.RawMessage `json:"config"`
+	}{req, config}
 	var src inlet.Source
-	return &src, c.do(ctx, http.MethodPost, "/api/v1/sources", req, &src)
+	return &src, c.do(ctx, http.MethodPost, "/api/v1/sources", wire, &src)
+}
+
+// configWithSecrets encodes a config to send, with its secrets: a config's
+// own JSON masks them.
+func configWithSecrets(c *inlet.SourceConfig) (json.RawMessage, error) {
+	if c == nil {
+		return json.RawMessage("null"), nil
+	}
+	return c.SecretJSON()
 }
 
 // ListSources lists every source.
@@ -52,8 +69,16 @@ func (c *Client) FindSource(ctx context.Context, id string) (*inlet.Source, erro
 
 // UpdateSource changes a source.
 func (c *Client) UpdateSource(ctx context.Context, id string, upd inlet.SourceUpdate) (*inlet.Source, error) {
+	config, err := configWithSecrets(upd.Config)
+	if err != nil {
+		return nil, err
+	}
+	wire := struct {
+		inlet.SourceUpdate
+		Config json.RawMessage `json:"config"`
+	}{upd, config}
 	var src inlet.Source
-	return &src, c.do(ctx, http.MethodPatch, "/api/v1/sources/"+url.PathEscape(id), upd, &src)
+	return &src, c.do(ctx, http.MethodPatch, "/api/v1/sources/"+url.PathEscape(id), wire, &src)
 }
 
 // DeleteSource removes a source.

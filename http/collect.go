@@ -19,7 +19,7 @@ var errUnknownSource = inlet.Reasonf(inlet.EUNAUTHORIZED, "unknown_source", "unk
 func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")
-		s.reject(w, r, nil, nil, inlet.Reasonf(inlet.EUNSUPPORTED, "method_not_allowed", "collect takes GET or POST, not %s", r.Method))
+		s.refuseUnproven(w, r, nil, nil, inlet.Reasonf(inlet.EUNSUPPORTED, "method_not_allowed", "collect takes GET or POST, not %s", r.Method))
 		return
 	}
 	if n := s.inFlight.Add(1); n > s.cfg.MaxInFlight {
@@ -38,11 +38,7 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err, s.cfg.Logger)
 		return
 	} else if source == nil || !source.Enabled {
-		s.reject(w, r, nil, nil, errUnknownSource)
-		return
-	}
-	if err := s.rateLimit(source); err != nil {
-		s.reject(w, r, source, nil, err)
+		s.refuseUnproven(w, r, nil, nil, errUnknownSource)
 		return
 	}
 
@@ -64,8 +60,7 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, source, body, err)
 		return
 	}
-	if err := s.verifyRequest(w, r, source, body); err != nil {
-		s.reject(w, r, source, body, err)
+	if !s.admit(w, r, source, body) {
 		return
 	}
 	intakes, err := collect.Build(source, collect.Request{

@@ -362,6 +362,57 @@ func TestIntakeRateLimit(t *testing.T) {
 	})
 }
 
+func TestIntakeUnverifiedRequestsSpendNoRateBudget(t *testing.T) {
+	s := newIntakeServer(t, filepath.Join(t.TempDir(), "inlet.db"), nil)
+	s.source("gh", `{"verify":{"type":"github","secret":"gh"},"rate_limit":{"per_second":0.01,"burst":3}}`)
+	// Far more unsigned and wrongly signed requests than the source's
+	// burst, and than the refusal budget of one address.
+	var byStatus = map[int]int{}
+	for i := 0; i < 100; i++ {
+		sig := []string{}
+		if i%2 == 0 {
+			sig = []string{"X-Hub-Signature-256", "sha256=" + hmacHex("wrong", "{}")}
+		}
+		a := s.send("POST", "/collect/push/gh", []byte(`{}`), sig...)
+		byStatus[a.Status]++
+		switch a.Status {
+		case http.StatusUnauthorized:
+		case http.StatusTooManyRequests:
+			wantRefused(t, a, http.StatusTooManyRequests, "too_many_refusals")
+		default:
+			t.Fatalf("an unsigned request answered %d %s", a.Status, a.Body)
+		}
+	}
+	if byStatus[http.StatusTooManyRequests] == 0 {
+		t.Errorf("answers %v: 100 refusals at once from one address, want the refusal budget to answer some with 429", byStatus)
+	}
+	// The real sender still has its whole burst.
+	for i := 0; i < 3; i++ {
+		body := fmt.Sprintf(`{"n":%d}`, i)
+		s.collectOK("/collect/push/gh", []byte(body), "X-Hub-Signature-256", "sha256="+hmacHex("gh", body))
+	}
+	// And a signed request over it is refused by the source's limit.
+	a := s.send("POST", "/collect/push/gh", []byte(`{}`), "X-Hub-Signature-256", "sha256="+hmacHex("gh", "{}"))
+	wantRefused(t, a, http.StatusTooManyRequests, "rate_limited")
+
+	t.Run("every refusal is counted, also those answered over the budget", func(t *testing.T) {
+		a := s.adminJSON("GET", "/api/v1/rejections/counts?source=gh", "")
+		var out struct {
+			Items []inlet.RejectionCount `json:"items"`
+		}
+		if err := json.Unmarshal(a.Body, &out); err != nil || a.Status != http.StatusOK {
+			t.Fatalf("GET counts: %d %s", a.Status, a.Body)
+		}
+		got := map[string]int64{}
+		for _, c := range out.Items {
+			got[c.Reason] = c.Count
+		}
+		if got["bad_signature"] != 50 || got["missing_signature"] != 50 || got["rate_limited"] != 1 {
+			t.Errorf("counts %v, want 50 bad_signature, 50 missing_signature and 1 rate_limited", got)
+		}
+	})
+}
+
 func TestIntakeDedup(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "inlet.db")
 	s := newIntakeServer(t, path, nil)
@@ -558,6 +609,37 @@ func TestIntakeRejectionLog(t *testing.T) {
 		a := s.send("GET", "/api/v1/rejections", nil)
 		wantRefused(t, a, http.StatusUnauthorized, "unauthorized")
 	})
+	t.Run("counts are kept by source and reason, unknown sources in one bucket", func(t *testing.T) {
+		for i := 0; i < 30; i++ {
+			s.send("POST", fmt.Sprintf("/collect/x/made-up-%d", i), nil)
+			s.send("POST", "/collect/x/open", []byte(`{"a":`), "Content-Type", "application/json")
+		}
+		a := s.adminJSON("GET", "/api/v1/rejections/counts", "")
+		var out struct {
+			Items []inlet.RejectionCount `json:"items"`
+		}
+		if err := json.Unmarshal(a.Body, &out); err != nil || a.Status != http.StatusOK {
+			t.Fatalf("GET counts: %d %s", a.Status, a.Body)
+		}
+		got := map[string]int64{}
+		for _, c := range out.Items {
+			got[c.SourceID+"/"+c.Reason] = c.Count
+			if c.FirstAt.IsZero() || c.LastAt.Before(c.FirstAt) {
+				t.Errorf("count %+v: want first_at and last_at in order", c)
+			}
+		}
+		// An unknown id and the disabled source before, 30 made-up ids now.
+		if got[inlet.UnknownSourceBucket+"/unknown_source"] != 32 || got["open/bad_json"] != 31 || got["st/bad_signature"] != 1 {
+			t.Errorf("counts %v", got)
+		}
+		// Samples: few of the unknown bucket a minute, all of them counted.
+		if items := s.waitRejections("reason=unknown_source&limit=100", 3); len(items) != 3 {
+			t.Errorf("%d samples of unknown sources, want 3 a minute", len(items))
+		}
+		if items := s.waitRejections("source=open&reason=bad_json&limit=100", 10); len(items) != 10 {
+			t.Errorf("%d samples of open/bad_json, want 10 a minute", len(items))
+		}
+	})
 	t.Run("an accepted request is not logged", func(t *testing.T) {
 		s.source("fine", `{}`)
 		s.collectOK("/collect/x/fine", []byte(`{}`))
@@ -565,16 +647,29 @@ func TestIntakeRejectionLog(t *testing.T) {
 	})
 }
 
-// blockingRejections is a rejection store that blocks until released, to
-// fill the log's queue.
+// blockingRejections is a rejection store that blocks until released, or
+// fails while failing is set.
 type blockingRejections struct {
 	release chan struct{}
-	stored  atomic.Int64
+	failing atomic.Bool
+	mu      sync.Mutex
+	stored  int64
+	counts  map[string]int64
+	writes  int
 }
 
-func (b *blockingRejections) AppendRejections(ctx context.Context, rs []*inlet.Rejection, _ inlet.RejectionBounds) error {
+func (b *blockingRejections) AppendRejections(ctx context.Context, rs []*inlet.Rejection, counts []inlet.RejectionCount, _ inlet.RejectionBounds) error {
 	<-b.release
-	b.stored.Add(int64(len(rs)))
+	if b.failing.Load() {
+		return inlet.Errorf(inlet.EUNAVAILABLE, "down")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.writes++
+	b.stored += int64(len(rs))
+	for _, c := range counts {
+		b.counts[c.SourceID+"/"+c.Reason] += c.Count
+	}
 	return nil
 }
 
@@ -582,35 +677,104 @@ func (b *blockingRejections) ListRejections(context.Context, inlet.RejectionFilt
 	return nil, nil
 }
 
-func TestRejectionLogDropsWhenFull(t *testing.T) {
-	store := &blockingRejections{release: make(chan struct{})}
-	log := inlethttp.NewRejectionLog(store, inlethttp.RejectionLogOptions{QueueSize: 4, MaxBatch: 2}, slog.New(slog.DiscardHandler))
+func (b *blockingRejections) CountRejections(_ context.Context, f inlet.RejectionFilter) ([]inlet.RejectionCount, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []inlet.RejectionCount
+	for k, n := range b.counts {
+		source, reason, _ := strings.Cut(k, "/")
+		if f.SourceID != "" && source != f.SourceID || f.Reason != "" && reason != f.Reason {
+			continue
+		}
+		out = append(out, inlet.RejectionCount{SourceID: source, Reason: reason, Count: n})
+	}
+	return out, nil
+}
+
+func TestRejectionLogBoundsAFlood(t *testing.T) {
+	store := &blockingRejections{release: make(chan struct{}), counts: map[string]int64{}}
+	sample := func(source string) *inlet.Rejection {
+		return &inlet.Rejection{SourceID: source, Reason: "bad_json", Body: bytes.Repeat([]byte("x"), 1000)}
+	}
+	log := inlethttp.NewRejectionLog(store, inlethttp.RejectionLogOptions{
+		SamplesPerMinute: 5, UnknownSamplesPerMinute: 2, MaxPendingBytes: 4 * sample("").Size(), FlushInterval: 10 * time.Millisecond,
+	}, slog.New(slog.DiscardHandler))
+
+	// The store is stuck: counting and recording never wait for it.
 	done := make(chan struct{})
+	var sampled int
 	go func() {
 		defer close(done)
-		for i := 0; i < 100; i++ {
-			log.Record(&inlet.Rejection{Reason: "bad_json"})
+		for i := 0; i < 10000; i++ {
+			source := fmt.Sprintf("s%d", i%3)
+			if i%2 == 0 {
+				source = inlet.UnknownSourceBucket
+			}
+			if log.Count(source, "bad_json") {
+				sampled++
+				log.Record(sample(source))
+			}
 		}
 	}()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		t.Fatal("Record blocked while the store was stuck")
+		t.Fatal("Count or Record blocked while the store was stuck")
+	}
+	// 3 sources x 5 + 2 for the unknown bucket wanted, 4 fit the budget.
+	if sampled > 3*5+2 {
+		t.Errorf("%d samples wanted in a minute, want at most %d", sampled, 3*5+2)
 	}
 	st := log.Stats()
-	if st.Dropped < 100-4-2 {
-		t.Errorf("dropped %d of 100 with a queue of 4 and a stuck store", st.Dropped)
+	if st.Counted != 10000 || st.Queued > 4 || st.Skipped != 10000-int64(sampled) {
+		t.Errorf("stats %+v: want all 10000 counted, at most 4 samples queued, the rest skipped", st)
 	}
+
+	// The store fails: counts survive for the next write, samples do not
+	// pile up.
+	store.failing.Store(true)
 	close(store.release)
+	deadline := time.Now().Add(5 * time.Second)
+	for log.Stats().Failed == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	store.failing.Store(false)
 	if err := log.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	st = log.Stats()
-	if st.Recorded+st.Dropped != 100 || store.stored.Load() != st.Recorded {
-		t.Errorf("recorded %d + dropped %d != 100 (store has %d)", st.Recorded, st.Dropped, store.stored.Load())
+	if st.Failed == 0 || st.Queued != 0 {
+		t.Errorf("stats %+v: want failed samples and none left queued", st)
 	}
-	if log.Record(&inlet.Rejection{}) {
-		t.Error("a closed log took a rejection")
+	var total int64
+	for _, n := range store.counts {
+		total += n
+	}
+	if total != 10000 || store.counts[inlet.UnknownSourceBucket+"/bad_json"] != 5000 {
+		t.Errorf("stored counts %v (total %d), want 10000 of which 5000 in the unknown bucket", store.counts, total)
+	}
+	if log.Record(sample("s0")) {
+		t.Error("a closed log took a sample")
+	}
+}
+
+func TestRejectionLogCountsBeforeTheyAreWritten(t *testing.T) {
+	store := &blockingRejections{release: make(chan struct{}), counts: map[string]int64{}}
+	close(store.release)
+	log := inlethttp.NewRejectionLog(store, inlethttp.RejectionLogOptions{FlushInterval: time.Hour}, slog.New(slog.DiscardHandler))
+	defer log.Close(context.Background())
+	store.counts["a/bad_json"] = 4 // written earlier, or by another node
+	log.Count("a", "bad_json")
+	log.CountOnly("b", "bad_signature")
+	got, err := log.Counts(context.Background(), inlet.RejectionFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].SourceID != "a" || got[0].Count != 5 || got[1].SourceID != "b" || got[1].Count != 1 {
+		t.Errorf("counts %+v, want a/bad_json 5 (4 stored + 1 pending) then b/bad_signature 1", got)
+	}
+	if got, _ := log.Counts(context.Background(), inlet.RejectionFilter{SourceID: "b"}); len(got) != 1 || got[0].Reason != "bad_signature" {
+		t.Errorf("counts of b: %+v", got)
 	}
 }
 

@@ -3,158 +3,14 @@ package http
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"inlet"
 	"inlet/collect"
 )
-
-// RejectionLogOptions bound a RejectionLog. Zero fields take the defaults shown.
-type RejectionLogOptions struct {
-	// QueueSize is the most rejections waiting to be written (4096); beyond
-	// it, rejections are dropped and counted.
-	QueueSize int
-	// MaxBatch is the most rejections written in one transaction (512).
-	MaxBatch int
-	// Bounds bound the stored log (inlet.DefaultRejectionMaxCount and
-	// inlet.DefaultRejectionMaxBytes).
-	Bounds inlet.RejectionBounds
-}
-
-// RejectionLog records rejected collect requests off the request path: Record
-// puts a rejection in a bounded queue and one goroutine writes the queue in
-// batches. A full queue drops rejections (counted) rather than slow down or
-// block collect requests, which is what a flood of bad requests would
-// otherwise achieve.
-type RejectionLog struct {
-	store  inlet.RejectionStore
-	opts   RejectionLogOptions
-	logger *slog.Logger
-
-	queue chan *inlet.Rejection
-	done  chan struct{}
-
-	mu     sync.RWMutex
-	closed bool
-
-	recorded atomic.Int64
-	dropped  atomic.Int64
-	failed   atomic.Int64
-}
-
-// NewRejectionLog starts a log writing to store. Close stops it.
-func NewRejectionLog(store inlet.RejectionStore, opts RejectionLogOptions, logger *slog.Logger) *RejectionLog {
-	if opts.QueueSize <= 0 {
-		opts.QueueSize = 4096
-	}
-	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = 512
-	}
-	if opts.Bounds.MaxCount <= 0 {
-		opts.Bounds.MaxCount = inlet.DefaultRejectionMaxCount
-	}
-	if opts.Bounds.MaxBytes <= 0 {
-		opts.Bounds.MaxBytes = inlet.DefaultRejectionMaxBytes
-	}
-	l := &RejectionLog{
-		store:  store,
-		opts:   opts,
-		logger: logger,
-		queue:  make(chan *inlet.Rejection, opts.QueueSize),
-		done:   make(chan struct{}),
-	}
-	go l.run()
-	return l
-}
-
-// Record queues a rejection for writing; it never blocks. It reports
-// whether the rejection was queued.
-func (l *RejectionLog) Record(rj *inlet.Rejection) bool {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closed {
-		l.dropped.Add(1)
-		return false
-	}
-	select {
-	case l.queue <- rj:
-		return true
-	default:
-		l.dropped.Add(1)
-		return false
-	}
-}
-
-func (l *RejectionLog) run() {
-	defer close(l.done)
-	batch := make([]*inlet.Rejection, 0, l.opts.MaxBatch)
-	for {
-		rj, ok := <-l.queue
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], rj)
-	drain:
-		for len(batch) < l.opts.MaxBatch {
-			select {
-			case rj, ok := <-l.queue:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, rj)
-			default:
-				break drain
-			}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := l.store.AppendRejections(ctx, batch, l.opts.Bounds)
-		cancel()
-		if err != nil {
-			l.failed.Add(int64(len(batch)))
-			l.logger.Warn("rejected-request log: write failed; rejections lost", "rejections", len(batch), "err", err)
-		} else {
-			l.recorded.Add(int64(len(batch)))
-		}
-		clear(batch)
-	}
-}
-
-// RejectionStats are counters of a RejectionLog since it started.
-type RejectionStats struct {
-	Recorded int64 `json:"recorded"`
-	Dropped  int64 `json:"dropped"` // the queue was full
-	Failed   int64 `json:"failed"`  // the store could not write them
-	Queued   int   `json:"queued"`
-}
-
-// Stats returns the log's counters.
-func (l *RejectionLog) Stats() RejectionStats {
-	return RejectionStats{Recorded: l.recorded.Load(), Dropped: l.dropped.Load(), Failed: l.failed.Load(), Queued: len(l.queue)}
-}
-
-// Close stops taking rejections, writes those queued and returns when done
-// or when ctx ends.
-func (l *RejectionLog) Close(ctx context.Context) error {
-	l.mu.Lock()
-	if !l.closed {
-		l.closed = true
-		close(l.queue)
-	}
-	l.mu.Unlock()
-	select {
-	case <-l.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // Bounds on what a rejection keeps of the request's headers and query.
 const (
@@ -182,17 +38,22 @@ func isWellKnownSecretParam(name string) bool {
 	return false
 }
 
-// reject answers err and, when it is a 4xx, records the request in the
-// rejected-request log. source is nil when the request names no usable source.
+// reject answers err and, when it is a 4xx, counts the request in the
+// rejected-request log and, when the log wants a sample of it, records it
+// in full. source is nil when the request names no usable source.
 func (s *Server) reject(w http.ResponseWriter, r *http.Request, source *inlet.Source, body []byte, err error) {
 	Error(w, r, err, s.cfg.Logger)
 	status := StatusCode(inlet.ErrorCode(err))
 	if s.cfg.Rejections == nil || status < 400 || status >= 500 {
 		return
 	}
+	bucket := inlet.UnknownSourceBucket
 	config := &inlet.SourceConfig{}
 	if source != nil {
-		config = &source.Config
+		bucket, config = source.ID, &source.Config
+	}
+	if !s.cfg.Rejections.Count(bucket, inlet.ErrorReason(err)) {
+		return // counted; the log has samples enough of these
 	}
 	rj := &inlet.Rejection{
 		At:         s.now().UTC(),
@@ -288,6 +149,21 @@ func (s *Server) handleListRejections(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "stats": s.cfg.Rejections.Stats()})
 }
 
+func (s *Server) handleCountRejections(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Rejections == nil {
+		Error(w, r, inlet.Reasonf(inlet.ENOTFOUND, "no_rejection_log", "this server keeps no rejected-request log: its store does not support one"), nil)
+		return
+	}
+	q := r.URL.Query()
+	f := inlet.RejectionFilter{SourceID: q.Get("source"), Reason: q.Get("reason")}
+	items, err := s.cfg.Rejections.Counts(r.Context(), f)
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
 // ListRejections returns rejected collect requests, newest first.
 func (c *Client) ListRejections(ctx context.Context, f inlet.RejectionFilter) ([]*inlet.Rejection, error) {
 	q := url.Values{}
@@ -307,4 +183,20 @@ func (c *Client) ListRejections(ctx context.Context, f inlet.RejectionFilter) ([
 		Items []*inlet.Rejection `json:"items"`
 	}
 	return out.Items, c.do(ctx, http.MethodGet, "/api/v1/rejections?"+q.Encode(), nil, &out)
+}
+
+// CountRejections returns the counts of refused collect requests by source
+// and reason, filtered by f's SourceID and Reason.
+func (c *Client) CountRejections(ctx context.Context, f inlet.RejectionFilter) ([]inlet.RejectionCount, error) {
+	q := url.Values{}
+	if f.SourceID != "" {
+		q.Set("source", f.SourceID)
+	}
+	if f.Reason != "" {
+		q.Set("reason", f.Reason)
+	}
+	var out struct {
+		Items []inlet.RejectionCount `json:"items"`
+	}
+	return out.Items, c.do(ctx, http.MethodGet, "/api/v1/rejections/counts?"+q.Encode(), nil, &out)
 }

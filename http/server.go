@@ -54,6 +54,8 @@ type Config struct {
 	// Rejections, when set, records rejected collect requests and serves
 	// /api/v1/rejections; the caller closes it after the server.
 	Rejections *RejectionLog
+	// Refusals bounds the refusals of requests that prove no source.
+	Refusals RefusalBudget
 }
 
 // Server serves the collector's HTTP API.
@@ -64,6 +66,7 @@ type Server struct {
 	inFlight  atomic.Int64
 	bodyBytes atomic.Int64 // reserved by collect handlers for bodies
 	limiter   *ratelimit.Limiter
+	refusals  *refusalLimiter
 	now       func() time.Time
 }
 
@@ -75,7 +78,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxBodyMemory <= 0 {
 		cfg.MaxBodyMemory = DefaultMaxBodyMemory
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), limiter: ratelimit.New(nil), now: time.Now}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), limiter: ratelimit.New(nil), refusals: newRefusalLimiter(cfg.Refusals), now: time.Now}
 	s.mux.HandleFunc("/collect/{event_type}/{source_id}", s.handleCollect)
 	s.mux.HandleFunc("/collect/{event_type}/{source_id}/{session_id}", s.handleCollect)
 
@@ -96,6 +99,7 @@ func NewServer(cfg Config) *Server {
 	s.mux.Handle("GET /api/v1/sessions/{id}", s.admin(s.handleGetSession))
 	s.mux.Handle("GET /api/v1/stats", s.admin(s.handleStats))
 	s.mux.Handle("GET /api/v1/rejections", s.admin(s.handleListRejections))
+	s.mux.Handle("GET /api/v1/rejections/counts", s.admin(s.handleCountRejections))
 
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, inlet.Reasonf(inlet.ENOTFOUND, "no_route", "no endpoint at %s %s; collect with GET or POST /collect/{event_type}/{source_id}[/{session_id}]", r.Method, r.URL.Path), nil)

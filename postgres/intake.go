@@ -109,15 +109,19 @@ func (t dedupTx) PurgeKeys(ctx context.Context, at time.Time, limit int) error {
 	return nil
 }
 
-// AppendRejections stores rejections and trims the log. See
+// AppendRejections stores samples, adds counts and trims the log, in one
+// short transaction committed without waiting for the WAL flush
+// (synchronous_commit off): the log is diagnostics, and its commits must
+// not add to the disk's queue in front of events' commits. See
 // inlet.RejectionStore.
-func (db *DB) AppendRejections(ctx context.Context, rs []*inlet.Rejection, bounds inlet.RejectionBounds) error {
-	if len(rs) == 0 {
+func (db *DB) AppendRejections(ctx context.Context, rs []*inlet.Rejection, counts []inlet.RejectionCount, bounds inlet.RejectionBounds) error {
+	if len(rs) == 0 && len(counts) == 0 {
 		return nil
 	}
 	ids := make([]int64, len(rs))
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var b pgx.Batch
+		b.Queue(`SET LOCAL synchronous_commit = off`)
 		for i, r := range rs {
 			headers, err := json.Marshal(r.Headers)
 			if err != nil {
@@ -134,8 +138,19 @@ func (db *DB) AppendRejections(ctx context.Context, rs []*inlet.Rejection, bound
 				return row.Scan(&ids[i])
 			})
 		}
+		for _, c := range counts {
+			b.Queue(`INSERT INTO rejection_counts (source_id, reason, count, first_at, last_at) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (source_id, reason) DO UPDATE SET
+					count = rejection_counts.count + excluded.count,
+					first_at = least(rejection_counts.first_at, excluded.first_at),
+					last_at = greatest(rejection_counts.last_at, excluded.last_at)`,
+				text(c.SourceID), text(c.Reason), c.Count, c.FirstAt, c.LastAt)
+		}
 		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 			return err
+		}
+		if len(rs) == 0 {
+			return nil
 		}
 		return trimRejections(ctx, tx, bounds)
 	})
@@ -146,6 +161,41 @@ func (db *DB) AppendRejections(ctx context.Context, rs []*inlet.Rejection, bound
 		r.ID = ids[i]
 	}
 	return nil
+}
+
+// CountRejections returns counts of refusals. See inlet.RejectionStore.
+func (db *DB) CountRejections(ctx context.Context, f inlet.RejectionFilter) ([]inlet.RejectionCount, error) {
+	var where []string
+	var args []any
+	if f.SourceID != "" {
+		args = append(args, f.SourceID)
+		where = append(where, "source_id = $"+strconv.Itoa(len(args)))
+	}
+	if f.Reason != "" {
+		args = append(args, f.Reason)
+		where = append(where, "reason = $"+strconv.Itoa(len(args)))
+	}
+	query := `SELECT source_id, reason, count, first_at, last_at FROM rejection_counts`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := db.pool.Query(ctx, query+" ORDER BY source_id, reason", args...)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (inlet.RejectionCount, error) {
+		var c inlet.RejectionCount
+		err := row.Scan(&c.SourceID, &c.Reason, &c.Count, &c.FirstAt, &c.LastAt)
+		c.FirstAt, c.LastAt = c.FirstAt.UTC(), c.LastAt.UTC()
+		return c, err
+	})
+	if err != nil {
+		return nil, storeError(err)
+	}
+	if out == nil {
+		out = []inlet.RejectionCount{}
+	}
+	return out, nil
 }
 
 // text makes s storable as PostgreSQL text, which takes neither NUL nor

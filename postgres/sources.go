@@ -21,7 +21,7 @@ func (db *DB) CreateSource(ctx context.Context, s *inlet.Source) error {
 		return err
 	}
 	now := db.now().UTC().Truncate(time.Microsecond) // the database keeps microseconds
-	config, err := json.Marshal(&s.Config)
+	config, err := s.Config.SecretJSON()
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (db *DB) UpdateSource(ctx context.Context, id string, upd inlet.SourceUpdat
 		return nil, err
 	}
 	s.UpdatedAt = db.now().UTC().Truncate(time.Microsecond)
-	config, err := json.Marshal(&s.Config)
+	config, err := s.Config.SecretJSON()
 	if err != nil {
 		return nil, err
 	}

@@ -66,3 +66,38 @@ func TestChangedLimitStartsAfresh(t *testing.T) {
 		t.Error("a raised burst did not take effect")
 	}
 }
+
+func TestBoundedTableSharesOneBucketWhenFull(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	l := ratelimit.NewBounded(c.now, 3)
+	for _, key := range []string{"a", "b", "c"} {
+		if ok, _ := l.Allow(key, 1, 1); !ok {
+			t.Fatalf("the first request of %s was refused", key)
+		}
+	}
+	// The table is full: new keys share one bucket of burst 1.
+	if ok, _ := l.Allow("d", 1, 1); !ok {
+		t.Error("the first key past the bound was refused: the overflow bucket starts full")
+	}
+	for _, key := range []string{"e", "f", "g"} {
+		if ok, _ := l.Allow(key, 1, 1); ok {
+			t.Errorf("key %s past the bound got a token of its own", key)
+		}
+	}
+	if n := l.Len(); n != 3 {
+		t.Errorf("the table holds %d buckets, want the bound of 3", n)
+	}
+	// Keys in the table keep their own buckets.
+	c.t = c.t.Add(time.Second)
+	if ok, _ := l.Allow("a", 1, 1); !ok {
+		t.Error("a key in the table lost its bucket")
+	}
+	// Once the buckets are idle, new keys get buckets of their own again.
+	c.t = c.t.Add(11 * time.Minute)
+	if ok, _ := l.Allow("h", 1, 1); !ok {
+		t.Error("a new key after the table emptied was refused")
+	}
+	if ok, _ := l.Allow("i", 1, 1); !ok {
+		t.Error("a second new key after the table emptied shares a bucket")
+	}
+}

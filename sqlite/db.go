@@ -51,9 +51,14 @@ type DB struct {
 	write      *sql.DB // exactly one connection: SQLite has one writer
 	read       *sql.DB
 	checkpoint *sql.DB // one connection for background checkpoints
+	// rejections is one connection of its own for the rejected-request
+	// log, so that its writes never wait in the event writer's queue; its
+	// commits do not wait for the disk (see AppendRejections).
+	rejections *sql.DB
 	stop       chan struct{}
 	stopped    chan struct{}
 	now        func() time.Time
+	path       string
 
 	sessions *inlet.SessionCache // session id to profile id, for committed sessions
 
@@ -81,24 +86,31 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
 		return nil, err
 	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	// 16 KiB pages: a commit writes a quarter of the WAL frames (one write
-	// each) that 4 KiB pages need. It applies when the file is created.
-	q.Add("_pragma", "page_size(16384)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	// Statement journals of multi-row inserts stay in memory instead of
-	// spilling to a temporary file past 64 KiB.
-	q.Add("_pragma", "temp_store(MEMORY)")
-	q.Add("_pragma", "synchronous("+sync+")")
-	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cache*1024))
-	q.Add("_txlock", "immediate")
-	dsn := "file:" + opts.Path + "?" + q.Encode()
+	dsnWith := func(sync string, cacheMiB int, pragmas ...string) (string, url.Values) {
+		q := url.Values{}
+		for _, p := range pragmas {
+			q.Add("_pragma", p)
+		}
+		q.Add("_pragma", "busy_timeout(10000)")
+		// 16 KiB pages: a commit writes a quarter of the WAL frames (one
+		// write each) that 4 KiB pages need. It applies when the file is
+		// created.
+		q.Add("_pragma", "page_size(16384)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		// Statement journals of multi-row inserts stay in memory instead
+		// of spilling to a temporary file past 64 KiB.
+		q.Add("_pragma", "temp_store(MEMORY)")
+		q.Add("_pragma", "synchronous("+sync+")")
+		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cacheMiB*1024))
+		q.Add("_txlock", "immediate")
+		return "file:" + opts.Path + "?" + q.Encode(), q
+	}
+	dsn, q := dsnWith(sync, cache)
 
 	if opts.Sessions <= 0 {
 		opts.Sessions = 100000
 	}
-	db := &DB{now: time.Now, sessions: inlet.NewSessionCache(opts.Sessions)}
+	db := &DB{path: opts.Path, now: time.Now, sessions: inlet.NewSessionCache(opts.Sessions)}
 	var err error
 	if db.write, err = sql.Open("sqlite", dsn); err != nil {
 		return nil, err
@@ -122,6 +134,24 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	db.checkpoint.SetMaxOpenConns(1)
 	db.stop, db.stopped = make(chan struct{}), make(chan struct{})
 	go db.checkpointLoop()
+
+	// The rejected-request log is diagnostics: in WAL mode, NORMAL commits
+	// without an fsync (the next event commit or checkpoint carries its
+	// pages to the disk), so a flood of refusals adds no fsync to the
+	// disk's queue, and it leaves checkpoints (which do fsync) to the
+	// checkpoint loop. A power loss may lose the last second of samples
+	// and counts, never events.
+	rejectSync := SyncNormal
+	if sync == SyncOff {
+		rejectSync = SyncOff
+	}
+	rejectDSN, _ := dsnWith(rejectSync, 2, "wal_autocheckpoint(0)")
+	if db.rejections, err = sql.Open("sqlite", rejectDSN); err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.rejections.SetMaxOpenConns(1)
+	db.rejections.SetMaxIdleConns(1)
 
 	q.Add("_pragma", "query_only(1)")
 	if db.read, err = sql.Open("sqlite", "file:"+opts.Path+"?"+q.Encode()); err != nil {
@@ -230,13 +260,21 @@ func (db *DB) apply(ctx context.Context, version, name string) error {
 	return tx.Commit()
 }
 
-// Ping checks that the database can be read and that its file is writable.
+// Ping checks that the database can be read and that its file can be
+// opened for writing. It reads through the read pool and never takes the
+// write connection, so that a readiness check does not queue behind
+// commits under load.
 func (db *DB) Ping(ctx context.Context) error {
 	var n int
-	if err := db.write.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
 		return storeError(err)
 	}
-	return nil
+	// A read-only file system or file fails here, as the writer would.
+	f, err := os.OpenFile(db.path, os.O_WRONLY, 0)
+	if err != nil {
+		return unavailable(fmt.Errorf("the database file cannot be written: %w", err))
+	}
+	return f.Close()
 }
 
 // checkpointInterval is how often the background checkpoint runs.
@@ -271,6 +309,9 @@ func (db *DB) Close() error {
 	}
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
+	}
+	if db.rejections != nil {
+		errs = append(errs, db.rejections.Close())
 	}
 	if db.write != nil {
 		errs = append(errs, db.write.Close())

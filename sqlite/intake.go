@@ -75,21 +75,42 @@ func (t dedupTx) PurgeKeys(ctx context.Context, at time.Time, limit int) error {
 	return nil
 }
 
-// AppendRejections stores rejections and trims the log. See inlet.RejectionStore.
-func (db *DB) AppendRejections(ctx context.Context, rs []*inlet.Rejection, bounds inlet.RejectionBounds) error {
-	if len(rs) == 0 {
+// AppendRejections stores samples, adds counts and trims the log, through
+// the log's own connection: its commits are not fsynced and it never waits
+// in the event writer's queue; it takes SQLite's write lock for one short
+// transaction. See inlet.RejectionStore.
+func (db *DB) AppendRejections(ctx context.Context, rs []*inlet.Rejection, counts []inlet.RejectionCount, bounds inlet.RejectionBounds) error {
+	if len(rs) == 0 && len(counts) == 0 {
 		return nil
 	}
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.rejections.BeginTx(ctx, nil)
 	if err != nil {
 		return storeError(err)
 	}
 	defer tx.Rollback()
+	if err := insertRejections(ctx, tx, rs); err != nil {
+		return storeError(err)
+	}
+	if err := addRejectionCounts(ctx, tx, counts); err != nil {
+		return storeError(err)
+	}
+	if len(rs) > 0 {
+		if err := trimRejections(ctx, tx, bounds); err != nil {
+			return storeError(err)
+		}
+	}
+	return storeError(tx.Commit())
+}
+
+func insertRejections(ctx context.Context, tx *sql.Tx, rs []*inlet.Rejection) error {
+	if len(rs) == 0 {
+		return nil
+	}
 	insert, err := tx.PrepareContext(ctx, `
 		INSERT INTO rejections (at, source_id, reason, status, message, method, path, query, remote_addr, headers, body, body_truncated, size)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	defer insert.Close()
 	for _, r := range rs {
@@ -104,16 +125,69 @@ func (db *DB) AppendRejections(ctx context.Context, rs []*inlet.Rejection, bound
 		res, err := insert.ExecContext(ctx, r.At.UnixNano(), r.SourceID, r.Reason, r.Status, r.Message, r.Method, r.Path, r.Query,
 			r.RemoteAddr, string(headers), body, r.BodyTruncated, r.Size())
 		if err != nil {
-			return storeError(err)
+			return err
 		}
 		if r.ID, err = res.LastInsertId(); err != nil {
-			return storeError(err)
+			return err
 		}
 	}
-	if err := trimRejections(ctx, tx, bounds); err != nil {
-		return storeError(err)
+	return nil
+}
+
+func addRejectionCounts(ctx context.Context, tx *sql.Tx, counts []inlet.RejectionCount) error {
+	if len(counts) == 0 {
+		return nil
 	}
-	return storeError(tx.Commit())
+	upsert, err := tx.PrepareContext(ctx, `
+		INSERT INTO rejection_counts (source_id, reason, count, first_at, last_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (source_id, reason) DO UPDATE SET
+			count = count + excluded.count,
+			first_at = min(first_at, excluded.first_at),
+			last_at = max(last_at, excluded.last_at)`)
+	if err != nil {
+		return err
+	}
+	defer upsert.Close()
+	for _, c := range counts {
+		if _, err := upsert.ExecContext(ctx, c.SourceID, c.Reason, c.Count, c.FirstAt.UnixNano(), c.LastAt.UnixNano()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CountRejections returns counts of refusals. See inlet.RejectionStore.
+func (db *DB) CountRejections(ctx context.Context, f inlet.RejectionFilter) ([]inlet.RejectionCount, error) {
+	var where []string
+	var args []any
+	if f.SourceID != "" {
+		where, args = append(where, "source_id = ?"), append(args, f.SourceID)
+	}
+	if f.Reason != "" {
+		where, args = append(where, "reason = ?"), append(args, f.Reason)
+	}
+	query := `SELECT source_id, reason, count, first_at, last_at FROM rejection_counts`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := db.read.QueryContext(ctx, query+" ORDER BY source_id, reason", args...)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	defer rows.Close()
+	out := []inlet.RejectionCount{}
+	for rows.Next() {
+		var (
+			c             inlet.RejectionCount
+			first, latest int64
+		)
+		if err := rows.Scan(&c.SourceID, &c.Reason, &c.Count, &first, &latest); err != nil {
+			return nil, storeError(err)
+		}
+		c.FirstAt, c.LastAt = time.Unix(0, first).UTC(), time.Unix(0, latest).UTC()
+		out = append(out, c)
+	}
+	return out, storeError(rows.Err())
 }
 
 // trimRejections drops the oldest rejections when the log is over a bound,

@@ -19,7 +19,7 @@ func (db *DB) CreateSource(ctx context.Context, s *inlet.Source) error {
 	}
 	now := db.now().UTC()
 	s.CreatedAt, s.UpdatedAt = now, now
-	config, err := json.Marshal(&s.Config)
+	config, err := s.Config.SecretJSON()
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func (db *DB) UpdateSource(ctx context.Context, id string, upd inlet.SourceUpdat
 		return nil, err
 	}
 	s.UpdatedAt = db.now().UTC()
-	config, err := json.Marshal(&s.Config)
+	config, err := s.Config.SecretJSON()
 	if err != nil {
 		return nil, err
 	}

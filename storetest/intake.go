@@ -31,6 +31,9 @@ func RunIntake(t *testing.T, open func(t *testing.T) inlet.Store) {
 		{"rejections are filtered by source and reason", testRejectionsFilter},
 		{"the rejection log is bounded by count, oldest dropped first", testRejectionsCount},
 		{"the rejection log is bounded by bytes, oldest dropped first", testRejectionsBytes},
+		{"rejection counts add up by source and reason", testRejectionCounts},
+		{"rejection counts are written without samples, and samples without counts", testRejectionCountsApart},
+		{"a rejection log that cannot be written is unavailable", testRejectionsUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -231,7 +234,7 @@ func newRejection(at time.Time, source, reason string) *inlet.Rejection {
 
 func appendRejections(t *testing.T, s inlet.RejectionStore, bounds inlet.RejectionBounds, rejections ...*inlet.Rejection) {
 	t.Helper()
-	if err := s.AppendRejections(context.Background(), rejections, bounds); err != nil {
+	if err := s.AppendRejections(context.Background(), rejections, nil, bounds); err != nil {
 		t.Fatalf("AppendRejections(%d): %v", len(rejections), err)
 	}
 }
@@ -349,5 +352,99 @@ func testRejectionsBytes(t *testing.T, s inlet.Store) {
 	}
 	if got[0].ID != all[len(all)-1].ID {
 		t.Errorf("the newest rejection was dropped")
+	}
+}
+
+func countRejections(t *testing.T, rs inlet.RejectionStore, f inlet.RejectionFilter) []inlet.RejectionCount {
+	t.Helper()
+	out, err := rs.CountRejections(context.Background(), f)
+	if err != nil {
+		t.Fatalf("CountRejections: %v", err)
+	}
+	return out
+}
+
+func testRejectionCounts(t *testing.T, s inlet.Store) {
+	var rs inlet.RejectionStore = s
+	if got := countRejections(t, rs, inlet.RejectionFilter{}); got == nil || len(got) != 0 {
+		t.Fatalf("a new store counts %v, want an empty list", got)
+	}
+	c := newClock()
+	t1, t2, t3 := c.next(), c.next(), c.next()
+	add := func(counts ...inlet.RejectionCount) {
+		t.Helper()
+		if err := rs.AppendRejections(context.Background(), nil, counts, bigBounds); err != nil {
+			t.Fatalf("AppendRejections(counts): %v", err)
+		}
+	}
+	add(inlet.RejectionCount{SourceID: "a", Reason: "bad_signature", Count: 5, FirstAt: t2, LastAt: t2},
+		inlet.RejectionCount{SourceID: inlet.UnknownSourceBucket, Reason: "unknown_source", Count: 1000, FirstAt: t1, LastAt: t2})
+	// A second flush, or another node's, adds to the same rows and widens
+	// their span.
+	add(inlet.RejectionCount{SourceID: "a", Reason: "bad_signature", Count: 7, FirstAt: t1, LastAt: t3},
+		inlet.RejectionCount{SourceID: "a", Reason: "bad_json", Count: 1, FirstAt: t3, LastAt: t3})
+	got := countRejections(t, rs, inlet.RejectionFilter{})
+	want := []inlet.RejectionCount{
+		{SourceID: inlet.UnknownSourceBucket, Reason: "unknown_source", Count: 1000, FirstAt: t1, LastAt: t2},
+		{SourceID: "a", Reason: "bad_json", Count: 1, FirstAt: t3, LastAt: t3},
+		{SourceID: "a", Reason: "bad_signature", Count: 12, FirstAt: t1, LastAt: t3},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("counts %+v, want %+v", got, want)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.SourceID != w.SourceID || g.Reason != w.Reason || g.Count != w.Count || !g.FirstAt.Equal(w.FirstAt) || !g.LastAt.Equal(w.LastAt) {
+			t.Errorf("count %d is %+v, want %+v", i, g, w)
+		}
+	}
+	if got := countRejections(t, rs, inlet.RejectionFilter{SourceID: "a", Reason: "bad_json"}); len(got) != 1 || got[0].Count != 1 {
+		t.Errorf("counts of a/bad_json: %+v", got)
+	}
+	if got := countRejections(t, rs, inlet.RejectionFilter{SourceID: inlet.UnknownSourceBucket}); len(got) != 1 || got[0].Count != 1000 {
+		t.Errorf("counts of the unknown-source bucket: %+v", got)
+	}
+	if got := countRejections(t, rs, inlet.RejectionFilter{Reason: "too_large"}); len(got) != 0 {
+		t.Errorf("counts of a reason never seen: %+v", got)
+	}
+}
+
+func testRejectionCountsApart(t *testing.T, s inlet.Store) {
+	var rs inlet.RejectionStore = s
+	c := newClock()
+	r := newRejection(c.next(), "src", "bad_json")
+	appendRejections(t, rs, bigBounds, r)
+	if got := countRejections(t, rs, inlet.RejectionFilter{}); len(got) != 0 {
+		t.Errorf("a sample alone made counts %+v: counts are the log's to give", got)
+	}
+	at := c.next()
+	if err := rs.AppendRejections(context.Background(), nil, []inlet.RejectionCount{{SourceID: "src", Reason: "bad_json", Count: 3, FirstAt: at, LastAt: at}}, bigBounds); err != nil {
+		t.Fatal(err)
+	}
+	if got := listRejections(t, rs, inlet.RejectionFilter{}); len(got) != 1 {
+		t.Errorf("counts alone changed the samples: %d listed, want 1", len(got))
+	}
+	if err := rs.AppendRejections(context.Background(), nil, nil, bigBounds); err != nil {
+		t.Errorf("appending nothing: %v", err)
+	}
+}
+
+func testRejectionsUnavailable(t *testing.T, s inlet.Store) {
+	var rs inlet.RejectionStore = s
+	c := newClock()
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	at := c.next()
+	err := rs.AppendRejections(context.Background(), []*inlet.Rejection{newRejection(at, "src", "bad_json")},
+		[]inlet.RejectionCount{{SourceID: "src", Reason: "bad_json", Count: 1, FirstAt: at, LastAt: at}}, bigBounds)
+	if code := inlet.ErrorCode(err); code != inlet.EUNAVAILABLE {
+		t.Errorf("AppendRejections on a closed store: code %q (%v), want %q", code, err, inlet.EUNAVAILABLE)
+	}
+	if _, err := rs.CountRejections(context.Background(), inlet.RejectionFilter{}); inlet.ErrorCode(err) != inlet.EUNAVAILABLE {
+		t.Errorf("CountRejections on a closed store: code %q (%v), want %q", inlet.ErrorCode(err), err, inlet.EUNAVAILABLE)
+	}
+	if _, err := rs.ListRejections(context.Background(), inlet.RejectionFilter{}); inlet.ErrorCode(err) != inlet.EUNAVAILABLE {
+		t.Errorf("ListRejections on a closed store: code %q (%v), want %q", inlet.ErrorCode(err), err, inlet.EUNAVAILABLE)
 	}
 }

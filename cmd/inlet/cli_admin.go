@@ -270,9 +270,12 @@ func rejectionsListCommand(env cliEnv) *cobra.Command {
 	var f inlet.RejectionFilter
 	cmd := &cobra.Command{
 		Use:   "list [filters]",
-		Short: "List refused collect requests, newest first",
-		Long: `List refused collect requests (unknown source, bad signature, bad JSON, too
-large, rate limited, ...), newest first, with the reason and the request.`,
+		Short: "Count refused collect requests and list the newest samples",
+		Long: `Count refused collect requests (unknown source, bad signature, bad JSON, too
+large, rate limited, ...) by source and reason, every one of them, then list
+the newest samples, with the reason and the request. A few requests of each
+source and reason a minute are kept as samples; requests for unknown sources
+are counted under (unknown).`,
 		Example: "  inlet rejections list\n  inlet rejections list --source gh --reason bad_signature",
 		Args:    noArgs,
 	}
@@ -282,10 +285,6 @@ large, rate limited, ...), newest first, with the reason and the request.`,
 	fs.IntVar(&f.Limit, "limit", 0, "most rejections to show, newest first (default 50, at most 1000)")
 	fs.Int64Var(&f.BeforeID, "before", 0, "only rejections older than this id: the next page")
 	return env.adminCommand(cmd, func(ctx context.Context, a adminCall, _ []string) error {
-		items, err := a.client.ListRejections(ctx, f)
-		if err != nil {
-			return err
-		}
-		return a.out.rejections(items)
+		return listRejections(ctx, a.client, f, a.out)
 	})
 }

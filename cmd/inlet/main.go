@@ -19,6 +19,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"inlet"
 	"inlet/batch"
@@ -84,8 +85,9 @@ type Main struct {
 	served     chan error
 	retain     *retention
 	rejections *inlethttp.RejectionLog
-	lock       *os.File // the data directory's lock, held until Close
-	started    bool     // Run succeeded: Close may say it stopped cleanly
+	lock       *os.File     // the data directory's lock, held until Close
+	started    bool         // Run succeeded: Close may say it stopped cleanly
+	pprof      *http.Server // nil without --pprof-addr
 }
 
 // NewMain returns a Main for cfg.
@@ -151,12 +153,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.server.Serve(m.ln) }()
 	if cfg.PprofAddr != "" {
-		go func() {
-			m.Logger.Info("serving profiles", "addr", cfg.PprofAddr)
-			if err := http.ListenAndServe(cfg.PprofAddr, nil); err != nil {
-				m.Logger.Error("pprof listener", "err", err)
-			}
-		}()
+		m.pprof = startPprof(cfg.PprofAddr, m.Logger)
 	}
 	if cfg.DB == "" {
 		m.Logger.Info("inlet listening", "addr", m.ln.Addr().String(), "data", cfg.DataDir, "store", storeName(cfg), "sync", cfg.Sync)
@@ -177,16 +174,34 @@ func (m *Main) URL() string {
 	return "http://" + m.Addr()
 }
 
-// Close stops accepting requests, waits for those in flight, commits what
-// the writer holds and closes the store.
+// rejectionLogShutdown bounds the rejected-request log's last flush: one
+// small transaction.
+const rejectionLogShutdown = 5 * time.Second
+
+// Close stops accepting requests, waits for those in flight, writes the
+// rejected-request log, commits what the writer holds and closes the
+// store. Each stage has its own deadline, so that a slow HTTP drain never
+// eats the writer's time: the HTTP server and the writer get
+// ShutdownTimeout each, the rejected-request log rejectionLogShutdown. A
+// store still being written when a deadline passes is left
+// open rather than closed under the commit; the file stays consistent
+// and the process is about to exit.
 func (m *Main) Close() error {
 	var errs []error
-	ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
-	defer cancel()
-	if m.server != nil {
-		if err := m.server.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	stage := func(timeout time.Duration, name string, stop func(context.Context) error) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			return false
 		}
+		return true
+	}
+	if m.pprof != nil {
+		m.pprof.Close()
+	}
+	if m.server != nil {
+		stage(m.Config.ShutdownTimeout, "http shutdown", m.server.Shutdown)
 		// served is nil when Run failed before serving (an address in use).
 		if m.served != nil {
 			if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -194,26 +209,31 @@ func (m *Main) Close() error {
 			}
 		}
 	}
+	logDone, writerDone := true, true
 	if m.rejections != nil {
-		if err := m.rejections.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("rejected-request log: %w", err))
-		}
+		logDone = stage(rejectionLogShutdown, "rejected-request log", m.rejections.Close)
 	}
 	if m.writer != nil {
-		if err := m.writer.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("writer: %w", err))
-		}
+		writerDone = stage(m.Config.ShutdownTimeout, "writer", m.writer.Close)
 	}
 	m.retain.stop()
 	if m.store != nil {
-		if err := m.store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("store: %w", err))
+		if writerDone && logDone {
+			if err := m.store.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("store: %w", err))
+			}
+		} else {
+			m.Logger.Error("a write is still running past its deadline: the store is left open", "writer_done", writerDone, "rejection_log_done", logDone)
 		}
 	}
 	if m.ln != nil && m.served == nil { // Run failed before serving
 		m.ln.Close()
 	}
-	m.unlockDataDir()
+	if writerDone && logDone {
+		// A store left open keeps the data directory locked until the
+		// process exits, so that no other one opens it meanwhile.
+		m.unlockDataDir()
+	}
 	if len(errs) == 0 && m.started {
 		m.Logger.Info("inlet stopped cleanly")
 	}
