@@ -86,9 +86,10 @@ func NormalizeEventType(s string) (string, error) {
 }
 
 // ValidID reports whether s is a valid session or source id: 1 to 128
-// characters from A-Z, a-z, 0-9 and "-", "_", ".", ":".
+// characters from A-Z, a-z, 0-9 and "-", "_", ".", ":", other than "." and
+// "..".
 func ValidID(s string) bool {
-	if len(s) == 0 || len(s) > MaxIDLength {
+	if len(s) == 0 || len(s) > MaxIDLength || s == "." || s == ".." { // "." and ".." are no URL path segment
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"path"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -108,8 +109,27 @@ func NewServer(cfg Config) *Server {
 }
 
 // ServeHTTP implements http.Handler.
+// A path that is not clean (with "." or ".." segments, or "//") is a 400:
+// the mux would redirect it to another endpoint, an answer webhook senders
+// do not follow.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; !isCleanPath(p) {
+		Error(w, r, inlet.Reasonf(inlet.EINVALID, "bad_path", "the URL path has empty, '.' or '..' segments; ids may not be '.' or '..'"), nil)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// isCleanPath reports whether p is its own clean form, as the mux sees it.
+func isCleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	np := path.Clean(p)
+	if strings.HasSuffix(p, "/") && np != "/" {
+		np += "/"
+	}
+	return np == p
 }
 
 // HTTPServer returns an *http.Server for the handler with every timeout set,
