@@ -114,7 +114,12 @@ func NewServer(cfg Config) *Server {
 // do not follow.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p := r.URL.Path; !isCleanPath(p) {
-		Error(w, r, inlet.Reasonf(inlet.EINVALID, "bad_path", "the URL path has empty, '.' or '..' segments; ids may not be '.' or '..'"), nil)
+		err := inlet.Reasonf(inlet.EINVALID, "bad_path", "the URL path has empty, '.' or '..' segments; ids may not be '.' or '..'")
+		if strings.HasPrefix(p, "/collect/") {
+			s.reject(w, r, nil, nil, err) // counted in the rejected-request log like every refused collect request
+		} else {
+			Error(w, r, err, nil)
+		}
 		return
 	}
 	s.mux.ServeHTTP(w, r)

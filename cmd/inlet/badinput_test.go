@@ -35,7 +35,7 @@ const (
 	wantStored   = iota // a 2xx, and the event is stored
 	wantRejected        // a 4xx from the collect handler, recorded in the rejected-request log
 	wantEither          // not a 5xx; stored when 2xx, recorded when 4xx
-	wantUnrouted        // refused before the collect handler (a redirect, 431): not a 2xx nor a 5xx
+	wantUnrouted        // refused before the collect handler (431): not a 2xx nor a 5xx
 )
 
 // badCase is one request of the bad-input test.
@@ -178,7 +178,7 @@ func badInputCases(n int) []*badCase {
 			return &badCase{kind: "NUL, invalid UTF-8 or encoded traversal in the path", method: "POST", path: paths[i%len(paths)], want: wantRejected}
 		},
 		func(i int) *badCase {
-			return &badCase{kind: "path traversal", method: "POST", path: "/collect/x/open/../../../etc/passwd", want: wantUnrouted}
+			return &badCase{kind: "path traversal", method: "POST", path: "/collect/x/open/../../../etc/passwd", want: wantRejected}
 		},
 		func(i int) *badCase {
 			methods := []string{"PUT", "DELETE", "PATCH", "OPTIONS"}

@@ -280,9 +280,13 @@ func TestRefusedFloodCostsGoodEventsNoMoreThanAHealthzFlood(t *testing.T) {
 				}
 			}
 		}
-		const slack = 5 * time.Millisecond
-		if limit := 2*best["healthz"] + slack; best["refused"] > limit {
-			t.Errorf("good events' p99 is %v during a flood of refused requests, over twice the %v of a /healthz flood of the same concurrency plus %v",
+		// A refused request costs more CPU than /healthz (its body is read
+		// and parsed), which on a busy 2-core machine shows in the p99 all
+		// by itself; the old log, a stored row per refusal through the
+		// event writer, made it five times the /healthz p99 and more.
+		const slack = 10 * time.Millisecond
+		if limit := 3*best["healthz"] + slack; best["refused"] > limit {
+			t.Errorf("good events' p99 is %v during a flood of refused requests, over three times the %v of a /healthz flood of the same concurrency plus %v",
 				best["refused"], best["healthz"], slack)
 		}
 	})
