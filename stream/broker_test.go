@@ -1,0 +1,129 @@
+package stream_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"inlet"
+	"inlet/stream"
+)
+
+func ev(id, source, typ string) *inlet.Event {
+	return &inlet.Event{ID: id, SourceID: source, Type: typ, Properties: []byte(`{}`)}
+}
+
+func ids(ms []*stream.Message) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Event.ID)
+	}
+	return out
+}
+
+func receive(t *testing.T, s *stream.Subscription, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		select {
+		case m, ok := <-s.C:
+			if !ok {
+				t.Fatalf("subscription ended (%s) after %v", s.Reason(), out)
+			}
+			out = append(out, m.Event.ID)
+		default:
+			t.Fatalf("want %d events, got %v", n, out)
+		}
+	}
+	return out
+}
+
+func TestBroker(t *testing.T) {
+	t.Run("a subscriber receives only the events its filter matches", func(t *testing.T) {
+		b := stream.New(stream.Options{})
+		s, err := b.Subscribe(stream.Filter{SourceID: "shop", Type: "order"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Publish([]*inlet.Event{ev("1", "shop", "order"), ev("2", "shop", "view"), ev("3", "gh", "order"), ev("4", "shop", "order")})
+		if got := fmt.Sprint(receive(t, s, 2)); got != "[1 4]" {
+			t.Fatalf("got %s", got)
+		}
+		select {
+		case m := <-s.C:
+			t.Fatalf("unexpected event %s", m.Event.ID)
+		default:
+		}
+	})
+
+	t.Run("a slow subscriber is dropped with a reason and others keep receiving", func(t *testing.T) {
+		b := stream.New(stream.Options{Buffer: 2})
+		slow, _ := b.Subscribe(stream.Filter{}, "")
+		fast, _ := b.Subscribe(stream.Filter{}, "")
+		for i := range 5 {
+			b.Publish([]*inlet.Event{ev(fmt.Sprint(i), "s", "t")})
+			<-fast.C
+		}
+		got := receive(t, slow, 2)
+		if _, ok := <-slow.C; ok {
+			t.Fatal("the slow subscription was not closed")
+		}
+		if slow.Reason() != stream.ReasonSlow {
+			t.Fatalf("reason %q, want %q", slow.Reason(), stream.ReasonSlow)
+		}
+		if fmt.Sprint(got) != "[0 1]" {
+			t.Fatalf("the slow subscriber got %v before it was dropped", got)
+		}
+		if st := b.Stats(); st.Subscribers != 1 || st.Dropped != 1 || st.Published != 5 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+
+	t.Run("a subscriber resumes after the last event it saw", func(t *testing.T) {
+		b := stream.New(stream.Options{History: 3})
+		b.Publish([]*inlet.Event{ev("1", "a", "t"), ev("2", "b", "t"), ev("3", "a", "t"), ev("4", "a", "t")})
+		s, _ := b.Subscribe(stream.Filter{SourceID: "a"}, "2")
+		if s.Gap || fmt.Sprint(ids(s.Backlog)) != "[3 4]" {
+			t.Fatalf("gap %v backlog %v", s.Gap, ids(s.Backlog))
+		}
+		b.Publish([]*inlet.Event{ev("5", "a", "t")})
+		if got := fmt.Sprint(receive(t, s, 1)); got != "[5]" {
+			t.Fatalf("got %s", got)
+		}
+	})
+
+	t.Run("resuming from an event no longer kept reports a gap", func(t *testing.T) {
+		b := stream.New(stream.Options{History: 2})
+		b.Publish([]*inlet.Event{ev("1", "a", "t"), ev("2", "a", "t"), ev("3", "a", "t")})
+		s, _ := b.Subscribe(stream.Filter{}, "1")
+		if !s.Gap || len(s.Backlog) != 0 {
+			t.Fatalf("gap %v backlog %v", s.Gap, ids(s.Backlog))
+		}
+	})
+
+	t.Run("close ends every subscription and refuses new ones", func(t *testing.T) {
+		b := stream.New(stream.Options{MaxSubscribers: 1})
+		s, _ := b.Subscribe(stream.Filter{}, "")
+		if _, err := b.Subscribe(stream.Filter{}, ""); inlet.ErrorCode(err) != inlet.EUNAVAILABLE {
+			t.Fatalf("over MaxSubscribers: %v", err)
+		}
+		b.Close()
+		if _, ok := <-s.C; ok || s.Reason() != stream.ReasonShutdown {
+			t.Fatalf("after Close: open %v reason %q", ok, s.Reason())
+		}
+		if _, err := b.Subscribe(stream.Filter{}, ""); inlet.ErrorCode(err) != inlet.EUNAVAILABLE {
+			t.Fatalf("after Close: %v", err)
+		}
+		b.Publish([]*inlet.Event{ev("1", "a", "t")}) // must not panic on closed channels
+	})
+
+	t.Run("a message encodes its event once as the API does", func(t *testing.T) {
+		b := stream.New(stream.Options{})
+		s, _ := b.Subscribe(stream.Filter{}, "")
+		b.Publish([]*inlet.Event{ev("e1", "a", "t")})
+		m := <-s.C
+		if got := string(m.JSON()); !strings.Contains(got, `"id":"e1"`) || !strings.Contains(got, `"session_id":null`) || &m.JSON()[0] != &m.JSON()[0] {
+			t.Fatalf("json %q", got)
+		}
+	})
+}
