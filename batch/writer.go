@@ -29,6 +29,12 @@ type Options struct {
 	QueueBytes int64
 	// CommitTimeout bounds one commit (10s).
 	CommitTimeout time.Duration
+	// OnCommit, when set, is called on the writer's goroutine after each
+	// successful commit, before the requests are woken, with the intakes
+	// the commit took and what the store made of each (out[i] of
+	// intakes[i]). It must not block: the next commit waits for it. Both
+	// slices may be reused after it returns.
+	OnCommit func(intakes []inlet.Intake, out []inlet.Appended)
 }
 
 func (o *Options) setDefaults() {
@@ -257,6 +263,9 @@ func (w *Writer) commit(batch []*request) {
 	if err == nil {
 		w.batches.Add(1)
 		w.events.Add(int64(len(intakes)))
+		if w.opts.OnCommit != nil {
+			w.opts.OnCommit(intakes, out)
+		}
 		for _, r := range batch {
 			n := len(r.intakes)
 			w.finish(r, out[:n:n], nil)

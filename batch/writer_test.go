@@ -383,3 +383,45 @@ func sizes(batches [][]string) []int {
 	}
 	return out
 }
+
+func TestWriterOnCommit(t *testing.T) {
+	t.Run("committed events are handed to OnCommit before Append returns, failed ones never", func(t *testing.T) {
+		s := newStore()
+		var mu sync.Mutex
+		var seen []string
+		w := batch.NewWriter(s, batch.Options{OnCommit: func(intakes []inlet.Intake, out []inlet.Appended) {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(intakes) != len(out) {
+				t.Errorf("OnCommit got %d intakes and %d results", len(intakes), len(out))
+			}
+			for i := range intakes {
+				seen = append(seen, intakes[i].Event.ID+"="+out[i].EventID)
+			}
+		}}, discard)
+		defer w.Close(context.Background())
+		if _, err := w.Append(context.Background(), event("e1")); err != nil {
+			t.Fatalf("Append: %v", err)
+		}
+		mu.Lock()
+		got := append([]string(nil), seen...)
+		mu.Unlock()
+		if len(got) != 1 || got[0] != "e1=e1" {
+			t.Fatalf("OnCommit saw %v after Append returned, want [e1=e1]", got)
+		}
+		if _, err := w.Append(context.Background(), event("poison-1")); err == nil {
+			t.Fatal("Append of a poisoned event succeeded")
+		}
+		s.mu.Lock()
+		s.fail = inlet.Errorf(inlet.EUNAVAILABLE, "disk full")
+		s.mu.Unlock()
+		if _, err := w.Append(context.Background(), event("e2")); err == nil {
+			t.Fatal("Append succeeded on a failing store")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) != 1 {
+			t.Fatalf("OnCommit saw %v, want only the committed e1", seen)
+		}
+	})
+}
