@@ -227,5 +227,8 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Rejections != nil {
 		stats["rejections"] = s.cfg.Rejections.Stats()
 	}
+	if s.cfg.Broker != nil {
+		stats["stream"] = s.cfg.Broker.Stats()
+	}
 	writeJSON(w, http.StatusOK, stats)
 }

@@ -21,6 +21,7 @@ import (
 
 	"inlet"
 	"inlet/ratelimit"
+	"inlet/stream"
 )
 
 // Appender takes events for storage; *batch.Writer is one, any
@@ -57,6 +58,18 @@ type Config struct {
 	Rejections *RejectionLog
 	// Refusals bounds the refusals of requests that prove no source.
 	Refusals RefusalBudget
+	// Broker, when set, serves the live stream at /api/v1/events/stream;
+	// the caller closes it before shutting the server down, which ends
+	// the streams.
+	Broker *stream.Broker
+	// StreamHeartbeat is how often an idle stream sends a comment
+	// (DefaultHeartbeat).
+	StreamHeartbeat time.Duration
+	// SessionAuth, when set, tells whether a request carries a signed-in
+	// console session; the live stream accepts it beside the admin token.
+	SessionAuth func(*http.Request) bool
+	// Console, when set, serves the web console under /console/.
+	Console http.Handler
 }
 
 // Server serves the collector's HTTP API.
@@ -94,6 +107,7 @@ func NewServer(cfg Config) *Server {
 	s.mux.Handle("PATCH /api/v1/sources/{id}", s.admin(s.handleUpdateSource))
 	s.mux.Handle("DELETE /api/v1/sources/{id}", s.admin(s.handleDeleteSource))
 	s.mux.Handle("GET /api/v1/events", s.admin(s.handleListEvents))
+	s.mux.Handle("GET /api/v1/events/stream", s.streamAuth(s.handleStream))
 	s.mux.Handle("GET /api/v1/events/{id}", s.admin(s.handleGetEvent))
 	s.mux.Handle("GET /api/v1/profiles", s.admin(s.handleFindProfiles))
 	s.mux.Handle("GET /api/v1/profiles/{id}", s.admin(s.handleGetProfile))
@@ -101,6 +115,11 @@ func NewServer(cfg Config) *Server {
 	s.mux.Handle("GET /api/v1/stats", s.admin(s.handleStats))
 	s.mux.Handle("GET /api/v1/rejections", s.admin(s.handleListRejections))
 	s.mux.Handle("GET /api/v1/rejections/counts", s.admin(s.handleCountRejections))
+
+	if cfg.Console != nil {
+		s.mux.Handle("/console/", cfg.Console)
+		s.mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
+	}
 
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, inlet.Reasonf(inlet.ENOTFOUND, "no_route", "no endpoint at %s %s; collect with GET or POST /collect/{event_type}/{source_id}[/{session_id}]", r.Method, r.URL.Path), nil)

@@ -24,6 +24,7 @@ import (
 	"inlet"
 	"inlet/batch"
 	inlethttp "inlet/http"
+	"inlet/stream"
 )
 
 func main() {
@@ -85,6 +86,7 @@ type Main struct {
 	served     chan error
 	retain     *retention
 	rejections *inlethttp.RejectionLog
+	broker     *stream.Broker
 	lock       *os.File     // the data directory's lock, held until Close
 	started    bool         // Run succeeded: Close may say it stopped cleanly
 	pprof      *http.Server // nil without --pprof-addr
@@ -127,11 +129,13 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.store = db
 	m.retain = startRetention(db, cfg.Retention, m.Logger)
+	m.broker = stream.New(stream.Options{})
 	m.writer = batch.NewWriter(db, batch.Options{
 		MaxBatch:   cfg.BatchMax,
 		MaxWait:    cfg.BatchWait,
 		QueueSize:  cfg.QueueSize,
 		QueueBytes: cfg.QueueBytes,
+		OnCommit:   m.publish,
 	}, m.Logger)
 	m.rejections = inlethttp.NewRejectionLog(db, inlethttp.RejectionLogOptions{
 		Bounds: inlet.RejectionBounds{MaxCount: cfg.RejectionsMaxCount, MaxBytes: cfg.RejectionsMaxBytes},
@@ -147,6 +151,7 @@ func (m *Main) Run(ctx context.Context) error {
 		MaxInFlight:    cfg.MaxInFlight,
 		Stats:          func() any { return m.writer.Stats() },
 		Rejections:     m.rejections,
+		Broker:         m.broker,
 	})
 	m.server = inlethttp.HTTPServer(handler, m.Logger)
 
@@ -200,6 +205,9 @@ func (m *Main) Close() error {
 	if m.pprof != nil {
 		m.pprof.Close()
 	}
+	if m.broker != nil {
+		m.broker.Close() // ends the live streams, which Shutdown would wait for
+	}
 	if m.server != nil {
 		stage(m.Config.ShutdownTimeout, "http shutdown", m.server.Shutdown)
 		// served is nil when Run failed before serving (an address in use).
@@ -238,6 +246,22 @@ func (m *Main) Close() error {
 		m.Logger.Info("inlet stopped cleanly")
 	}
 	return errors.Join(errs...)
+}
+
+// publish hands the events of a commit to the live stream, as stored:
+// with the session and profile the store gave them, and without the
+// duplicates, which were not stored.
+func (m *Main) publish(intakes []inlet.Intake, out []inlet.Appended) {
+	events := make([]*inlet.Event, 0, len(intakes))
+	for i := range intakes {
+		if out[i].Duplicate {
+			continue
+		}
+		e := intakes[i].Event // a copy: the writer reuses the intakes
+		e.ID, e.SessionID, e.ProfileID = out[i].EventID, out[i].SessionID, out[i].ProfileID
+		events = append(events, &e)
+	}
+	m.broker.Publish(events)
 }
 
 // tokenFile is where a generated admin token is kept in the data directory.
