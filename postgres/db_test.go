@@ -138,3 +138,7 @@ func TestAppendAfterAnotherNodeDroppedThePartition(t *testing.T) {
 		t.Fatalf("find the late event through B: %v", err)
 	}
 }
+
+func TestOverview(t *testing.T) {
+	storetest.RunOverview(t, func(t *testing.T) inlet.Store { return open(t) })
+}

@@ -36,3 +36,7 @@ func TestIntake(t *testing.T) {
 func TestIdentity(t *testing.T) {
 	storetest.RunIdentity(t, func(t *testing.T) inlet.Store { return open(t) })
 }
+
+func TestOverview(t *testing.T) {
+	storetest.RunOverview(t, func(t *testing.T) inlet.Store { return open(t) })
+}
