@@ -54,7 +54,7 @@ func formatCounts(cs []inlet.MinuteCount) string {
 
 func testEventsPerMinute(t *testing.T, s inlet.Store) {
 	base := minuteBase()
-	at := func(e *inlet.Event, d time.Duration) *inlet.Event { e.InsertedAt = base.Add(d); return e }
+	at := func(e *event, d time.Duration) *event { e.InsertedAt = base.Add(d); return e }
 	c := newClock()
 	appendEvents(t, s,
 		at(newEvent(c, "shop", "order", ""), -time.Second), // before the window
@@ -80,7 +80,7 @@ func testEventsPerMinute(t *testing.T, s inlet.Store) {
 }
 
 func testRejectionsPerMinute(t *testing.T, s inlet.Store) {
-	rs := rejectionStore(t, s)
+	rs := inlet.RejectionStore(s)
 	base := minuteBase()
 	appendRejections(t, rs, bigBounds,
 		newRejection(base.Add(-time.Minute), "shop", "bad_signature"),

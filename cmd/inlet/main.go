@@ -24,6 +24,7 @@ import (
 	"inlet"
 	"inlet/batch"
 	inlethttp "inlet/http"
+	"inlet/http/console"
 	"inlet/stream"
 )
 
@@ -141,10 +142,12 @@ func (m *Main) Run(ctx context.Context) error {
 		Bounds: inlet.RejectionBounds{MaxCount: cfg.RejectionsMaxCount, MaxBytes: cfg.RejectionsMaxBytes},
 	}, m.Logger)
 
+	sources := inlet.NewSourceCache(db, cfg.SourceTTL)
+	web := m.console(db, sources, token)
 	handler := inlethttp.NewServer(inlethttp.Config{
 		Store:          db,
 		Appender:       m.writer,
-		Sources:        inlet.NewSourceCache(db, cfg.SourceTTL),
+		Sources:        sources,
 		Logger:         m.Logger,
 		AdminToken:     token,
 		TrustedProxies: cfg.TrustedProxies,
@@ -152,6 +155,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Stats:          func() any { return m.writer.Stats() },
 		Rejections:     m.rejections,
 		Broker:         m.broker,
+		Console:        web,
+		SessionAuth:    web.Authenticated,
 	})
 	m.server = inlethttp.HTTPServer(handler, m.Logger)
 
@@ -247,6 +252,25 @@ func (m *Main) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// console returns the web console over the store.
+func (m *Main) console(db inlet.Store, sources *inlet.SourceCache, token string) *console.Console {
+	cfg := console.Config{
+		Store:       db,
+		Sources:     sources,
+		Rejections:  db,
+		AdminToken:  token,
+		SessionFile: filepath.Join(m.Config.DataDir, consoleSessionsFile),
+		Logger:      m.Logger,
+	}
+	if o, ok := db.(inlet.OverviewStore); ok {
+		cfg.Overview = o
+	}
+	return console.New(cfg)
+}
+
+// consoleSessionsFile keeps the console's sign-ins (hashed) across restarts.
+const consoleSessionsFile = "console-sessions.json"
 
 // publish hands the events of a commit to the live stream, as stored:
 // with the session and profile the store gave them, and without the

@@ -1,0 +1,286 @@
+// Package console is the web console of the collector, served at /console/
+// by the same binary: server-rendered pages (html/template, which escapes
+// every value) over the store, one small script for the live page, and
+// every asset embedded, so that it works with no network.
+//
+// Signing in with the admin token starts a server-side session named by a
+// random HttpOnly, SameSite=Strict cookie; every form that changes
+// something also carries the session's CSRF token. Every answer carries a
+// Content-Security-Policy that allows no inline script and nothing from
+// elsewhere.
+package console
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"inlet"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// ContentSecurityPolicy is set on every console answer.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
+// CookieName is the session cookie.
+const CookieName = "inlet_console"
+
+// Config configures a Console. Store, Sources and AdminToken are required.
+type Config struct {
+	Store   inlet.Store
+	Sources *inlet.SourceCache
+	// Rejections, when set, shows the rejected-request log.
+	Rejections inlet.RejectionStore
+	// Overview, when set, draws the overview charts.
+	Overview inlet.OverviewStore
+	// AdminToken is what signs a person in.
+	AdminToken string
+	// SessionFile, when set, keeps the sessions across restarts.
+	SessionFile string
+	// MaxSessions bounds the signed-in browsers (100); beyond, the oldest
+	// is signed out.
+	MaxSessions int
+	// SessionTTL is how long a sign-in lasts (12h).
+	SessionTTL time.Duration
+	Logger     *slog.Logger
+}
+
+// Console is the web console's handler.
+type Console struct {
+	cfg       Config
+	mux       *http.ServeMux
+	pages     map[string]*template.Template
+	sessions  *sessions
+	tokenHash [32]byte
+	now       func() time.Time
+}
+
+// New returns the console.
+func New(cfg Config) *Console {
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = 100
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Console{cfg: cfg, mux: http.NewServeMux(), tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), now: time.Now}
+	c.sessions = newSessions(cfg.MaxSessions, cfg.SessionTTL, cfg.SessionFile, cfg.Logger, c.now)
+	c.pages = parsePages()
+
+	static, _ := fs.Sub(staticFS, "static")
+	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", cacheFor(time.Hour, http.FileServerFS(static))))
+	c.mux.HandleFunc("GET /console/signin", c.handleSignInPage)
+	c.mux.HandleFunc("POST /console/signin", c.handleSignIn)
+	c.mux.Handle("POST /console/signout", c.post(c.handleSignOut))
+
+	c.mux.Handle("GET /console/{$}", c.page(c.handleOverview))
+	c.mux.Handle("GET /console/sources", c.page(c.handleSources))
+	c.mux.Handle("GET /console/sources/new", c.page(c.handleNewSource))
+	c.mux.Handle("POST /console/sources", c.post(c.handleCreateSource))
+	c.mux.Handle("GET /console/sources/{id}", c.page(c.handleSource))
+	c.mux.Handle("POST /console/sources/{id}", c.post(c.handleUpdateSource))
+	c.mux.Handle("POST /console/sources/{id}/enabled", c.post(c.handleSetEnabled))
+	c.mux.Handle("GET /console/live", c.page(c.handleLive))
+	c.mux.Handle("GET /console/events/{id}", c.page(c.handleEvent))
+	c.mux.Handle("GET /console/sessions/{id}", c.page(c.handleSession))
+	c.mux.Handle("GET /console/profiles/{id}", c.page(c.handleProfile))
+	c.mux.Handle("GET /console/rejections", c.page(c.handleRejections))
+	// Destinations (issue 12) get their page here: a handler and a
+	// template named destinations.html; the nav already links to it.
+	c.mux.Handle("GET /console/destinations", c.page(c.handleDestinations))
+	c.mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
+		c.renderError(w, r, nil, http.StatusNotFound, "There is no console page at "+r.URL.Path+".")
+	})
+	return c
+}
+
+// ServeHTTP implements http.Handler.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	c.mux.ServeHTTP(w, r)
+}
+
+// Authenticated reports whether r carries a signed-in session; the live
+// stream accepts it beside the admin token.
+func (c *Console) Authenticated(r *http.Request) bool {
+	return c.session(r) != nil
+}
+
+func (c *Console) session(r *http.Request) *session {
+	ck, err := r.Cookie(CookieName)
+	if err != nil {
+		return nil
+	}
+	return c.sessions.find(ck.Value)
+}
+
+func cacheFor(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "private, max-age="+strconv.Itoa(int(d.Seconds())))
+		h.ServeHTTP(w, r)
+	})
+}
+
+// pageFunc answers a page for a signed-in session.
+type pageFunc func(w http.ResponseWriter, r *http.Request, sess *session)
+
+// page sends people who are not signed in to the sign-in page, then back.
+func (c *Console) page(h pageFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess := c.session(r)
+		if sess == nil {
+			http.Redirect(w, r, "/console/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		h(w, r, sess)
+	})
+}
+
+// post guards a form handler: a signed-in session, a same-origin request
+// and the session's CSRF token.
+func (c *Console) post(h pageFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess := c.session(r)
+		if sess == nil {
+			http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		if !sameOrigin(r) || !sess.validCSRF(r.PostFormValue("csrf")) {
+			c.renderError(w, r, sess, http.StatusForbidden, "This form is stale or came from another site. Reload the page and try again.")
+			return
+		}
+		h(w, r, sess)
+	})
+}
+
+// sameOrigin is false when the browser says the request came from another
+// origin (Origin or Sec-Fetch-Site); a request that says nothing passes,
+// and relies on the CSRF token.
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return false
+	}
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Console) handleSignInPage(w http.ResponseWriter, r *http.Request) {
+	if c.session(r) != nil {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	c.render(w, r, nil, http.StatusOK, "signin", "Sign in", map[string]any{"Next": safeNext(r.URL.Query().Get("next"))})
+}
+
+func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	next := safeNext(r.PostFormValue("next"))
+	got := sha256.Sum256([]byte(r.PostFormValue("token")))
+	if !sameOrigin(r) || subtle.ConstantTimeCompare(got[:], c.tokenHash[:]) != 1 {
+		c.render(w, r, nil, http.StatusUnauthorized, "signin", "Sign in", map[string]any{"Next": next, "Error": "That is not the admin token. It is in the data directory's admin-token file, or in --admin-token / INLET_ADMIN_TOKEN."})
+		return
+	}
+	id, _ := c.sessions.create()
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil, MaxAge: int(c.cfg.SessionTTL / time.Second),
+	})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (c *Console) handleSignOut(w http.ResponseWriter, r *http.Request, _ *session) {
+	if ck, err := r.Cookie(CookieName); err == nil {
+		c.sessions.end(ck.Value)
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+}
+
+// safeNext keeps a redirect target inside the console.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/console/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/console/"
+	}
+	return next
+}
+
+// view is what every page template gets.
+type view struct {
+	Title string
+	Nav   string
+	CSRF  string
+	Data  any
+}
+
+func (c *Console) render(w http.ResponseWriter, r *http.Request, sess *session, status int, name, title string, data any) {
+	t, ok := c.pages[name]
+	if !ok {
+		panic("console: no template " + name)
+	}
+	v := view{Title: title, Nav: name, Data: data}
+	if sess != nil {
+		v.CSRF = sess.CSRF
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		c.cfg.Logger.Error("console template", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// renderError shows an error page; the status follows the error code.
+func (c *Console) renderError(w http.ResponseWriter, r *http.Request, sess *session, status int, message string) {
+	c.render(w, r, sess, status, "error", "Error", map[string]any{"Status": status, "Message": message})
+}
+
+// fail shows err: its message for a coded error, "internal error" (and a
+// log line) for the rest.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, sess *session, err error) {
+	status := http.StatusInternalServerError
+	msg := "Internal error; the server log has the details."
+	switch inlet.ErrorCode(err) {
+	case inlet.ENOTFOUND:
+		status, msg = http.StatusNotFound, inlet.ErrorMessage(err)
+	case inlet.EINVALID:
+		status, msg = http.StatusBadRequest, inlet.ErrorMessage(err)
+	case inlet.ECONFLICT:
+		status, msg = http.StatusConflict, inlet.ErrorMessage(err)
+	case inlet.EUNAVAILABLE:
+		status, msg = http.StatusServiceUnavailable, inlet.ErrorMessage(err)
+	default:
+		c.cfg.Logger.Error("console", "path", r.URL.Path, "err", err)
+	}
+	c.renderError(w, r, sess, status, msg)
+}

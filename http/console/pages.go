@@ -1,0 +1,175 @@
+package console
+
+import (
+	"bytes"
+	"encoding/json"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"inlet"
+)
+
+// funcs are the helpers templates may call.
+var funcs = template.FuncMap{
+	"time": func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05.000 UTC")
+	},
+	"pretty": prettyJSON,
+	"short": func(id string) string {
+		if len(id) > 13 {
+			return id[:8] + "…" + id[len(id)-4:]
+		}
+		return id
+	},
+	"orDash": func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	},
+}
+
+// parsePages parses each page template with the layout.
+func parsePages() map[string]*template.Template {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	pages := make(map[string]*template.Template)
+	for _, n := range names {
+		name := strings.TrimSuffix(path.Base(n), ".html")
+		if name == "layout" {
+			continue
+		}
+		pages[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n))
+	}
+	return pages
+}
+
+// prettyJSON indents JSON for reading; what does not parse is shown as is.
+func prettyJSON(raw json.RawMessage) string {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return string(raw)
+	}
+	return buf.String()
+}
+
+func (c *Console) handleEvent(w http.ResponseWriter, r *http.Request, sess *session) {
+	e, err := c.cfg.Store.FindEvent(r.Context(), r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, sess, err)
+		return
+	}
+	type header struct{ Name, Value string }
+	headers := make([]header, 0, len(e.Context.Headers))
+	for k, v := range e.Context.Headers {
+		headers = append(headers, header{k, v})
+	}
+	sort.Slice(headers, func(i, j int) bool { return headers[i].Name < headers[j].Name })
+	c.render(w, r, sess, http.StatusOK, "event", "Event "+e.Type, map[string]any{"Event": e, "Headers": headers, "Properties": prettyJSON(e.Properties)})
+}
+
+func (c *Console) handleSession(w http.ResponseWriter, r *http.Request, sess *session) {
+	s, err := c.cfg.Store.FindSession(r.Context(), r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, sess, err)
+		return
+	}
+	page, err := c.cfg.Store.ListEvents(r.Context(), inlet.EventFilter{SessionID: s.ID, Limit: 200})
+	if err != nil {
+		c.fail(w, r, sess, err)
+		return
+	}
+	c.render(w, r, sess, http.StatusOK, "session", "Session "+s.ID, map[string]any{"Session": s, "Events": page.Items, "More": page.Next != nil})
+}
+
+func (c *Console) handleProfile(w http.ResponseWriter, r *http.Request, sess *session) {
+	p, err := c.cfg.Store.FindProfile(r.Context(), r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, sess, err)
+		return
+	}
+	page, err := c.cfg.Store.ListEvents(r.Context(), inlet.EventFilter{ProfileID: p.ID, Limit: 200})
+	if err != nil {
+		c.fail(w, r, sess, err)
+		return
+	}
+	type trait struct {
+		Name  string
+		Value string
+	}
+	traits := make([]trait, 0, len(p.Traits))
+	for k, v := range p.Traits {
+		traits = append(traits, trait{k, prettyJSON(v)})
+	}
+	sort.Slice(traits, func(i, j int) bool { return traits[i].Name < traits[j].Name })
+	c.render(w, r, sess, http.StatusOK, "profile", "Profile "+p.ID, map[string]any{
+		"Profile": p, "Asked": r.PathValue("id"), "Traits": traits, "Events": page.Items, "More": page.Next != nil,
+	})
+}
+
+func (c *Console) handleRejections(w http.ResponseWriter, r *http.Request, sess *session) {
+	if c.cfg.Rejections == nil {
+		c.render(w, r, sess, http.StatusOK, "rejections", "Rejections", map[string]any{"Disabled": true})
+		return
+	}
+	q := r.URL.Query()
+	f := inlet.RejectionFilter{SourceID: q.Get("source"), Reason: q.Get("reason"), Limit: 100}
+	if b := q.Get("before"); b != "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 1 {
+			c.renderError(w, r, sess, http.StatusBadRequest, "before must be a rejection id, a positive number.")
+			return
+		}
+		f.BeforeID = n
+	}
+	items, err := c.cfg.Rejections.ListRejections(r.Context(), f)
+	if err != nil {
+		c.fail(w, r, sess, err)
+		return
+	}
+	type row struct {
+		*inlet.Rejection
+		Body    string
+		Headers []string
+	}
+	rows := make([]row, len(items))
+	for i, rj := range items {
+		rows[i] = row{Rejection: rj, Body: string(bytes.ToValidUTF8(rj.Body, []byte("�")))}
+		for k, v := range rj.Headers {
+			rows[i].Headers = append(rows[i].Headers, k+": "+v)
+		}
+		sort.Strings(rows[i].Headers)
+	}
+	var next int64
+	if len(items) == f.PageLimit() {
+		next = items[len(items)-1].ID
+	}
+	c.render(w, r, sess, http.StatusOK, "rejections", "Rejections", map[string]any{"Rows": rows, "Filter": f, "Next": next})
+}
+
+func (c *Console) handleLive(w http.ResponseWriter, r *http.Request, sess *session) {
+	sources, err := c.cfg.Store.ListSources(r.Context())
+	if err != nil {
+		c.fail(w, r, sess, err)
+		return
+	}
+	q := r.URL.Query()
+	c.render(w, r, sess, http.StatusOK, "live", "Live", map[string]any{
+		"Sources": sources, "Source": q.Get("source"), "Type": q.Get("type"), "Session": q.Get("session"),
+	})
+}
+
+func (c *Console) handleDestinations(w http.ResponseWriter, r *http.Request, sess *session) {
+	c.render(w, r, sess, http.StatusOK, "destinations", "Destinations", nil)
+}

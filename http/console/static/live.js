@@ -1,0 +1,130 @@
+// The live page: reads the event stream with EventSource (which sends the
+// session cookie and resumes with Last-Event-ID after a disconnect) and
+// adds a row per event. Every value is set as text, never as HTML.
+(function () {
+  'use strict';
+  var form = document.getElementById('filters');
+  var rows = document.getElementById('rows');
+  var statusEl = document.getElementById('status');
+  var rateEl = document.getElementById('rate');
+  var countEl = document.getElementById('count');
+  var heldEl = document.getElementById('held');
+  var pauseBtn = document.getElementById('pause');
+  var MAX_ROWS = 500;
+  var es = null;
+  var paused = false;
+  var held = [];
+  var arrivals = [];
+
+  function setStatus(text) { statusEl.textContent = text; }
+
+  function query() {
+    var p = new URLSearchParams();
+    ['source', 'type', 'session'].forEach(function (k) {
+      var v = form.elements[k].value.trim();
+      if (v) { p.set(k, v); }
+    });
+    return p.toString();
+  }
+
+  function cell(tr, text, cls) {
+    var td = document.createElement('td');
+    td.textContent = text;
+    if (cls) { td.className = cls; }
+    tr.appendChild(td);
+    return td;
+  }
+
+  function linkCell(tr, href, text) {
+    var td = document.createElement('td');
+    if (text) {
+      var a = document.createElement('a');
+      a.href = href;
+      a.textContent = text;
+      td.appendChild(a);
+    } else {
+      td.textContent = '-';
+    }
+    tr.appendChild(td);
+  }
+
+  function show(e) {
+    var tr = document.createElement('tr');
+    tr.className = 'new';
+    tr.dataset.id = e.id;
+    cell(tr, String(e.inserted_at || '').replace('T', ' ').slice(0, 23));
+    linkCell(tr, '/console/events/' + encodeURIComponent(e.id), e.id);
+    cell(tr, e.type);
+    cell(tr, e.source_id);
+    linkCell(tr, '/console/sessions/' + encodeURIComponent(e.session_id || ''), e.session_id);
+    var props = JSON.stringify(e.properties);
+    cell(tr, props.length > 160 ? props.slice(0, 157) + '…' : props, 'props');
+    rows.insertBefore(tr, rows.firstChild);
+    while (rows.rows.length > MAX_ROWS) { rows.deleteRow(-1); }
+    countEl.textContent = String(rows.rows.length);
+  }
+
+  function onEvent(msg) {
+    var e;
+    try { e = JSON.parse(msg.data); } catch (err) { return; }
+    arrivals.push(Date.now());
+    if (paused) {
+      held.push(e);
+      if (held.length > MAX_ROWS) { held.shift(); }
+      heldEl.textContent = ' · ' + held.length + ' held while paused';
+      return;
+    }
+    show(e);
+  }
+
+  function connect() {
+    if (es) { es.close(); }
+    setStatus('connecting…');
+    es = new EventSource('/api/v1/events/stream?' + query());
+    es.onopen = function () { setStatus('live'); };
+    es.onmessage = onEvent;
+    es.onerror = function () {
+      if (es.readyState === EventSource.CLOSED) {
+        setStatus('disconnected: sign in again, then reload this page');
+      } else {
+        setStatus('reconnecting…');
+      }
+    };
+    es.addEventListener('gap', function () {
+      setStatus('live (some events may have been missed while disconnected)');
+    });
+    es.addEventListener('end', function (msg) {
+      var why = '';
+      try { why = JSON.parse(msg.data).reason; } catch (err) { why = 'ended'; }
+      setStatus('reconnecting (' + why + ')…');
+    });
+  }
+
+  form.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var q = query();
+    history.replaceState(null, '', location.pathname + (q ? '?' + q : ''));
+    rows.textContent = '';
+    countEl.textContent = '0';
+    connect();
+  });
+
+  pauseBtn.addEventListener('click', function () {
+    paused = !paused;
+    pauseBtn.textContent = paused ? 'Resume' : 'Pause';
+    pauseBtn.setAttribute('aria-pressed', String(paused));
+    if (!paused) {
+      held.forEach(show);
+      held = [];
+      heldEl.textContent = '';
+    }
+  });
+
+  setInterval(function () {
+    var now = Date.now();
+    arrivals = arrivals.filter(function (t) { return now - t < 5000; });
+    rateEl.textContent = (arrivals.length / 5).toFixed(1);
+  }, 1000);
+
+  connect();
+}());
