@@ -52,7 +52,8 @@
     var tr = document.createElement('tr');
     tr.className = 'new';
     tr.dataset.id = e.id;
-    cell(tr, String(e.inserted_at || '').replace('T', ' ').slice(0, 23));
+    var at = String(e.inserted_at || '');
+    cell(tr, at.slice(11, 23), 'time').title = at;
     linkCell(tr, '/console/events/' + encodeURIComponent(e.id), e.id);
     cell(tr, e.type);
     cell(tr, e.source_id);
