@@ -127,3 +127,44 @@ func TestBroker(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkPublish is the cost on the batch writer's goroutine of handing
+// a commit of 100 events to the broker, per event, with subscribers that
+// drain their channels as fast as they can.
+//
+//	go test ./stream -run '^$' -bench Publish
+func BenchmarkPublish(b *testing.B) {
+	for _, bc := range []struct {
+		name     string
+		subs     int
+		filtered bool
+	}{{"subscribers=0", 0, false}, {"subscribers=50,filtered_out", 50, true}, {"subscribers=50,every_event", 50, false}} {
+		b.Run(bc.name, func(b *testing.B) {
+			br := stream.New(stream.Options{Buffer: 1 << 16})
+			for i := range bc.subs {
+				f := stream.Filter{}
+				if bc.filtered {
+					f.SourceID = fmt.Sprintf("other-%d", i)
+				}
+				s, _ := br.Subscribe(f, "")
+				go func() {
+					for range s.C {
+					}
+				}()
+			}
+			events := make([]*inlet.Event, 100)
+			for i := range events {
+				events[i] = ev(fmt.Sprint(i), "shop", "order")
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i += len(events) {
+				br.Publish(events)
+			}
+			b.StopTimer()
+			if st := br.Stats(); st.Dropped != 0 {
+				b.Fatalf("%d subscribers dropped", st.Dropped)
+			}
+			br.Close()
+		})
+	}
+}
