@@ -20,6 +20,10 @@ const DefaultHeartbeat = 15 * time.Second
 // broker once its buffer fills.
 const streamWriteTimeout = 30 * time.Second
 
+// streamGather is how long a stream gathers events after one arrives
+// before it writes them.
+const streamGather = 50 * time.Millisecond
+
 // streamChunk is about the most bytes sent in one write.
 const streamChunk = 64 << 10
 
@@ -120,6 +124,8 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
+	gather := time.NewTimer(streamGather)
+	defer gather.Stop()
 	for {
 		select {
 		case m, ok := <-sub.C:
@@ -128,7 +134,11 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			add(m)
-		drain: // take what else is queued, up to a chunk
+			// Gather what follows for a moment, up to a chunk: under load a
+			// subscriber then wakes and writes a few times a second, not once
+			// per commit, and costs the collector far less.
+			gather.Reset(streamGather)
+		gather:
 			for buf.Len() < streamChunk {
 				select {
 				case m, ok := <-sub.C:
@@ -139,8 +149,10 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 						return
 					}
 					add(m)
-				default:
-					break drain
+				case <-gather.C:
+					break gather
+				case <-r.Context().Done():
+					return
 				}
 			}
 			if !flush() {
