@@ -46,6 +46,7 @@
       td.textContent = '-';
     }
     tr.appendChild(td);
+    return td;
   }
 
   function show(e) {
@@ -54,10 +55,10 @@
     tr.dataset.id = e.id;
     var at = String(e.inserted_at || '');
     cell(tr, at.slice(11, 23), 'time').title = at;
-    linkCell(tr, '/console/events/' + encodeURIComponent(e.id), e.id);
-    cell(tr, e.type);
-    cell(tr, e.source_id);
-    linkCell(tr, '/console/sessions/' + encodeURIComponent(e.session_id || ''), e.session_id);
+    linkCell(tr, '/console/events/' + encodeURIComponent(e.id), e.id.length > 13 ? e.id.slice(0, 8) + '…' + e.id.slice(-4) : e.id).title = e.id;
+    cell(tr, e.type, 'name');
+    cell(tr, e.source_id, 'name');
+    linkCell(tr, '/console/sessions/' + encodeURIComponent(e.session_id || ''), e.session_id).className = 'name';
     var props = JSON.stringify(e.properties);
     cell(tr, props.length > 160 ? props.slice(0, 157) + '…' : props, 'props');
     rows.insertBefore(tr, rows.firstChild);
