@@ -27,7 +27,7 @@ func (db *DB) RejectionsPerMinute(ctx context.Context, since, until time.Time) (
 func (db *DB) perMinute(ctx context.Context, query string, since, until time.Time) ([]inlet.MinuteCount, error) {
 	rows, err := db.read.QueryContext(ctx, query, since.UnixNano(), until.UnixNano())
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	defer rows.Close()
 	out := []inlet.MinuteCount{}
@@ -35,10 +35,10 @@ func (db *DB) perMinute(ctx context.Context, query string, since, until time.Tim
 		var c inlet.MinuteCount
 		var minute int64
 		if err := rows.Scan(&minute, &c.Key, &c.Count); err != nil {
-			return nil, unavailable(err)
+			return nil, storeError(err)
 		}
 		c.Minute = time.Unix(minute*60, 0).UTC()
 		out = append(out, c)
 	}
-	return out, unavailable(rows.Err())
+	return out, storeError(rows.Err())
 }
