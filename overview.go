@@ -24,7 +24,8 @@ type OverviewStore interface {
 
 	// RejectionsPerMinute counts the rejected requests in [since, until)
 	// by minute (UTC) and reason, ordered by minute then reason; minutes
-	// without rejections are left out. Only the rejections the log still
-	// holds are counted. Returns EUNAVAILABLE.
+	// without rejections are left out. Only the samples the log holds are
+	// counted: a flood shows capped (see RejectionStore.CountRejections
+	// for every refusal). Returns EUNAVAILABLE.
 	RejectionsPerMinute(ctx context.Context, since, until time.Time) ([]MinuteCount, error)
 }

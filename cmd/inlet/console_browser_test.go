@@ -425,6 +425,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		if caption := eval[string](b, `document.querySelectorAll('figure.chart figcaption')[1].textContent`); !strings.Contains(caption, "Refused") || strings.Contains(caption, " 0 in all") {
 			t.Fatalf("the refusals chart: %s", caption)
 		}
+		if counts := b.text("#refusal-counts"); !strings.Contains(counts, "bad_signature") {
+			t.Fatalf("the refusal counts: %s", counts)
+		}
 		b.shot("overview")
 		b.clean("overview")
 	})

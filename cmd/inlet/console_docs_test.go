@@ -51,7 +51,7 @@ func TestConsoleScreenshotsForDocs(t *testing.T) {
 	if _, err := s.main.store.Append(context.Background(), events); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.main.store.AppendRejections(context.Background(), rejections, inlet.RejectionBounds{MaxCount: 10000, MaxBytes: 1 << 30}); err != nil {
+	if err := s.main.store.AppendRejections(context.Background(), rejections, countRejections(rejections), inlet.RejectionBounds{MaxCount: 10000, MaxBytes: 1 << 30}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -91,4 +91,24 @@ func TestConsoleScreenshotsForDocs(t *testing.T) {
 		}
 	}
 	t.Logf("wrote %s", dir)
+}
+
+// countRejections counts rejections by source and reason, as the log does.
+func countRejections(rs []*inlet.Rejection) []inlet.RejectionCount {
+	by := map[[2]string]*inlet.RejectionCount{}
+	var out []inlet.RejectionCount
+	for _, r := range rs {
+		k := [2]string{r.SourceID, r.Reason}
+		c := by[k]
+		if c == nil {
+			c = &inlet.RejectionCount{SourceID: r.SourceID, Reason: r.Reason, FirstAt: r.At}
+			by[k] = c
+		}
+		c.Count++
+		c.LastAt = r.At
+	}
+	for _, c := range by {
+		out = append(out, *c)
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
@@ -229,31 +230,36 @@ func TestCurlSamples(t *testing.T) {
 	s := startLive(t, liveConfig(t))
 	key := base64.StdEncoding.EncodeToString([]byte("a-signing-key-of-32-bytes-length"))
 	for i, tc := range []struct {
-		verify *inlet.VerifyConfig
+		verify string // JSON of config.verify
 		secret string
 	}{
-		{nil, ""},
-		{&inlet.VerifyConfig{Type: "github", Secret: "gh-s3cret"}, "gh-s3cret"},
-		{&inlet.VerifyConfig{Type: "stripe", Secret: "whsec_abc"}, "whsec_abc"},
-		{&inlet.VerifyConfig{Type: "shopify", Secret: "shpss_x"}, "shpss_x"},
-		{&inlet.VerifyConfig{Type: "standard-webhooks", Secret: "whsec_" + key}, "whsec_" + key},
-		{&inlet.VerifyConfig{Type: "hmac", Secret: "h", Header: "X-Signature", Algorithm: "sha512", Encoding: "base64", Prefix: "v1="}, "h"},
-		{&inlet.VerifyConfig{Type: "hmac", Secret: "h1", Header: "X-Sig", Algorithm: "sha1"}, "h1"},
-		{&inlet.VerifyConfig{Type: "basic", Username: "forms", Password: "it's secret"}, "it's secret"},
-		{&inlet.VerifyConfig{Type: "api-key", Secret: "k-123"}, "k-123"},
-		{&inlet.VerifyConfig{Type: "api-key", Secret: "k-456", In: "query", Key: "key"}, "k-456"},
+		{"", ""},
+		{`{"type": "github", "secret": "gh-s3cret"}`, "gh-s3cret"},
+		{`{"type": "stripe", "secret": "whsec_abc"}`, "whsec_abc"},
+		{`{"type": "shopify", "secret": "shpss_x"}`, "shpss_x"},
+		{`{"type": "standard-webhooks", "secret": "whsec_` + key + `"}`, "whsec_" + key},
+		{`{"type": "hmac", "secret": "h", "header": "X-Signature", "algorithm": "sha512", "encoding": "base64", "prefix": "v1="}`, "h"},
+		{`{"type": "hmac", "secret": "h1", "header": "X-Sig", "algorithm": "sha1"}`, "h1"},
+		{`{"type": "basic", "username": "forms", "password": "it's secret"}`, "it's secret"},
+		{`{"type": "api-key", "secret": "k-123"}`, "k-123"},
+		{`{"type": "api-key", "secret": "k-456", "in": "query", "key": "key"}`, "k-456"},
 	} {
 		name := "none"
-		if tc.verify != nil {
-			name = tc.verify.Type
+		config := json.RawMessage(`{}`)
+		if tc.verify != "" {
+			var v inlet.VerifyConfig
+			if err := json.Unmarshal([]byte(tc.verify), &v); err != nil {
+				t.Fatal(err)
+			}
+			name = v.Type
+			config = json.RawMessage(`{"verify": ` + tc.verify + `}`)
 		}
 		t.Run("the sample for "+name+" verification is accepted", func(t *testing.T) {
-			src := &inlet.Source{ID: fmt.Sprintf("s-%d-%s", i, name), Name: name, Type: inlet.SourceTypeWebhook, Enabled: true}
-			if tc.verify != nil {
-				src.Config.Verify = tc.verify
-			}
-			s.admin("POST", "/api/v1/sources", map[string]any{"id": src.ID, "name": src.Name, "config": src.Config}, http.StatusCreated, nil)
-			sample := console.CurlSample(s.url, src.Masked()) // the console has only the masked source
+			id := fmt.Sprintf("s-%d-%s", i, name)
+			s.admin("POST", "/api/v1/sources", map[string]any{"id": id, "name": name, "config": config}, http.StatusCreated, nil)
+			var src inlet.Source
+			s.admin("GET", "/api/v1/sources/"+id, nil, http.StatusOK, &src) // masked, as the console has it
+			sample := console.CurlSample(s.url, &src)
 			if tc.secret != "" {
 				sample = strings.ReplaceAll(sample, console.SecretPlaceholder, strings.ReplaceAll(tc.secret, "'", `'\''`))
 			}

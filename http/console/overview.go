@@ -90,8 +90,50 @@ func (c *Console) handleOverview(w http.ResponseWriter, r *http.Request, sess *s
 		per = fmt.Sprintf("%d minutes", step)
 	}
 	data["Events"] = drawChart("Events per "+per+" by source", events, since, until, step)
-	data["Refusals"] = drawChart("Refused requests per "+per+" by reason", refusals, since, until, step)
+	data["Refusals"] = drawChart("Refused requests per "+per+" by reason, from the kept samples", refusals, since, until, step)
+	// The samples are capped per source and reason a minute; the counts
+	// are not, but have no time axis: show them beside the chart.
+	counts, err := c.cfg.Rejections.CountRejections(r.Context(), inlet.RejectionFilter{})
+	if err != nil {
+		c.fail(w, r, sess, err)
+		return
+	}
+	data["Counts"] = countsByReason(counts)
 	c.render(w, r, sess, http.StatusOK, "overview", "Overview", data)
+}
+
+// reasonCount is every refusal of one reason, over all sources.
+type reasonCount struct {
+	Reason string
+	Count  int64
+	LastAt time.Time
+}
+
+// countsByReason sums the refusal counts of each reason, most first.
+func countsByReason(counts []inlet.RejectionCount) []reasonCount {
+	by := map[string]*reasonCount{}
+	var out []reasonCount
+	for _, c := range counts {
+		rc := by[c.Reason]
+		if rc == nil {
+			rc = &reasonCount{Reason: c.Reason}
+			by[c.Reason] = rc
+		}
+		rc.Count += c.Count
+		if c.LastAt.After(rc.LastAt) {
+			rc.LastAt = c.LastAt
+		}
+	}
+	for _, rc := range by {
+		out = append(out, *rc)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Reason < out[j].Reason
+	})
+	return out
 }
 
 // drawChart lays out counts as stacked bars of step minutes from since to
