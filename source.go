@@ -75,6 +75,8 @@ const (
 	VerifyStripe           = "stripe"            // Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">
 	VerifyShopify          = "shopify"           // X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256 of the body>
 	VerifyStandardWebhooks = "standard-webhooks" // webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">
+	VerifySlack            = "slack"             // X-Slack-Signature: v0=<hex HMAC-SHA256 of "v0:timestamp:body">
+	VerifyTwilio           = "twilio"            // X-Twilio-Signature: <base64 HMAC-SHA1 of the URL and sorted form fields>
 	VerifyHMAC             = "hmac"              // any header holding an HMAC of the body
 	VerifyBasic            = "basic"             // HTTP Basic authentication
 	VerifyAPIKey           = "api-key"           // a fixed key in a header or query parameter
@@ -96,9 +98,10 @@ const (
 // the type does not take.
 type VerifyConfig struct {
 	Type string `json:"type"`
-	// Secret is the shared secret (github, stripe, shopify, hmac,
-	// standard-webhooks as whsec_<base64>) or the key (api-key). Write-only:
-	// the admin API answers it masked.
+	// Secret is the shared secret (github, stripe, shopify, hmac, slack's
+	// signing secret, twilio's auth token, standard-webhooks as
+	// whsec_<base64>) or the key (api-key). Write-only: the admin API
+	// answers it masked.
 	Secret string `json:"secret,omitempty"`
 	// Header names the signature header (hmac).
 	Header string `json:"header,omitempty"`
@@ -109,7 +112,7 @@ type VerifyConfig struct {
 	// Prefix is text before the signature in the header, such as "sha256=" (hmac).
 	Prefix string `json:"prefix,omitempty"`
 	// Tolerance is how far a signed timestamp may be from now, as a Go
-	// duration such as "5m" (stripe, standard-webhooks; default 5m).
+	// duration such as "5m" (stripe, standard-webhooks, slack; default 5m).
 	Tolerance string `json:"tolerance,omitempty"`
 	// Username and Password are the expected credentials (basic); the
 	// password is write-only.
@@ -190,6 +193,10 @@ func (v *VerifyConfig) SignatureHeaders() []string {
 		return []string{"X-Shopify-Hmac-Sha256"}
 	case VerifyStandardWebhooks:
 		return []string{"Webhook-Signature", "Svix-Signature"}
+	case VerifySlack:
+		return []string{"X-Slack-Signature"}
+	case VerifyTwilio:
+		return []string{"X-Twilio-Signature"}
 	case VerifyHMAC:
 		return []string{textproto.CanonicalMIMEHeaderKey(v.Header)}
 	case VerifyAPIKey:
@@ -373,6 +380,8 @@ var verifyFields = map[string][]string{
 	VerifyStripe:           {"secret", "tolerance"},
 	VerifyShopify:          {"secret"},
 	VerifyStandardWebhooks: {"secret", "tolerance"},
+	VerifySlack:            {"secret", "tolerance"},
+	VerifyTwilio:           {"secret"},
 	VerifyHMAC:             {"secret", "header", "algorithm", "encoding", "prefix"},
 	VerifyBasic:            {"username", "password"},
 	VerifyAPIKey:           {"secret", "in", "key"},
@@ -382,7 +391,7 @@ var verifyFields = map[string][]string{
 func (v *VerifyConfig) Validate() error {
 	allowed, ok := verifyFields[v.Type]
 	if !ok {
-		return Errorf(EINVALID, "config.verify.type must be one of github, stripe, shopify, standard-webhooks, hmac, basic, api-key")
+		return Errorf(EINVALID, "config.verify.type must be one of github, stripe, shopify, standard-webhooks, slack, twilio, hmac, basic, api-key")
 	}
 	for _, f := range []struct{ name, value string }{
 		{"secret", v.Secret}, {"header", v.Header}, {"algorithm", v.Algorithm}, {"encoding", v.Encoding},

@@ -1,7 +1,8 @@
 // Package verify checks that a webhook request comes from the sender a
 // source names: an HMAC signature over the exact raw body (GitHub, Stripe,
-// Shopify, Standard Webhooks, or a generic HMAC header), HTTP Basic
-// credentials, or an API key. Every comparison is constant-time.
+// Shopify, Standard Webhooks, Slack, or a generic HMAC header), over the URL
+// and form fields (Twilio), HTTP Basic credentials, or an API key. Every
+// comparison is constant-time.
 package verify
 
 import (
@@ -16,6 +17,7 @@ import (
 	"hash"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +44,10 @@ type Request struct {
 	RawQuery string
 	Body     []byte // the exact bytes received
 	Now      time.Time
+	// URL is the full URL of the request as the sender saw it, with its
+	// query string (twilio signs it); behind a proxy the caller builds it
+	// from the collector's public URL.
+	URL string
 }
 
 // Verify checks r against cfg. It returns nil when the request passes, and
@@ -63,6 +69,10 @@ func Verify(cfg *inlet.VerifyConfig, r Request) error {
 		return verifyStripe(r, cfg.Secret, cfg.TolerancePeriod())
 	case inlet.VerifyStandardWebhooks:
 		return verifyStandardWebhooks(r, cfg.Secret, cfg.TolerancePeriod())
+	case inlet.VerifySlack:
+		return verifySlack(r, cfg.Secret, cfg.TolerancePeriod())
+	case inlet.VerifyTwilio:
+		return verifyTwilio(r, cfg.Secret)
 	case inlet.VerifyBasic:
 		return verifyBasic(r, cfg.Username, cfg.Password)
 	case inlet.VerifyAPIKey:
@@ -271,6 +281,114 @@ func verifyStandardWebhooks(r Request, secret string, tolerance time.Duration) e
 		return mismatch("webhook-signature")
 	}
 	return checkTimestamp("webhook-timestamp", unix, r.Now, tolerance)
+}
+
+// verifySlack checks X-Slack-Signature: "v0=" and the hex HMAC-SHA256 of
+// "v0:<X-Slack-Request-Timestamp>:<body>".
+func verifySlack(r Request, secret string, tolerance time.Duration) error {
+	const header, tsHeader = "X-Slack-Signature", "X-Slack-Request-Timestamp"
+	value, ts := strings.TrimSpace(r.Header.Get(header)), strings.TrimSpace(r.Header.Get(tsHeader))
+	switch {
+	case value == "":
+		return missing(header)
+	case ts == "":
+		return missing(tsHeader)
+	}
+	unix, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return malformed(tsHeader, "it is not a Unix time")
+	}
+	hexSig, ok := strings.CutPrefix(value, "v0=")
+	if !ok {
+		return malformed(header, "it must start with %q", "v0=")
+	}
+	got, err := hex.DecodeString(hexSig)
+	if err != nil {
+		return malformed(header, "the signature is not hex")
+	}
+	if !hmac.Equal(got, sign(sha256.New, secret, []byte("v0:"+ts+":"), r.Body)) {
+		return mismatch(header)
+	}
+	return checkTimestamp(tsHeader, unix, r.Now, tolerance)
+}
+
+// verifyTwilio checks X-Twilio-Signature: the base64 HMAC-SHA1, keyed with
+// the account's auth token, of the full URL followed by every form field of
+// the body sorted by name, each name then value with no separator. A body
+// that is not a form (JSON) is signed through the URL alone, whose
+// bodySHA256 query parameter is then the hex SHA-256 of the body. Twilio
+// signs URLs with and without the default port inconsistently, so both pass.
+func verifyTwilio(r Request, authToken string) error {
+	const header = "X-Twilio-Signature"
+	value := strings.TrimSpace(r.Header.Get(header))
+	if value == "" {
+		return missing(header)
+	}
+	got, err := base64.StdEncoding.DecodeString(value)
+	if err != nil {
+		return malformed(header, "the signature is not base64")
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return inlet.Reasonf(inlet.EUNAUTHORIZED, ReasonBadSignature, "the collector does not know its public URL, which Twilio signs; set --public-url (INLET_PUBLIC_URL)")
+	}
+	var fields []byte
+	if bodySum := u.Query().Get("bodySHA256"); bodySum != "" {
+		sum := sha256.Sum256(r.Body)
+		if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(strings.ToLower(bodySum))) != 1 {
+			return mismatch(header)
+		}
+	} else {
+		form, err := url.ParseQuery(string(r.Body))
+		if err != nil {
+			return inlet.Reasonf(inlet.EUNAUTHORIZED, ReasonBadSignature, "the body is not a form, which %s signs: %s", header, err)
+		}
+		fields = twilioFields(form)
+	}
+	found := 0
+	for _, candidate := range twilioURLs(u) {
+		found |= subtle.ConstantTimeCompare(got, sign(sha1.New, authToken, []byte(candidate), fields))
+	}
+	if found != 1 {
+		return mismatch(header)
+	}
+	return nil
+}
+
+// twilioFields concatenates the form fields sorted by name (byte order, as
+// Twilio's documentation says), each name followed by its value; a name
+// given several times contributes each of its values in order.
+func twilioFields(form url.Values) []byte {
+	names := make([]string, 0, len(form))
+	for name := range form {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var b []byte
+	for _, name := range names {
+		for _, v := range form[name] {
+			b = append(b, name...)
+			b = append(b, v...)
+		}
+	}
+	return b
+}
+
+// twilioURLs returns the URL as given and with its default port added or
+// removed.
+func twilioURLs(u *url.URL) []string {
+	urls := []string{u.String()}
+	other := *u
+	defaultPort := map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	switch port := u.Port(); {
+	case port == "" && defaultPort != "":
+		other.Host = u.Host + ":" + defaultPort
+	case port != "" && port == defaultPort:
+		other.Host = u.Hostname()
+	default:
+		return urls
+	}
+	return append(urls, other.String())
 }
 
 // equalSecret compares two secrets in constant time, also in their length.
