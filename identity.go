@@ -31,6 +31,9 @@ type Mapping struct {
 	// EventTypePath names the event type, normalised as the URL's, which
 	// is the fallback.
 	EventTypePath string `json:"event_type_path,omitempty"`
+	// EventTypeHeader names a request header holding the event type ('/'
+	// becomes '.'), tried before EventTypePath.
+	EventTypeHeader string `json:"event_type_header,omitempty"`
 	// GenerateProfile gives an event with neither session nor profile a
 	// new profile of its own.
 	GenerateProfile bool `json:"generate_profile,omitempty"`
@@ -48,7 +51,7 @@ type Mapping struct {
 // Maps reports whether the mapping reads anything from the payload, that
 // is whether collecting needs more than the URL.
 func (m *Mapping) Maps() bool {
-	return m.ProfileIDPath != "" || m.SessionIDPath != "" || m.EventTypePath != "" || m.GenerateProfile ||
+	return m.ProfileIDPath != "" || m.SessionIDPath != "" || m.EventTypePath != "" || m.EventTypeHeader != "" || m.GenerateProfile ||
 		m.SplitArray || len(m.IdentifyBy) > 0 || len(m.Traits) > 0
 }
 
@@ -63,6 +66,9 @@ func (m *Mapping) Validate() error {
 		if _, err := jsonpath.Parse(f.path); err != nil {
 			return Errorf(EINVALID, "config.%s: %s", f.name, err)
 		}
+	}
+	if m.EventTypeHeader != "" && !validHeaderName(m.EventTypeHeader) {
+		return Errorf(EINVALID, "config.event_type_header must be a header name, for example X-Event-Type")
 	}
 	if len(m.IdentifyBy) > MaxIdentifierKinds {
 		return Errorf(EINVALID, "config.identify_by has more than %d identifiers", MaxIdentifierKinds)

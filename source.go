@@ -64,6 +64,18 @@ type SourceConfig struct {
 	// each node.
 	RateLimit *RateLimitConfig `json:"rate_limit,omitempty"`
 
+	// Preset names a known sender (see preset.go), which implies the
+	// verifier type, the event type's source, the dedup key and the
+	// sender's body quirks; explicit fields override it.
+	Preset string `json:"preset,omitempty"`
+
+	// Transform, when set, reshapes each event with CEL expressions.
+	Transform *TransformConfig `json:"transform,omitempty"`
+
+	// Schemas maps event types, or "*" for any other, to the JSON Schema
+	// their properties must follow.
+	Schemas map[string]SchemaRule `json:"schemas,omitempty"`
+
 	// Mapping takes an event's type, session, profile, identifiers and
 	// traits from its payload; see identity.go.
 	Mapping
@@ -214,6 +226,9 @@ type DedupConfig struct {
 	Header string `json:"header,omitempty"`
 	// Path is a dot-separated property path such as data.id.
 	Path string `json:"path,omitempty"`
+	// FallbackHeaders are tried in order when Header is absent (Shopify's
+	// X-Shopify-Webhook-Id after X-Shopify-Event-Id).
+	FallbackHeaders []string `json:"fallback_headers,omitempty"`
 	// Window is how long a key is remembered, as a Go duration such as
 	// "24h" (the default).
 	Window string `json:"window,omitempty"`
@@ -262,14 +277,23 @@ func (c *SourceConfig) IsSecretHeader(name string) bool {
 			return true
 		}
 	}
-	if c.Verify != nil {
-		for _, h := range c.Verify.SignatureHeaders() {
+	if v := c.effectiveVerify(); v != nil {
+		for _, h := range v.SignatureHeaders() {
 			if h == name {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// effectiveVerify returns the verifier with its preset's type filled in.
+func (c *SourceConfig) effectiveVerify() *VerifyConfig {
+	if c.Verify == nil || c.Verify.Type != "" || c.Preset == "" {
+		return c.Verify
+	}
+	e := c.Effective()
+	return e.Verify
 }
 
 // SecretQueryParam returns the query parameter that carries the source's API
@@ -288,7 +312,7 @@ func (c SourceConfig) Masked() SourceConfig {
 	if c.Verify != nil {
 		v := *c.Verify
 		if v.Secret != "" {
-			v.Secret = maskSecret(v.Type, v.Secret)
+			v.Secret = maskSecret(c.effectiveVerify().Type, v.Secret)
 		}
 		if v.Password != "" {
 			v.Password = MaskedSecret
@@ -314,7 +338,7 @@ func isMasked(s string) bool {
 // from old, the configuration stored before, when both verify with the same
 // type: so that an update may send back what it read.
 func (c *SourceConfig) KeepSecrets(old *SourceConfig) {
-	if c.Verify == nil || old == nil || old.Verify == nil || c.Verify.Type != old.Verify.Type {
+	if c.Verify == nil || old == nil || old.Verify == nil || c.effectiveVerify().Type != old.effectiveVerify().Type {
 		return
 	}
 	if c.Verify.Secret == "" || isMasked(c.Verify.Secret) {
@@ -347,7 +371,16 @@ func (s *Source) Validate() error {
 }
 
 // Validate returns an EINVALID error naming the first field that is wrong.
+// A preset's implied fields are checked as if they were written out.
 func (c *SourceConfig) Validate() error {
+	if err := c.validatePreset(); err != nil {
+		return err
+	}
+	e := c.Effective()
+	return e.validate()
+}
+
+func (c *SourceConfig) validate() error {
 	for _, h := range c.SecretHeaders {
 		if h == "" || len(h) > 256 {
 			return Errorf(EINVALID, "config.secret_headers: header names must be 1 to 256 characters")
@@ -370,6 +403,14 @@ func (c *SourceConfig) Validate() error {
 		if err := c.RateLimit.Validate(); err != nil {
 			return err
 		}
+	}
+	if c.Transform != nil {
+		if err := c.Transform.Validate(); err != nil {
+			return err
+		}
+	}
+	if err := validateSchemas(c.Schemas); err != nil {
+		return err
 	}
 	return c.Mapping.Validate()
 }
@@ -483,6 +524,15 @@ func (d *DedupConfig) Validate() error {
 		return Errorf(EINVALID, "config.dedup.header must be a header name, for example Idempotency-Key")
 	case d.Path != "" && !validPath(d.Path):
 		return Errorf(EINVALID, "config.dedup.path must be property names joined by '.', for example data.id (at most 256 characters)")
+	case len(d.FallbackHeaders) > 0 && d.Header == "":
+		return Errorf(EINVALID, "config.dedup.fallback_headers needs header, tried first")
+	case len(d.FallbackHeaders) > 4:
+		return Errorf(EINVALID, "config.dedup.fallback_headers takes at most 4 headers")
+	}
+	for _, h := range d.FallbackHeaders {
+		if !validHeaderName(h) {
+			return Errorf(EINVALID, "config.dedup.fallback_headers must be header names, for example X-Webhook-Id")
+		}
 	}
 	if d.Window != "" {
 		w, err := time.ParseDuration(d.Window)

@@ -200,7 +200,6 @@ func boolErr(ok bool) error {
 	return errInvalid
 }
 
-
 func TestStripeLibrary(t *testing.T) {
 	secret := "whsec_stripe_library"
 	body := []byte(`{"id":"evt_1","object":"event","type":"invoice.paid"}`)
