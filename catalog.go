@@ -231,3 +231,29 @@ type CatalogStore interface {
 	// FindCatalog returns one entry. Returns ENOTFOUND.
 	FindCatalog(ctx context.Context, sourceID, eventType string) (*CatalogEntry, error)
 }
+
+// CatalogTx is what merging catalog deltas needs from a store, inside one
+// transaction. Stores serialise merges of one entry (one writer, or a row
+// lock taken by LoadCatalog), so that no merge is lost.
+type CatalogTx interface {
+	// LoadCatalog returns the stored entry, locked until the commit, or
+	// nil when there is none.
+	LoadCatalog(ctx context.Context, sourceID, eventType string) (*CatalogEntry, error)
+	// SaveCatalog writes an entry, replacing the stored one.
+	SaveCatalog(ctx context.Context, e *CatalogEntry) error
+}
+
+// MergeCatalogTx merges each delta into its entry with MergeCatalog: the
+// one merge of every store, which supplies the reads and writes.
+func MergeCatalogTx(ctx context.Context, tx CatalogTx, deltas []*CatalogDelta) error {
+	for _, d := range deltas {
+		old, err := tx.LoadCatalog(ctx, d.SourceID, d.Type)
+		if err != nil {
+			return err
+		}
+		if err := tx.SaveCatalog(ctx, MergeCatalog(old, d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -599,6 +599,7 @@ type Store interface {
 	ProfileStore
 	RejectionStore
 	Retainer
+	CatalogStore
 
 	// Ping returns nil when the store can be read and written.
 	Ping(ctx context.Context) error

@@ -1,8 +1,10 @@
 package catalog_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"inlet"
 	"inlet/catalog"
 	"inlet/schema"
+	"inlet/sqlite"
 )
 
 func shape(props string) []string {
@@ -178,5 +181,31 @@ func BenchmarkAccumulate(b *testing.B) {
 	acc := catalog.NewAccumulator()
 	for b.Loop() {
 		acc.Add(catalog.Observed{SourceID: "s", Type: "order.paid", InsertedAt: t0, Properties: props})
+	}
+}
+
+func TestRecorder(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "inlet.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	r := catalog.NewRecorder(db, catalog.Options{Interval: time.Hour}, nil)
+	for i := range 3 {
+		r.Record(&inlet.Event{SourceID: "gh", Type: "push", InsertedAt: t0.Add(time.Duration(i) * time.Second), Properties: json.RawMessage(`{"ref":"r"}`)})
+	}
+	r.Flush()
+	e, err := db.FindCatalog(context.Background(), "gh", "push")
+	if err != nil || e.Count != 3 || len(e.Paths) != 1 || e.Paths[0].Count != 3 {
+		t.Fatalf("after Flush: %+v, %v", e, err)
+	}
+	r.Record(&inlet.Event{SourceID: "gh", Type: "ping", InsertedAt: t0, Properties: json.RawMessage(`{}`)})
+	r.Close()
+	if _, err := db.FindCatalog(context.Background(), "gh", "ping"); err != nil {
+		t.Errorf("Close did not merge what was left: %v", err)
+	}
+	r.Record(&inlet.Event{SourceID: "gh", Type: "late", InsertedAt: t0})
+	if r.Dropped() != 0 {
+		t.Errorf("a record after Close counted as dropped")
 	}
 }

@@ -142,3 +142,7 @@ func TestAppendAfterAnotherNodeDroppedThePartition(t *testing.T) {
 func TestOverview(t *testing.T) {
 	storetest.RunOverview(t, func(t *testing.T) inlet.Store { return open(t) })
 }
+
+func TestCatalog(t *testing.T) {
+	storetest.RunCatalog(t, func(t *testing.T) inlet.Store { return open(t) })
+}

@@ -40,3 +40,7 @@ func TestIdentity(t *testing.T) {
 func TestOverview(t *testing.T) {
 	storetest.RunOverview(t, func(t *testing.T) inlet.Store { return open(t) })
 }
+
+func TestCatalog(t *testing.T) {
+	storetest.RunCatalog(t, func(t *testing.T) inlet.Store { return open(t) })
+}
