@@ -118,4 +118,5 @@ func (db *DB) FindCatalog(ctx context.Context, sourceID, eventType string) (*inl
 	}
 	return entries[0], nil
 }
+
 var _ inlet.CatalogStore = (*DB)(nil)
