@@ -234,6 +234,23 @@ type DedupConfig struct {
 	Window string `json:"window,omitempty"`
 }
 
+// HeaderKey returns the first of Header and FallbackHeaders that the
+// request has (get returns a header's value), trimmed, or "".
+func (d *DedupConfig) HeaderKey(get func(name string) string) string {
+	if d.Header == "" {
+		return ""
+	}
+	if v := strings.TrimSpace(get(d.Header)); v != "" {
+		return v
+	}
+	for _, h := range d.FallbackHeaders {
+		if v := strings.TrimSpace(get(h)); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
 // WindowPeriod returns the dedup window that applies.
 func (d *DedupConfig) WindowPeriod() time.Duration {
 	if w, err := time.ParseDuration(d.Window); err == nil && w > 0 {
