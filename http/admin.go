@@ -73,6 +73,10 @@ func (s *Server) handleCreateSource(w http.ResponseWriter, r *http.Request) {
 	if req.Config != nil {
 		src.Config = *req.Config
 	}
+	if err := compileShape(&src.Config); err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
 	if err := s.cfg.Store.CreateSource(r.Context(), src); err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
@@ -114,6 +118,12 @@ func (s *Server) handleUpdateSource(w http.ResponseWriter, r *http.Request) {
 		// Secrets are write-only: one left out or sent back masked stays.
 		if old, err := s.cfg.Store.FindSource(r.Context(), id); err == nil {
 			upd.Config.KeepSecrets(&old.Config)
+		}
+	}
+	if upd.Config != nil {
+		if err := compileShape(upd.Config); err != nil {
+			Error(w, r, err, s.cfg.Logger)
+			return
 		}
 	}
 	src, err := s.cfg.Store.UpdateSource(r.Context(), id, upd)

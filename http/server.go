@@ -115,6 +115,9 @@ func NewServer(cfg Config) *Server {
 	s.mux.Handle("GET /api/v1/stats", s.admin(s.handleStats))
 	s.mux.Handle("GET /api/v1/rejections", s.admin(s.handleListRejections))
 	s.mux.Handle("GET /api/v1/rejections/counts", s.admin(s.handleCountRejections))
+	s.mux.Handle("GET /api/v1/catalog", s.admin(s.handleListCatalog))
+	s.mux.Handle("GET /api/v1/catalog/{source}/{type}", s.admin(s.handleGetCatalog))
+	s.mux.Handle("GET /api/v1/catalog/{source}/{type}/schema", s.admin(s.handleCatalogSchema))
 
 	if cfg.Console != nil {
 		s.mux.Handle("/console/", cfg.Console)
