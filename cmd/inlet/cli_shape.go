@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"inlet"
+	inlethttp "inlet/http"
+)
+
+// The catalog and dry-run commands: plain functions over a client and a
+// writer, for the command table to call.
+
+// showCatalog prints the catalog: one line per (source, event type), or
+// with both source and type, that type's property paths.
+func showCatalog(ctx context.Context, client *inlethttp.Client, source, eventType string, asJSON bool, w io.Writer) error {
+	if source != "" && eventType != "" {
+		e, err := client.FindCatalog(ctx, source, eventType)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return writeIndented(w, e)
+		}
+		return printCatalogEntry(w, e)
+	}
+	entries, err := client.ListCatalog(ctx, inlet.CatalogFilter{SourceID: source, Type: eventType})
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeIndented(w, map[string]any{"items": entries})
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tTYPE\tEVENTS\tFIRST SEEN\tLAST SEEN\tPATHS\tDRIFT SINCE")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%s\n", e.SourceID, e.Type, e.Count, inlet.FormatTime(e.FirstSeen), inlet.FormatTime(e.LastSeen), len(e.Paths), timeOrDash(e))
+	}
+	return tw.Flush()
+}
+
+func timeOrDash(e *inlet.CatalogEntry) string {
+	if e.DriftSince.IsZero() {
+		return "-"
+	}
+	return inlet.FormatTime(e.DriftSince)
+}
+
+func printCatalogEntry(w io.Writer, e *inlet.CatalogEntry) error {
+	fmt.Fprintf(w, "%s %s: %d events from %s to %s\n", e.SourceID, e.Type, e.Count, inlet.FormatTime(e.FirstSeen), inlet.FormatTime(e.LastSeen))
+	if !e.DriftSince.IsZero() {
+		fmt.Fprintf(w, "drift since %s\n", inlet.FormatTime(e.DriftSince))
+	}
+	if e.Truncated {
+		fmt.Fprintf(w, "more than %d paths: the rest are not recorded\n", inlet.MaxCatalogPaths)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PATH\tTYPES\tPRESENCE\tFIRST SEEN\tDRIFT SINCE")
+	for _, p := range e.Paths {
+		types := make([]string, 0, len(p.Types))
+		for t, n := range p.Types {
+			types = append(types, t+" "+strconv.FormatInt(n, 10))
+		}
+		sort.Strings(types)
+		drift := "-"
+		if !p.DriftSince.IsZero() {
+			drift = inlet.FormatTime(p.DriftSince)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f%%\t%s\t%s\n", p.Path, strings.Join(types, ", "), 100*p.Presence(e), inlet.FormatTime(p.FirstSeen), drift)
+	}
+	return tw.Flush()
+}
+
+// tryFlags are the parts of a request to try, as the command line gives them.
+type tryFlags struct {
+	method  string
+	query   string
+	headers []string // "Name: value"
+	data    string   // the body, @file, or @- for standard input
+}
+
+// tryRequest builds the dry run's request from the command line.
+func (f tryFlags) tryRequest(stdin io.Reader) (inlethttp.TryRequest, error) {
+	req := inlethttp.TryRequest{Method: f.method, Query: strings.TrimPrefix(f.query, "?"), Headers: map[string]string{}}
+	for _, h := range f.headers {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(name) == "" {
+			return req, fmt.Errorf("--header %q must be Name:value, for example --header 'X-GitHub-Event: push'", h)
+		}
+		name = strings.TrimSpace(name)
+		if old, ok := req.Headers[name]; ok {
+			value = old + ", " + strings.TrimSpace(value)
+		}
+		req.Headers[name] = strings.TrimSpace(value)
+	}
+	var body []byte
+	switch {
+	case f.data == "@-":
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return req, err
+		}
+		body = b
+	case strings.HasPrefix(f.data, "@"):
+		b, err := os.ReadFile(f.data[1:])
+		if err != nil {
+			return req, fmt.Errorf("--data: %w", err)
+		}
+		body = b
+	default:
+		body = []byte(f.data)
+	}
+	req.SetBody(body)
+	return req, nil
+}
+
+// trySource asks the server what collecting a request for a source would
+// do, storing nothing, and prints the answer.
+func trySource(ctx context.Context, client *inlethttp.Client, id string, req inlethttp.TryRequest, asJSON bool, w io.Writer) error {
+	res, err := client.TrySource(ctx, id, req)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeIndented(w, res)
+	}
+	v := "not checked: the source has no verify"
+	if res.Verification.Checked {
+		v = "passed"
+		if !res.Verification.OK {
+			v = "failed: " + res.Verification.Reason + ": " + res.Verification.Message
+		}
+	}
+	fmt.Fprintf(w, "verification: %s\n", v)
+	fmt.Fprintf(w, "outcome:      %s (status %d)\n", res.Outcome, res.Status)
+	if res.Error != nil {
+		fmt.Fprintf(w, "refused:      %s: %s\n", res.Error.Code, res.Error.Message)
+	}
+	if res.Challenge != "" {
+		fmt.Fprintf(w, "challenge:    %s\n", res.Challenge)
+	}
+	for _, e := range res.Events {
+		fmt.Fprintln(w)
+		if err := writeIndented(w, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeIndented(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
