@@ -70,6 +70,10 @@ type Config struct {
 	SessionAuth func(*http.Request) bool
 	// Console, when set, serves the web console under /console/.
 	Console http.Handler
+	// PublicURL is the collector's base URL as senders call it (scheme,
+	// host, any path prefix a proxy strips), for signatures over the URL
+	// (twilio); empty: the connection's scheme and the Host header.
+	PublicURL string
 }
 
 // Server serves the collector's HTTP API.
