@@ -2,6 +2,7 @@ package collect
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 
 	"inlet"
 	"inlet/jsonpath"
+	"inlet/shape"
 )
 
 // Request is what Build takes of one collect request: the transport's
@@ -31,36 +33,61 @@ type Request struct {
 	// IP is the client address, as the transport trusts it.
 	IP  string
 	Now time.Time
+	// Shape is the source's compiled transform and schemas (see
+	// shape.Cache), nil when it has none.
+	Shape *shape.Program
+}
+
+// Built is what Build made of one request.
+type Built struct {
+	// Intakes are the events to append, in order; none when the source's
+	// transform dropped every one.
+	Intakes []inlet.Intake
+	// Dropped counts the events the transform dropped.
+	Dropped int
+	// Challenge, when set, is what the request must be answered with: the
+	// challenge of a Slack url_verification request (which is also stored).
+	Challenge string
 }
 
 // Build returns the events of one collect request to source, as intakes
-// for EventStore.Append: the event type and session from the URL, the
-// properties from the query string and body (see Parse), the request
-// context without secrets, the idempotency key, and what the source's
-// mapping reads from the payload (several events for a split array).
-// The body is decoded once. Every value that reaches a column of its own
-// is checked (see inlet.Intake.Check), so that a request the stores cannot
-// hold is refused here, with EINVALID, and never reaches a batch.
+// for EventStore.Append, in the steps of the order once the
+// transport has verified the request: the preset (the body's quirks, the
+// event type from a header or body path, the idempotency key), the
+// source's transform, validation against its schemas, and the mapping
+// (session, profile, identifiers, traits; several events for a split
+// array). The properties come from the query string and body (see Parse);
+// the request context is kept without secrets. The body is decoded once.
+// Every value that reaches a column of its own is checked (see
+// inlet.Intake.Check), so that a request the stores cannot hold is refused
+// here, with EINVALID, and never reaches a batch.
 //
 // Errors are EINVALID or ETOOLARGE with a reason that tells the sender
 // what to fix.
-func Build(source *inlet.Source, r Request) ([]inlet.Intake, error) {
-	config := &source.Config
+func Build(source *inlet.Source, r Request) (Built, error) {
+	config := source.Config.Effective()
+	preset, _ := inlet.LookupPreset(config.Preset)
 	eventType, err := inlet.NormalizeEventType(r.EventType)
 	if err != nil {
-		return nil, err
+		return Built{}, err
 	}
 	if r.SessionID != "" {
 		if err := inlet.ValidateSessionID(r.SessionID); err != nil {
-			return nil, err
+			return Built{}, err
 		}
 	}
 	header := textproto.MIMEHeader(r.Header)
 	contentType := header.Get("Content-Type")
-	query := KeptQuery(r.RawQuery, config)
-	props, err := Parse(query, contentType, r.Body)
+	body := r.Body
+	if preset.FormPayload {
+		if payload, payloadType, ok := FormPayload(contentType, body); ok {
+			body, contentType = payload, payloadType
+		}
+	}
+	query := KeptQuery(r.RawQuery, &config)
+	props, err := Parse(query, contentType, body)
 	if err != nil {
-		return nil, err
+		return Built{}, err
 	}
 	in := inlet.Intake{Event: inlet.Event{
 		ID:         inlet.NewID(),
@@ -72,35 +99,39 @@ func Build(source *inlet.Source, r Request) ([]inlet.Intake, error) {
 		Context: inlet.RequestContext{
 			Method:    r.Method,
 			Query:     query,
-			Headers:   KeptHeaders(r.Header, config),
+			Headers:   KeptHeaders(r.Header, &config),
 			IP:        r.IP,
 			UserAgent: header.Get("User-Agent"),
 		},
 	}}
 	if d := config.Dedup; d != nil && d.Header != "" {
-		key := strings.TrimSpace(header.Get(d.Header))
+		key := d.HeaderKey(header.Get)
 		if err := inlet.CheckValue("bad_dedup_key", "the idempotency key in header "+d.Header, key, 0); err != nil {
-			return nil, err
+			return Built{}, err
 		}
-		in.DedupKey, in.DedupUntil = storedKey(key), r.Now.Add(d.WindowPeriod())
+		if key != "" {
+			in.DedupKey, in.DedupUntil = storedKey(key), r.Now.Add(d.WindowPeriod())
+		}
 	}
 
 	// Most sources read nothing from the payload: the properties are
 	// never decoded.
-	if !config.Maps() && (config.Dedup == nil || config.Dedup.Path == "") {
+	rule := config.EventTypeRule()
+	if !config.Maps() && (config.Dedup == nil || config.Dedup.Path == "") && rule.IsZero() && r.Shape == nil && !preset.URLVerification {
 		if err := in.Check(); err != nil {
-			return nil, err
+			return Built{}, err
 		}
-		return []inlet.Intake{in}, nil
+		return Built{Intakes: []inlet.Intake{in}}, nil
 	}
 	elems := []json.RawMessage{props}
-	split := config.SplitArray && isJSONArray(contentType, r.Body)
+	split := config.SplitArray && isJSONArray(contentType, body)
 	if split {
 		if elems, err = splitItems(props); err != nil {
-			return nil, err
+			return Built{}, err
 		}
 	}
-	intakes := make([]inlet.Intake, len(elems))
+	b := &builder{config: &config, preset: preset, rule: rule, header: header, req: &r, query: query}
+	var built Built
 	for i, el := range elems {
 		e := in
 		if i > 0 {
@@ -110,39 +141,123 @@ func Build(source *inlet.Source, r Request) ([]inlet.Intake, error) {
 		if split && e.DedupKey != "" { // one header for the whole array: each element its own key
 			e.DedupKey += "#" + strconv.Itoa(i)
 		}
-		if err := shape(config, &e); err != nil {
+		keep, err := b.shape(source, &e, &built)
+		if err != nil {
 			if split {
-				return nil, inlet.Reasonf(inlet.ErrorCode(err), inlet.ErrorReason(err), "element %d: %s", i, inlet.ErrorMessage(err))
+				return Built{}, inlet.Reasonf(inlet.ErrorCode(err), inlet.ErrorReason(err), "element %d: %s", i, inlet.ErrorMessage(err))
 			}
-			return nil, err
+			return Built{}, err
 		}
-		intakes[i] = e
+		if !keep {
+			built.Dropped++
+			continue
+		}
+		built.Intakes = append(built.Intakes, e)
 	}
-	return intakes, nil
+	return built, nil
 }
 
-// shape reads the idempotency key and the mapping from the properties of
-// one event, decoded once, and checks the result.
-func shape(config *inlet.SourceConfig, in *inlet.Intake) error {
+// builder holds what shaping each event of one request shares.
+type builder struct {
+	config *inlet.SourceConfig // with the preset's fields filled in
+	preset inlet.Preset
+	rule   inlet.EventTypeRule
+	header textproto.MIMEHeader
+	req    *Request
+	query  string
+	vars   *shape.Input // the transform's variables beside properties, made once
+}
+
+// shape takes one event through the preset's reading of the payload, the
+// transform, validation and the mapping, decoding its properties once (and
+// once more when the transform replaced them). It reports false for an
+// event the transform dropped.
+func (b *builder) shape(source *inlet.Source, in *inlet.Intake, built *Built) (bool, error) {
 	doc, err := jsonpath.Decode(in.Event.Properties)
 	if err != nil {
-		return inlet.Reasonf(inlet.EINVALID, "bad_json", "the properties cannot be read: %s", err)
+		return false, inlet.Reasonf(inlet.EINVALID, "bad_json", "the properties cannot be read: %s", err)
 	}
-	if d := config.Dedup; d != nil && d.Path != "" {
+	// The preset: idempotency key and event type from the payload as sent.
+	if d := b.config.Dedup; d != nil && d.Path != "" {
 		in.DedupKey, in.DedupUntil = "", time.Time{}
 		if key := idAt(doc, d.Path); key != "" {
 			if err := inlet.CheckValue("bad_dedup_key", "the idempotency key at "+d.Path, key, 0); err != nil {
-				return err
+				return false, err
 			}
 			in.DedupKey, in.DedupUntil = storedKey(key), in.Event.InsertedAt.Add(d.WindowPeriod())
 		}
 	}
-	if config.Maps() {
-		if err := applyMapping(&config.Mapping, in, doc); err != nil {
-			return err
+	if !b.rule.IsZero() {
+		t, found, err := EventType(b.rule, b.header.Get, doc)
+		if err != nil {
+			return false, err
+		}
+		if found {
+			in.Event.Type = t
+		} else if !b.rule.FromPreset {
+			in.Event.Warnings = append(in.Event.Warnings, missingTypeWarning(b.rule))
 		}
 	}
-	return in.Check()
+	if b.preset.URLVerification && built.Challenge == "" {
+		if c, ok := SlackChallenge(doc); ok {
+			built.Challenge = c
+		}
+	}
+	// The transform, then validation.
+	if b.req.Shape != nil {
+		if b.vars == nil {
+			b.vars = &shape.Input{Headers: in.Event.Context.Headers, Query: queryVariables(b.query), SourceID: source.ID, SourceName: source.Name}
+		}
+		input := *b.vars
+		input.Properties, input.Type = in.Event.Properties, in.Event.Type
+		res, err := b.req.Shape.Apply(context.Background(), input)
+		if err != nil {
+			return false, err
+		}
+		if res.Drop {
+			return false, nil
+		}
+		in.Event.Type = res.Type
+		in.Event.Warnings = append(in.Event.Warnings, res.Warnings...)
+		if !bytes.Equal(res.Properties, in.Event.Properties) {
+			in.Event.Properties = res.Properties
+			if doc, err = jsonpath.Decode(res.Properties); err != nil {
+				return false, inlet.Reasonf(inlet.EINVALID, "bad_json", "the transformed properties cannot be read: %s", err)
+			}
+		}
+	}
+	// The mapping.
+	if b.config.Maps() {
+		if err := applyMapping(&b.config.Mapping, in, doc); err != nil {
+			return false, err
+		}
+	}
+	return true, in.Check()
+}
+
+func missingTypeWarning(rule inlet.EventTypeRule) string {
+	if len(rule.Paths) > 0 {
+		if rule.Header != "" {
+			return "event_type_header: no " + rule.Header + " header, and event_type_path: no id at " + rule.Paths[0] + "; the URL's event type was used"
+		}
+		return "event_type_path: no id at " + rule.Paths[0] + "; the URL's event type was used"
+	}
+	return "event_type_header: no " + rule.Header + " header; the URL's event type was used"
+}
+
+// queryVariables returns the query parameters as a transform sees them: a
+// string each, a list of strings for a repeated one.
+func queryVariables(rawQuery string) map[string]any {
+	values, _ := url.ParseQuery(rawQuery) // checked by Parse
+	q := make(map[string]any, len(values))
+	for k, v := range values {
+		if len(v) == 1 {
+			q[k] = v[0]
+		} else {
+			q[k] = v
+		}
+	}
+	return q
 }
 
 // maxStoredKey is the longest key stored as it is; longer keys are stored

@@ -10,8 +10,8 @@ import (
 	"inlet/jsonpath"
 )
 
-// applyMapping reads the event's type, session, profile, identifiers and
-// traits from its properties. A value that is there but unusable is
+// applyMapping reads the event's session, profile, identifiers and traits
+// from its properties. A value that is there but unusable is
 // EINVALID; one that is missing leaves the URL's rules and a warning.
 func applyMapping(m *inlet.Mapping, in *inlet.Intake, doc any) error {
 	e := &in.Event
@@ -33,17 +33,8 @@ func applyMapping(m *inlet.Mapping, in *inlet.Intake, doc any) error {
 		e.Warnings = append(e.Warnings, field+": no id at "+path+"; "+fallback)
 	}
 
-	if m.EventTypePath != "" {
-		if v, ok := lookupID(m.EventTypePath); ok {
-			t, err := inlet.NormalizeEventType(v)
-			if err != nil {
-				return inlet.Reasonf(inlet.EINVALID, "bad_event_type", "the event type at %s: %s", m.EventTypePath, inlet.ErrorMessage(err))
-			}
-			e.Type = t
-		} else {
-			missing("event_type_path", m.EventTypePath, "the URL's event type was used")
-		}
-	}
+	// The event type (event_type_path, event_type_header) is read before
+	// the transform, with the preset's rule: see builder.shape.
 	if m.SessionIDPath != "" {
 		if v, ok := lookupID(m.SessionIDPath); ok {
 			if err := inlet.ValidateSessionID(v); err != nil {

@@ -139,6 +139,7 @@ func (s *Server) handleDeleteSource(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	err := s.cfg.Store.DeleteSource(r.Context(), id)
 	s.cfg.Sources.Forget(id)
+	s.shapes.Forget(id)
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return

@@ -63,7 +63,12 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 	if !s.admit(w, r, source, body) {
 		return
 	}
-	intakes, err := collect.Build(source, collect.Request{
+	program, err := s.shapes.Program(source)
+	if err != nil { // a source stored before a check it now fails
+		s.reject(w, r, source, body, err)
+		return
+	}
+	built, err := collect.Build(source, collect.Request{
 		Method:    r.Method,
 		EventType: r.PathValue("event_type"),
 		SessionID: r.PathValue("session_id"),
@@ -72,9 +77,15 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 		Body:      body,
 		IP:        s.clientIP(r),
 		Now:       s.now().UTC(),
+		Shape:     program,
 	})
 	if err != nil {
 		s.reject(w, r, source, body, err)
+		return
+	}
+	intakes := built.Intakes
+	if len(intakes) == 0 {
+		writeDropped(w)
 		return
 	}
 	out, err := s.cfg.Appender.Append(ctx, intakes)
@@ -86,11 +97,28 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
-	if len(out) == 1 && len(intakes[0].Event.Warnings) == 0 {
+	s.recordCatalog(intakes, out)
+	switch {
+	case built.Challenge != "":
+		writeChallenge(w, built.Challenge, out)
+	case len(out) == 1 && len(intakes[0].Event.Warnings) == 0 && built.Dropped == 0:
 		writeCollected(w, out[0])
+	default:
+		writeCollectedMany(w, intakes, out, built.Dropped)
+	}
+}
+
+// recordCatalog hands the events stored (not the duplicates) to the
+// catalog, which learns from them in the background.
+func (s *Server) recordCatalog(intakes []inlet.Intake, out []inlet.Appended) {
+	if s.cfg.Catalog == nil {
 		return
 	}
-	writeCollectedMany(w, intakes, out)
+	for i := range intakes {
+		if !out[i].Duplicate {
+			s.cfg.Catalog.Record(&intakes[i].Event)
+		}
+	}
 }
 
 // readBody reads the whole body, up to limit bytes; over it, ETOOLARGE. On

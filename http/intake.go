@@ -11,17 +11,25 @@ import (
 // The intake checks of a collect request before its events are built: the
 // source's verifier and rate limit.
 
-// verifyRequest runs the source's verifier, if any, over the exact body.
+// verifyRequest runs the source's verifier, if any (its preset's type
+// filled in), over the exact body.
 func (s *Server) verifyRequest(w http.ResponseWriter, r *http.Request, source *inlet.Source, body []byte) error {
-	v := source.Config.Verify
-	if v == nil {
-		return nil
-	}
-	err := verify.Verify(v, verify.Request{Header: r.Header, RawQuery: r.URL.RawQuery, Body: body, Now: s.now()})
-	if err != nil && v.Type == inlet.VerifyBasic {
+	err := s.verify(source, verify.Request{Header: r.Header, RawQuery: r.URL.RawQuery, Body: body, URL: senderURL(s.cfg.PublicURL, r)})
+	if err != nil && source.Config.Verify.Type == inlet.VerifyBasic {
 		w.Header().Set("WWW-Authenticate", `Basic realm="inlet", charset="UTF-8"`)
 	}
 	return err
+}
+
+// verify checks a request against the source's verifier; nil when the
+// source has none.
+func (s *Server) verify(source *inlet.Source, req verify.Request) error {
+	if source.Config.Verify == nil {
+		return nil
+	}
+	config := source.Config.Effective()
+	req.Now = s.now()
+	return verify.Verify(config.Verify, req)
 }
 
 // rateLimit takes a token from the source's bucket, when it has a limit.

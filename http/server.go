@@ -20,7 +20,9 @@ import (
 	"time"
 
 	"inlet"
+	"inlet/catalog"
 	"inlet/ratelimit"
+	"inlet/shape"
 	"inlet/stream"
 )
 
@@ -74,6 +76,9 @@ type Config struct {
 	// host, any path prefix a proxy strips), for signatures over the URL
 	// (twilio); empty: the connection's scheme and the Host header.
 	PublicURL string
+	// Catalog, when set, learns the schema catalog from the committed
+	// events; the caller closes it after the server.
+	Catalog *catalog.Recorder
 }
 
 // Server serves the collector's HTTP API.
@@ -85,6 +90,7 @@ type Server struct {
 	bodyBytes atomic.Int64 // reserved by collect handlers for bodies
 	limiter   *ratelimit.Limiter
 	refusals  *refusalLimiter
+	shapes    *shape.Cache // sources' compiled transforms and schemas
 	now       func() time.Time
 }
 
@@ -96,7 +102,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxBodyMemory <= 0 {
 		cfg.MaxBodyMemory = DefaultMaxBodyMemory
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), limiter: ratelimit.New(nil), refusals: newRefusalLimiter(cfg.Refusals), now: time.Now}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), limiter: ratelimit.New(nil), refusals: newRefusalLimiter(cfg.Refusals), shapes: shape.NewCache(), now: time.Now}
 	s.mux.HandleFunc("/collect/{event_type}/{source_id}", s.handleCollect)
 	s.mux.HandleFunc("/collect/{event_type}/{source_id}/{session_id}", s.handleCollect)
 
@@ -119,6 +125,7 @@ func NewServer(cfg Config) *Server {
 	s.mux.Handle("GET /api/v1/stats", s.admin(s.handleStats))
 	s.mux.Handle("GET /api/v1/rejections", s.admin(s.handleListRejections))
 	s.mux.Handle("GET /api/v1/rejections/counts", s.admin(s.handleCountRejections))
+	s.mux.Handle("POST /api/v1/sources/{id}/try", s.admin(s.handleTrySource))
 	s.mux.Handle("GET /api/v1/catalog", s.admin(s.handleListCatalog))
 	s.mux.Handle("GET /api/v1/catalog/{source}/{type}", s.admin(s.handleGetCatalog))
 	s.mux.Handle("GET /api/v1/catalog/{source}/{type}/schema", s.admin(s.handleCatalogSchema))

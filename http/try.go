@@ -5,9 +5,12 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 
 	"inlet"
+	"inlet/collect"
+	"inlet/verify"
 )
 
 // TryRequest is the body of POST /api/v1/sources/{id}/try: a request as a
@@ -102,4 +105,97 @@ func (c *Client) TrySource(ctx context.Context, id string, req TryRequest) (*Try
 	var res TryResult
 	err := c.do(ctx, http.MethodPost, "/api/v1/sources/"+url.PathEscape(id)+"/try", req, &res)
 	return &res, err
+}
+
+// handleTrySource serves POST /api/v1/sources/{id}/try: it takes the
+// request described in the body through what collecting it would do
+// (enabled source, body limit, verification, preset, transform,
+// validation, mapping) and answers the outcome, storing nothing and
+// spending none of the source's rate limit.
+func (s *Server) handleTrySource(w http.ResponseWriter, r *http.Request) {
+	var req TryRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	source, err := s.cfg.Store.FindSource(r.Context(), r.PathValue("id"))
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	body, err := req.body()
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	method := strings.ToUpper(req.Method)
+	if method == "" {
+		method = http.MethodPost
+	} else if method != http.MethodPost && method != http.MethodGet {
+		Error(w, r, inlet.Reasonf(inlet.EINVALID, "bad_try", "method must be POST (the default) or GET, as collect takes"), nil)
+		return
+	}
+	eventType := req.EventType
+	if eventType == "" {
+		eventType = "try"
+	}
+	header := http.Header{}
+	for k, v := range req.Headers {
+		header.Set(k, v)
+	}
+	base := s.cfg.PublicURL
+	if base == "" {
+		base = "http://" + r.Host
+	}
+	fullURL := strings.TrimRight(base, "/") + "/collect/" + url.PathEscape(eventType) + "/" + url.PathEscape(source.ID)
+	if req.Query != "" {
+		fullURL += "?" + req.Query
+	}
+	writeJSON(w, http.StatusOK, s.try(source, method, eventType, header, req.Query, body, fullURL, s.clientIP(r)))
+}
+
+// try runs a request through the collect path up to the append.
+func (s *Server) try(source *inlet.Source, method, eventType string, header http.Header, rawQuery string, body []byte, fullURL, ip string) *TryResult {
+	res := &TryResult{Events: []*inlet.Event{}}
+	refuse := func(err error) *TryResult {
+		res.Outcome, res.Status = TryRefused, StatusCode(inlet.ErrorCode(err))
+		res.Error = &TryError{Code: inlet.ErrorReason(err), Message: inlet.ErrorMessage(err)}
+		return res
+	}
+	if !source.Enabled {
+		return refuse(errUnknownSource)
+	}
+	if int64(len(body)) > source.Config.BodyLimit() {
+		return refuse(tooLarge(source.Config.BodyLimit()))
+	}
+	if source.Config.Verify != nil {
+		res.Verification.Checked = true
+		err := s.verify(source, verify.Request{Header: header, RawQuery: rawQuery, Body: body, URL: fullURL})
+		if err != nil {
+			res.Verification.Reason, res.Verification.Message = inlet.ErrorReason(err), inlet.ErrorMessage(err)
+			return refuse(err)
+		}
+		res.Verification.OK = true
+	}
+	program, err := s.shapes.Program(source)
+	if err != nil {
+		return refuse(err)
+	}
+	built, err := collect.Build(source, collect.Request{
+		Method: method, EventType: eventType, Header: header, RawQuery: rawQuery, Body: body,
+		IP: ip, Now: s.now().UTC(), Shape: program,
+	})
+	if err != nil {
+		return refuse(err)
+	}
+	res.Status, res.Challenge = http.StatusOK, built.Challenge
+	if len(built.Intakes) == 0 {
+		res.Outcome = TryDropped
+		return res
+	}
+	res.Outcome = TryStored
+	for i := range built.Intakes {
+		res.Events = append(res.Events, &built.Intakes[i].Event)
+	}
+	return res
 }

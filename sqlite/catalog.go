@@ -23,13 +23,13 @@ func (db *DB) MergeCatalog(ctx context.Context, deltas []*inlet.CatalogDelta) er
 	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return unavailable(err)
+		return storeError(err)
 	}
 	defer tx.Rollback()
 	if err := inlet.MergeCatalogTx(ctx, catalogTx{tx}, deltas); err != nil {
-		return unavailable(err)
+		return storeError(err)
 	}
-	return unavailable(tx.Commit())
+	return storeError(tx.Commit())
 }
 
 const selectCatalog = `SELECT source_id, event_type, count, first_seen, last_seen, drift_since, truncated, paths FROM catalog`
@@ -93,18 +93,18 @@ func (db *DB) ListCatalog(ctx context.Context, f inlet.CatalogFilter) ([]*inlet.
 	}
 	rows, err := db.read.QueryContext(ctx, q+` ORDER BY source_id, event_type`, args...)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	defer rows.Close()
 	entries := []*inlet.CatalogEntry{}
 	for rows.Next() {
 		e, err := scanCatalog(rows)
 		if err != nil {
-			return nil, unavailable(err)
+			return nil, storeError(err)
 		}
 		entries = append(entries, e)
 	}
-	return entries, unavailable(rows.Err())
+	return entries, storeError(rows.Err())
 }
 
 // FindCatalog returns one catalog entry. See inlet.CatalogStore.

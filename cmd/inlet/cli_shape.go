@@ -81,19 +81,20 @@ func printCatalogEntry(w io.Writer, e *inlet.CatalogEntry) error {
 
 // tryFlags are the parts of a request to try, as the command line gives them.
 type tryFlags struct {
-	method  string
-	query   string
-	headers []string // "Name: value"
-	data    string   // the body, @file, or @- for standard input
+	eventType string
+	method    string
+	query     string
+	headers   []string // "Name: value"
+	data      string   // the body, @file, or @- for standard input
 }
 
 // tryRequest builds the dry run's request from the command line.
 func (f tryFlags) tryRequest(stdin io.Reader) (inlethttp.TryRequest, error) {
-	req := inlethttp.TryRequest{Method: f.method, Query: strings.TrimPrefix(f.query, "?"), Headers: map[string]string{}}
+	req := inlethttp.TryRequest{Method: f.method, EventType: f.eventType, Query: strings.TrimPrefix(f.query, "?"), Headers: map[string]string{}}
 	for _, h := range f.headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(name) == "" {
-			return req, fmt.Errorf("--header %q must be Name:value, for example --header 'X-GitHub-Event: push'", h)
+			return req, usageErrorf("--header %q must be Name:value, for example --header 'X-GitHub-Event: push'", h)
 		}
 		name = strings.TrimSpace(name)
 		if old, ok := req.Headers[name]; ok {

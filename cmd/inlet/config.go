@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -36,6 +37,12 @@ type Config struct {
 	// RejectionsMaxCount and RejectionsMaxBytes bound the rejected-request log.
 	RejectionsMaxCount int
 	RejectionsMaxBytes int64
+	// PublicURL is the base URL senders call, for signatures over the URL.
+	PublicURL string
+	// Catalog turns the schema catalog on; CatalogInterval is how often it
+	// merges what it learnt into the store.
+	Catalog         bool
+	CatalogInterval time.Duration
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -53,6 +60,9 @@ func DefaultConfig() Config {
 
 		RejectionsMaxCount: inlet.DefaultRejectionMaxCount,
 		RejectionsMaxBytes: inlet.DefaultRejectionMaxBytes,
+
+		Catalog:         true,
+		CatalogInterval: time.Second,
 	}
 }
 
@@ -63,7 +73,7 @@ func envName(flagName string) string {
 
 // serveFlags are the flags of `inlet serve` that need reading after parsing.
 type serveFlags struct {
-	proxies, logLevel, db, retention string
+	proxies, logLevel, db, retention, publicURL string
 }
 
 // register declares the flags of `inlet serve` on fs, with cfg's values as
@@ -86,6 +96,8 @@ func (sf *serveFlags) register(fs *pflag.FlagSet, cfg *Config) {
 	fs.StringVar(&sf.retention, "retention", "", "how long events are kept, in days (90d) or as a duration (72h); 0 keeps them forever (the default)")
 	fs.IntVar(&cfg.RejectionsMaxCount, "rejections-max-count", cfg.RejectionsMaxCount, "most rejected requests kept in the log; beyond it, the oldest are dropped")
 	fs.Int64Var(&cfg.RejectionsMaxBytes, "rejections-max-bytes", cfg.RejectionsMaxBytes, "most bytes of rejected requests kept in the log; beyond it, the oldest are dropped")
+	fs.StringVar(&sf.publicURL, "public-url", "", "base URL senders call this collector at, such as https://hooks.example.com (scheme, host, any path prefix a proxy strips); Twilio signs it (default: http:// and the Host header)")
+	fs.BoolVar(&cfg.Catalog, "catalog", cfg.Catalog, "learn the schema catalog from the committed events, in the background")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.VisitAll(func(f *pflag.Flag) { envFlags(fs, f.Name) })
 }
@@ -102,6 +114,9 @@ func (sf *serveFlags) finish(fs *pflag.FlagSet, cfg *Config, getenv func(string)
 	}
 	if cfg.Retention, err = parseRetention(sf.retention); err != nil {
 		return usageErrorf("--retention: %v", err)
+	}
+	if cfg.PublicURL, err = parsePublicURL(sf.publicURL); err != nil {
+		return usageErrorf("--public-url: %v", err)
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(sf.logLevel)); err != nil {
 		return usageErrorf("--log-level: %q is not debug, info, warn or error", sf.logLevel)
@@ -185,4 +200,17 @@ func ParseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		return cfg, usageErrorf("unexpected argument %q", fs.Arg(0))
 	}
 	return cfg, sf.finish(fs, &cfg, getenv)
+}
+
+// parsePublicURL checks a --public-url: an absolute http or https URL with
+// no query or fragment.
+func parsePublicURL(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("must be an http or https URL such as https://hooks.example.com, without query")
+	}
+	return strings.TrimRight(u.String(), "/"), nil
 }

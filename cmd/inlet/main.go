@@ -23,6 +23,7 @@ import (
 
 	"inlet"
 	"inlet/batch"
+	"inlet/catalog"
 	inlethttp "inlet/http"
 	"inlet/http/console"
 	"inlet/stream"
@@ -91,6 +92,8 @@ type Main struct {
 	lock       *os.File     // the data directory's lock, held until Close
 	started    bool         // Run succeeded: Close may say it stopped cleanly
 	pprof      *http.Server // nil without --pprof-addr
+	// catalog is nil when the schema catalog is off.
+	catalog *catalog.Recorder
 }
 
 // NewMain returns a Main for cfg.
@@ -144,6 +147,10 @@ func (m *Main) Run(ctx context.Context) error {
 
 	sources := inlet.NewSourceCache(db, cfg.SourceTTL)
 	web := m.console(db, sources, token)
+	if cfg.Catalog {
+		m.catalog = catalog.NewRecorder(db, catalog.Options{Interval: cfg.CatalogInterval}, m.Logger)
+	}
+
 	handler := inlethttp.NewServer(inlethttp.Config{
 		Store:          db,
 		Appender:       m.writer,
@@ -157,6 +164,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Broker:         m.broker,
 		Console:        web,
 		SessionAuth:    web.Authenticated,
+		PublicURL:      cfg.PublicURL,
+		Catalog:        m.catalog,
 	})
 	m.server = inlethttp.HTTPServer(handler, m.Logger)
 
@@ -228,6 +237,9 @@ func (m *Main) Close() error {
 	}
 	if m.writer != nil {
 		writerDone = stage(m.Config.ShutdownTimeout, "writer", m.writer.Close)
+	}
+	if m.catalog != nil {
+		m.catalog.Close() // merges what it holds
 	}
 	m.retain.stop()
 	if m.store != nil {
