@@ -51,6 +51,7 @@ through its admin API.`,
 			sourcesSetEnabledCommand(env, true),
 			sourcesSetEnabledCommand(env, false),
 			sourcesDeleteCommand(env),
+			sourcesTryCommand(env),
 		),
 		group("events", "Read the stored events, or follow new ones",
 			"  inlet events list --source shop\n  inlet events get EVENT_ID\n  inlet events tail --source shop",
@@ -71,6 +72,7 @@ through its admin API.`,
 			"  inlet rejections list --source gh --reason bad_signature",
 			rejectionsListCommand(env),
 		),
+		catalogCommand(env),
 		versionCommand(),
 	)
 	makeGroup(root)
@@ -265,12 +267,16 @@ type connFlags struct {
 	json                bool
 }
 
-func (c *connFlags) register(fs *pflag.FlagSet) {
+func (c *connFlags) register(fs *pflag.FlagSet) { c.registerAs(fs, "data") }
+
+// registerAs registers the flags with the data directory's flag named
+// dataFlag, for a command whose --data is something else.
+func (c *connFlags) registerAs(fs *pflag.FlagSet, dataFlag string) {
 	fs.StringVar(&c.server, "server", "http://127.0.0.1:8686", "base URL (or host:port) of the running server")
 	fs.StringVar(&c.token, "admin-token", "", "admin token (default: the one in the data directory)")
-	fs.StringVar(&c.data, "data", "inlet-data", "data directory holding the generated admin token")
+	fs.StringVar(&c.data, dataFlag, "inlet-data", "data directory holding the generated admin token")
 	fs.BoolVar(&c.json, "json", false, "print JSON instead of a table")
-	envFlags(fs, "server", "admin-token", "data")
+	envFlags(fs, "server", "admin-token", dataFlag)
 }
 
 func (c *connFlags) client() (*inlethttp.Client, error) {
@@ -304,8 +310,14 @@ type adminCall struct {
 // adminCommand gives cmd the connection flags and runs do with a client
 // once the flags and environment are read.
 func (env cliEnv) adminCommand(cmd *cobra.Command, do func(ctx context.Context, a adminCall, args []string) error) *cobra.Command {
+	return env.adminCommandAs(cmd, "data", do)
+}
+
+// adminCommandAs is adminCommand with the data directory's flag named
+// dataFlag (inlet sources try takes --data for the body, as curl does).
+func (env cliEnv) adminCommandAs(cmd *cobra.Command, dataFlag string, do func(ctx context.Context, a adminCall, args []string) error) *cobra.Command {
 	var conn connFlags
-	conn.register(cmd.Flags())
+	conn.registerAs(cmd.Flags(), dataFlag)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := applyEnv(cmd.Flags(), env.getenv); err != nil {
 			return err

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"inlet"
 	inlethttp "inlet/http"
 )
@@ -161,4 +163,52 @@ func writeIndented(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+func catalogCommand(env cliEnv) *cobra.Command {
+	var source, eventType string
+	cmd := &cobra.Command{
+		Use:   "catalog [--source ID] [--type TYPE]",
+		Short: "Show what each sender sends: event types and their property paths",
+		Long: `Show the schema catalog: for each source and event type, the events seen,
+first and last seen, and whether the shape has drifted. With --source and
+--type, that type's property paths with the JSON types seen, how often each
+path is there, when it first appeared and when it drifted.`,
+		Example: "  inlet catalog\n  inlet catalog --source gh\n  inlet catalog --source gh --type pull_request.opened",
+		Args:    noArgs,
+	}
+	cmd.Flags().StringVar(&source, "source", "", "only this source's event types")
+	cmd.Flags().StringVar(&eventType, "type", "", "only this event type; with --source, its property paths")
+	return env.adminCommand(cmd, func(ctx context.Context, a adminCall, _ []string) error {
+		return showCatalog(ctx, a.client, source, eventType, a.out.json, a.out.w)
+	})
+}
+
+func sourcesTryCommand(env cliEnv) *cobra.Command {
+	var f tryFlags
+	cmd := &cobra.Command{
+		Use:   "try ID [--header 'Name: value']... [--data BODY|@FILE|@-]",
+		Short: "Show what collecting a request would do, storing nothing",
+		Long: `Send a request to the source's dry run: the answer says whether it passes
+verification (and why not), the events as they would be stored after the
+preset, transform, validation and mapping, or the refusal with its code
+and message. Nothing is stored. --data is the body, as for curl; the data
+directory holding the admin token is --data-dir here.`,
+		Example: `  inlet sources try gh --header 'X-GitHub-Event: push' --header 'Content-Type: application/json' --data @push.json
+  inlet sources try shop --event-type order --data '{"id": "o-1", "status": "paid"}'`,
+		Args: oneArg("source ID"),
+	}
+	fs := cmd.Flags()
+	fs.StringArrayVarP(&f.headers, "header", "H", nil, "a request header, Name: value (repeatable)")
+	fs.StringVarP(&f.data, "data", "d", "", "the body: text, @FILE for a file's bytes, @- for standard input")
+	fs.StringVar(&f.query, "query", "", "the raw query string, such as a=1&b=2")
+	fs.StringVarP(&f.method, "method", "X", "POST", "POST or GET")
+	fs.StringVar(&f.eventType, "event-type", "", "the URL's event type (default try)")
+	return env.adminCommandAs(cmd, "data-dir", func(ctx context.Context, a adminCall, args []string) error {
+		req, err := f.tryRequest(cmd.InOrStdin())
+		if err != nil {
+			return err
+		}
+		return trySource(ctx, a.client, args[0], req, a.out.json, a.out.w)
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -435,9 +436,15 @@ func TestCatalogAndDryRun(t *testing.T) {
 			if err != nil || !strings.Contains(string(schema), `"required":["action","number","pull_request","repository","sender"]`) {
 				t.Errorf("schema %s %v", schema, err)
 			}
-			var out bytes.Buffer
-			if err := showCatalog(ctx, client, "gh", "pull_request.opened", false, &out); err != nil || !strings.Contains(out.String(), "pull_request.merged_at") {
-				t.Errorf("inlet catalog --source gh --type pull_request.opened: %v\n%s", err, out.String())
+			var out, stderr bytes.Buffer
+			if err := run(ctx, []string{"catalog", "--server", s.url, "--admin-token", s.token, "--source", "gh", "--type", "pull_request.opened"}, &out, &stderr); err != nil ||
+				!strings.Contains(out.String(), "pull_request.merged_at") || !strings.Contains(out.String(), "gh pull_request.opened: 3 events") {
+				t.Errorf("inlet catalog --source gh --type pull_request.opened: %v %s\n%s", err, stderr.String(), out.String())
+			}
+			out.Reset()
+			if err := run(ctx, []string{"catalog", "--server", s.url, "--admin-token", s.token}, &out, &stderr); err != nil ||
+				!regexp.MustCompile(`(?m)^gh\s+pull_request\.opened\s+3\s`).MatchString(out.String()) {
+				t.Errorf("inlet catalog: %v %s\n%s", err, stderr.String(), out.String())
 			}
 			status, rh, raw := s.do("GET", "/api/v1/catalog/gh/push", header("Authorization", "Bearer "+s.token), nil)
 			wantError(t, "an unknown entry", status, rh, raw, http.StatusNotFound, "not_found")
@@ -461,15 +468,18 @@ func TestCatalogAndDryRun(t *testing.T) {
 			if err != nil || res.Verification.OK || res.Verification.Reason != "bad_signature" || res.Outcome != inlethttp.TryRefused || res.Status != 401 || res.Error.Code != "bad_signature" || len(res.Events) != 0 {
 				t.Errorf("a bad signature: %+v %v", res, err)
 			}
-			var out bytes.Buffer
-			f := tryFlags{headers: []string{"X-GitHub-Event: ping", "X-GitHub-Delivery: try-2", "Content-Type: application/json",
-				"X-Hub-Signature-256: sha256=" + hex.EncodeToString(sign256(secret, readGitHub(t, "ping.json")))}, data: "@" + filepath.Join("..", "..", "collect", "testdata", "github", "ping.json")}
-			tr, err := f.tryRequest(nil)
-			if err != nil {
-				t.Fatal(err)
+			var out, stderr bytes.Buffer
+			err = run(ctx, []string{"sources", "try", "gh", "--server", s.url, "--admin-token", s.token,
+				"--header", "X-GitHub-Event: ping", "--header", "X-GitHub-Delivery: try-2", "--header", "Content-Type: application/json",
+				"--header", "X-Hub-Signature-256: sha256=" + hex.EncodeToString(sign256(secret, readGitHub(t, "ping.json"))),
+				"--data", "@" + filepath.Join("..", "..", "collect", "testdata", "github", "ping.json")}, &out, &stderr)
+			if err != nil || !strings.Contains(out.String(), "verification: passed") || !strings.Contains(out.String(), `"type": "ping"`) {
+				t.Errorf("inlet sources try: %v %s\n%s", err, stderr.String(), out.String())
 			}
-			if err := trySource(ctx, client, "gh", tr, false, &out); err != nil || !strings.Contains(out.String(), "verification: passed") || !strings.Contains(out.String(), `"type": "ping"`) {
-				t.Errorf("inlet sources try: %v\n%s", err, out.String())
+			out.Reset()
+			err = run(ctx, []string{"sources", "try", "gh", "--server", s.url, "--admin-token", s.token, "--header", "X-GitHub-Event: ping", "--data", "{}"}, &out, &stderr)
+			if err != nil || !strings.Contains(out.String(), "verification: failed: missing_signature") || !strings.Contains(out.String(), "outcome:      refused (status 401)") {
+				t.Errorf("inlet sources try without a signature: %v %s\n%s", err, stderr.String(), out.String())
 			}
 			if after := len(s.listEvents("source=gh").Items); after != before {
 				t.Errorf("%d events after dry runs, %d before", after, before)
