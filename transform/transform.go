@@ -10,6 +10,9 @@
 //   - query: the query parameters kept, a string or a list of strings each
 //   - source: {"id": ..., "name": ...}
 //   - type: the event type from the URL or the source's preset
+//
+// CEL's string extensions and optional values are on, so that a key that
+// may be missing reads as properties.?customer.email.orValue("").
 package transform
 
 import (
@@ -81,6 +84,7 @@ func newEnv() *cel.Env {
 		cel.Variable("source", cel.MapType(cel.StringType, cel.StringType)),
 		cel.Variable("type", cel.StringType),
 		ext.Strings(),
+		cel.OptionalTypes(),
 	)
 	if err != nil {
 		panic("transform: the CEL environment does not build: " + err.Error())

@@ -89,6 +89,13 @@ func TestRun(t *testing.T) {
 			t.Errorf("got %s, want %s", b, want)
 		}
 	})
+	t.Run("optional values read keys that may be missing", func(t *testing.T) {
+		p := mustCompile(t, inlet.TransformConfig{Properties: `{"email": properties.?customer.email.orValue("none"), "shop": headers[?"x-shop-domain"].orValue("")}`})
+		res, err := p.Run(ctx, order)
+		if err != nil || string(res.Properties) != `{"email":"none","shop":"shop.example"}` {
+			t.Errorf("got %s %v", res.Properties, err)
+		}
+	})
 	t.Run("a dropped event is not evaluated further", func(t *testing.T) {
 		p := mustCompile(t, inlet.TransformConfig{Drop: "true", Properties: "{'x': properties.nope}"})
 		if res, err := p.Run(ctx, order); err != nil || !res.Drop {
