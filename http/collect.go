@@ -84,6 +84,7 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	intakes := built.Intakes
+	s.dropped.Add(int64(built.Dropped))
 	if len(intakes) == 0 {
 		writeDropped(w)
 		return

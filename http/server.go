@@ -91,6 +91,7 @@ type Server struct {
 	limiter   *ratelimit.Limiter
 	refusals  *refusalLimiter
 	shapes    *shape.Cache // sources' compiled transforms and schemas
+	dropped   atomic.Int64 // events dropped by sources' transforms
 	now       func() time.Time
 }
 

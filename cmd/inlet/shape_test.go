@@ -335,6 +335,13 @@ func TestTransformsAndValidation(t *testing.T) {
 			if after := len(s.listEvents("source=orders").Items); after != before {
 				t.Errorf("%d events after a drop, %d before", after, before)
 			}
+			var stats struct {
+				Dropped int64 `json:"dropped_by_transform"`
+			}
+			s.admin("GET", "/api/v1/stats", nil, http.StatusOK, &stats)
+			if stats.Dropped != 1 {
+				t.Errorf("stats count %d dropped events, want 1", stats.Dropped)
+			}
 		})
 		t.Run("an event failing a reject schema is refused with its paths, and logged", func(t *testing.T) {
 			status, rh, raw := s.do("POST", "/collect/order/orders", json, strings.NewReader(`{"id":"o-3","status":"paid","total":"12.50"}`))
