@@ -49,6 +49,13 @@ function init(args)
 		wrk.path = path
 		wrk.body = body
 		wrk.headers["Content-Type"] = "application/json"
+		-- INLET_BENCH_HEADERS: extra "Name: value" lines (inlet-bench --header).
+		for line in (os.getenv("INLET_BENCH_HEADERS") or ""):gmatch("[^\n]+") do
+			local name, value = line:match("^%s*([^:]+):%s*(.-)%s*$")
+			if name then
+				wrk.headers[name] = value
+			end
+		end
 	elseif mode == "get" then
 		wrk.method = "GET"
 		wrk.path = path .. query

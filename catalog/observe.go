@@ -6,12 +6,11 @@
 package catalog
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"inlet"
 )
@@ -27,6 +26,19 @@ const (
 	maxEventPaths = 2 * inlet.MaxCatalogPaths
 )
 
+// The JSON types a path can hold, in the order of their counters.
+var jsonTypes = [...]string{"object", "array", "string", "integer", "number", "boolean", "null"}
+
+const (
+	tObject = iota
+	tArray
+	tString
+	tInteger
+	tNumber
+	tBoolean
+	tNull
+)
+
 // Observed is what the catalog needs of a committed event.
 type Observed struct {
 	SourceID   string
@@ -38,13 +50,27 @@ type Observed struct {
 // Accumulator sums the shapes of events into one delta per (source,
 // type). It is not safe for concurrent use.
 type Accumulator struct {
-	deltas map[[2]string]*inlet.CatalogDelta
-	seen   map[string]map[string]bool // per event: path -> types, reused
+	deltas map[[2]string]*delta
+	seq    uint64 // the event being added, so that a path counts once per event
+}
+
+type delta struct {
+	count       int64
+	first, last time.Time
+	paths       map[string]*pathDelta
+}
+
+type pathDelta struct {
+	types     [len(jsonTypes)]int64
+	count     int64
+	first     time.Time
+	lastEvent uint64
+	lastTypes uint8 // the types already counted for lastEvent
 }
 
 // NewAccumulator returns an empty Accumulator.
 func NewAccumulator() *Accumulator {
-	return &Accumulator{deltas: map[[2]string]*inlet.CatalogDelta{}, seen: map[string]map[string]bool{}}
+	return &Accumulator{deltas: map[[2]string]*delta{}}
 }
 
 // Len returns the number of (source, type) deltas held.
@@ -56,47 +82,57 @@ func (a *Accumulator) Add(e Observed) {
 	k := [2]string{e.SourceID, e.Type}
 	d := a.deltas[k]
 	if d == nil {
-		d = &inlet.CatalogDelta{SourceID: e.SourceID, Type: e.Type, FirstSeen: e.InsertedAt, LastSeen: e.InsertedAt, Paths: map[string]*inlet.PathDelta{}}
+		d = &delta{first: e.InsertedAt, last: e.InsertedAt, paths: map[string]*pathDelta{}}
 		a.deltas[k] = d
 	}
-	d.Count++
-	if e.InsertedAt.Before(d.FirstSeen) {
-		d.FirstSeen = e.InsertedAt
+	d.count++
+	if e.InsertedAt.Before(d.first) {
+		d.first = e.InsertedAt
 	}
-	if e.InsertedAt.After(d.LastSeen) {
-		d.LastSeen = e.InsertedAt
+	if e.InsertedAt.After(d.last) {
+		d.last = e.InsertedAt
 	}
-	clear(a.seen)
-	Shape(e.Properties, func(path, typ string) {
-		types := a.seen[path]
-		if types == nil {
-			types = map[string]bool{}
-			a.seen[path] = types
+	a.seq++
+	seq := a.seq
+	shape(e.Properties, func(path []byte, typ int) {
+		p := d.paths[string(path)]
+		if p == nil {
+			if len(d.paths) >= maxEventPaths {
+				return // the merge keeps MaxCatalogPaths of them at most
+			}
+			p = &pathDelta{first: e.InsertedAt}
+			d.paths[string(path)] = p
 		}
-		types[typ] = true
+		if p.lastEvent != seq {
+			p.lastEvent, p.lastTypes = seq, 0
+			p.count++
+		}
+		if bit := uint8(1) << typ; p.lastTypes&bit == 0 {
+			p.lastTypes |= bit
+			p.types[typ]++
+		}
+		if e.InsertedAt.Before(p.first) {
+			p.first = e.InsertedAt
+		}
 	})
-	for path, types := range a.seen {
-		pd := d.Paths[path]
-		if pd == nil {
-			pd = &inlet.PathDelta{Types: map[string]int64{}, FirstSeen: e.InsertedAt}
-			d.Paths[path] = pd
-		}
-		pd.Count++
-		for t := range types {
-			pd.Types[t]++
-		}
-		if e.InsertedAt.Before(pd.FirstSeen) {
-			pd.FirstSeen = e.InsertedAt
-		}
-	}
 }
 
 // Take returns the deltas held, ordered by source and type, and empties
 // the Accumulator.
 func (a *Accumulator) Take() []*inlet.CatalogDelta {
 	out := make([]*inlet.CatalogDelta, 0, len(a.deltas))
-	for _, d := range a.deltas {
-		out = append(out, d)
+	for k, d := range a.deltas {
+		cd := &inlet.CatalogDelta{SourceID: k[0], Type: k[1], Count: d.count, FirstSeen: d.first, LastSeen: d.last, Paths: make(map[string]*inlet.PathDelta, len(d.paths))}
+		for path, p := range d.paths {
+			pd := &inlet.PathDelta{Types: map[string]int64{}, Count: p.count, FirstSeen: p.first}
+			for t, n := range p.types {
+				if n > 0 {
+					pd.Types[jsonTypes[t]] = n
+				}
+			}
+			cd.Paths[path] = pd
+		}
+		out = append(out, cd)
 	}
 	slices.SortFunc(out, func(x, y *inlet.CatalogDelta) int {
 		if c := strings.Compare(x.SourceID, y.SourceID); c != 0 {
@@ -113,122 +149,224 @@ func (a *Accumulator) Take() []*inlet.CatalogDelta {
 // MaxElements), to MaxDepth levels and at most 1024 paths. Types are
 // object, array, string, integer, number, boolean and null.
 func Shape(props json.RawMessage, fn func(path, typ string)) {
-	dec := json.NewDecoder(bytes.NewReader(props))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
+	shape(props, func(path []byte, typ int) { fn(string(path), jsonTypes[typ]) })
+}
+
+// shape is Shape over a byte scanner that allocates nothing of its own:
+// path is valid only during the call. It stops at the first byte that is
+// not JSON, having reported what came before.
+func shape(props []byte, fn func(path []byte, typ int)) {
+	s := scanner{data: props, fn: fn}
+	s.space()
+	if s.i >= len(s.data) || s.data[s.i] != '{' {
 		return
 	}
-	w := walker{dec: dec, fn: fn}
-	w.object("", 1)
+	s.object(1)
 }
 
-type walker struct {
-	dec   *json.Decoder
-	fn    func(path, typ string)
+type scanner struct {
+	data  []byte
+	i     int
+	path  []byte
+	fn    func(path []byte, typ int)
 	paths int
-	err   error
+	bad   bool
 }
 
-func (w *walker) emit(path, typ string) {
-	if w.paths < maxEventPaths {
-		w.paths++
-		w.fn(path, typ)
+func (s *scanner) emit(typ int) {
+	if s.paths < maxEventPaths {
+		s.paths++
+		s.fn(s.path, typ)
 	}
 }
 
-// object reads the members of an object whose '{' was read, up to its '}'.
-func (w *walker) object(prefix string, depth int) {
-	for w.err == nil && w.dec.More() {
-		tok, err := w.dec.Token()
-		if err != nil {
-			w.err = err
+func (s *scanner) space() {
+	for s.i < len(s.data) {
+		switch s.data[s.i] {
+		case ' ', '\t', '\r', '\n':
+			s.i++
+		default:
 			return
 		}
-		key, _ := tok.(string)
-		path := key
-		if prefix != "" {
-			path = prefix + "." + key
-		}
-		w.value(path, depth)
 	}
-	w.end()
 }
 
-// array reads the elements of an array whose '[' was read, up to its ']'.
-func (w *walker) array(path string, depth int) {
-	for i := 0; w.err == nil && w.dec.More(); i++ {
-		if i >= MaxElements {
-			w.skip()
+// object reads an object at '{', its members emitted under the path.
+func (s *scanner) object(depth int) {
+	s.i++ // '{'
+	base := len(s.path)
+	for !s.bad {
+		s.space()
+		if s.i >= len(s.data) {
+			s.bad = true
+			return
+		}
+		switch s.data[s.i] {
+		case '}':
+			s.i++
+			return
+		case ',':
+			s.i++
+			continue
+		case '"':
+		default:
+			s.bad = true
+			return
+		}
+		key, ok := s.str()
+		if !ok {
+			return
+		}
+		s.space()
+		if s.i >= len(s.data) || s.data[s.i] != ':' {
+			s.bad = true
+			return
+		}
+		s.i++
+		if depth > 1 { // members of the root have no prefix
+			s.path = append(s.path, '.')
+		}
+		s.path = append(s.path, key...)
+		s.value(depth, true)
+		s.path = s.path[:base]
+	}
+}
+
+// array reads an array at '[', its first MaxElements elements emitted
+// under path[].
+func (s *scanner) array(depth int) {
+	s.i++ // '['
+	base := len(s.path)
+	s.path = append(s.path, "[]"...)
+	for n := 0; !s.bad; {
+		s.space()
+		if s.i >= len(s.data) {
+			s.bad = true
+			break
+		}
+		if c := s.data[s.i]; c == ']' {
+			s.i++
+			break
+		} else if c == ',' {
+			s.i++
 			continue
 		}
-		w.value(path+"[]", depth)
+		s.value(depth, n < MaxElements)
+		n++
 	}
-	w.end()
+	s.path = s.path[:base]
 }
 
-func (w *walker) value(path string, depth int) {
-	tok, err := w.dec.Token()
-	if err != nil {
-		w.err = err
+// value reads one value, emitting its type when emit is set and following
+// its members up to MaxDepth.
+func (s *scanner) value(depth int, emit bool) {
+	s.space()
+	if s.i >= len(s.data) {
+		s.bad = true
 		return
 	}
-	switch v := tok.(type) {
-	case json.Delim:
-		typ := "object"
-		if v == '[' {
-			typ = "array"
+	switch c := s.data[s.i]; {
+	case c == '{' || c == '[':
+		if emit && c == '{' {
+			s.emit(tObject)
+		} else if emit {
+			s.emit(tArray)
 		}
-		w.emit(path, typ)
 		switch {
-		case depth >= MaxDepth:
-			w.skipRest()
-		case v == '{':
-			w.object(path, depth+1)
+		case !emit || depth >= MaxDepth:
+			s.skipContainer()
+		case c == '{':
+			s.object(depth + 1)
 		default:
-			w.array(path, depth+1)
+			s.array(depth + 1)
 		}
-	case string:
-		w.emit(path, "string")
-	case json.Number:
-		if strings.ContainsAny(string(v), ".eE") {
-			w.emit(path, "number")
-		} else {
-			w.emit(path, "integer")
+	case c == '"':
+		if _, ok := s.str(); ok && emit {
+			s.emit(tString)
 		}
-	case bool:
-		w.emit(path, "boolean")
-	case nil:
-		w.emit(path, "null")
+	case c == 't' || c == 'f':
+		s.literal()
+		if emit {
+			s.emit(tBoolean)
+		}
+	case c == 'n':
+		s.literal()
+		if emit {
+			s.emit(tNull)
+		}
+	default:
+		typ := tInteger
+		start := s.i
+		for s.i < len(s.data) && strings.IndexByte("+-0123456789.eE", s.data[s.i]) >= 0 {
+			if b := s.data[s.i]; b == '.' || b == 'e' || b == 'E' {
+				typ = tNumber
+			}
+			s.i++
+		}
+		if s.i == start {
+			s.bad = true
+			return
+		}
+		if emit {
+			s.emit(typ)
+		}
 	}
 }
 
-// skip reads one value without emitting it.
-func (w *walker) skip() {
-	tok, err := w.dec.Token()
-	if err != nil {
-		w.err = err
-		return
-	}
-	if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') {
-		w.skipRest()
+func (s *scanner) literal() {
+	for s.i < len(s.data) && s.data[s.i] >= 'a' && s.data[s.i] <= 'z' {
+		s.i++
 	}
 }
 
-// skipRest reads to the end of a container whose opening was read (an
-// object's keys come as string tokens, skipped like values).
-func (w *walker) skipRest() {
-	for w.err == nil && w.dec.More() {
-		w.skip()
+// str reads a string at '"' and returns its text: the bytes themselves
+// when there is no escape, else the text as encoding/json reads it
+// (escapes undone, invalid UTF-8 replaced).
+func (s *scanner) str() ([]byte, bool) {
+	start := s.i + 1
+	escaped := false
+	for j := start; j < len(s.data); j++ {
+		switch s.data[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			s.i = j + 1
+			if !escaped && utf8.Valid(s.data[start:j]) {
+				return s.data[start:j], true
+			}
+			var text string
+			if err := json.Unmarshal(s.data[start-1:j+1], &text); err != nil {
+				s.bad = true
+				return nil, false
+			}
+			return []byte(text), true
+		}
 	}
-	w.end()
+	s.bad = true
+	return nil, false
 }
 
-func (w *walker) end() {
-	if w.err != nil {
-		return
+// skipContainer skips an object or array at its opening byte.
+func (s *scanner) skipContainer() {
+	level := 0
+	for s.i < len(s.data) {
+		switch s.data[s.i] {
+		case '{', '[':
+			level++
+		case '}', ']':
+			level--
+			if level == 0 {
+				s.i++
+				return
+			}
+		case '"':
+			if _, ok := s.str(); !ok {
+				return
+			}
+			continue
+		}
+		s.i++
 	}
-	if _, err := w.dec.Token(); err != nil && err != io.EOF {
-		w.err = err
-	}
+	s.bad = true
 }

@@ -45,6 +45,9 @@
 //	--prefill-dir DIR    data directory for the prefilled store; a finished
 //	                     prefill there of at least N events is reused (default: temporary)
 //	--inlet-args "..."   extra flags for `inlet serve`, for example "--sync off"
+//	--source-config JSON configuration of the sources the scenarios send to (a
+//	                     preset, a transform, schemas...)
+//	--header "N: v"      an extra request header of the POST scenarios; repeatable
 //	--logs DIR           keep server logs and wrk output here (default: temporary,
 //	                     removed after a successful run, kept and named after a failed one)
 //	--db URL             every Inlet server gets `--db URL` (PostgreSQL) instead of a
@@ -66,6 +69,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -81,6 +85,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"inlet"
 )
 
 func main() {
@@ -151,8 +157,10 @@ type bench struct {
 	token                       string
 	runID                       string
 	inletArgs                   []string
-	db                          string // --db URL of every Inlet server; empty for SQLite in a fresh data directory
-	nodes                       int    // Inlet servers per scenario, all against db
+	db                          string              // --db URL of every Inlet server; empty for SQLite in a fresh data directory
+	nodes                       int                 // Inlet servers per scenario, all against db
+	sourceConfig                *inlet.SourceConfig // config of the sources the scenarios send to; nil for none
+	headers                     string              // extra request headers of the post scenarios, "Name: value" lines
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -181,6 +189,9 @@ func runBench(args []string) (err error) {
 	prefillN := fs.Int64("prefill", 0, "run scenario 1 and event queries on a store prefilled with `N` events (0: skip)")
 	prefillDir := fs.String("prefill-dir", "", "data `DIR` of the prefilled store, reused when it holds a finished prefill (default: temporary)")
 	inletArgs := fs.String("inlet-args", "", "extra `FLAGS` for inlet serve, separated by spaces (for example \"--sync off\")")
+	sourceConfig := fs.String("source-config", "", "configuration of the sources the scenarios send to, a `JSON` object (for example a preset, a transform or schemas)")
+	var headers headerList
+	fs.Var(&headers, "header", "extra request `HEADER` (Name: value) of the POST scenarios; repeatable")
 	fs.StringVar(&b.db, "db", "", "PostgreSQL `URL` for every Inlet server (its --db), for example postgres://postgres@127.0.0.1:5432/bench?sslmode=disable; the database must exist (createdb) (default: SQLite in a fresh data directory)")
 	fs.IntVar(&b.nodes, "nodes", 1, "Inlet servers per scenario, all against --db; the wrk connections are split evenly over them")
 	logs := fs.String("logs", "", "keep server logs and wrk output in this `DIR` (default: temporary, removed after a successful run, kept after a failed one)")
@@ -274,6 +285,15 @@ func runBench(args []string) (err error) {
 		}
 	}
 	b.inletArgs = strings.Fields(*inletArgs)
+	if *sourceConfig != "" {
+		b.sourceConfig = &inlet.SourceConfig{}
+		dec := json.NewDecoder(strings.NewReader(*sourceConfig))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(b.sourceConfig); err != nil {
+			return fmt.Errorf("--source-config: %w", err)
+		}
+	}
+	b.headers = strings.Join(headers, "\n")
 	b.token = fmt.Sprintf("bench-token-%d", time.Now().UnixNano())
 	b.runID = strconv.FormatInt(time.Now().Unix(), 36)
 
@@ -404,5 +424,18 @@ func checkDB(ctx context.Context, url string) error {
 	if err := conn.Ping(ctx); err != nil {
 		return fmt.Errorf("--db: %w", err)
 	}
+	return nil
+}
+
+// headerList collects repeated --header flags.
+type headerList []string
+
+func (h *headerList) String() string { return strings.Join(*h, ", ") }
+
+func (h *headerList) Set(v string) error {
+	if name, _, ok := strings.Cut(v, ":"); !ok || strings.TrimSpace(name) == "" || strings.Contains(v, "\n") {
+		return fmt.Errorf("%q is not Name: value", v)
+	}
+	*h = append(*h, v)
 	return nil
 }

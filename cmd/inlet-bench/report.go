@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -33,6 +34,13 @@ func (r *report) write(w io.Writer) {
 	fmt.Fprintf(w, "- command: `go run ./cmd/inlet-bench %s`\n", strings.Join(r.args, " "))
 	if len(b.inletArgs) > 0 {
 		fmt.Fprintf(w, "- server flags added: `%s`\n", strings.Join(b.inletArgs, " "))
+	}
+	if b.sourceConfig != nil {
+		cfg, _ := json.Marshal(b.sourceConfig.Masked())
+		fmt.Fprintf(w, "- source configuration: `%s`\n", cfg)
+	}
+	if b.headers != "" {
+		fmt.Fprintf(w, "- extra headers: `%s`\n", strings.ReplaceAll(b.headers, "\n", "`, `"))
 	}
 	if b.db != "" {
 		fmt.Fprintf(w, "- store: `--db %s`, %d node(s) per scenario, one wrk process per node with the connections split evenly over them; requests/s summed, latencies the worst node's, peak RSS and server CPU the nodes' sums\n", redactURL(b.db), b.nodes)

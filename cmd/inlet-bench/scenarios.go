@@ -94,7 +94,7 @@ func (b *bench) startInlet(ctx context.Context, name, dataDir string, extra ...s
 // which outlives the servers, a source that exists already is fine.
 func (b *bench) createSources(ctx context.Context, c *inlethttp.Client, ids ...string) error {
 	for _, id := range ids {
-		if _, err := c.CreateSource(ctx, inlethttp.CreateSourceRequest{ID: id, Name: id}); err != nil && !(b.db != "" && isConflict(err)) {
+		if _, err := c.CreateSource(ctx, inlethttp.CreateSourceRequest{ID: id, Name: id, Config: b.sourceConfig}); err != nil && !(b.db != "" && isConflict(err)) {
 			return fmt.Errorf("create source %s: %w", id, err)
 		}
 	}

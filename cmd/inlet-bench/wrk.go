@@ -88,7 +88,7 @@ func (b *bench) runWrk(ctx context.Context, l wrkLoad, d time.Duration, logName 
 		"--", l.Path, strconv.Itoa(l.Sessions), tag, strconv.Itoa(threads),
 	}
 	cmd := exec.CommandContext(ctx, b.wrk, args...)
-	cmd.Env = append(os.Environ(), "INLET_BENCH_MODE="+l.Mode)
+	cmd.Env = append(os.Environ(), "INLET_BENCH_MODE="+l.Mode, "INLET_BENCH_HEADERS="+b.headers)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	b.logf("  wrk %s (%s, %ds): %s", l.Mode, l.URL+l.Path, secs, "INLET_BENCH_MODE="+l.Mode+" wrk "+strings.Join(args, " "))
