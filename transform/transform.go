@@ -20,15 +20,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
+	"math"
 	"strings"
 	"time"
 
 	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
 	"cel.dev/cel-go/ext"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"inlet"
 )
@@ -70,8 +71,18 @@ type Result struct {
 
 // Program is a source's compiled transform; it is safe for concurrent use.
 type Program struct {
-	drop, typ, props cel.Program
+	drop, typ, props *expr
 	reject           bool
+	loops            bool // one of the expressions has a comprehension
+}
+
+// expr is one compiled expression. Only an expression with a
+// comprehension (map, filter, all, exists...) can loop; it alone is
+// evaluated under the time bound, whose context costs more than the
+// evaluation of a simple expression, which the cost limit bounds.
+type expr struct {
+	prg   cel.Program
+	loops bool
 }
 
 var env = newEnv()
@@ -114,14 +125,17 @@ func Compile(cfg *inlet.TransformConfig) (*Program, error) {
 	if p.props, err = compile("properties", cfg.Properties, cel.MapType(cel.StringType, cel.DynType)); err != nil {
 		return nil, err
 	}
+	for _, e := range []*expr{p.drop, p.typ, p.props} {
+		p.loops = p.loops || e != nil && e.loops
+	}
 	return p, nil
 }
 
-func compile(field, expr string, want *cel.Type) (cel.Program, error) {
-	if strings.TrimSpace(expr) == "" {
+func compile(field, source string, want *cel.Type) (*expr, error) {
+	if strings.TrimSpace(source) == "" {
 		return nil, nil
 	}
-	ast, iss := env.Compile(expr)
+	ast, iss := env.Compile(source)
 	if iss.Err() != nil {
 		return nil, inlet.Errorf(inlet.EINVALID, "config.transform.%s: %s", field, iss.Err())
 	}
@@ -133,7 +147,11 @@ func compile(field, expr string, want *cel.Type) (cel.Program, error) {
 	if err != nil {
 		return nil, inlet.Errorf(inlet.EINVALID, "config.transform.%s: %s", field, err)
 	}
-	return prg, nil
+	loops := false
+	celast.PostOrderVisit(ast.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		loops = loops || e.Kind() == celast.ComprehensionKind
+	}))
+	return &expr{prg: prg, loops: loops}, nil
 }
 
 // RejectOnError reports whether a failed expression refuses the request
@@ -154,8 +172,11 @@ func (p *Program) Run(ctx context.Context, in Input) (Result, error) {
 	if err != nil {
 		return res, failed("properties", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, Timeout)
-	defer cancel()
+	if p.loops {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, Timeout)
+		defer cancel()
+	}
 	if p.drop != nil {
 		v, err := eval(ctx, p.drop, vars)
 		if err != nil {
@@ -204,8 +225,14 @@ func failed(field string, err error) error {
 	return inlet.Reasonf(inlet.EINVALID, ReasonFailed, "config.transform.%s failed on this event: %s", field, err)
 }
 
-func eval(ctx context.Context, prg cel.Program, vars map[string]any) (ref.Val, error) {
-	v, _, err := prg.ContextEval(ctx, vars)
+func eval(ctx context.Context, e *expr, vars map[string]any) (ref.Val, error) {
+	var v ref.Val
+	var err error
+	if e.loops {
+		v, _, err = e.prg.ContextEval(ctx, vars)
+	} else if err = ctx.Err(); err == nil {
+		v, _, err = e.prg.Eval(vars)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -239,14 +266,64 @@ func variables(in Input) (map[string]any, error) {
 	}, nil
 }
 
-var jsonValueType = reflect.TypeOf(&structpb.Value{})
-
-// toJSON turns a CEL value into JSON through protobuf's JSON value, the
-// conversion CEL defines for every one of its JSON-compatible types.
+// toJSON turns a CEL value into JSON.
 func toJSON(v ref.Val) ([]byte, error) {
-	native, err := v.ConvertToNative(jsonValueType)
+	native, err := toNative(v, 0)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(native.(*structpb.Value).AsInterface())
+	return json.Marshal(native)
+}
+
+// toNative turns a CEL value into the Go value encoding/json writes as
+// CEL's JSON form of it: maps with string keys, lists, strings, numbers,
+// booleans, null; bytes as base64, timestamps and durations as strings.
+func toNative(v ref.Val, depth int) (any, error) {
+	if depth > 64 {
+		return nil, errors.New("the result is nested deeper than 64 levels")
+	}
+	switch x := v.(type) {
+	case traits.Mapper:
+		out := map[string]any{}
+		for it := x.Iterator(); it.HasNext() == types.True; {
+			k := it.Next()
+			ks, ok := k.Value().(string)
+			if !ok {
+				return nil, fmt.Errorf("a map key is %s, not a string", k.Type())
+			}
+			mv, err := toNative(x.Get(k), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[ks] = mv
+		}
+		return out, nil
+	case traits.Lister:
+		n, _ := x.Size().Value().(int64)
+		out := make([]any, n)
+		for i := range n {
+			ev, err := toNative(x.Get(types.Int(i)), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = ev
+		}
+		return out, nil
+	case types.Null:
+		return nil, nil
+	case types.Bool, types.Int, types.Uint, types.String, types.Bytes:
+		return x.Value(), nil
+	case types.Double:
+		f := float64(x)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("a number is %v, which JSON cannot hold", f)
+		}
+		return f, nil
+	case types.Timestamp, types.Duration:
+		return x.ConvertToType(types.StringType).Value(), nil
+	}
+	if types.IsError(v) {
+		return nil, fmt.Errorf("%v", v)
+	}
+	return nil, fmt.Errorf("a value of type %s has no JSON form", v.Type())
 }
