@@ -173,12 +173,26 @@ type builder struct {
 // once more when the transform replaced them). It reports false for an
 // event the transform dropped.
 func (b *builder) shape(source *inlet.Source, in *inlet.Intake, built *Built) (bool, error) {
-	doc, err := jsonpath.Decode(in.Event.Properties)
-	if err != nil {
-		return false, inlet.Reasonf(inlet.EINVALID, "bad_json", "the properties cannot be read: %s", err)
+	// The properties are decoded when a step reads them, once for each
+	// version of them.
+	var doc any
+	decoded := false
+	decode := func() (any, error) {
+		if !decoded {
+			d, err := jsonpath.Decode(in.Event.Properties)
+			if err != nil {
+				return nil, inlet.Reasonf(inlet.EINVALID, "bad_json", "the properties cannot be read: %s", err)
+			}
+			doc, decoded = d, true
+		}
+		return doc, nil
 	}
 	// The preset: idempotency key and event type from the payload as sent.
 	if d := b.config.Dedup; d != nil && d.Path != "" {
+		doc, err := decode()
+		if err != nil {
+			return false, err
+		}
 		in.DedupKey, in.DedupUntil = "", time.Time{}
 		if key := idAt(doc, d.Path); key != "" {
 			if err := inlet.CheckValue("bad_dedup_key", "the idempotency key at "+d.Path, key, 0); err != nil {
@@ -188,6 +202,13 @@ func (b *builder) shape(source *inlet.Source, in *inlet.Intake, built *Built) (b
 		}
 	}
 	if !b.rule.IsZero() {
+		var doc any
+		if len(b.rule.Paths) > 0 || b.rule.ActionPath != "" {
+			var err error
+			if doc, err = decode(); err != nil {
+				return false, err
+			}
+		}
 		t, found, err := EventType(b.rule, b.header.Get, doc)
 		if err != nil {
 			return false, err
@@ -199,6 +220,10 @@ func (b *builder) shape(source *inlet.Source, in *inlet.Intake, built *Built) (b
 		}
 	}
 	if b.preset.URLVerification && built.Challenge == "" {
+		doc, err := decode()
+		if err != nil {
+			return false, err
+		}
 		if c, ok := SlackChallenge(doc); ok {
 			built.Challenge = c
 		}
@@ -210,7 +235,7 @@ func (b *builder) shape(source *inlet.Source, in *inlet.Intake, built *Built) (b
 		}
 		input := *b.vars
 		input.Properties, input.Type = in.Event.Properties, in.Event.Type
-		res, err := b.req.Shape.Apply(context.Background(), input)
+		res, err := b.req.Shape.Transform(context.Background(), input)
 		if err != nil {
 			return false, err
 		}
@@ -220,14 +245,21 @@ func (b *builder) shape(source *inlet.Source, in *inlet.Intake, built *Built) (b
 		in.Event.Type = res.Type
 		in.Event.Warnings = append(in.Event.Warnings, res.Warnings...)
 		if !bytes.Equal(res.Properties, in.Event.Properties) {
-			in.Event.Properties = res.Properties
-			if doc, err = jsonpath.Decode(res.Properties); err != nil {
-				return false, inlet.Reasonf(inlet.EINVALID, "bad_json", "the transformed properties cannot be read: %s", err)
-			}
+			in.Event.Properties, doc, decoded = res.Properties, nil, false
 		}
+		// Validation decodes the properties itself unless a step has.
+		warnings, err := b.req.Shape.Validate(in.Event.Type, in.Event.Properties, doc)
+		if err != nil {
+			return false, err
+		}
+		in.Event.Warnings = append(in.Event.Warnings, warnings...)
 	}
 	// The mapping.
 	if b.config.Maps() {
+		doc, err := decode()
+		if err != nil {
+			return false, err
+		}
 		if err := applyMapping(&b.config.Mapping, in, doc); err != nil {
 			return false, err
 		}

@@ -146,6 +146,17 @@ func (o Outcome) summary() string {
 // eventType: its own, else "*". Properties that are not JSON fail with a
 // failure at the root.
 func (s *Set) Validate(eventType string, properties []byte) Outcome {
+	return s.validate(eventType, properties, nil)
+}
+
+// ValidateDecoded is Validate over properties decoded already, with
+// numbers as json.Number (as jsonpath.Decode and jsonschema.UnmarshalJSON
+// decode them).
+func (s *Set) ValidateDecoded(eventType string, doc any) Outcome {
+	return s.validate(eventType, nil, doc)
+}
+
+func (s *Set) validate(eventType string, properties []byte, doc any) Outcome {
 	if s == nil {
 		return Outcome{}
 	}
@@ -158,12 +169,14 @@ func (s *Set) Validate(eventType string, properties []byte) Outcome {
 		}
 	}
 	out := Outcome{Key: key, Mode: r.mode}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(properties))
-	if err != nil {
-		out.Failures = []Failure{{Keyword: "json", Message: "the properties are not JSON"}}
-		return out
+	if properties != nil {
+		var err error
+		if doc, err = jsonschema.UnmarshalJSON(bytes.NewReader(properties)); err != nil {
+			out.Failures = []Failure{{Keyword: "json", Message: "the properties are not JSON"}}
+			return out
+		}
 	}
-	err = r.schema.Validate(doc)
+	err := r.schema.Validate(doc)
 	var ve *jsonschema.ValidationError
 	if errors.As(err, &ve) {
 		collect(ve, &out.Failures)

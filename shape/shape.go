@@ -61,11 +61,19 @@ type Result struct {
 // is to be refused: the transform failed with on_error "reject", or the
 // event failed a reject schema.
 func (p *Program) Apply(ctx context.Context, in Input) (Result, error) {
-	res := Result{Type: in.Type, Properties: in.Properties}
-	if p == nil {
-		return res, nil
+	res, err := p.Transform(ctx, in)
+	if err != nil || res.Drop {
+		return res, err
 	}
-	if p.transform != nil {
+	warnings, err := p.Validate(res.Type, res.Properties, nil)
+	res.Warnings = append(res.Warnings, warnings...)
+	return res, err
+}
+
+// Transform is the first half of Apply: the transform alone.
+func (p *Program) Transform(ctx context.Context, in Input) (Result, error) {
+	res := Result{Type: in.Type, Properties: in.Properties}
+	if p != nil && p.transform != nil {
 		out, err := p.transform.Run(ctx, in)
 		switch {
 		case err != nil && p.transform.RejectOnError():
@@ -82,14 +90,27 @@ func (p *Program) Apply(ctx context.Context, in Input) (Result, error) {
 			}
 		}
 	}
-	if p.schemas != nil {
-		o := p.schemas.Validate(res.Type, res.Properties)
-		if err := o.Err(res.Type); err != nil {
-			return res, err
-		}
-		res.Warnings = append(res.Warnings, o.Warnings()...)
-	}
 	return res, nil
+}
+
+// Validate is the second half of Apply: it validates properties against
+// the schema of eventType, and returns the warnings of a flag schema or
+// the error of a reject schema. doc, when not nil, is properties decoded
+// already (see schema.Set.ValidateDecoded).
+func (p *Program) Validate(eventType string, properties []byte, doc any) ([]string, error) {
+	if p == nil || p.schemas == nil {
+		return nil, nil
+	}
+	var o schema.Outcome
+	if doc != nil {
+		o = p.schemas.ValidateDecoded(eventType, doc)
+	} else {
+		o = p.schemas.Validate(eventType, properties)
+	}
+	if err := o.Err(eventType); err != nil {
+		return nil, err
+	}
+	return o.Warnings(), nil
 }
 
 // Cache keeps each source's compiled Program for as long as the source
