@@ -245,7 +245,8 @@ func eval(ctx context.Context, e *expr, vars map[string]any) (ref.Val, error) {
 func variables(in Input) (map[string]any, error) {
 	props := map[string]any{}
 	if len(in.Properties) > 0 {
-		if err := json.Unmarshal(in.Properties, &props); err != nil {
+		var err error
+		if props, err = decodeObject(in.Properties); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,210 @@
+package transform
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"unicode/utf8"
+)
+
+// decodeObject decodes a JSON object into the values encoding/json makes
+// of it with an any target (map[string]any, []any, string, float64, bool,
+// nil), without its reflection: properties are decoded for every event a
+// transform sees. Text that is not JSON is an error.
+func decodeObject(data []byte) (map[string]any, error) {
+	d := decoder{data: data}
+	d.space()
+	if d.i >= len(d.data) || d.data[d.i] != '{' {
+		return nil, errNotObject
+	}
+	v, err := d.value(0)
+	if err != nil {
+		return nil, err
+	}
+	if d.space(); d.i != len(d.data) {
+		return nil, errSyntax
+	}
+	return v.(map[string]any), nil
+}
+
+var (
+	errSyntax    = errors.New("the properties are not valid JSON")
+	errNotObject = errors.New("the properties are not a JSON object")
+)
+
+// maxDecodeDepth matches the nesting collect accepts.
+const maxDecodeDepth = 64
+
+type decoder struct {
+	data []byte
+	i    int
+}
+
+func (d *decoder) space() {
+	for d.i < len(d.data) {
+		switch d.data[d.i] {
+		case ' ', '\t', '\r', '\n':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) value(depth int) (any, error) {
+	if depth > maxDecodeDepth {
+		return nil, errSyntax
+	}
+	d.space()
+	if d.i >= len(d.data) {
+		return nil, errSyntax
+	}
+	switch c := d.data[d.i]; c {
+	case '{':
+		d.i++
+		m := map[string]any{}
+		for first := true; ; first = false {
+			d.space()
+			if d.i < len(d.data) && d.data[d.i] == '}' && first {
+				d.i++
+				return m, nil
+			}
+			if d.i >= len(d.data) || d.data[d.i] != '"' {
+				return nil, errSyntax
+			}
+			k, err := d.str()
+			if err != nil {
+				return nil, err
+			}
+			if d.space(); d.i >= len(d.data) || d.data[d.i] != ':' {
+				return nil, errSyntax
+			}
+			d.i++
+			v, err := d.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			m[k] = v
+			if d.space(); d.i < len(d.data) && d.data[d.i] == ',' {
+				d.i++
+				continue
+			} else if d.i < len(d.data) && d.data[d.i] == '}' {
+				d.i++
+				return m, nil
+			}
+			return nil, errSyntax
+		}
+	case '[':
+		d.i++
+		a := []any{}
+		for first := true; ; first = false {
+			d.space()
+			if d.i < len(d.data) && d.data[d.i] == ']' && first {
+				d.i++
+				return a, nil
+			}
+			v, err := d.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+			if d.space(); d.i < len(d.data) && d.data[d.i] == ',' {
+				d.i++
+				continue
+			} else if d.i < len(d.data) && d.data[d.i] == ']' {
+				d.i++
+				return a, nil
+			}
+			return nil, errSyntax
+		}
+	case '"':
+		return d.str()
+	case 't':
+		return true, d.literal("true")
+	case 'f':
+		return false, d.literal("false")
+	case 'n':
+		return nil, d.literal("null")
+	}
+	start := d.i
+	if !d.number() {
+		return nil, errSyntax
+	}
+	f, err := strconv.ParseFloat(string(d.data[start:d.i]), 64)
+	if err != nil {
+		return nil, errSyntax
+	}
+	return f, nil
+}
+
+// number reads a number as JSON's grammar has it:
+// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func (d *decoder) number() bool {
+	digits := func() int {
+		n := 0
+		for d.i < len(d.data) && d.data[d.i] >= '0' && d.data[d.i] <= '9' {
+			d.i++
+			n++
+		}
+		return n
+	}
+	if d.i < len(d.data) && d.data[d.i] == '-' {
+		d.i++
+	}
+	if d.i < len(d.data) && d.data[d.i] == '0' {
+		d.i++
+	} else if digits() == 0 {
+		return false
+	}
+	if d.i < len(d.data) && d.data[d.i] == '.' {
+		d.i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if d.i < len(d.data) && (d.data[d.i] == 'e' || d.data[d.i] == 'E') {
+		d.i++
+		if d.i < len(d.data) && (d.data[d.i] == '+' || d.data[d.i] == '-') {
+			d.i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *decoder) literal(word string) error {
+	if len(d.data)-d.i < len(word) || string(d.data[d.i:d.i+len(word)]) != word {
+		return errSyntax
+	}
+	d.i += len(word)
+	return nil
+}
+
+// str decodes a string at '"': its bytes when it has no escape and is
+// valid UTF-8, else as encoding/json reads it.
+func (d *decoder) str() (string, error) {
+	start := d.i + 1
+	escaped := false
+	for j := start; j < len(d.data); j++ {
+		switch c := d.data[j]; {
+		case c == '\\':
+			escaped = true
+			j++
+		case c < 0x20:
+			return "", errSyntax
+		case c == '"':
+			d.i = j + 1
+			if !escaped && utf8.Valid(d.data[start:j]) {
+				return string(d.data[start:j]), nil
+			}
+			var s string
+			if err := json.Unmarshal(d.data[start-1:j+1], &s); err != nil {
+				return "", errSyntax
+			}
+			return s, nil
+		}
+	}
+	return "", errSyntax
+}
