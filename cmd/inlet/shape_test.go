@@ -25,21 +25,11 @@ import (
 
 	"inlet"
 	inlethttp "inlet/http"
-	"inlet/postgres/pgtest"
 )
 
 // These tests send real senders' requests, signed as the senders sign
 // them, to the real program, on SQLite and (when INLET_TEST_POSTGRES is
 // set) PostgreSQL.
-
-func onBothStores(t *testing.T, run func(t *testing.T, cfg Config)) {
-	t.Run("on SQLite", func(t *testing.T) { run(t, liveConfig(t)) })
-	t.Run("on PostgreSQL", func(t *testing.T) {
-		cfg := liveConfig(t)
-		cfg.DB = pgtest.URL(t)
-		run(t, cfg)
-	})
-}
 
 func sign256(secret string, parts ...string) []byte {
 	m := hmac.New(sha256.New, []byte(secret))
