@@ -85,6 +85,9 @@ func TestSenderPresets(t *testing.T) {
 func githubPreset(t *testing.T, s *liveServer) {
 	const secret = "gh-webhook-secret"
 	s.createSource(map[string]any{"id": "gh", "name": "GitHub", "config": map[string]any{"preset": "github", "verify": map[string]any{"secret": secret}}})
+	if raw := s.admin("GET", "/api/v1/sources/gh", nil, http.StatusOK, nil); !strings.Contains(string(raw), `"verify":{"type":"github","secret":"****"}`) || strings.Contains(string(raw), secret) {
+		t.Errorf("the stored source does not say its verifier, masked: %s", raw)
+	}
 	deliver := func(event, delivery, contentType, body string) (int, []byte) {
 		h := header("Content-Type", contentType, "X-GitHub-Event", event, "X-GitHub-Delivery", delivery,
 			"X-Hub-Signature-256", "sha256="+hex.EncodeToString(sign256(secret, body)), "User-Agent", "GitHub-Hookshot/044aadd")
