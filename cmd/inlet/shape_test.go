@@ -486,6 +486,29 @@ func TestCatalogAndDryRun(t *testing.T) {
 			}
 			status, rh, raw := s.do("POST", "/api/v1/sources/none/try", header("Authorization", "Bearer "+s.token, "Content-Type", "application/json"), strings.NewReader(`{}`))
 			wantError(t, "an unknown source", status, rh, raw, http.StatusNotFound, "not_found")
+			for _, c := range []struct{ name, body, code string }{
+				{"both body and body_base64", `{"body": "{}", "body_base64": "e30="}`, "bad_try"},
+				{"body_base64 that is not base64", `{"body_base64": "%%%"}`, "bad_try"},
+				{"a method collect does not take", `{"method": "PUT"}`, "bad_try"},
+				{"an unknown field", `{"bdy": "{}"}`, "unknown_field"},
+			} {
+				status, rh, raw := s.do("POST", "/api/v1/sources/gh/try", header("Authorization", "Bearer "+s.token, "Content-Type", "application/json"), strings.NewReader(c.body))
+				wantError(t, c.name, status, rh, raw, http.StatusBadRequest, c.code)
+			}
+			// A binary body in base64, over the source's limit: refused as collect would.
+			s.admin("POST", "/api/v1/sources", map[string]any{"id": "small", "name": "Small", "config": map[string]any{"max_body_bytes": 16}}, http.StatusCreated, nil)
+			big := tryRequestJSON(t, inlethttp.TryRequest{BodyBase64: base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xff}, 17))})
+			var tooLarge inlethttp.TryResult
+			s.admin("POST", "/api/v1/sources/small/try", big, http.StatusOK, &tooLarge)
+			if tooLarge.Outcome != inlethttp.TryRefused || tooLarge.Status != http.StatusRequestEntityTooLarge || tooLarge.Error.Code != "too_large" {
+				t.Errorf("a body over the limit: %+v", tooLarge)
+			}
+			small := tryRequestJSON(t, inlethttp.TryRequest{Method: "GET", Query: "a=1&a=2", EventType: "Page View"})
+			var get inlethttp.TryResult
+			s.admin("POST", "/api/v1/sources/small/try", small, http.StatusOK, &get)
+			if get.Outcome != inlethttp.TryStored || len(get.Events) != 1 || get.Events[0].Type != "page-view" || string(get.Events[0].Properties) != `{"a":["1","2"]}` {
+				t.Errorf("a GET with a query: %+v", get)
+			}
 		})
 	})
 }
@@ -510,4 +533,19 @@ func (s *liveServer) waitRejection(source, reason string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// tryRequestJSON returns a dry-run request as the JSON object the admin
+// helper sends.
+func tryRequestJSON(t *testing.T, req inlethttp.TryRequest) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
