@@ -42,6 +42,7 @@ func (db *DB) MergeCatalog(ctx context.Context, deltas []*inlet.CatalogDelta) er
 
 const selectCatalog = `SELECT source_id, event_type, count, first_seen, last_seen, drift_since, truncated, paths FROM catalog`
 
+// LoadCatalog takes the entry's lock, then reads it. See inlet.CatalogTx.
 func (t catalogTx) LoadCatalog(ctx context.Context, sourceID, eventType string) (*inlet.CatalogEntry, error) {
 	if _, err := t.tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+lockKey+`)`, "catalog."+sourceID+"\x1f"+eventType); err != nil {
 		return nil, err
@@ -57,6 +58,7 @@ func (t catalogTx) LoadCatalog(ctx context.Context, sourceID, eventType string) 
 	return e, err
 }
 
+// SaveCatalog writes an entry. See inlet.CatalogTx.
 func (t catalogTx) SaveCatalog(ctx context.Context, e *inlet.CatalogEntry) error {
 	paths, err := json.Marshal(e.Paths)
 	if err != nil {

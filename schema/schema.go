@@ -37,6 +37,7 @@ type rule struct {
 // noLoader refuses every resource a schema would load from outside itself.
 type noLoader struct{}
 
+// Load refuses url.
 func (noLoader) Load(url string) (any, error) {
 	return nil, errors.New("schemas may only refer to themselves; inline the schema at " + url)
 }

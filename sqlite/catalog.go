@@ -34,6 +34,7 @@ func (db *DB) MergeCatalog(ctx context.Context, deltas []*inlet.CatalogDelta) er
 
 const selectCatalog = `SELECT source_id, event_type, count, first_seen, last_seen, drift_since, truncated, paths FROM catalog`
 
+// LoadCatalog reads an entry inside the write transaction. See inlet.CatalogTx.
 func (t catalogTx) LoadCatalog(ctx context.Context, sourceID, eventType string) (*inlet.CatalogEntry, error) {
 	rows, err := t.tx.QueryContext(ctx, selectCatalog+` WHERE source_id = ? AND event_type = ?`, sourceID, eventType)
 	if err != nil {
@@ -46,6 +47,7 @@ func (t catalogTx) LoadCatalog(ctx context.Context, sourceID, eventType string) 
 	return scanCatalog(rows)
 }
 
+// SaveCatalog writes an entry. See inlet.CatalogTx.
 func (t catalogTx) SaveCatalog(ctx context.Context, e *inlet.CatalogEntry) error {
 	paths, err := json.Marshal(e.Paths)
 	if err != nil {
