@@ -4,7 +4,6 @@
 package jsonpath
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,18 +37,6 @@ func Parse(s string) (Path, error) {
 
 // String returns the path as it was written.
 func (p Path) String() string { return strings.Join(p, ".") }
-
-// Decode decodes JSON properties for Lookup, keeping numbers as json.Number
-// so that their text is not changed by a float.
-func Decode(raw []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
 
 // Lookup returns the value at p in v, a value from Decode, and whether
 // there is one. A segment of digits indexes an array; any segment names an

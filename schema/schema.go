@@ -16,6 +16,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
 	"inlet"
+	"inlet/jsonpath"
 )
 
 // ReasonViolation is the reason code of an event refused by its schema.
@@ -172,7 +173,7 @@ func (s *Set) validate(eventType string, properties []byte, doc any) Outcome {
 	out := Outcome{Key: key, Mode: r.mode}
 	if properties != nil {
 		var err error
-		if doc, err = jsonschema.UnmarshalJSON(bytes.NewReader(properties)); err != nil {
+		if doc, err = jsonpath.Decode(properties); err != nil {
 			out.Failures = []Failure{{Keyword: "json", Message: "the properties are not JSON"}}
 			return out
 		}

@@ -32,6 +32,7 @@ import (
 	"cel.dev/cel-go/ext"
 
 	"inlet"
+	"inlet/jsonpath"
 )
 
 // Bounds of one evaluation of one expression.
@@ -245,10 +246,15 @@ func eval(ctx context.Context, e *expr, vars map[string]any) (ref.Val, error) {
 func variables(in Input) (map[string]any, error) {
 	props := map[string]any{}
 	if len(in.Properties) > 0 {
-		var err error
-		if props, err = decodeObject(in.Properties); err != nil {
+		v, err := jsonpath.DecodeFloats(in.Properties)
+		if err != nil {
 			return nil, err
 		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, errors.New("the properties are not a JSON object")
+		}
+		props = m
 	}
 	headers := make(map[string]string, len(in.Headers))
 	for k, v := range in.Headers {

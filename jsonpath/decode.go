@@ -1,4 +1,4 @@
-package transform
+package jsonpath
 
 import (
 	"encoding/json"
@@ -7,16 +7,25 @@ import (
 	"unicode/utf8"
 )
 
-// decodeObject decodes a JSON object into the values encoding/json makes
-// of it with an any target (map[string]any, []any, string, float64, bool,
-// nil), without its reflection: properties are decoded for every event a
-// transform sees. Text that is not JSON is an error.
-func decodeObject(data []byte) (map[string]any, error) {
-	d := decoder{data: data}
-	d.space()
-	if d.i >= len(d.data) || d.data[d.i] != '{' {
-		return nil, errNotObject
-	}
+// Decode decodes JSON properties for Lookup, keeping numbers as
+// json.Number so that their text is not changed by a float: the values
+// encoding/json makes with UseNumber and an any target (map[string]any,
+// []any, string, json.Number, bool, nil), and the form
+// santhosh-tekuri/jsonschema validates. It does without encoding/json's
+// reflection, since properties are decoded for every event that a mapping,
+// transform or schema reads. Text that is not one JSON value is an error.
+func Decode(raw []byte) (any, error) {
+	return decode(raw, false)
+}
+
+// DecodeFloats is Decode with numbers as float64, as encoding/json decodes
+// them into any: the form CEL takes.
+func DecodeFloats(raw []byte) (any, error) {
+	return decode(raw, true)
+}
+
+func decode(data []byte, floats bool) (any, error) {
+	d := decoder{data: data, floats: floats}
 	v, err := d.value(0)
 	if err != nil {
 		return nil, err
@@ -24,20 +33,19 @@ func decodeObject(data []byte) (map[string]any, error) {
 	if d.space(); d.i != len(d.data) {
 		return nil, errSyntax
 	}
-	return v.(map[string]any), nil
+	return v, nil
 }
 
-var (
-	errSyntax    = errors.New("the properties are not valid JSON")
-	errNotObject = errors.New("the properties are not a JSON object")
-)
+var errSyntax = errors.New("the properties are not valid JSON")
 
-// maxDecodeDepth matches the nesting collect accepts.
-const maxDecodeDepth = 64
+// maxDecodeDepth is deeper than the nesting collect accepts (64), as
+// deep as encoding/json's own limit would never matter here.
+const maxDecodeDepth = 10000
 
 type decoder struct {
-	data []byte
-	i    int
+	data   []byte
+	i      int
+	floats bool // numbers as float64, not json.Number
 }
 
 func (d *decoder) space() {
@@ -129,6 +137,9 @@ func (d *decoder) value(depth int) (any, error) {
 	start := d.i
 	if !d.number() {
 		return nil, errSyntax
+	}
+	if !d.floats {
+		return json.Number(d.data[start:d.i]), nil
 	}
 	f, err := strconv.ParseFloat(string(d.data[start:d.i]), 64)
 	if err != nil {
