@@ -60,7 +60,9 @@ func NewRecorder(store inlet.CatalogStore, opts Options, logger *slog.Logger) *R
 	return r
 }
 
-// Record hands committed events to the catalog, without waiting.
+// Record hands committed events to the catalog, without waiting. It keeps
+// their Properties until the next merge: the caller must not reuse those
+// bytes.
 func (r *Recorder) Record(events ...*inlet.Event) {
 	if r == nil || r.closed.Load() {
 		return
