@@ -74,7 +74,8 @@ type Result struct {
 type Program struct {
 	drop, typ, props *expr
 	reject           bool
-	loops            bool // one of the expressions has a comprehension
+	loops            bool          // one of the expressions has a comprehension
+	timeout          time.Duration // Timeout; tests lengthen it
 }
 
 // expr is one compiled expression. Only an expression with a
@@ -115,7 +116,7 @@ func Compile(cfg *inlet.TransformConfig) (*Program, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Program{reject: cfg.OnError == inlet.OnErrorReject}
+	p := &Program{reject: cfg.OnError == inlet.OnErrorReject, timeout: Timeout}
 	var err error
 	if p.drop, err = compile("drop", cfg.Drop, cel.BoolType); err != nil {
 		return nil, err
@@ -175,7 +176,7 @@ func (p *Program) Run(ctx context.Context, in Input) (Result, error) {
 	}
 	if p.loops {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, Timeout)
+		ctx, cancel = context.WithTimeout(ctx, p.timeout)
 		defer cancel()
 	}
 	if p.drop != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"inlet"
 	"inlet/transform"
@@ -131,6 +132,7 @@ func TestRun(t *testing.T) {
 		items := make([]int, 3000)
 		body, _ := json.Marshal(map[string]any{"items": items})
 		p := mustCompile(t, inlet.TransformConfig{Drop: "properties.items.all(x, properties.items.all(y, x == y))"})
+		transform.SetTimeout(p, time.Minute) // only the cost limit may stop it, however slow the machine
 		in := order
 		in.Properties = body
 		_, err := p.Run(ctx, in)
