@@ -51,13 +51,14 @@ type Built struct {
 }
 
 // Build returns the events of one collect request to source, as intakes
-// for EventStore.Append, in the steps of the order once the
-// transport has verified the request: the preset (the body's quirks, the
-// event type from a header or body path, the idempotency key), the
-// source's transform, validation against its schemas, and the mapping
-// (session, profile, identifiers, traits; several events for a split
-// array). The properties come from the query string and body (see Parse);
-// the request context is kept without secrets. The body is decoded once.
+// for EventStore.Append, in this order once the transport has verified the
+// request: the preset (the body's quirks, the event type from a header or
+// body path, the idempotency key), the source's transform, validation
+// against its schemas, and the mapping (session, profile, identifiers,
+// traits; several events for a split array). The properties come from the
+// query string and body (see Parse); the request context is kept without
+// secrets. The properties are decoded only when a step reads them, once
+// (and once more when the transform replaced them).
 // Every value that reaches a column of its own is checked (see
 // inlet.Intake.Check), so that a request the stores cannot hold is refused
 // here, with EINVALID, and never reaches a batch.
