@@ -123,6 +123,13 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		db.write.Close()
 		return nil, fmt.Errorf("migrate %s: %w", opts.Path, err)
 	}
+	// One process owns the file: the leases of deliveries in flight when
+	// it last stopped are void, and released at once rather than waited
+	// out.
+	if _, err := db.write.ExecContext(ctx, `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`); err != nil {
+		db.write.Close()
+		return nil, fmt.Errorf("release delivery leases %s: %w", opts.Path, err)
+	}
 
 	// Checkpoints copy the log into the database file from a connection of
 	// their own, so that the writer, which would otherwise do it inside a

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -12,15 +13,13 @@ const retentionBatch = 1000
 
 // DeleteEventsBefore deletes the events inserted before t, in transactions
 // of at most retentionBatch events so that appends go on in between.
-// Sessions and profiles are kept. Returns EUNAVAILABLE.
+// Sessions and profiles are kept. An event still in the outbox or with a
+// delivery not yet delivered (dead ones included: they may be retried) is
+// kept; the deliveries of the deleted events go with them.
+// Returns EUNAVAILABLE.
 func (db *DB) DeleteEventsBefore(ctx context.Context, t time.Time) error {
 	for {
-		res, err := db.write.ExecContext(ctx, `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE inserted_at < ? ORDER BY inserted_at LIMIT ?)`,
-			t.UnixNano(), retentionBatch)
-		if err != nil {
-			return storeError(err)
-		}
-		n, err := res.RowsAffected()
+		n, err := db.deleteEventsBefore(ctx, t)
 		if err != nil {
 			return storeError(err)
 		}
@@ -31,4 +30,41 @@ func (db *DB) DeleteEventsBefore(ctx context.Context, t time.Time) error {
 			return storeError(err)
 		}
 	}
+}
+
+func (db *DB) deleteEventsBefore(ctx context.Context, t time.Time) (int, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE inserted_at < ?
+		AND seq NOT IN (SELECT seq FROM outbox)
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status <> 'delivered')
+		ORDER BY inserted_at LIMIT ?) RETURNING id`, t.UnixNano(), retentionBatch)
+	if err != nil {
+		return 0, err
+	}
+	var ids []any
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	deleted := len(ids)
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE event_id IN (`+strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+`)`, ids[:n]...); err != nil {
+			return 0, err
+		}
+		ids = ids[n:]
+	}
+	return deleted, tx.Commit()
 }

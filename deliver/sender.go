@@ -1,0 +1,98 @@
+// Package deliver moves committed events to destinations: it fans the
+// store's outbox out to deliveries, and per destination claims due
+// deliveries under a lease, sends them through the destination type's
+// Sender, and records each outcome with its retry schedule.
+package deliver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"inlet"
+)
+
+// Sender sends events to one destination. Send is called concurrently,
+// up to the destination's in-flight bound.
+type Sender interface {
+	// Send delivers one event, whose JSON (as the events API shows it) is
+	// body. The same event may be sent more than once: a receiver
+	// deduplicates by the event id.
+	Send(ctx context.Context, e *inlet.Event, body []byte) Result
+	// Close releases the sender's connections.
+	Close() error
+}
+
+// Result is what one Send led to.
+type Result struct {
+	// Status is the receiver's status code, 0 when there was none.
+	Status int
+	// Response is the first bytes of the receiver's answer.
+	Response string
+	// Err is nil on success.
+	Err error
+	// Gone means the receiver asked never to be sent anything again: the
+	// destination is disabled.
+	Gone bool
+}
+
+// Type is one kind of destination: a new kind is one file that registers
+// its Type in an init function.
+type Type struct {
+	// Validate checks a config, returning EINVALID naming the field.
+	Validate func(config json.RawMessage) error
+	// Open returns a Sender for a destination whose config is valid.
+	// inFlight is how many Sends may run at once.
+	Open func(d *inlet.Destination, inFlight int) (Sender, error)
+}
+
+var types = map[string]Type{}
+
+// register adds a destination type; called from init functions.
+func register(name string, t Type) {
+	if _, ok := types[name]; ok {
+		panic("deliver: type " + name + " registered twice")
+	}
+	types[name] = t
+}
+
+// Types returns the names of the destination types, sorted.
+func Types() []string {
+	var names []string
+	for n := range types {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Validate checks a destination, its type's config included.
+func Validate(d *inlet.Destination) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	t, ok := types[d.Type]
+	if !ok {
+		return inlet.Errorf(inlet.EINVALID, "type must be one of %v", Types())
+	}
+	return t.Validate(d.Config)
+}
+
+// decodeConfig reads a config into v, naming an unknown or mistyped field.
+func decodeConfig(config json.RawMessage, v any) error {
+	dec := json.NewDecoder(bytesReader(config))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return inlet.Errorf(inlet.EINVALID, "config: %v", err)
+	}
+	return nil
+}
+
+func open(d *inlet.Destination, inFlight int) (Sender, error) {
+	t, ok := types[d.Type]
+	if !ok {
+		return nil, fmt.Errorf("destination %s: unknown type %q", d.ID, d.Type)
+	}
+	return t.Open(d, inFlight)
+}

@@ -1,0 +1,368 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"inlet"
+)
+
+// Store is what delivery needs from a store.
+type Store interface {
+	inlet.DestinationStore
+	inlet.DeliveryStore
+}
+
+// Options configure a Service. Zero fields take the defaults.
+type Options struct {
+	// Owner names this node in leases; it must differ between nodes.
+	Owner string
+	// Poll is how often the outbox and idle destinations are looked at
+	// (default 20ms); Refresh how often the destination list is read
+	// again (default 1s), the bound on how long a change made through
+	// another node takes to apply here.
+	Poll    time.Duration
+	Refresh time.Duration
+	// Lease is how long a claimed delivery is this node's; a node that
+	// dies leaves its claimed deliveries to others after it (default 1m).
+	Lease time.Duration
+	// Batch is how many deliveries a destination claims at once (default
+	// 256); InFlight how many of them are sent at once (default 64).
+	Batch    int
+	InFlight int
+	// FanOutBatch is how many outbox entries one fan-out takes (default
+	// 1000).
+	FanOutBatch int
+}
+
+func (o *Options) defaults() {
+	if o.Owner == "" {
+		o.Owner = inlet.NewID()
+	}
+	if o.Poll <= 0 {
+		o.Poll = 20 * time.Millisecond
+	}
+	if o.Refresh <= 0 {
+		o.Refresh = time.Second
+	}
+	if o.Lease <= 0 {
+		o.Lease = time.Minute
+	}
+	if o.Batch <= 0 {
+		o.Batch = 256
+	}
+	if o.InFlight <= 0 {
+		o.InFlight = 64
+	}
+	if o.FanOutBatch <= 0 {
+		o.FanOutBatch = 1000
+	}
+}
+
+// Service runs delivery: one fan-out loop, one loop that follows the
+// destination list, and one worker per enabled destination. A worker only
+// ever waits on its own destination, so a slow or failing one holds up
+// neither intake nor the others; its backlog stays in the store.
+type Service struct {
+	store  Store
+	opts   Options
+	logger *slog.Logger
+	now    func() time.Time
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	workers map[string]*worker
+	// wake is signalled when the fan-out created deliveries.
+	wake chan struct{}
+}
+
+// New returns a Service; Start starts it.
+func New(store Store, opts Options, logger *slog.Logger) *Service {
+	opts.defaults()
+	return &Service{store: store, opts: opts, logger: logger, now: time.Now, workers: map[string]*worker{}, wake: make(chan struct{}, 1)}
+}
+
+// Start starts the loops; Close stops them.
+func (s *Service) Start() {
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(2)
+	go s.fanOutLoop()
+	go s.followLoop()
+}
+
+// Close stops every loop and waits for the sends in flight; their
+// deliveries are recorded if the store still takes writes, else their
+// leases run out and they are sent again.
+func (s *Service) Close() error {
+	if s.cancel == nil {
+		return nil
+	}
+	s.cancel()
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, w := range s.workers {
+		w.stop()
+		delete(s.workers, id)
+	}
+	return nil
+}
+
+// Notify tells the service that events were committed, so that the
+// fan-out runs now rather than at its next poll.
+func (s *Service) Notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) fanOutLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.opts.Poll)
+	defer t.Stop()
+	for {
+		n, err := s.store.FanOut(s.ctx, s.opts.FanOutBatch, s.now())
+		if err != nil && s.ctx.Err() == nil {
+			s.logger.Warn("delivery: fan-out failed; retrying", "err", err)
+		}
+		if n > 0 {
+			s.wakeWorkers()
+		}
+		if n == s.opts.FanOutBatch {
+			continue
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		case <-s.wake:
+		}
+	}
+}
+
+func (s *Service) wakeWorkers() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.workers {
+		w.notify()
+	}
+}
+
+// followLoop keeps one worker per enabled destination, restarting a
+// worker whose destination changed.
+func (s *Service) followLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.opts.Refresh)
+	defer t.Stop()
+	for {
+		if err := s.follow(); err != nil && s.ctx.Err() == nil {
+			s.logger.Warn("delivery: reading destinations failed; retrying", "err", err)
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Refresh reads the destination list now; the admin API calls it after a
+// change so that it applies at once on this node.
+func (s *Service) Refresh() {
+	if s.ctx == nil || s.ctx.Err() != nil {
+		return
+	}
+	if err := s.follow(); err != nil {
+		s.logger.Warn("delivery: reading destinations failed", "err", err)
+	}
+}
+
+func (s *Service) follow() error {
+	var dests []*inlet.Destination
+	f := inlet.ListFilter{Limit: inlet.MaxEventLimit}
+	for {
+		page, err := s.store.ListDestinations(s.ctx, f)
+		if err != nil {
+			return err
+		}
+		dests = append(dests, page.Items...)
+		if page.Next == nil {
+			break
+		}
+		f.Cursor = *page.Next
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, d := range dests {
+		if !d.Enabled {
+			continue
+		}
+		seen[d.ID] = true
+		if w := s.workers[d.ID]; w != nil && w.dest.UpdatedAt.Equal(d.UpdatedAt) {
+			continue
+		} else if w != nil {
+			w.stop()
+		}
+		w, err := s.startWorker(d)
+		if err != nil {
+			s.logger.Error("delivery: cannot open destination", "destination", d.ID, "err", err)
+			continue
+		}
+		s.workers[d.ID] = w
+	}
+	for id, w := range s.workers {
+		if !seen[id] {
+			w.stop()
+			delete(s.workers, id)
+		}
+	}
+	return nil
+}
+
+// worker delivers the events of one destination.
+type worker struct {
+	s      *Service
+	dest   *inlet.Destination
+	sender Sender
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	wake   chan struct{}
+}
+
+func (s *Service) startWorker(d *inlet.Destination) (*worker, error) {
+	sender, err := open(d, s.opts.InFlight)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	w := &worker{s: s, dest: d, sender: sender, ctx: ctx, cancel: cancel, done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	go w.run()
+	return w, nil
+}
+
+func (w *worker) notify() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) stop() {
+	w.cancel()
+	<-w.done
+	w.sender.Close()
+}
+
+func (w *worker) run() {
+	defer close(w.done)
+	t := time.NewTicker(w.s.opts.Poll)
+	defer t.Stop()
+	for {
+		n, err := w.round()
+		if err != nil && w.ctx.Err() == nil {
+			w.s.logger.Warn("delivery: round failed; retrying", "destination", w.dest.ID, "err", err)
+		}
+		if n > 0 && err == nil {
+			continue
+		}
+		select {
+		case <-w.ctx.Done():
+			return
+		case <-t.C:
+		case <-w.wake:
+		}
+	}
+}
+
+// round claims due deliveries, sends them, and records the outcomes; it
+// returns how many it claimed.
+func (w *worker) round() (int, error) {
+	s := w.s
+	claimed, err := s.store.ClaimDeliveries(w.ctx, w.dest.ID, s.opts.Owner, s.opts.Batch, s.now(), s.opts.Lease)
+	if err != nil || len(claimed) == 0 {
+		return 0, err
+	}
+	outcomes := make([]inlet.Outcome, len(claimed))
+	gone := false
+	sem := make(chan struct{}, s.opts.InFlight)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i, d := range claimed {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			o, g := w.attempt(d)
+			outcomes[i] = o
+			if g {
+				mu.Lock()
+				gone = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if w.ctx.Err() != nil {
+		// Stopping: the sends cut short are not attempts; the leases run
+		// out and the next owner sends them.
+		return len(claimed), nil
+	}
+	// Recorded even when the worker is being stopped: an event sent is
+	// not sent again for want of a record.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), 10*time.Second)
+	defer cancel()
+	if err := s.store.CompleteDeliveries(ctx, w.dest.ID, s.opts.Owner, outcomes); err != nil {
+		return 0, err
+	}
+	if gone {
+		disabled := false
+		if _, err := s.store.UpdateDestination(ctx, w.dest.ID, inlet.DestinationUpdate{Enabled: &disabled}); err != nil && !errors.Is(err, context.Canceled) {
+			s.logger.Error("delivery: cannot disable a destination that answered 410", "destination", w.dest.ID, "err", err)
+		}
+		s.logger.Warn("delivery: the receiver answered 410 Gone; destination disabled", "destination", w.dest.ID)
+		w.cancel()
+	}
+	return len(claimed), nil
+}
+
+// attempt sends one delivery and returns its outcome, and whether the
+// receiver is gone.
+func (w *worker) attempt(d *inlet.Delivery) (inlet.Outcome, bool) {
+	s := w.s
+	start := s.now()
+	var r Result
+	if d.Event == nil {
+		r.Err = errors.New("the event is no longer stored")
+	} else if body, err := inlet.EventJSON(d.Event); err != nil {
+		r.Err = err
+	} else {
+		r = w.sender.Send(w.ctx, d.Event, body)
+	}
+	end := s.now()
+	a := inlet.Attempt{At: start.UTC(), Status: r.Status, LatencyMS: float64(end.Sub(start).Microseconds()) / 1000, Response: r.Response}
+	o := inlet.Outcome{EventID: d.EventID, Log: nil}
+	if r.Err == nil {
+		o.Status, o.NextAttemptAt = inlet.DeliveryDelivered, end
+	} else {
+		a.Error = r.Err.Error()
+		next, dead := w.dest.Retry.Next(d.Attempts+1, d.CreatedAt, end)
+		o.Status, o.NextAttemptAt = inlet.DeliveryFailed, next
+		if dead || d.Event == nil {
+			o.Status = inlet.DeliveryDead
+		}
+	}
+	o.Log = inlet.AppendAttempt(d.Log, a)
+	return o, r.Gone
+}

@@ -1,0 +1,510 @@
+package inlet
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Destination types known to this build. A sender for each lives in
+// package deliver; a new type is one file there plus its name here.
+const (
+	DestinationWebhook = "webhook" // an HTTP POST of each event
+	DestinationNATS    = "nats"    // a NATS JetStream publish of each event
+)
+
+// Destination is a place events are delivered to, at least once, after
+// they are committed. Only events inserted at or after CreatedAt are
+// delivered, unless a replay asks for older ones.
+type Destination struct {
+	ID      string            `json:"id"`
+	Name    string            `json:"name"`
+	Type    string            `json:"type"`
+	Enabled bool              `json:"enabled"`
+	Filter  DestinationFilter `json:"filter"`
+	// Config is the type's own configuration (for a webhook: url, secret,
+	// headers, timeout). Secret values are write-only: the default JSON
+	// of a Destination masks them; stores keep them in their own encoding.
+	Config json.RawMessage `json:"config"`
+	Retry  RetryPolicy     `json:"retry"`
+	// Ordered holds every later event back while one is failing, so that
+	// the receiver sees events in commit order.
+	Ordered   bool      `json:"ordered"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// State, when set, is the destination's delivery state.
+	State *DeliveryState `json:"state,omitempty"`
+}
+
+// DestinationFilter selects the events of a destination. Empty lists
+// select everything.
+type DestinationFilter struct {
+	Sources []string `json:"sources"`
+	// Types are event types; one ending in "*" matches every type with
+	// that prefix ("invoice.*").
+	Types []string `json:"types"`
+}
+
+// Match reports whether an event of source and typ passes the filter.
+func (f *DestinationFilter) Match(source, typ string) bool {
+	if len(f.Sources) > 0 && !slices.Contains(f.Sources, source) {
+		return false
+	}
+	if len(f.Types) == 0 {
+		return true
+	}
+	for _, t := range f.Types {
+		if prefix, ok := strings.CutSuffix(t, "*"); ok {
+			if strings.HasPrefix(typ, prefix) {
+				return true
+			}
+		} else if t == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// RetryPolicy is when a failed delivery is tried again: after each step of
+// Backoff in turn, the last step repeating, until MaxAge has passed since
+// the delivery was due first; then it is dead.
+type RetryPolicy struct {
+	Backoff []string `json:"backoff"`
+	MaxAge  string   `json:"max_age"`
+}
+
+// Default retry policy.
+var (
+	DefaultBackoff = []string{"5s", "30s", "2m", "10m", "1h"}
+	DefaultMaxAge  = "24h"
+)
+
+// Limits of a destination.
+const (
+	MaxBackoffSteps = 32
+	MaxRetryAge     = 30 * 24 * time.Hour
+)
+
+// WithDefaults returns p with an empty Backoff or MaxAge set to the default.
+func (p RetryPolicy) WithDefaults() RetryPolicy {
+	if len(p.Backoff) == 0 {
+		p.Backoff = slices.Clone(DefaultBackoff)
+	}
+	if p.MaxAge == "" {
+		p.MaxAge = DefaultMaxAge
+	}
+	return p
+}
+
+// Validate returns an EINVALID error naming the first field that is wrong.
+func (p *RetryPolicy) Validate() error {
+	if len(p.Backoff) > MaxBackoffSteps {
+		return Errorf(EINVALID, "retry.backoff has more than %d steps", MaxBackoffSteps)
+	}
+	for i, s := range p.Backoff {
+		if d, err := time.ParseDuration(s); err != nil || d < 10*time.Millisecond || d > 24*time.Hour {
+			return Errorf(EINVALID, "retry.backoff[%d] must be a duration such as \"30s\", from 10ms to 24h", i)
+		}
+	}
+	if p.MaxAge != "" {
+		if d, err := time.ParseDuration(p.MaxAge); err != nil || d < 0 || d > MaxRetryAge {
+			return Errorf(EINVALID, "retry.max_age must be a duration such as \"24h\", from 0s to %s", MaxRetryAge)
+		}
+	}
+	return nil
+}
+
+// Next returns when a delivery that has failed attempts times (at least
+// once) and was first due at first is tried again, at now or later, with
+// up to a fifth of the step added as jitter so that the retries of many
+// events spread out; dead is true when that would be past the policy's
+// MaxAge.
+func (p *RetryPolicy) Next(attempts int, first, now time.Time) (next time.Time, dead bool) {
+	q := p.WithDefaults()
+	i := min(attempts-1, len(q.Backoff)-1)
+	step, _ := time.ParseDuration(q.Backoff[max(i, 0)])
+	maxAge, _ := time.ParseDuration(q.MaxAge)
+	if step > 0 {
+		step += time.Duration(rand.Int64N(int64(step)/5 + 1))
+	}
+	next = now.Add(step)
+	return next, next.Sub(first) > maxAge
+}
+
+// Validate returns an EINVALID error naming the first field that is
+// wrong. The type's config is checked by its sender (package deliver).
+func (d *Destination) Validate() error {
+	switch {
+	case !ValidID(d.ID):
+		return Errorf(EINVALID, "id must be 1 to %d characters from A-Z, a-z, 0-9, '-', '_', '.' and ':'", MaxIDLength)
+	case d.Name == "":
+		return Errorf(EINVALID, "name is required")
+	case len(d.Name) > 256:
+		return Errorf(EINVALID, "name is longer than 256 characters")
+	case d.Type != DestinationWebhook && d.Type != DestinationNATS:
+		return Errorf(EINVALID, "type must be %q or %q", DestinationWebhook, DestinationNATS)
+	case len(d.Filter.Sources) > 1000 || len(d.Filter.Types) > 1000:
+		return Errorf(EINVALID, "filter lists take at most 1000 entries")
+	}
+	for _, s := range d.Filter.Sources {
+		if !ValidID(s) {
+			return Errorf(EINVALID, "filter.sources: %q is not a source id", s)
+		}
+	}
+	for _, t := range d.Filter.Types {
+		if _, err := NormalizeEventType(strings.TrimSuffix(t, "*")); err != nil && t != "*" {
+			return Errorf(EINVALID, "filter.types: %q is not an event type (a trailing * matches a prefix)", t)
+		}
+	}
+	if len(d.Config) == 0 || !json.Valid(d.Config) || bytes.TrimSpace(d.Config)[0] != '{' {
+		return Errorf(EINVALID, "config must be a JSON object")
+	}
+	return d.Retry.Validate()
+}
+
+// MarshalJSON writes times in the API's format and masks the config's
+// secrets.
+func (d *Destination) MarshalJSON() ([]byte, error) {
+	type plain Destination
+	return json.Marshal(struct {
+		*plain
+		Config    json.RawMessage `json:"config"`
+		CreatedAt string          `json:"created_at"`
+		UpdatedAt string          `json:"updated_at"`
+	}{(*plain)(d), maskConfig(d.Config), FormatTime(d.CreatedAt), FormatTime(d.UpdatedAt)})
+}
+
+// secretKeys are the config keys whose values are write-only; every value
+// of "headers" is too, as headers often carry credentials.
+var secretKeys = []string{"secret", "password", "token"}
+
+// maskConfig returns config with its secret values replaced.
+func maskConfig(config json.RawMessage) json.RawMessage {
+	var m map[string]json.RawMessage
+	if len(config) == 0 || json.Unmarshal(config, &m) != nil {
+		return json.RawMessage("{}")
+	}
+	for _, k := range secretKeys {
+		var s string
+		if v, ok := m[k]; ok && json.Unmarshal(v, &s) == nil && s != "" {
+			m[k], _ = json.Marshal(maskSecret(VerifyStandardWebhooks, s))
+		}
+	}
+	if v, ok := m["headers"]; ok {
+		var h map[string]string
+		if json.Unmarshal(v, &h) == nil {
+			for k := range h {
+				h[k] = MaskedSecret
+			}
+			m["headers"], _ = json.Marshal(h)
+		}
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// KeepSecrets fills the secret values that config leaves out or sends back
+// masked from old, the stored config: so that an update may send back what
+// it read.
+func KeepSecrets(config, old json.RawMessage) json.RawMessage {
+	var m, o map[string]json.RawMessage
+	if json.Unmarshal(config, &m) != nil || json.Unmarshal(old, &o) != nil {
+		return config
+	}
+	for _, k := range secretKeys {
+		var s string
+		v, ok := m[k]
+		if !ok || (json.Unmarshal(v, &s) == nil && isMasked(s)) {
+			if ov, ok := o[k]; ok {
+				m[k] = ov
+			}
+		}
+	}
+	if v, ok := m["headers"]; ok {
+		var h, oh map[string]string
+		if json.Unmarshal(v, &h) == nil && json.Unmarshal(o["headers"], &oh) == nil {
+			for k, s := range h {
+				if isMasked(s) {
+					h[k] = oh[k]
+				}
+			}
+			m["headers"], _ = json.Marshal(h)
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return config
+	}
+	return b
+}
+
+// DestinationUpdate holds the fields of a destination to change; nil
+// fields stay.
+type DestinationUpdate struct {
+	Name    *string            `json:"name"`
+	Enabled *bool              `json:"enabled"`
+	Filter  *DestinationFilter `json:"filter"`
+	Config  json.RawMessage    `json:"config"`
+	Retry   *RetryPolicy       `json:"retry"`
+	Ordered *bool              `json:"ordered"`
+}
+
+// Apply changes d by u.
+func (u *DestinationUpdate) Apply(d *Destination) {
+	if u.Name != nil {
+		d.Name = *u.Name
+	}
+	if u.Enabled != nil {
+		d.Enabled = *u.Enabled
+	}
+	if u.Filter != nil {
+		d.Filter = *u.Filter
+	}
+	if len(u.Config) > 0 {
+		d.Config = u.Config
+	}
+	if u.Retry != nil {
+		d.Retry = *u.Retry
+	}
+	if u.Ordered != nil {
+		d.Ordered = *u.Ordered
+	}
+}
+
+// ListFilter pages through a listing ordered by id.
+type ListFilter struct {
+	Limit  int    // 1 to MaxEventLimit; 0 means DefaultEventLimit
+	Cursor string // opaque, from the previous page's Next
+}
+
+// DestinationPage is one page of destinations, ordered by id.
+type DestinationPage struct {
+	Items []*Destination `json:"items"`
+	Next  *string        `json:"next"`
+}
+
+// DestinationStore stores destinations.
+type DestinationStore interface {
+	// CreateDestination stores a new destination, setting its times.
+	// Returns ECONFLICT when the id exists, EINVALID.
+	CreateDestination(ctx context.Context, d *Destination) error
+
+	// FindDestination returns one destination, without its State.
+	// Returns ENOTFOUND.
+	FindDestination(ctx context.Context, id string) (*Destination, error)
+
+	// ListDestinations returns a page of destinations ordered by id.
+	// Returns EINVALID for a bad cursor.
+	ListDestinations(ctx context.Context, f ListFilter) (*DestinationPage, error)
+
+	// UpdateDestination applies u and returns the destination as stored.
+	// Returns ENOTFOUND, EINVALID.
+	UpdateDestination(ctx context.Context, id string, u DestinationUpdate) (*Destination, error)
+
+	// DeleteDestination removes a destination and its deliveries.
+	// Returns ENOTFOUND.
+	DeleteDestination(ctx context.Context, id string) error
+}
+
+// Delivery statuses.
+const (
+	DeliveryPending   = "pending"   // due, never attempted yet
+	DeliveryFailed    = "failed"    // attempted and failed; tried again at NextAttemptAt
+	DeliveryDead      = "dead"      // out of attempts; waits for a retry or a discard
+	DeliveryDelivered = "delivered" // the receiver acknowledged it
+)
+
+// ValidDeliveryStatus reports whether s is a delivery status.
+func ValidDeliveryStatus(s string) bool {
+	return s == DeliveryPending || s == DeliveryFailed || s == DeliveryDead || s == DeliveryDelivered
+}
+
+// MaxAttemptLog is how many attempts a delivery keeps, the latest.
+const MaxAttemptLog = 10
+
+// Delivery is the state of one event for one destination.
+type Delivery struct {
+	DestinationID string    `json:"destination_id"`
+	EventID       string    `json:"event_id"`
+	Status        string    `json:"status"`
+	Attempts      int       `json:"attempts"`
+	CreatedAt     time.Time `json:"created_at"`
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+	LastError     string    `json:"last_error"`
+	Log           []Attempt `json:"log"`
+
+	// Event is the event to deliver, in claimed deliveries only; nil when
+	// the event is no longer stored.
+	Event *Event `json:"-"`
+}
+
+// MarshalJSON writes times in the API's format.
+func (d *Delivery) MarshalJSON() ([]byte, error) {
+	type plain Delivery
+	return json.Marshal(struct {
+		*plain
+		CreatedAt     string `json:"created_at"`
+		NextAttemptAt string `json:"next_attempt_at"`
+	}{(*plain)(d), FormatTime(d.CreatedAt), FormatTime(d.NextAttemptAt)})
+}
+
+// Attempt is one try of a delivery.
+type Attempt struct {
+	At time.Time `json:"at"`
+	// Status is the receiver's HTTP status, 0 when there was none.
+	Status int `json:"status,omitempty"`
+	// Error says why the attempt failed; empty on success.
+	Error     string  `json:"error,omitempty"`
+	LatencyMS float64 `json:"latency_ms"`
+	// Response is the first bytes of the receiver's answer.
+	Response string `json:"response,omitempty"`
+}
+
+// Outcome is what an attempt of a claimed delivery led to.
+type Outcome struct {
+	EventID       string
+	Status        string // DeliveryDelivered, DeliveryFailed or DeliveryDead
+	NextAttemptAt time.Time
+	Log           []Attempt // the delivery's log with this attempt, bounded
+}
+
+// DeliveryFilter selects the deliveries of a destination.
+type DeliveryFilter struct {
+	Status string // "" for every status
+	Limit  int    // 1 to MaxEventLimit; 0 means DefaultEventLimit
+	Cursor string
+}
+
+// DeliveryPage is one page of deliveries, in delivery order.
+type DeliveryPage struct {
+	Items []*Delivery `json:"items"`
+	Next  *string     `json:"next"`
+}
+
+// DeliveryState is the backlog of a destination.
+type DeliveryState struct {
+	Pending   int `json:"pending"`
+	Failed    int `json:"failed"`
+	Dead      int `json:"dead"`
+	Delivered int `json:"delivered"`
+	// Oldest is when the oldest undelivered event was committed for the
+	// destination; LagSeconds its age.
+	Oldest     *time.Time `json:"oldest_undelivered_at"`
+	LagSeconds float64    `json:"lag_seconds"`
+}
+
+// Replay selects stored events to deliver again.
+type Replay struct {
+	Since   time.Time // inclusive
+	Until   time.Time // exclusive; zero means now
+	Sources []string
+	Types   []string
+}
+
+// DeliveryStore keeps the outbox and the deliveries. Append adds one
+// outbox entry per stored event in its transaction; FanOut turns them into
+// deliveries; workers claim due deliveries under a lease and complete them.
+type DeliveryStore interface {
+	// FanOut moves up to limit outbox entries, in commit order, to
+	// deliveries of the destinations whose filter matches the event and
+	// that existed when it was inserted. It returns how many entries it
+	// took; fewer than limit means the outbox is empty.
+	// Returns EUNAVAILABLE.
+	FanOut(ctx context.Context, limit int, now time.Time) (int, error)
+
+	// ClaimDeliveries leases to owner, until now+lease, up to limit due
+	// deliveries of a destination (pending or failed, NextAttemptAt not
+	// after now, no live lease) in delivery order, with their events. For
+	// an ordered destination it claims at most the first undelivered one,
+	// and only when it is due. Deliveries leased by another owner are
+	// skipped, never waited for. Returns EUNAVAILABLE.
+	ClaimDeliveries(ctx context.Context, destinationID, owner string, limit int, now time.Time, lease time.Duration) ([]*Delivery, error)
+
+	// CompleteDeliveries records outcomes of deliveries claimed by owner
+	// and releases their leases; an outcome for a delivery whose lease
+	// another owner took since is ignored. Returns EUNAVAILABLE.
+	CompleteDeliveries(ctx context.Context, destinationID, owner string, outcomes []Outcome) error
+
+	// ListDeliveries returns a page of a destination's deliveries.
+	// Returns ENOTFOUND for an unknown destination, EINVALID.
+	ListDeliveries(ctx context.Context, destinationID string, f DeliveryFilter) (*DeliveryPage, error)
+
+	// RetryDeliveries makes the named deliveries, or all of the given
+	// status when eventIDs is empty, pending and due at now with a fresh
+	// retry schedule. It returns how many it changed.
+	// Returns ENOTFOUND for an unknown destination, EINVALID.
+	RetryDeliveries(ctx context.Context, destinationID string, eventIDs []string, status string, now time.Time) (int, error)
+
+	// ReplayDeliveries makes every stored event of r that passes the
+	// destination's filter pending for it again, in commit order after
+	// the deliveries already due. It returns how many.
+	// Returns ENOTFOUND for an unknown destination, EINVALID.
+	ReplayDeliveries(ctx context.Context, destinationID string, r Replay, now time.Time) (int, error)
+
+	// DeliveryState returns a destination's backlog at now.
+	// Returns ENOTFOUND for an unknown destination.
+	DeliveryState(ctx context.Context, destinationID string, now time.Time) (*DeliveryState, error)
+}
+
+// OutboxEntry is an event waiting in the outbox, as FanOut sees it.
+type OutboxEntry struct {
+	EventID    string
+	SourceID   string
+	Type       string
+	InsertedAt time.Time
+}
+
+// Targets returns the destinations an outbox entry is delivered to: those
+// whose filter matches it and that existed when it was inserted. It is the
+// one rule of FanOut for every store.
+func (e *OutboxEntry) Targets(dests []*Destination) []*Destination {
+	var out []*Destination
+	for _, d := range dests {
+		if !d.CreatedAt.After(e.InsertedAt) && d.Filter.Match(e.SourceID, e.Type) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// AppendAttempt returns log with a appended, keeping the latest
+// MaxAttemptLog attempts.
+func AppendAttempt(log []Attempt, a Attempt) []Attempt {
+	log = append(log, a)
+	if len(log) > MaxAttemptLog {
+		log = slices.Clone(log[len(log)-MaxAttemptLog:])
+	}
+	return log
+}
+
+// ParseDeliveryStatus checks a status filter; "" is every status.
+func ParseDeliveryStatus(s string) (string, error) {
+	if s != "" && !ValidDeliveryStatus(s) {
+		return "", Errorf(EINVALID, "status must be %s, %s, %s or %s", DeliveryPending, DeliveryFailed, DeliveryDead, DeliveryDelivered)
+	}
+	return s, nil
+}
+
+// String describes a replay for logs.
+func (r Replay) String() string {
+	return fmt.Sprintf("replay since=%s until=%s sources=%v types=%v", FormatTime(r.Since), FormatTime(r.Until), r.Sources, r.Types)
+}
+
+// EventJSON is an event as the events API shows it, byte for byte with
+// its final newline: what a destination receives and what a line of an
+// export holds.
+func EventJSON(e *Event) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
