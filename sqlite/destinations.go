@@ -476,7 +476,9 @@ func (db *DB) RetryDeliveries(ctx context.Context, destinationID string, eventID
 	if _, err := findDestination(ctx, db.read, destinationID); err != nil {
 		return 0, err
 	}
-	query := `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, created_at = ? WHERE destination_id = ?`
+	// The lease goes too: an attempt in flight records nothing, and the
+	// delivery is sent again.
+	query := `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, created_at = ?, lease_owner = NULL, lease_until = NULL WHERE destination_id = ?`
 	args := []any{now.UnixNano(), now.UnixNano(), destinationID}
 	switch {
 	case len(eventIDs) > 0:
@@ -542,7 +544,7 @@ func (db *DB) ReplayDeliveries(ctx context.Context, destinationID string, r inle
 		k := min(len(args)/6, chunkRows)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (destination_id, event_id, seq, status, created_at, next_attempt_at) VALUES `+rowsOf(k, 6)+`
 			ON CONFLICT (destination_id, event_id) DO UPDATE SET status = excluded.status, created_at = excluded.created_at,
-			next_attempt_at = excluded.next_attempt_at, attempts = 0`, args[:6*k]...); err != nil {
+			next_attempt_at = excluded.next_attempt_at, attempts = 0, lease_owner = NULL, lease_until = NULL`, args[:6*k]...); err != nil {
 			return 0, unavailable(err)
 		}
 		args = args[6*k:]
