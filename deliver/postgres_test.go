@@ -1,6 +1,27 @@
 package deliver_test
 
-import "testing"
+import (
+	"context"
+	"os"
+	"testing"
 
-// addPostgres adds the PostgreSQL store once it delivers.
-func addPostgres(b map[string]func(t *testing.T) store) {}
+	"inlet/postgres"
+	"inlet/postgres/pgtest"
+)
+
+// addPostgres adds the PostgreSQL store when the test database is
+// configured.
+func addPostgres(b map[string]func(t *testing.T) store) {
+	if os.Getenv(pgtest.EnvURL) == "" {
+		return
+	}
+	b["postgres"] = func(t *testing.T) store {
+		t.Helper()
+		db, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{})
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+}

@@ -101,6 +101,9 @@ func (db *DB) append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appen
 	if err := insertEvents(ctx, tx, b.Events); err != nil {
 		return nil, err
 	}
+	if err := enqueue(ctx, tx, b.Events); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, err
 	}

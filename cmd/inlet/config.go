@@ -43,6 +43,11 @@ type Config struct {
 	// merges what it learnt into the store.
 	Catalog         bool
 	CatalogInterval time.Duration
+	// DeliveryLease is how long a node holds the deliveries it claimed:
+	// the bound on how soon another node takes over a dead node's work.
+	DeliveryLease time.Duration
+	// DeliveryInFlight bounds the sends in flight per destination.
+	DeliveryInFlight int
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -61,8 +66,10 @@ func DefaultConfig() Config {
 		RejectionsMaxCount: inlet.DefaultRejectionMaxCount,
 		RejectionsMaxBytes: inlet.DefaultRejectionMaxBytes,
 
-		Catalog:         true,
-		CatalogInterval: time.Second,
+		Catalog:          true,
+		CatalogInterval:  time.Second,
+		DeliveryLease:    time.Minute,
+		DeliveryInFlight: 64,
 	}
 }
 
@@ -98,6 +105,8 @@ func (sf *serveFlags) register(fs *pflag.FlagSet, cfg *Config) {
 	fs.Int64Var(&cfg.RejectionsMaxBytes, "rejections-max-bytes", cfg.RejectionsMaxBytes, "most bytes of rejected requests kept in the log; beyond it, the oldest are dropped")
 	fs.StringVar(&sf.publicURL, "public-url", "", "base URL senders call this collector at, such as https://hooks.example.com (scheme, host, any path prefix a proxy strips); Twilio signs it (default: http:// and the Host header)")
 	fs.BoolVar(&cfg.Catalog, "catalog", cfg.Catalog, "learn the schema catalog from the committed events, in the background")
+	fs.DurationVar(&cfg.DeliveryLease, "delivery-lease", cfg.DeliveryLease, "how long a node holds the deliveries it claimed; another node takes over a dead node's deliveries after it")
+	fs.IntVar(&cfg.DeliveryInFlight, "delivery-in-flight", cfg.DeliveryInFlight, "most events sent at once to one destination")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.VisitAll(func(f *pflag.Flag) { envFlags(fs, f.Name) })
 }

@@ -24,6 +24,7 @@ import (
 	"inlet"
 	"inlet/batch"
 	"inlet/catalog"
+	"inlet/deliver"
 	inlethttp "inlet/http"
 	"inlet/http/console"
 	"inlet/stream"
@@ -94,6 +95,8 @@ type Main struct {
 	pprof      *http.Server // nil without --pprof-addr
 	// catalog is nil when the schema catalog is off.
 	catalog *catalog.Recorder
+	// deliver is nil when the store delivers nothing.
+	deliver *deliver.Service
 }
 
 // NewMain returns a Main for cfg.
@@ -150,6 +153,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if cfg.Catalog {
 		m.catalog = catalog.NewRecorder(db, catalog.Options{Interval: cfg.CatalogInterval}, m.Logger)
 	}
+	var dests inlethttp.Destinations
+	var changed func()
+	if ds, ok := db.(deliver.Store); ok {
+		m.deliver = deliver.New(ds, deliver.Options{Lease: cfg.DeliveryLease, InFlight: cfg.DeliveryInFlight}, m.Logger)
+		m.deliver.Start()
+		dests, changed = ds, m.deliver.Refresh
+	}
 
 	handler := inlethttp.NewServer(inlethttp.Config{
 		Store:          db,
@@ -166,6 +176,10 @@ func (m *Main) Run(ctx context.Context) error {
 		SessionAuth:    web.Authenticated,
 		PublicURL:      cfg.PublicURL,
 		Catalog:        m.catalog,
+
+		Destinations:        dests,
+		ValidateDestination: deliver.Validate,
+		DestinationsChanged: changed,
 	})
 	m.server = inlethttp.HTTPServer(handler, m.Logger)
 
@@ -240,6 +254,9 @@ func (m *Main) Close() error {
 	}
 	if m.catalog != nil {
 		m.catalog.Close() // merges what it holds
+	}
+	if m.deliver != nil {
+		m.deliver.Close()
 	}
 	m.retain.stop()
 	if m.store != nil {
