@@ -34,6 +34,10 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) inlet.Store { return open(t) })
 }
 
+func TestDelivery(t *testing.T) {
+	storetest.RunDelivery(t, func(t *testing.T) storetest.Deliverer { return open(t) })
+}
+
 func TestIntake(t *testing.T) {
 	storetest.RunIntake(t, func(t *testing.T) inlet.Store { return open(t) })
 }
