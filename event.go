@@ -118,6 +118,9 @@ type EventFilter struct {
 	Until     time.Time // exclusive
 	Limit     int       // 1 to MaxEventLimit; 0 means DefaultEventLimit
 	Cursor    string    // opaque, from EventPage.Next
+	// Oldest lists oldest first (commit order), as an export does;
+	// otherwise newest first.
+	Oldest bool
 }
 
 // Limits of an event listing.
@@ -170,8 +173,8 @@ type EventStore interface {
 	// FindEvent returns one event. Returns ENOTFOUND.
 	FindEvent(ctx context.Context, id string) (*Event, error)
 
-	// ListEvents returns events matching f, newest first.
-	// Returns EINVALID for a bad cursor.
+	// ListEvents returns events matching f, newest first (oldest first
+	// when f.Oldest is set). Returns EINVALID for a bad cursor.
 	ListEvents(ctx context.Context, f EventFilter) (*EventPage, error)
 }
 
@@ -182,4 +185,15 @@ type Retainer interface {
 	// last day before t may stay. Sessions and profiles stay.
 	// Returns EUNAVAILABLE.
 	DeleteEventsBefore(ctx context.Context, t time.Time) error
+}
+
+// EventImporter brings in events stored elsewhere (an export), as they
+// were: ids, types, times, sessions and profiles.
+type EventImporter interface {
+	// ImportEvents stores the events whose id is not stored yet, with
+	// their sessions and profiles when those do not exist (an existing
+	// session keeps its profile), in one transaction. Imported events are
+	// history: they are not delivered to destinations unless replayed. It
+	// returns how many events were new. Returns EUNAVAILABLE.
+	ImportEvents(ctx context.Context, events []*Event) (int, error)
 }

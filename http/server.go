@@ -140,6 +140,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.Destinations != nil {
 		s.routeDestinations()
 	}
+	s.routeExport()
 
 	if cfg.Console != nil {
 		s.mux.Handle("/console/", cfg.Console)

@@ -281,13 +281,21 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 		if err != nil {
 			return nil, err
 		}
-		add("(inserted_at, id) < (?, ?)", at, id)
+		if f.Oldest {
+			add("(inserted_at, id) > (?, ?)", at, id)
+		} else {
+			add("(inserted_at, id) < (?, ?)", at, id)
+		}
 	}
 	query := selectEvent
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY inserted_at DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
+	if f.Oldest {
+		query += " ORDER BY inserted_at, id LIMIT " + strconv.Itoa(limit+1)
+	} else {
+		query += " ORDER BY inserted_at DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
+	}
 
 	rows, err := db.pool.Query(ctx, query, args...)
 	if err != nil {

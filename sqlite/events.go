@@ -270,13 +270,21 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 		if err != nil {
 			return nil, err
 		}
-		add("seq < ?", seq)
+		if f.Oldest {
+			add("seq > ?", seq)
+		} else {
+			add("seq < ?", seq)
+		}
 	}
 	query := selectEvent
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY seq DESC LIMIT ?"
+	if f.Oldest {
+		query += " ORDER BY seq LIMIT ?"
+	} else {
+		query += " ORDER BY seq DESC LIMIT ?"
+	}
 	args = append(args, limit+1)
 
 	rows, err := db.read.QueryContext(ctx, query, args...)

@@ -1,0 +1,50 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+
+	"inlet"
+)
+
+var _ inlet.EventImporter = (*DB)(nil)
+
+// ImportEvents stores events as they were, skipping ids already stored.
+// See inlet.EventImporter.
+func (db *DB) ImportEvents(ctx context.Context, events []*inlet.Event) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	defer tx.Rollback()
+	n := 0
+	for _, e := range events {
+		args, err := appendEventArgs(nil, e)
+		if err != nil {
+			return 0, err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO events (id, type, inserted_at, source_id, session_id, profile_id, properties, context, warnings)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, args...)
+		if err != nil {
+			return 0, unavailable(fmt.Errorf("import event %s: %w", e.ID, err))
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			continue
+		}
+		n++
+		if e.ProfileID != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO profiles (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, e.ProfileID, e.InsertedAt.UnixNano()); err != nil {
+				return 0, unavailable(err)
+			}
+		}
+		if e.SessionID != "" && e.ProfileID != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, profile_id, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, e.SessionID, e.ProfileID, e.InsertedAt.UnixNano()); err != nil {
+				return 0, unavailable(err)
+			}
+		}
+	}
+	return n, unavailable(tx.Commit())
+}
