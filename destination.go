@@ -214,7 +214,7 @@ func maskConfig(config json.RawMessage) json.RawMessage {
 // it read.
 func KeepSecrets(config, old json.RawMessage) json.RawMessage {
 	var m, o map[string]json.RawMessage
-	if json.Unmarshal(config, &m) != nil || json.Unmarshal(old, &o) != nil {
+	if json.Unmarshal(config, &m) != nil || json.Unmarshal(old, &o) != nil || m == nil || o == nil {
 		return config
 	}
 	for _, k := range secretKeys {
@@ -250,7 +250,7 @@ type DestinationUpdate struct {
 	Name    *string            `json:"name"`
 	Enabled *bool              `json:"enabled"`
 	Filter  *DestinationFilter `json:"filter"`
-	Config  json.RawMessage    `json:"config"`
+	Config  json.RawMessage    `json:"config,omitempty"` // null or absent: unchanged
 	Retry   *RetryPolicy       `json:"retry"`
 	Ordered *bool              `json:"ordered"`
 }
@@ -266,7 +266,7 @@ func (u *DestinationUpdate) Apply(d *Destination) {
 	if u.Filter != nil {
 		d.Filter = *u.Filter
 	}
-	if len(u.Config) > 0 {
+	if len(u.Config) > 0 && string(u.Config) != "null" {
 		d.Config = u.Config
 	}
 	if u.Retry != nil {

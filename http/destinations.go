@@ -129,6 +129,9 @@ func (s *Server) handleUpdateDestination(w http.ResponseWriter, r *http.Request)
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
+	if string(u.Config) == "null" {
+		u.Config = nil
+	}
 	if len(u.Config) > 0 {
 		// Secrets are write-only: one left out or sent back masked stays.
 		u.Config = inlet.KeepSecrets(u.Config, old.Config)

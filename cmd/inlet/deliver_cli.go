@@ -1,0 +1,458 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"inlet"
+	inlethttp "inlet/http"
+)
+
+// The commands of destinations, deliveries, and events export|import:
+// each is a function over a client and plain arguments, registered in
+// deliverCommands with the flags it takes.
+
+// DestinationOptions are the flags of inlet destinations create.
+type DestinationOptions struct {
+	ID, Name, Type       string
+	URL, Secret, Subject string
+	Timeout              string
+	Config               string // a whole config as JSON, instead of the fields above
+	Sources, Types       string // comma-separated
+	Backoff, MaxAge      string
+	Ordered, Disabled    bool
+}
+
+// Request builds the request of inlet destinations create.
+func (o *DestinationOptions) Request() (inlethttp.CreateDestinationRequest, error) {
+	req := inlethttp.CreateDestinationRequest{ID: o.ID, Name: o.Name, Type: o.Type, Ordered: o.Ordered}
+	if o.Disabled {
+		off := false
+		req.Enabled = &off
+	}
+	if o.Config != "" {
+		if !json.Valid([]byte(o.Config)) {
+			return req, fmt.Errorf("--config must be a JSON object")
+		}
+		req.Config = json.RawMessage(o.Config)
+	} else {
+		cfg := map[string]string{}
+		for k, v := range map[string]string{"url": o.URL, "secret": o.Secret, "subject": o.Subject, "timeout": o.Timeout} {
+			if v != "" {
+				cfg[k] = v
+			}
+		}
+		req.Config, _ = json.Marshal(cfg)
+	}
+	if o.Sources != "" || o.Types != "" {
+		req.Filter = &inlet.DestinationFilter{Sources: splitList(o.Sources), Types: splitList(o.Types)}
+	}
+	if o.Backoff != "" || o.MaxAge != "" {
+		req.Retry = &inlet.RetryPolicy{Backoff: splitList(o.Backoff), MaxAge: o.MaxAge}
+	}
+	return req, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// CreateDestination registers a destination and prints it.
+func CreateDestination(ctx context.Context, c *inlethttp.Client, o DestinationOptions, out printer) error {
+	req, err := o.Request()
+	if err != nil {
+		return err
+	}
+	d, err := c.CreateDestination(ctx, req)
+	if err != nil {
+		return err
+	}
+	return out.destinations(d)
+}
+
+// ListDestinations prints every destination.
+func ListDestinations(ctx context.Context, c *inlethttp.Client, out printer) error {
+	var all []*inlet.Destination
+	f := inlet.ListFilter{Limit: inlet.MaxEventLimit}
+	for {
+		page, err := c.ListDestinations(ctx, f)
+		if err != nil {
+			return err
+		}
+		all = append(all, page.Items...)
+		if page.Next == nil {
+			break
+		}
+		f.Cursor = *page.Next
+	}
+	return out.destinations(all...)
+}
+
+// GetDestination prints one destination with its delivery state.
+func GetDestination(ctx context.Context, c *inlethttp.Client, id string, out printer) error {
+	d, err := c.FindDestination(ctx, id)
+	if err != nil {
+		return err
+	}
+	if out.json {
+		return out.json1(d)
+	}
+	if err := out.destinations(d); err != nil {
+		return err
+	}
+	if st := d.State; st != nil {
+		oldest := "-"
+		if st.Oldest != nil {
+			oldest = inlet.FormatTime(*st.Oldest)
+		}
+		fmt.Fprintln(out.w)
+		return out.table([]string{"PENDING", "FAILED", "DEAD", "DELIVERED", "OLDEST UNDELIVERED", "LAG"},
+			[]string{fmt.Sprint(st.Pending), fmt.Sprint(st.Failed), fmt.Sprint(st.Dead), fmt.Sprint(st.Delivered), oldest,
+				(time.Duration(st.LagSeconds * float64(time.Second))).Round(time.Millisecond).String()})
+	}
+	return nil
+}
+
+// SetDestinationEnabled enables or disables a destination.
+func SetDestinationEnabled(ctx context.Context, c *inlethttp.Client, id string, enabled bool, out printer) error {
+	d, err := c.UpdateDestination(ctx, id, inlet.DestinationUpdate{Enabled: &enabled})
+	if err != nil {
+		return err
+	}
+	return out.destinations(d)
+}
+
+// DeleteDestination removes a destination.
+func DeleteDestination(ctx context.Context, c *inlethttp.Client, id string, out printer) error {
+	if err := c.DeleteDestination(ctx, id); err != nil {
+		return err
+	}
+	fmt.Fprintf(out.w, "deleted destination %s\n", id)
+	return nil
+}
+
+// ReplayOptions are the flags of inlet destinations replay.
+type ReplayOptions struct {
+	Since, Until, Sources, Types string
+}
+
+// Replay delivers stored events to a destination again.
+func Replay(ctx context.Context, c *inlethttp.Client, id string, o ReplayOptions, out printer) error {
+	if o.Since == "" {
+		return fmt.Errorf("--since is required: an RFC 3339 time such as 2026-01-02T15:04:05Z")
+	}
+	n, err := c.Replay(ctx, id, inlethttp.ReplayRequest{Since: o.Since, Until: o.Until, Sources: splitList(o.Sources), Types: splitList(o.Types)})
+	if err != nil {
+		return err
+	}
+	if out.json {
+		return out.json1(map[string]int{"replayed": n})
+	}
+	fmt.Fprintf(out.w, "%d events to deliver again to %s\n", n, id)
+	return nil
+}
+
+// ListDeliveries prints a page of a destination's deliveries.
+func ListDeliveries(ctx context.Context, c *inlethttp.Client, id string, f inlet.DeliveryFilter, out printer) error {
+	page, err := c.ListDeliveries(ctx, id, f)
+	if err != nil {
+		return err
+	}
+	if out.json {
+		return out.json1(page)
+	}
+	rows := make([][]string, 0, len(page.Items))
+	for _, d := range page.Items {
+		rows = append(rows, []string{d.EventID, d.Status, fmt.Sprint(d.Attempts), inlet.FormatTime(d.NextAttemptAt), orDash(d.LastError)})
+	}
+	if err := out.table([]string{"EVENT", "STATUS", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR"}, rows...); err != nil {
+		return err
+	}
+	if page.Next != nil {
+		fmt.Fprintf(out.w, "\nmore: --cursor %s\n", *page.Next)
+	}
+	return nil
+}
+
+// RetryDeliveries makes the named deliveries, or all of a status, due now.
+func RetryDeliveries(ctx context.Context, c *inlethttp.Client, id string, eventIDs []string, status string, out printer) error {
+	if len(eventIDs) == 0 && status == "" {
+		return fmt.Errorf("name the event ids to retry, or --status dead (or failed, delivered)")
+	}
+	n, err := c.RetryDeliveries(ctx, id, inlethttp.RetryRequest{EventIDs: eventIDs, Status: status})
+	if err != nil {
+		return err
+	}
+	if out.json {
+		return out.json1(map[string]int{"retried": n})
+	}
+	fmt.Fprintf(out.w, "%d deliveries to %s due again\n", n, id)
+	return nil
+}
+
+// ExportEvents writes the events of f as NDJSON to w, with a progress bar
+// (events written) on progress when it is not nil.
+func ExportEvents(ctx context.Context, c *inlethttp.Client, f inlet.EventFilter, w io.Writer, progress io.Writer) error {
+	if progress != nil {
+		bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("exporting"),
+			progressbar.OptionShowBytes(true), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionSpinnerType(14), progressbar.OptionOnCompletion(func() { fmt.Fprintln(progress) }))
+		defer bar.Finish()
+		w = io.MultiWriter(w, bar)
+	}
+	_, err := c.Export(ctx, f, w)
+	return err
+}
+
+// ImportEvents sends an NDJSON file (an export) to the server, with a
+// progress bar (bytes sent) on progress when it is not nil. A second run
+// after an interruption skips what was stored.
+func ImportEvents(ctx context.Context, c *inlethttp.Client, path string, progress io.Writer, out printer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if progress != nil {
+		size := int64(-1)
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			size = st.Size()
+		}
+		bar := progressbar.NewOptions64(size, progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("importing "+path),
+			progressbar.OptionShowBytes(true), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetWidth(30),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(progress) }))
+		defer bar.Finish()
+		pr := progressbar.NewReader(f, bar)
+		r = &pr
+	}
+	res, err := c.Import(ctx, r)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if out.json {
+		return out.json1(res)
+	}
+	fmt.Fprintf(out.w, "%s: %d records read, %d imported, %d stored already\n", path, res.Lines, res.Imported, res.Skipped)
+	return nil
+}
+
+// terminal returns w when it is a terminal, for a progress bar, else nil.
+func terminal(w io.Writer) io.Writer {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return w
+	}
+	return nil
+}
+
+func (p printer) destinations(dests ...*inlet.Destination) error {
+	if p.json {
+		if len(dests) == 1 {
+			return p.json1(dests[0])
+		}
+		return p.json1(map[string]any{"items": dests})
+	}
+	rows := make([][]string, 0, len(dests))
+	for _, d := range dests {
+		state := "enabled"
+		if !d.Enabled {
+			state = "disabled"
+		}
+		var cfg struct {
+			URL     string `json:"url"`
+			Subject string `json:"subject"`
+		}
+		json.Unmarshal(d.Config, &cfg)
+		target := cfg.URL
+		if cfg.Subject != "" {
+			target += " " + cfg.Subject
+		}
+		filter := strings.Join(append(prefixed("source:", d.Filter.Sources), prefixed("type:", d.Filter.Types)...), ",")
+		rows = append(rows, []string{d.ID, d.Name, d.Type, state, orDash(target), orDash(filter), inlet.FormatTime(d.CreatedAt)})
+	}
+	return p.table([]string{"ID", "NAME", "TYPE", "STATE", "TARGET", "FILTER", "CREATED"}, rows...)
+}
+
+func prefixed(prefix string, list []string) []string {
+	out := make([]string, len(list))
+	for i, v := range list {
+		out[i] = prefix + v
+	}
+	return out
+}
+
+// deliverCommand is one command: its flags and what it runs.
+type deliverCommand struct {
+	args  string // positional arguments, for the usage line
+	nargs int    // -1: any number
+	flags func(fs *flag.FlagSet) func(ctx context.Context, c *inlethttp.Client, args []string, out printer, stdout, stderr io.Writer) error
+}
+
+// deliverCommands are the commands of destinations and deliveries, and
+// events export|import, by "noun verb".
+var deliverCommands = map[string]deliverCommand{
+	"destinations create": {nargs: 0, flags: func(fs *flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
+		var o DestinationOptions
+		fs.StringVar(&o.Name, "name", "", "name of the destination (required)")
+		fs.StringVar(&o.ID, "id", "", "id of the destination (default: generated)")
+		fs.StringVar(&o.Type, "type", inlet.DestinationWebhook, "webhook or nats")
+		fs.StringVar(&o.URL, "url", "", "webhook: the URL events are POSTed to; nats: the server, such as nats://127.0.0.1:4222")
+		fs.StringVar(&o.Secret, "secret", "", "webhook: whsec_... secret that signs requests (Standard Webhooks)")
+		fs.StringVar(&o.Subject, "subject", "", "nats: the subject, which may hold {type} and {source}")
+		fs.StringVar(&o.Timeout, "timeout", "", "timeout of one attempt (webhook 10s, nats 5s by default)")
+		fs.StringVar(&o.Config, "config", "", "the whole config as a JSON object, instead of --url, --secret, --subject, --timeout")
+		fs.StringVar(&o.Sources, "sources", "", "only events of these comma-separated source ids")
+		fs.StringVar(&o.Types, "types", "", "only events of these comma-separated types; a trailing * matches a prefix (invoice.*)")
+		fs.StringVar(&o.Backoff, "backoff", "", "comma-separated waits between attempts (default 5s,30s,2m,10m,1h)")
+		fs.StringVar(&o.MaxAge, "max-age", "", "how long an event is retried before it is dead (default 24h)")
+		fs.BoolVar(&o.Ordered, "ordered", false, "hold later events back while one fails, to keep commit order")
+		fs.BoolVar(&o.Disabled, "disabled", false, "create the destination disabled")
+		return func(ctx context.Context, c *inlethttp.Client, _ []string, out printer, _, _ io.Writer) error {
+			return CreateDestination(ctx, c, o, out)
+		}
+	}},
+	"destinations list": {nargs: 0, flags: func(*flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
+		return func(ctx context.Context, c *inlethttp.Client, _ []string, out printer, _, _ io.Writer) error {
+			return ListDestinations(ctx, c, out)
+		}
+	}},
+	"destinations get":     {args: "ID", nargs: 1, flags: byID(GetDestination)},
+	"destinations enable":  {args: "ID", nargs: 1, flags: byID(enabler(true))},
+	"destinations disable": {args: "ID", nargs: 1, flags: byID(enabler(false))},
+	"destinations delete":  {args: "ID", nargs: 1, flags: byID(DeleteDestination)},
+	"destinations replay": {args: "ID", nargs: 1, flags: func(fs *flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
+		var o ReplayOptions
+		fs.StringVar(&o.Since, "since", "", "replay events at or after this RFC 3339 time (required)")
+		fs.StringVar(&o.Until, "until", "", "replay events before this RFC 3339 time (default: now)")
+		fs.StringVar(&o.Sources, "sources", "", "only events of these comma-separated source ids")
+		fs.StringVar(&o.Types, "types", "", "only events of these comma-separated types (a trailing * matches a prefix)")
+		return func(ctx context.Context, c *inlethttp.Client, args []string, out printer, _, _ io.Writer) error {
+			return Replay(ctx, c, args[0], o, out)
+		}
+	}},
+	"deliveries list": {args: "DESTINATION", nargs: 1, flags: func(fs *flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
+		var f inlet.DeliveryFilter
+		fs.StringVar(&f.Status, "status", "", "only deliveries of this status: pending, failed, dead or delivered")
+		fs.IntVar(&f.Limit, "limit", 0, "most deliveries to show, in delivery order (default 50, at most 1000)")
+		fs.StringVar(&f.Cursor, "cursor", "", "continue from the cursor a previous page printed")
+		return func(ctx context.Context, c *inlethttp.Client, args []string, out printer, _, _ io.Writer) error {
+			return ListDeliveries(ctx, c, args[0], f, out)
+		}
+	}},
+	"deliveries retry": {args: "DESTINATION [EVENT_ID...]", nargs: -1, flags: func(fs *flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
+		var status string
+		fs.StringVar(&status, "status", "", "retry every delivery of this status (dead, failed or delivered) instead of named events")
+		return func(ctx context.Context, c *inlethttp.Client, args []string, out printer, _, _ io.Writer) error {
+			if len(args) == 0 {
+				return fmt.Errorf("name the destination")
+			}
+			return RetryDeliveries(ctx, c, args[0], args[1:], status, out)
+		}
+	}},
+	"events export": {nargs: 0, flags: func(fs *flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
+		var source, typ, since, until string
+		fs.StringVar(&source, "source", "", "only events of this source")
+		fs.StringVar(&typ, "type", "", "only events of this type")
+		fs.StringVar(&since, "since", "", "only events at or after this RFC 3339 time")
+		fs.StringVar(&until, "until", "", "only events before this RFC 3339 time")
+		return func(ctx context.Context, c *inlethttp.Client, _ []string, _ printer, stdout, stderr io.Writer) error {
+			f, err := inlethttp.ParseEventFilter(map[string][]string{"source": {source}, "type": {typ}, "since": {since}, "until": {until}})
+			if err != nil {
+				return err
+			}
+			return ExportEvents(ctx, c, f, stdout, terminal(stderr))
+		}
+	}},
+	"events import": {args: "FILE.ndjson", nargs: 1, flags: func(*flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
+		return func(ctx context.Context, c *inlethttp.Client, args []string, out printer, _, stderr io.Writer) error {
+			return ImportEvents(ctx, c, args[0], terminal(stderr), out)
+		}
+	}},
+}
+
+// byID registers a command that takes one id and no flag.
+func byID(fn func(context.Context, *inlethttp.Client, string, printer) error) func(*flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
+	return func(*flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
+		return func(ctx context.Context, c *inlethttp.Client, args []string, out printer, _, _ io.Writer) error {
+			return fn(ctx, c, args[0], out)
+		}
+	}
+}
+
+func enabler(enabled bool) func(context.Context, *inlethttp.Client, string, printer) error {
+	return func(ctx context.Context, c *inlethttp.Client, id string, out printer) error {
+		return SetDestinationEnabled(ctx, c, id, enabled, out)
+	}
+}
+
+// isDeliverCommand reports whether args name one of deliverCommands.
+func isDeliverCommand(noun string, args []string) bool {
+	if noun == "destinations" || noun == "deliveries" {
+		return true
+	}
+	_, ok := deliverCommands[noun+" "+firstArg(args)]
+	return ok
+}
+
+func firstArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
+
+// runDeliverCLI parses the flags of one of deliverCommands and runs it.
+func runDeliverCLI(ctx context.Context, noun string, args []string, stdout, stderr io.Writer) error {
+	verb := firstArg(args)
+	cmd, ok := deliverCommands[noun+" "+verb]
+	if !ok {
+		var verbs []string
+		for k := range deliverCommands {
+			if v, found := strings.CutPrefix(k, noun+" "); found {
+				verbs = append(verbs, v)
+			}
+		}
+		slices.Sort(verbs)
+		fmt.Fprintf(stderr, "usage: inlet %s %s [flags]\n", noun, strings.Join(verbs, "|"))
+		return errUsage
+	}
+	fs := flag.NewFlagSet("inlet "+noun+" "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var common cliFlags
+	common.register(fs)
+	run := cmd.flags(fs)
+	if err := parseFlags(fs, args[1:], os.Getenv, "server", "admin-token", "data"); err != nil {
+		return err
+	}
+	if cmd.nargs >= 0 && fs.NArg() != cmd.nargs {
+		fmt.Fprintf(stderr, "usage: inlet %s %s [flags] %s\n", noun, verb, cmd.args)
+		return errUsage
+	}
+	client, err := common.client()
+	if err != nil {
+		return err
+	}
+	err = run(ctx, client, fs.Args(), printer{w: stdout, json: common.json}, stdout, stderr)
+	var ie *inlet.Error
+	if err != nil && !errors.As(err, &ie) && ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w", err)
+	}
+	return err
+}
