@@ -372,6 +372,9 @@ type Outcome struct {
 	Status        string // DeliveryDelivered, DeliveryFailed or DeliveryDead
 	NextAttemptAt time.Time
 	Log           []Attempt // the delivery's log with this attempt, bounded
+	// Gone means the receiver asked for nothing more: the destination is
+	// disabled once the outcome is recorded.
+	Gone bool
 }
 
 // DeliveryFilter selects the deliveries of a destination.

@@ -28,7 +28,7 @@ func natsURL(t *testing.T) string {
 
 // testStream creates a stream of its own on subjects <name>.> and deletes
 // it when the test ends.
-func testStream(t *testing.T, url string) (jetstream.Stream, string) {
+func testStream(t testing.TB, url string) (jetstream.Stream, string) {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {

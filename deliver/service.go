@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"inlet"
@@ -265,16 +266,63 @@ func (w *worker) stop() {
 	w.sender.Close()
 }
 
+// run claims due deliveries whenever it has room for more and sends each
+// as soon as a send slot is free; outcomes are recorded by complete, in
+// batches, while the next ones are sent. A claimed delivery stays leased
+// until its outcome is recorded, so no claim takes it twice.
 func (w *worker) run() {
 	defer close(w.done)
-	t := time.NewTicker(w.s.opts.Poll)
+	s := w.s
+	outcomes := make(chan inlet.Outcome, s.opts.Batch)
+	completed := make(chan struct{})
+	go w.complete(outcomes, completed)
+	defer func() { <-completed }()
+	defer close(outcomes)
+
+	slots := make(chan struct{}, s.opts.InFlight)
+	freed := make(chan struct{}, 1)
+	var claimed atomic.Int64 // claimed, not yet sent
+	var sends sync.WaitGroup
+	defer sends.Wait()
+	t := time.NewTicker(s.opts.Poll)
 	defer t.Stop()
 	for {
-		n, err := w.round()
-		if err != nil && w.ctx.Err() == nil {
-			w.s.logger.Warn("delivery: round failed; retrying", "destination", w.dest.ID, "err", err)
+		n := 0
+		// Claims come in chunks of at least half a batch (or when nothing
+		// is left to send): each claim is a transaction.
+		if room := s.opts.Batch - int(claimed.Load()); room >= s.opts.Batch/2 || room == s.opts.Batch {
+			ds, err := s.store.ClaimDeliveries(w.ctx, w.dest.ID, s.opts.Owner, room, s.now(), s.opts.Lease)
+			if err != nil && w.ctx.Err() == nil {
+				s.logger.Warn("delivery: claim failed; retrying", "destination", w.dest.ID, "err", err)
+			}
+			n = len(ds)
+			claimed.Add(int64(n))
+			for _, d := range ds {
+				select {
+				case slots <- struct{}{}:
+				case <-w.ctx.Done():
+					return // unsent claims wait for their leases to run out
+				}
+				sends.Add(1)
+				go func() {
+					defer sends.Done()
+					o, gone := w.attempt(d)
+					<-slots
+					claimed.Add(-1)
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+					if w.ctx.Err() != nil && !gone {
+						// Stopping: a send cut short is no attempt; its
+						// lease runs out and the next owner sends it.
+						return
+					}
+					outcomes <- o
+				}()
+			}
 		}
-		if n > 0 && err == nil {
+		if n > 0 {
 			continue
 		}
 		select {
@@ -282,59 +330,67 @@ func (w *worker) run() {
 			return
 		case <-t.C:
 		case <-w.wake:
+		case <-freed:
 		}
 	}
 }
 
-// round claims due deliveries, sends them, and records the outcomes; it
-// returns how many it claimed.
-func (w *worker) round() (int, error) {
+// completeLinger is how long complete waits for more outcomes to record
+// in one transaction.
+const completeLinger = 5 * time.Millisecond
+
+// complete records outcomes in batches until outcomes is closed; recorded
+// even while the worker stops, so that an event sent is not sent again
+// for want of a record.
+func (w *worker) complete(outcomes <-chan inlet.Outcome, done chan<- struct{}) {
+	defer close(done)
 	s := w.s
-	claimed, err := s.store.ClaimDeliveries(w.ctx, w.dest.ID, s.opts.Owner, s.opts.Batch, s.now(), s.opts.Lease)
-	if err != nil || len(claimed) == 0 {
-		return 0, err
-	}
-	outcomes := make([]inlet.Outcome, len(claimed))
-	gone := false
-	sem := make(chan struct{}, s.opts.InFlight)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	for i, d := range claimed {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			o, g := w.attempt(d)
-			outcomes[i] = o
-			if g {
-				mu.Lock()
-				gone = true
-				mu.Unlock()
+	for o := range outcomes {
+		// Outcomes that come within a few milliseconds share one
+		// transaction.
+		batch := []inlet.Outcome{o}
+		linger := time.NewTimer(completeLinger)
+	more:
+		for len(batch) < s.opts.Batch {
+			select {
+			case o, ok := <-outcomes:
+				if !ok {
+					break more
+				}
+				batch = append(batch, o)
+			case <-linger.C:
+				break more
 			}
-		}()
-	}
-	wg.Wait()
-	if w.ctx.Err() != nil {
-		// Stopping: the sends cut short are not attempts; the leases run
-		// out and the next owner sends them.
-		return len(claimed), nil
-	}
-	// Recorded even when the worker is being stopped: an event sent is
-	// not sent again for want of a record.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), 10*time.Second)
-	defer cancel()
-	if err := s.store.CompleteDeliveries(ctx, w.dest.ID, s.opts.Owner, outcomes); err != nil {
-		return 0, err
-	}
-	if gone {
-		disabled := false
-		if _, err := s.store.UpdateDestination(ctx, w.dest.ID, inlet.DestinationUpdate{Enabled: &disabled}); err != nil && !errors.Is(err, context.Canceled) {
-			s.logger.Error("delivery: cannot disable a destination that answered 410", "destination", w.dest.ID, "err", err)
 		}
-		s.logger.Warn("delivery: the receiver answered 410 Gone; destination disabled", "destination", w.dest.ID)
-		w.cancel()
+		linger.Stop()
+		gone := false
+		for _, o := range batch {
+			gone = gone || o.Gone
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), 10*time.Second)
+		for {
+			err := s.store.CompleteDeliveries(ctx, w.dest.ID, s.opts.Owner, batch)
+			if err == nil || ctx.Err() != nil {
+				if err != nil {
+					s.logger.Error("delivery: outcomes not recorded; the events will be sent again", "destination", w.dest.ID, "events", len(batch), "err", err)
+				}
+				break
+			}
+			s.logger.Warn("delivery: recording outcomes failed; retrying", "destination", w.dest.ID, "err", err)
+			time.Sleep(100 * time.Millisecond)
+		}
+		if gone {
+			disabled := false
+			if _, err := s.store.UpdateDestination(ctx, w.dest.ID, inlet.DestinationUpdate{Enabled: &disabled}); err != nil {
+				s.logger.Error("delivery: cannot disable a destination that answered 410", "destination", w.dest.ID, "err", err)
+			} else {
+				s.logger.Warn("delivery: the receiver answered 410 Gone; destination disabled", "destination", w.dest.ID)
+			}
+			w.cancel()
+		}
+		cancel()
+		w.notify() // an ordered destination's next event may be due now
 	}
-	return len(claimed), nil
 }
 
 // attempt sends one delivery and returns its outcome, and whether the
@@ -364,5 +420,6 @@ func (w *worker) attempt(d *inlet.Delivery) (inlet.Outcome, bool) {
 		}
 	}
 	o.Log = inlet.AppendAttempt(d.Log, a)
+	o.Gone = r.Gone
 	return o, r.Gone
 }

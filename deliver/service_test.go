@@ -55,6 +55,8 @@ func forEachStore(t *testing.T, fn func(t *testing.T, s store)) {
 	}
 }
 
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
 // start runs a delivery service with short intervals until the test ends.
 func start(t *testing.T, s store, opts deliver.Options) *deliver.Service {
 	t.Helper()
@@ -197,7 +199,7 @@ func appendN(t *testing.T, s store, source, typ string, n int) []string {
 	return ids
 }
 
-func createDestination(t *testing.T, s store, d *inlet.Destination) *inlet.Destination {
+func createDestination(t testing.TB, s store, d *inlet.Destination) *inlet.Destination {
 	t.Helper()
 	if d.ID == "" {
 		d.ID = inlet.NewID()

@@ -133,9 +133,10 @@ func (w *webhook) Send(ctx context.Context, e *inlet.Event, body []byte) Result 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "inlet")
+	// The event id is the idempotency key of every attempt, signed or not.
+	req.Header.Set("webhook-id", e.ID)
 	if w.key != nil {
 		ts := strconv.FormatInt(w.now().Unix(), 10)
-		req.Header.Set("webhook-id", e.ID)
 		req.Header.Set("webhook-timestamp", ts)
 		req.Header.Set("webhook-signature", "v1,"+Sign(w.key, e.ID, ts, body))
 	}

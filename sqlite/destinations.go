@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -206,6 +207,11 @@ func enqueue(ctx context.Context, tx *sql.Tx, stored []*inlet.Event) error {
 
 // FanOut moves outbox entries to deliveries. See inlet.DeliveryStore.
 func (db *DB) FanOut(ctx context.Context, limit int, now time.Time) (int, error) {
+	// An empty outbox is seen from a reader, without taking the write
+	// lock from intake.
+	if empty, err := db.none(ctx, `SELECT 1 FROM outbox LIMIT 1`); err != nil || empty {
+		return 0, err
+	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, unavailable(err)
@@ -297,6 +303,11 @@ const deliveryColumns = `event_id, seq, status, attempts, created_at, next_attem
 
 // ClaimDeliveries leases due deliveries. See inlet.DeliveryStore.
 func (db *DB) ClaimDeliveries(ctx context.Context, destinationID, owner string, limit int, now time.Time, lease time.Duration) ([]*inlet.Delivery, error) {
+	// Nothing due is seen from a reader, without taking the write lock.
+	if none, err := db.none(ctx, `SELECT 1 FROM deliveries WHERE destination_id = ? AND status IN ('pending', 'failed')
+		AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?) LIMIT 1`, destinationID, now.UnixNano(), now.UnixNano()); err != nil || none {
+		return nil, err
+	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, unavailable(err)
@@ -593,4 +604,14 @@ func (db *DB) DeliveryState(ctx context.Context, destinationID string, now time.
 		st.LagSeconds = max(now.Sub(t).Seconds(), 0)
 	}
 	return st, nil
+}
+
+// none reports whether a query answers no row, read from the reader pool.
+func (db *DB) none(ctx context.Context, query string, args ...any) (bool, error) {
+	var one int
+	err := db.read.QueryRowContext(ctx, query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	return false, unavailable(err)
 }

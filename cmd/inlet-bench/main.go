@@ -16,6 +16,8 @@
 //	2         POST /collect/purchase/{source}/{session}, one of --sessions known sessions, round robin
 //	3         POST /collect/purchase/{source}/{session}, a new session (and profile) every request
 //	4         GET /collect/page-view/{source}?<8 query parameters>
+//	5         scenario 1 with one webhook destination (every event) to a
+//	          no-op receiver, its own process (not in the default list)
 //	fixed     scenario 1 at half of scenario 1's requests/s, open loop, for p99 latency
 //	prefill   scenario 1 on a store holding --prefill events, and the p99 of
 //	          GET /api/v1/events?profile=...&limit=100 under that load and idle
@@ -36,7 +38,7 @@
 //	--threads 2          wrk threads
 //	--wrk-timeout 5s     wrk counts an answer slower than this as a timeout
 //	--sessions 10000     known sessions of scenario 2, created before its warm-up
-//	--scenarios 1,2,3,4  which wrk scenarios to run
+//	--scenarios 1,2,3,4  which wrk scenarios to run (5 on request)
 //	--fixed-rate 0       requests/s of the fixed-rate run (0: half of scenario 1's; -1: skip)
 //	--fixed-duration 0   length of the fixed-rate run (0: --duration)
 //	--profile FILE       also run scenario 1 once more with --pprof-addr, write a
@@ -239,8 +241,8 @@ func runBench(args []string) (err error) {
 	var which []int
 	for _, s := range strings.Split(*scenarios, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 || n > 4 {
-			return fmt.Errorf("--scenarios: %q is not 1, 2, 3 or 4", s)
+		if err != nil || n < 1 || n > 5 {
+			return fmt.Errorf("--scenarios: %q is not 1, 2, 3, 4 or 5", s)
 		}
 		which = append(which, n)
 	}

@@ -33,9 +33,10 @@ var scenarioNames = map[int]string{
 	2: "2. POST, known session",
 	3: "3. POST, new session each",
 	4: "4. GET, 8 query params",
+	5: "5. POST, no session, one webhook destination",
 }
 
-var scenarioModes = map[int]string{1: "post", 2: "known", 3: "new", 4: "get"}
+var scenarioModes = map[int]string{1: "post", 2: "known", 3: "new", 4: "get", 5: "post"}
 
 // row is one measured wrk scenario.
 type row struct {
@@ -114,6 +115,23 @@ func (b *bench) runScenario(ctx context.Context, n int, dataDir string) (*row, e
 	warmSrc, runSrc := b.sourceIDs(strconv.Itoa(n))
 	if err := b.createSources(ctx, client, warmSrc, runSrc); err != nil {
 		return nil, err
+	}
+	if n == 5 {
+		// Every event is delivered to a no-op receiver, its own process.
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		recv, err := startServer(ctx, "receiver", b.self, []string{"noop", "--addr", addr}, addr, "/", b.logDir)
+		if err != nil {
+			return nil, err
+		}
+		defer recv.stop()
+		if _, err := client.CreateDestination(ctx, inlethttp.CreateDestinationRequest{
+			Name: "bench receiver", Type: "webhook", Config: json.RawMessage(`{"url":"` + recv.url + `/hook"}`),
+		}); err != nil {
+			return nil, fmt.Errorf("create destination: %w", err)
+		}
 	}
 	mode := scenarioModes[n]
 	eventType := "purchase"
