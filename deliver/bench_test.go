@@ -57,7 +57,7 @@ func fill(b *testing.B, s store, n int) {
 		for j := i; j < min(n, i+500); j++ {
 			batch = append(batch, newEvent("shop", "order.created", j))
 		}
-		if err := s.Append(context.Background(), batch); err != nil {
+		if _, err := s.Append(context.Background(), inlet.Intakes(batch...)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -182,7 +182,7 @@ func BenchmarkLag(b *testing.B) {
 		for i := range batch {
 			batch[i] = newEvent("shop", "order.created", total+i)
 		}
-		if err := s.Append(context.Background(), batch); err != nil {
+		if _, err := s.Append(context.Background(), inlet.Intakes(batch...)); err != nil {
 			b.Fatal(err)
 		}
 		now := time.Now()

@@ -192,7 +192,7 @@ func appendN(t *testing.T, s store, source, typ string, n int) []string {
 			batch = append(batch, e)
 			ids = append(ids, e.ID)
 		}
-		if err := s.Append(context.Background(), batch); err != nil {
+		if _, err := s.Append(context.Background(), inlet.Intakes(batch...)); err != nil {
 			t.Fatalf("Append: %v", err)
 		}
 	}

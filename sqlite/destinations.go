@@ -38,7 +38,7 @@ func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) error
 	if isUnique(err) {
 		return inlet.Errorf(inlet.ECONFLICT, "a destination with id %q exists already", d.ID)
 	}
-	return unavailable(err)
+	return storeError(err)
 }
 
 func destinationJSON(d *inlet.Destination) (filter, retry string, err error) {
@@ -58,12 +58,12 @@ func (db *DB) FindDestination(ctx context.Context, id string) (*inlet.Destinatio
 func findDestination(ctx context.Context, q querier, id string) (*inlet.Destination, error) {
 	rows, err := q.QueryContext(ctx, selectDestination+` WHERE id = ?`, id)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return nil, unavailable(err)
+			return nil, storeError(err)
 		}
 		return nil, inlet.Errorf(inlet.ENOTFOUND, "destination %q not found", id)
 	}
@@ -77,7 +77,7 @@ func scanDestination(rows *sql.Rows) (*inlet.Destination, error) {
 		created, updated      int64
 	)
 	if err := rows.Scan(&d.ID, &d.Name, &d.Type, &d.Enabled, &filter, &config, &retry, &d.Ordered, &created, &updated); err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	if err := json.Unmarshal(filter, &d.Filter); err != nil {
 		return nil, fmt.Errorf("destination %s: filter: %w", d.ID, err)
@@ -102,7 +102,7 @@ func (db *DB) ListDestinations(ctx context.Context, f inlet.ListFilter) (*inlet.
 	}
 	rows, err := db.read.QueryContext(ctx, selectDestination+` WHERE id > ? ORDER BY id LIMIT ?`, after, limit+1)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	defer rows.Close()
 	page := &inlet.DestinationPage{Items: []*inlet.Destination{}}
@@ -118,7 +118,7 @@ func (db *DB) ListDestinations(ctx context.Context, f inlet.ListFilter) (*inlet.
 		}
 		page.Items = append(page.Items, d)
 	}
-	return page, unavailable(rows.Err())
+	return page, storeError(rows.Err())
 }
 
 func pageLimit(limit int) int {
@@ -143,7 +143,7 @@ func decodeKey(cursor string) (string, error) {
 func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.DestinationUpdate) (*inlet.Destination, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	defer tx.Rollback()
 	d, err := findDestination(ctx, tx, id)
@@ -162,9 +162,9 @@ func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.Destinat
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE destinations SET name = ?, enabled = ?, filter = ?, config = ?, retry = ?, ordered = ?, updated_at = ? WHERE id = ?`,
 		d.Name, d.Enabled, filter, string(d.Config), retry, d.Ordered, d.UpdatedAt.UnixNano(), id); err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
-	return d, unavailable(tx.Commit())
+	return d, storeError(tx.Commit())
 }
 
 // DeleteDestination removes a destination and its deliveries. See
@@ -172,22 +172,22 @@ func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.Destinat
 func (db *DB) DeleteDestination(ctx context.Context, id string) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return unavailable(err)
+		return storeError(err)
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `DELETE FROM destinations WHERE id = ?`, id)
 	if err != nil {
-		return unavailable(err)
+		return storeError(err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return unavailable(err)
+		return storeError(err)
 	} else if n == 0 {
 		return inlet.Errorf(inlet.ENOTFOUND, "destination %q not found", id)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE destination_id = ?`, id); err != nil {
-		return unavailable(err)
+		return storeError(err)
 	}
-	return unavailable(tx.Commit())
+	return storeError(tx.Commit())
 }
 
 // enqueue adds the outbox entries of the events that Append has just
@@ -214,12 +214,12 @@ func (db *DB) FanOut(ctx context.Context, limit int, now time.Time) (int, error)
 	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, unavailable(err)
+		return 0, storeError(err)
 	}
 	defer tx.Rollback()
 	rows, err := tx.QueryContext(ctx, `SELECT o.seq, e.id, e.source_id, e.type, e.inserted_at FROM outbox o LEFT JOIN events e ON e.seq = o.seq ORDER BY o.seq LIMIT ?`, limit)
 	if err != nil {
-		return 0, unavailable(err)
+		return 0, storeError(err)
 	}
 	type entry struct {
 		inlet.OutboxEntry
@@ -235,14 +235,14 @@ func (db *DB) FanOut(ctx context.Context, limit int, now time.Time) (int, error)
 		)
 		if err := rows.Scan(&e.seq, &id, &src, &typ, &inserted); err != nil {
 			rows.Close()
-			return 0, unavailable(err)
+			return 0, storeError(err)
 		}
 		e.EventID, e.SourceID, e.Type, e.InsertedAt = id.String, src.String, typ.String, time.Unix(0, inserted.Int64)
 		entries = append(entries, e)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, unavailable(err)
+		return 0, storeError(err)
 	}
 	if len(entries) == 0 {
 		return 0, nil
@@ -268,24 +268,24 @@ func (db *DB) FanOut(ctx context.Context, limit int, now time.Time) (int, error)
 			args = append(args, d.ID, e.EventID, e.seq, inlet.DeliveryPending, now.UnixNano(), now.UnixNano())
 			if len(args) >= 6*chunkRows {
 				if err := flush(); err != nil {
-					return 0, unavailable(err)
+					return 0, storeError(err)
 				}
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return 0, unavailable(err)
+		return 0, storeError(err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq <= ?`, entries[len(entries)-1].seq); err != nil {
-		return 0, unavailable(err)
+		return 0, storeError(err)
 	}
-	return len(entries), unavailable(tx.Commit())
+	return len(entries), storeError(tx.Commit())
 }
 
 func allDestinations(ctx context.Context, q querier) ([]*inlet.Destination, error) {
 	rows, err := q.QueryContext(ctx, selectDestination)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	defer rows.Close()
 	var dests []*inlet.Destination
@@ -296,7 +296,7 @@ func allDestinations(ctx context.Context, q querier) ([]*inlet.Destination, erro
 		}
 		dests = append(dests, d)
 	}
-	return dests, unavailable(rows.Err())
+	return dests, storeError(rows.Err())
 }
 
 const deliveryColumns = `event_id, seq, status, attempts, created_at, next_attempt_at, last_error, log`
@@ -310,7 +310,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, destinationID, owner string, 
 	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	defer tx.Rollback()
 	d, err := findDestination(ctx, tx, destinationID)
@@ -330,14 +330,14 @@ func (db *DB) ClaimDeliveries(ctx context.Context, destinationID, owner string, 
 	rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_owner = ?, lease_until = ?
 		WHERE destination_id = ? AND event_id IN (`+candidates+`) RETURNING `+deliveryColumns, args...)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	claimed, seqs, err := scanDeliveries(rows, destinationID)
 	if err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	if len(claimed) == 0 {
 		return nil, nil
@@ -354,7 +354,7 @@ func (db *DB) attachEvents(ctx context.Context, ds []*inlet.Delivery, seqs []int
 	}
 	rows, err := db.read.QueryContext(ctx, selectEvent+` WHERE seq IN (`+placeholders+`)`, args...)
 	if err != nil {
-		return unavailable(err)
+		return storeError(err)
 	}
 	defer rows.Close()
 	bySeq := make(map[int64]*inlet.Event, len(seqs))
@@ -366,7 +366,7 @@ func (db *DB) attachEvents(ctx context.Context, ds []*inlet.Delivery, seqs []int
 		bySeq[seq] = e
 	}
 	if err := rows.Err(); err != nil {
-		return unavailable(err)
+		return storeError(err)
 	}
 	for i, d := range ds {
 		if e := bySeq[seqs[i]]; e != nil && e.ID == d.EventID {
@@ -392,7 +392,7 @@ func scanDeliveries(rows *sql.Rows, destinationID string) ([]*inlet.Delivery, []
 			log           []byte
 		)
 		if err := rows.Scan(&d.EventID, &seq, &d.Status, &d.Attempts, &created, &next, &d.LastError, &log); err != nil {
-			return nil, nil, unavailable(err)
+			return nil, nil, storeError(err)
 		}
 		d.CreatedAt, d.NextAttemptAt = time.Unix(0, created).UTC(), time.Unix(0, next).UTC()
 		if err := json.Unmarshal(log, &d.Log); err != nil {
@@ -401,7 +401,7 @@ func scanDeliveries(rows *sql.Rows, destinationID string) ([]*inlet.Delivery, []
 		all = append(all, row{d, seq})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, unavailable(err)
+		return nil, nil, storeError(err)
 	}
 	slices.SortFunc(all, func(a, b row) int { return int(a.seq - b.seq) })
 	ds, seqs := make([]*inlet.Delivery, len(all)), make([]int64, len(all))
@@ -418,13 +418,13 @@ func (db *DB) CompleteDeliveries(ctx context.Context, destinationID, owner strin
 	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return unavailable(err)
+		return storeError(err)
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ?, log = ?,
 		lease_owner = NULL, lease_until = NULL WHERE destination_id = ? AND event_id = ? AND lease_owner = ?`)
 	if err != nil {
-		return unavailable(err)
+		return storeError(err)
 	}
 	defer stmt.Close()
 	for _, o := range outcomes {
@@ -437,10 +437,10 @@ func (db *DB) CompleteDeliveries(ctx context.Context, destinationID, owner strin
 			lastErr = o.Log[n-1].Error
 		}
 		if _, err := stmt.ExecContext(ctx, o.Status, o.NextAttemptAt.UnixNano(), lastErr, string(log), destinationID, o.EventID, owner); err != nil {
-			return unavailable(err)
+			return storeError(err)
 		}
 	}
-	return unavailable(tx.Commit())
+	return storeError(tx.Commit())
 }
 
 // ListDeliveries returns a page of deliveries. See inlet.DeliveryStore.
@@ -467,7 +467,7 @@ func (db *DB) ListDeliveries(ctx context.Context, destinationID string, f inlet.
 	}
 	rows, err := db.read.QueryContext(ctx, query+` ORDER BY seq LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	ds, seqs, err := scanDeliveries(rows, destinationID)
 	if err != nil {
@@ -505,17 +505,17 @@ func (db *DB) RetryDeliveries(ctx context.Context, destinationID string, eventID
 	}
 	res, err := db.write.ExecContext(ctx, query, args...)
 	if err != nil {
-		return 0, unavailable(err)
+		return 0, storeError(err)
 	}
 	n, err := res.RowsAffected()
-	return int(n), unavailable(err)
+	return int(n), storeError(err)
 }
 
 // ReplayDeliveries delivers stored events again. See inlet.DeliveryStore.
 func (db *DB) ReplayDeliveries(ctx context.Context, destinationID string, r inlet.Replay, now time.Time) (int, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, unavailable(err)
+		return 0, storeError(err)
 	}
 	defer tx.Rollback()
 	d, err := findDestination(ctx, tx, destinationID)
@@ -528,7 +528,7 @@ func (db *DB) ReplayDeliveries(ctx context.Context, destinationID string, r inle
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT seq, id, source_id, type FROM events WHERE inserted_at >= ? AND inserted_at < ? ORDER BY seq`, r.Since.UnixNano(), until.UnixNano())
 	if err != nil {
-		return 0, unavailable(err)
+		return 0, storeError(err)
 	}
 	replay := inlet.Destination{Filter: inlet.DestinationFilter{Sources: r.Sources, Types: r.Types}}
 	var args []any
@@ -540,7 +540,7 @@ func (db *DB) ReplayDeliveries(ctx context.Context, destinationID string, r inle
 		)
 		if err := rows.Scan(&seq, &id, &source, &typ); err != nil {
 			rows.Close()
-			return 0, unavailable(err)
+			return 0, storeError(err)
 		}
 		if d.Filter.Match(source, typ) && replay.Filter.Match(source, typ) {
 			args = append(args, destinationID, id, seq, inlet.DeliveryPending, now.UnixNano(), now.UnixNano())
@@ -549,18 +549,18 @@ func (db *DB) ReplayDeliveries(ctx context.Context, destinationID string, r inle
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, unavailable(err)
+		return 0, storeError(err)
 	}
 	for len(args) > 0 {
 		k := min(len(args)/6, chunkRows)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (destination_id, event_id, seq, status, created_at, next_attempt_at) VALUES `+rowsOf(k, 6)+`
 			ON CONFLICT (destination_id, event_id) DO UPDATE SET status = excluded.status, created_at = excluded.created_at,
 			next_attempt_at = excluded.next_attempt_at, attempts = 0, lease_owner = NULL, lease_until = NULL`, args[:6*k]...); err != nil {
-			return 0, unavailable(err)
+			return 0, storeError(err)
 		}
 		args = args[6*k:]
 	}
-	return n, unavailable(tx.Commit())
+	return n, storeError(tx.Commit())
 }
 
 // DeliveryState returns a destination's backlog. See inlet.DeliveryStore.
@@ -570,7 +570,7 @@ func (db *DB) DeliveryState(ctx context.Context, destinationID string, now time.
 	}
 	rows, err := db.read.QueryContext(ctx, `SELECT status, count(*) FROM deliveries WHERE destination_id = ? GROUP BY status`, destinationID)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	defer rows.Close()
 	st := &inlet.DeliveryState{}
@@ -578,7 +578,7 @@ func (db *DB) DeliveryState(ctx context.Context, destinationID string, now time.
 		var status string
 		var n int
 		if err := rows.Scan(&status, &n); err != nil {
-			return nil, unavailable(err)
+			return nil, storeError(err)
 		}
 		switch status {
 		case inlet.DeliveryPending:
@@ -592,11 +592,11 @@ func (db *DB) DeliveryState(ctx context.Context, destinationID string, now time.
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	var oldest sql.NullInt64
 	if err := db.read.QueryRowContext(ctx, `SELECT min(created_at) FROM deliveries WHERE destination_id = ? AND status IN ('pending', 'failed')`, destinationID).Scan(&oldest); err != nil {
-		return nil, unavailable(err)
+		return nil, storeError(err)
 	}
 	if oldest.Valid {
 		t := time.Unix(0, oldest.Int64).UTC()
@@ -613,5 +613,5 @@ func (db *DB) none(ctx context.Context, query string, args ...any) (bool, error)
 	if errors.Is(err, sql.ErrNoRows) {
 		return true, nil
 	}
-	return false, unavailable(err)
+	return false, storeError(err)
 }

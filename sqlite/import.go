@@ -17,7 +17,7 @@ func (db *DB) ImportEvents(ctx context.Context, events []*inlet.Event) (int, err
 	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, unavailable(err)
+		return 0, storeError(err)
 	}
 	defer tx.Rollback()
 	n := 0
@@ -29,7 +29,7 @@ func (db *DB) ImportEvents(ctx context.Context, events []*inlet.Event) (int, err
 		res, err := tx.ExecContext(ctx, `INSERT INTO events (id, type, inserted_at, source_id, session_id, profile_id, properties, context, warnings)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, args...)
 		if err != nil {
-			return 0, unavailable(fmt.Errorf("import event %s: %w", e.ID, err))
+			return 0, storeError(fmt.Errorf("import event %s: %w", e.ID, err))
 		}
 		if k, _ := res.RowsAffected(); k == 0 {
 			continue
@@ -37,14 +37,14 @@ func (db *DB) ImportEvents(ctx context.Context, events []*inlet.Event) (int, err
 		n++
 		if e.ProfileID != "" {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO profiles (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, e.ProfileID, e.InsertedAt.UnixNano()); err != nil {
-				return 0, unavailable(err)
+				return 0, storeError(err)
 			}
 		}
 		if e.SessionID != "" && e.ProfileID != "" {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, profile_id, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, e.SessionID, e.ProfileID, e.InsertedAt.UnixNano()); err != nil {
-				return 0, unavailable(err)
+				return 0, storeError(err)
 			}
 		}
 	}
-	return n, unavailable(tx.Commit())
+	return n, storeError(tx.Commit())
 }
