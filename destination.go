@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// Destination types known to this build. A sender for each lives in
-// package deliver; a new type is one file there plus its name here.
+// Destination types of this build. A sender for each lives in package
+// deliver, where a new type is one file.
 const (
 	DestinationWebhook = "webhook" // an HTTP POST of each event
 	DestinationNATS    = "nats"    // a NATS JetStream publish of each event
@@ -147,8 +147,9 @@ func (d *Destination) Validate() error {
 		return Errorf(EINVALID, "name is required")
 	case len(d.Name) > 256:
 		return Errorf(EINVALID, "name is longer than 256 characters")
-	case d.Type != DestinationWebhook && d.Type != DestinationNATS:
-		return Errorf(EINVALID, "type must be %q or %q", DestinationWebhook, DestinationNATS)
+	case !ValidID(d.Type):
+		// Which types exist is the senders' business (deliver.Validate).
+		return Errorf(EINVALID, "type is required, for example %q or %q", DestinationWebhook, DestinationNATS)
 	case len(d.Filter.Sources) > 1000 || len(d.Filter.Types) > 1000:
 		return Errorf(EINVALID, "filter lists take at most 1000 entries")
 	}
