@@ -21,12 +21,15 @@ type Store interface {
 type Options struct {
 	// Owner names this node in leases; it must differ between nodes.
 	Owner string
-	// Poll is how often the outbox and idle destinations are looked at
-	// (default 20ms); Refresh how often the destination list is read
-	// again (default 1s), the bound on how long a change made through
-	// another node takes to apply here.
-	Poll    time.Duration
-	Refresh time.Duration
+	// Poll is how often an idle destination looks for due deliveries, a
+	// read (default 20ms); FanOutEvery how often the outbox is fanned out
+	// (default 40ms), a write that shares the store's writer with intake:
+	// it bounds the lag from commit to delivery. Refresh is how often the
+	// destination list is read again (default 1s), the bound on how long a
+	// change made through another node takes to apply here.
+	Poll        time.Duration
+	FanOutEvery time.Duration
+	Refresh     time.Duration
 	// Lease is how long a claimed delivery is this node's; a node that
 	// dies leaves its claimed deliveries to others after it (default 1m).
 	Lease time.Duration
@@ -45,6 +48,9 @@ func (o *Options) defaults() {
 	}
 	if o.Poll <= 0 {
 		o.Poll = 20 * time.Millisecond
+	}
+	if o.FanOutEvery <= 0 {
+		o.FanOutEvery = 40 * time.Millisecond
 	}
 	if o.Refresh <= 0 {
 		o.Refresh = time.Second
@@ -126,7 +132,7 @@ func (s *Service) Notify() {
 
 func (s *Service) fanOutLoop() {
 	defer s.wg.Done()
-	t := time.NewTicker(s.opts.Poll)
+	t := time.NewTicker(s.opts.FanOutEvery)
 	defer t.Stop()
 	for {
 		n, err := s.store.FanOut(s.ctx, s.opts.FanOutBatch, s.now())
@@ -308,10 +314,13 @@ func (w *worker) run() {
 					defer sends.Done()
 					o, gone := w.attempt(d)
 					<-slots
-					claimed.Add(-1)
-					select {
-					case freed <- struct{}{}:
-					default:
+					// The claimer is woken when there is room for a chunk,
+					// not after every send: each claim is a transaction.
+					if left := claimed.Add(-1); left == int64(s.opts.Batch/2) || left == 0 {
+						select {
+						case freed <- struct{}{}:
+						default:
+						}
 					}
 					if w.ctx.Err() != nil && !gone {
 						// Stopping: a send cut short is no attempt; its
@@ -336,8 +345,9 @@ func (w *worker) run() {
 }
 
 // completeLinger is how long complete waits for more outcomes to record
-// in one transaction.
-const completeLinger = 5 * time.Millisecond
+// in one transaction: fewer transactions that hold intake's writer, at no
+// cost to delivery (the events are sent already).
+const completeLinger = 20 * time.Millisecond
 
 // complete records outcomes in batches until outcomes is closed; recorded
 // even while the worker stops, so that an event sent is not sent again

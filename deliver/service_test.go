@@ -63,6 +63,9 @@ func start(t *testing.T, s store, opts deliver.Options) *deliver.Service {
 	if opts.Poll == 0 {
 		opts.Poll = 10 * time.Millisecond
 	}
+	if opts.FanOutEvery == 0 {
+		opts.FanOutEvery = 10 * time.Millisecond
+	}
 	if opts.Refresh == 0 {
 		opts.Refresh = 50 * time.Millisecond
 	}
