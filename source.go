@@ -617,6 +617,9 @@ type Store interface {
 	RejectionStore
 	Retainer
 	CatalogStore
+	EventImporter
+	DestinationStore
+	DeliveryStore
 
 	// Ping returns nil when the store can be read and written.
 	Ping(ctx context.Context) error

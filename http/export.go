@@ -97,11 +97,7 @@ type ImportResult struct {
 // malformed record stops the import with a 400 naming its line; the
 // records before it are stored.
 func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
-	importer, ok := s.cfg.Store.(inlet.EventImporter)
-	if !ok {
-		Error(w, r, inlet.Errorf(inlet.EUNSUPPORTED, "this store cannot import events"), nil)
-		return
-	}
+	importer := s.cfg.Store
 	rc := http.NewResponseController(w)
 	br := bufio.NewReaderSize(r.Body, 64<<10)
 	var res ImportResult

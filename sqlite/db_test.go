@@ -30,7 +30,7 @@ func TestStore(t *testing.T) {
 }
 
 func TestDelivery(t *testing.T) {
-	storetest.RunDelivery(t, func(t *testing.T) storetest.Deliverer { return open(t) })
+	storetest.RunDelivery(t, func(t *testing.T) inlet.Store { return open(t) })
 }
 
 func TestIntake(t *testing.T) {

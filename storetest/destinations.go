@@ -10,20 +10,13 @@ import (
 	"inlet"
 )
 
-// Deliverer is a store that delivers events to destinations.
-type Deliverer interface {
-	inlet.Store
-	inlet.DestinationStore
-	inlet.DeliveryStore
-}
-
 // RunDelivery runs the conformance suite of destinations, the outbox and
 // deliveries. open returns a new, empty store for one test.
-func RunDelivery(t *testing.T, open func(t *testing.T) Deliverer) {
+func RunDelivery(t *testing.T, open func(t *testing.T) inlet.Store) {
 	t.Helper()
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s Deliverer)
+		fn   func(t *testing.T, s inlet.Store)
 	}{
 		{"a created destination is found as it was stored", testCreateDestination},
 		{"destination errors have the same codes on every store", testDestinationErrors},
@@ -50,7 +43,7 @@ func newDestination(id string) *inlet.Destination {
 		Config: json.RawMessage(`{"url":"http://127.0.0.1:9/hook","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}`)}
 }
 
-func createDest(t *testing.T, s Deliverer, d *inlet.Destination) *inlet.Destination {
+func createDest(t *testing.T, s inlet.Store, d *inlet.Destination) *inlet.Destination {
 	t.Helper()
 	if err := s.CreateDestination(context.Background(), d); err != nil {
 		t.Fatalf("CreateDestination(%s): %v", d.ID, err)
@@ -58,7 +51,7 @@ func createDest(t *testing.T, s Deliverer, d *inlet.Destination) *inlet.Destinat
 	return d
 }
 
-func testCreateDestination(t *testing.T, s Deliverer) {
+func testCreateDestination(t *testing.T, s inlet.Store) {
 	ctx := context.Background()
 	d := newDestination("d1")
 	d.Filter = inlet.DestinationFilter{Sources: []string{"shop"}, Types: []string{"invoice.*"}}
@@ -81,7 +74,7 @@ func testCreateDestination(t *testing.T, s Deliverer) {
 	}
 }
 
-func testDestinationErrors(t *testing.T, s Deliverer) {
+func testDestinationErrors(t *testing.T, s inlet.Store) {
 	ctx := context.Background()
 	createDest(t, s, newDestination("d1"))
 	wantCode(t, "a second destination d1", s.CreateDestination(ctx, newDestination("d1")), inlet.ECONFLICT)
@@ -116,7 +109,7 @@ func testDestinationErrors(t *testing.T, s Deliverer) {
 	wantCode(t, "RetryDeliveries of pending deliveries", err, inlet.EINVALID)
 }
 
-func testListDestinations(t *testing.T, s Deliverer) {
+func testListDestinations(t *testing.T, s inlet.Store) {
 	ctx := context.Background()
 	for _, id := range []string{"c", "a", "e", "b", "d"} {
 		createDest(t, s, newDestination(id))
@@ -141,7 +134,7 @@ func testListDestinations(t *testing.T, s Deliverer) {
 	}
 }
 
-func testUpdateDestination(t *testing.T, s Deliverer) {
+func testUpdateDestination(t *testing.T, s inlet.Store) {
 	ctx := context.Background()
 	d := createDest(t, s, newDestination("d1"))
 	off := false
@@ -157,7 +150,7 @@ func testUpdateDestination(t *testing.T, s Deliverer) {
 }
 
 // fanOutAll empties the outbox, a few entries at a time.
-func fanOutAll(t *testing.T, s Deliverer, now time.Time) {
+func fanOutAll(t *testing.T, s inlet.Store, now time.Time) {
 	t.Helper()
 	for {
 		n, err := s.FanOut(context.Background(), 3, now)
@@ -170,7 +163,7 @@ func fanOutAll(t *testing.T, s Deliverer, now time.Time) {
 	}
 }
 
-func deliveryIDs(t *testing.T, s Deliverer, dest, status string) []string {
+func deliveryIDs(t *testing.T, s inlet.Store, dest, status string) []string {
 	t.Helper()
 	var ids []string
 	f := inlet.DeliveryFilter{Status: status, Limit: 2}
@@ -189,7 +182,7 @@ func deliveryIDs(t *testing.T, s Deliverer, dest, status string) []string {
 	}
 }
 
-func testFanOut(t *testing.T, s Deliverer) {
+func testFanOut(t *testing.T, s inlet.Store) {
 	c := newClock()
 	before := newEvent(c, "shop", "invoice.paid", "")
 	appendEvents(t, s, before)
@@ -219,7 +212,7 @@ func testFanOut(t *testing.T, s Deliverer) {
 }
 
 // setup creates a destination and n events for it, fanned out at now.
-func setup(t *testing.T, s Deliverer, d *inlet.Destination, n int, now time.Time) []string {
+func setup(t *testing.T, s inlet.Store, d *inlet.Destination, n int, now time.Time) []string {
 	t.Helper()
 	createDest(t, s, d)
 	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
@@ -233,7 +226,7 @@ func setup(t *testing.T, s Deliverer, d *inlet.Destination, n int, now time.Time
 	return ids
 }
 
-func claimIDs(t *testing.T, s Deliverer, dest, owner string, limit int, now time.Time) []string {
+func claimIDs(t *testing.T, s inlet.Store, dest, owner string, limit int, now time.Time) []string {
 	t.Helper()
 	ds, err := s.ClaimDeliveries(context.Background(), dest, owner, limit, now, time.Minute)
 	if err != nil {
@@ -249,7 +242,7 @@ func claimIDs(t *testing.T, s Deliverer, dest, owner string, limit int, now time
 	return ids
 }
 
-func testClaimLease(t *testing.T, s Deliverer) {
+func testClaimLease(t *testing.T, s inlet.Store) {
 	now := time.Now()
 	ids := setup(t, s, newDestination("d"), 5, now)
 	if got := claimIDs(t, s, "d", "a", 3, now); !slices.Equal(got, ids[:3]) {
@@ -274,7 +267,7 @@ func testClaimLease(t *testing.T, s Deliverer) {
 	}
 }
 
-func testClaimOrdered(t *testing.T, s Deliverer) {
+func testClaimOrdered(t *testing.T, s inlet.Store) {
 	now := time.Now()
 	d := newDestination("d")
 	d.Ordered = true
@@ -295,7 +288,7 @@ func testClaimOrdered(t *testing.T, s Deliverer) {
 	}
 }
 
-func testCompleteAndRetry(t *testing.T, s Deliverer) {
+func testCompleteAndRetry(t *testing.T, s inlet.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	ids := setup(t, s, newDestination("d"), 3, now)
@@ -337,7 +330,7 @@ func testCompleteAndRetry(t *testing.T, s Deliverer) {
 	}
 }
 
-func testReplay(t *testing.T, s Deliverer) {
+func testReplay(t *testing.T, s inlet.Store) {
 	ctx := context.Background()
 	c := newClock()
 	var old []*event
@@ -364,7 +357,7 @@ func testReplay(t *testing.T, s Deliverer) {
 	}
 }
 
-func testDeleteDestination(t *testing.T, s Deliverer) {
+func testDeleteDestination(t *testing.T, s inlet.Store) {
 	ctx := context.Background()
 	setup(t, s, newDestination("d"), 2, time.Now())
 	if err := s.DeleteDestination(ctx, "d"); err != nil {
@@ -376,7 +369,7 @@ func testDeleteDestination(t *testing.T, s Deliverer) {
 	}
 }
 
-func testRetentionKeepsUndelivered(t *testing.T, s Deliverer) {
+func testRetentionKeepsUndelivered(t *testing.T, s inlet.Store) {
 	r := s
 	ctx := context.Background()
 	now := time.Now().UTC()

@@ -129,17 +129,25 @@ func TestDeliverySurvivesKills(t *testing.T) {
 	})
 }
 
+// testDeliverySurvivesKills kills a node over and over while it delivers;
+// on PostgreSQL a second node runs throughout, shares the work, and takes
+// over the killed node's deliveries once their leases run out.
 func testDeliverySurvivesKills(t *testing.T, bin string, rounds int, extra ...string) {
 	// A receiver slow enough that deliveries are in flight at every kill.
 	recv := newCountingReceiver(t, 2*time.Millisecond)
 	h := &harness{t: t, bin: bin, dataDir: t.TempDir()}
+	args := append([]string{"--delivery-in-flight", "4", "--delivery-lease", "3s"}, extra...)
 	var acked []string
 	for round := 1; round <= rounds; round++ {
-		p := h.start(append([]string{"--delivery-in-flight", "4", "--delivery-lease", "3s"}, extra...)...)
+		p := h.start(args...)
 		client := inlethttp.NewClient(p.url, crashToken)
 		if round == 1 {
 			createCrashSource(t, client)
 			createWebhookDestination(t, client, recv.URL, &inlet.RetryPolicy{Backoff: []string{"100ms"}})
+			if len(extra) > 0 { // a second node on the same database
+				other := &harness{t: t, bin: bin, dataDir: t.TempDir()}
+				other.start(args...)
+			}
 		}
 		load := startLoad(t, p.url, round, 4)
 		load.waitAcks(t, 50)

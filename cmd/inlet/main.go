@@ -95,7 +95,6 @@ type Main struct {
 	pprof      *http.Server // nil without --pprof-addr
 	// catalog is nil when the schema catalog is off.
 	catalog *catalog.Recorder
-	// deliver is nil when the store delivers nothing.
 	deliver *deliver.Service
 }
 
@@ -153,13 +152,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if cfg.Catalog {
 		m.catalog = catalog.NewRecorder(db, catalog.Options{Interval: cfg.CatalogInterval}, m.Logger)
 	}
-	var dests inlethttp.Destinations
-	var changed func()
-	if ds, ok := db.(deliver.Store); ok {
-		m.deliver = deliver.New(ds, deliver.Options{Lease: cfg.DeliveryLease, InFlight: cfg.DeliveryInFlight}, m.Logger)
-		m.deliver.Start()
-		dests, changed = ds, m.deliver.Refresh
-	}
+	m.deliver = deliver.New(db, deliver.Options{Lease: cfg.DeliveryLease, InFlight: cfg.DeliveryInFlight}, m.Logger)
+	m.deliver.Start()
 
 	handler := inlethttp.NewServer(inlethttp.Config{
 		Store:          db,
@@ -177,9 +171,9 @@ func (m *Main) Run(ctx context.Context) error {
 		PublicURL:      cfg.PublicURL,
 		Catalog:        m.catalog,
 
-		Destinations:        dests,
+		Destinations:        db,
 		ValidateDestination: deliver.Validate,
-		DestinationsChanged: changed,
+		DestinationsChanged: m.deliver.Refresh,
 	})
 	m.server = inlethttp.HTTPServer(handler, m.Logger)
 
