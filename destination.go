@@ -445,6 +445,13 @@ type DeliveryStore interface {
 	// Returns ENOTFOUND for an unknown destination, EINVALID.
 	RetryDeliveries(ctx context.Context, destinationID string, eventIDs []string, status string, now time.Time) (int, error)
 
+	// DiscardDeliveries deletes the named deliveries, or all of the given
+	// status when eventIDs is empty, that are not delivered: the events
+	// are given up for the destination (and free for retention). It
+	// returns how many it deleted.
+	// Returns ENOTFOUND for an unknown destination, EINVALID.
+	DiscardDeliveries(ctx context.Context, destinationID string, eventIDs []string, status string) (int, error)
+
 	// ReplayDeliveries makes every stored event of r that passes the
 	// destination's filter pending for it again, in commit order after
 	// the deliveries already due. It returns how many.

@@ -23,6 +23,7 @@ func (s *Server) routeDestinations() {
 	s.mux.Handle("DELETE /api/v1/destinations/{id}", s.admin(s.handleDeleteDestination))
 	s.mux.Handle("GET /api/v1/destinations/{id}/deliveries", s.admin(s.handleListDeliveries))
 	s.mux.Handle("POST /api/v1/destinations/{id}/retry", s.admin(s.handleRetryDeliveries))
+	s.mux.Handle("POST /api/v1/destinations/{id}/discard", s.admin(s.handleDiscardDeliveries))
 	s.mux.Handle("POST /api/v1/destinations/{id}/replay", s.admin(s.handleReplay))
 }
 
@@ -179,8 +180,9 @@ func (s *Server) handleListDeliveries(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, page)
 }
 
-// RetryRequest is the body of POST /api/v1/destinations/{id}/retry: event
-// ids, or a status whose deliveries are all retried.
+// RetryRequest is the body of POST /api/v1/destinations/{id}/retry and
+// /discard: event ids, or a status whose deliveries are all retried or
+// discarded.
 type RetryRequest struct {
 	EventIDs []string `json:"event_ids,omitempty"`
 	Status   string   `json:"status,omitempty"`
@@ -206,6 +208,28 @@ func (s *Server) handleRetryDeliveries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"retried": n})
+}
+
+func (s *Server) handleDiscardDeliveries(w http.ResponseWriter, r *http.Request) {
+	var req RetryRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	if len(req.EventIDs) > inlet.MaxEventLimit {
+		Error(w, r, inlet.Errorf(inlet.EINVALID, "event_ids takes at most %d ids; discard by status for more", inlet.MaxEventLimit), nil)
+		return
+	}
+	if len(req.EventIDs) > 0 && req.Status != "" {
+		Error(w, r, inlet.Errorf(inlet.EINVALID, "send event_ids or status, not both"), nil)
+		return
+	}
+	n, err := s.cfg.Destinations.DiscardDeliveries(r.Context(), r.PathValue("id"), req.EventIDs, req.Status)
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"discarded": n})
 }
 
 // ReplayRequest is the body of POST /api/v1/destinations/{id}/replay.

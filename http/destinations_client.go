@@ -75,3 +75,11 @@ func (c *Client) Replay(ctx context.Context, id string, req ReplayRequest) (int,
 	}
 	return out.Replayed, c.do(ctx, http.MethodPost, "/api/v1/destinations/"+url.PathEscape(id)+"/replay", req, &out)
 }
+
+// DiscardDeliveries gives deliveries up and returns how many.
+func (c *Client) DiscardDeliveries(ctx context.Context, id string, req RetryRequest) (int, error) {
+	var out struct {
+		Discarded int `json:"discarded"`
+	}
+	return out.Discarded, c.do(ctx, http.MethodPost, "/api/v1/destinations/"+url.PathEscape(id)+"/discard", req, &out)
+}

@@ -409,6 +409,30 @@ func (db *DB) RetryDeliveries(ctx context.Context, destinationID string, eventID
 	return int(tag.RowsAffected()), nil
 }
 
+// DiscardDeliveries gives deliveries up. See inlet.DeliveryStore.
+func (db *DB) DiscardDeliveries(ctx context.Context, destinationID string, eventIDs []string, status string) (int, error) {
+	if _, err := db.FindDestination(ctx, destinationID); err != nil {
+		return 0, err
+	}
+	query := `DELETE FROM deliveries WHERE destination_id = $1 AND status <> 'delivered'`
+	var arg any
+	switch {
+	case len(eventIDs) > 0:
+		query += ` AND event_id = ANY($2)`
+		arg = eventIDs
+	case status == inlet.DeliveryDead || status == inlet.DeliveryFailed || status == inlet.DeliveryPending:
+		query += ` AND status = $2`
+		arg = status
+	default:
+		return 0, inlet.Errorf(inlet.EINVALID, "name the deliveries to discard by event_ids, or by status %q, %q or %q", inlet.DeliveryDead, inlet.DeliveryFailed, inlet.DeliveryPending)
+	}
+	tag, err := db.pool.Exec(ctx, query, destinationID, arg)
+	if err != nil {
+		return 0, storeError(err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // replayPage is how many events a replay reads at a time.
 const replayPage = 5000
 

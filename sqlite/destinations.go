@@ -513,6 +513,33 @@ func (db *DB) RetryDeliveries(ctx context.Context, destinationID string, eventID
 	return int(n), storeError(err)
 }
 
+// DiscardDeliveries gives deliveries up. See inlet.DeliveryStore.
+func (db *DB) DiscardDeliveries(ctx context.Context, destinationID string, eventIDs []string, status string) (int, error) {
+	if _, err := findDestination(ctx, db.read, destinationID); err != nil {
+		return 0, err
+	}
+	query := `DELETE FROM deliveries WHERE destination_id = ? AND status <> 'delivered'`
+	args := []any{destinationID}
+	switch {
+	case len(eventIDs) > 0:
+		query += ` AND event_id IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(eventIDs)), ", ") + `)`
+		for _, id := range eventIDs {
+			args = append(args, id)
+		}
+	case status == inlet.DeliveryDead || status == inlet.DeliveryFailed || status == inlet.DeliveryPending:
+		query += ` AND status = ?`
+		args = append(args, status)
+	default:
+		return 0, inlet.Errorf(inlet.EINVALID, "name the deliveries to discard by event_ids, or by status %q, %q or %q", inlet.DeliveryDead, inlet.DeliveryFailed, inlet.DeliveryPending)
+	}
+	res, err := db.write.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, storeError(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), storeError(err)
+}
+
 // ReplayDeliveries delivers stored events again. See inlet.DeliveryStore.
 func (db *DB) ReplayDeliveries(ctx context.Context, destinationID string, r inlet.Replay, now time.Time) (int, error) {
 	tx, err := db.write.BeginTx(ctx, nil)

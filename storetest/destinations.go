@@ -328,6 +328,21 @@ func testCompleteAndRetry(t *testing.T, s inlet.Store) {
 	if err != nil || n != 1 {
 		t.Fatalf("RetryDeliveries(ids) = %d, %v; want the one delivered", n, err)
 	}
+
+	// Discarded deliveries are gone; a delivered one is never discarded.
+	claimIDs(t, s, "d", "a", 10, now.Add(time.Hour))
+	s.CompleteDeliveries(ctx, "d", "a", []inlet.Outcome{{EventID: ids[0], Status: inlet.DeliveryDelivered, NextAttemptAt: now}})
+	n, err = s.DiscardDeliveries(ctx, "d", []string{ids[0], ids[1]}, "")
+	if err != nil || n != 1 {
+		t.Fatalf("DiscardDeliveries(ids) = %d, %v; want 1 (not the delivered one)", n, err)
+	}
+	_, err = s.DiscardDeliveries(ctx, "d", nil, inlet.DeliveryDelivered)
+	wantCode(t, "DiscardDeliveries of delivered ones", err, inlet.EINVALID)
+	_, err = s.DiscardDeliveries(ctx, "nope", nil, inlet.DeliveryDead)
+	wantCode(t, "DiscardDeliveries of an unknown destination", err, inlet.ENOTFOUND)
+	if got := deliveryIDs(t, s, "d", ""); !slices.Equal(got, []string{ids[0], ids[2]}) {
+		t.Fatalf("deliveries after discard = %v; want the delivered one and the other", got)
+	}
 }
 
 func testReplay(t *testing.T, s inlet.Store) {

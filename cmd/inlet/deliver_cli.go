@@ -207,6 +207,22 @@ func RetryDeliveries(ctx context.Context, c *inlethttp.Client, id string, eventI
 	return nil
 }
 
+// DiscardDeliveries gives the named deliveries, or all of a status, up.
+func DiscardDeliveries(ctx context.Context, c *inlethttp.Client, id string, eventIDs []string, status string, out printer) error {
+	if len(eventIDs) == 0 && status == "" {
+		return fmt.Errorf("name the event ids to discard, or --status dead (or failed, pending)")
+	}
+	n, err := c.DiscardDeliveries(ctx, id, inlethttp.RetryRequest{EventIDs: eventIDs, Status: status})
+	if err != nil {
+		return err
+	}
+	if out.json {
+		return out.json1(map[string]int{"discarded": n})
+	}
+	fmt.Fprintf(out.w, "%d deliveries to %s discarded\n", n, id)
+	return nil
+}
+
 // ExportEvents writes the events of f as NDJSON to w, with a progress bar
 // (events written) on progress when it is not nil.
 func ExportEvents(ctx context.Context, c *inlethttp.Client, f inlet.EventFilter, w io.Writer, progress io.Writer) error {
@@ -364,6 +380,16 @@ var deliverCommands = map[string]deliverCommand{
 				return fmt.Errorf("name the destination")
 			}
 			return RetryDeliveries(ctx, c, args[0], args[1:], status, out)
+		}
+	}},
+	"deliveries discard": {args: "DESTINATION [EVENT_ID...]", nargs: -1, flags: func(fs *flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
+		var status string
+		fs.StringVar(&status, "status", "", "discard every delivery of this status (dead, failed or pending) instead of named events")
+		return func(ctx context.Context, c *inlethttp.Client, args []string, out printer, _, _ io.Writer) error {
+			if len(args) == 0 {
+				return fmt.Errorf("name the destination")
+			}
+			return DiscardDeliveries(ctx, c, args[0], args[1:], status, out)
 		}
 	}},
 	"events export": {nargs: 0, flags: func(fs *flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {

@@ -69,6 +69,9 @@ func TestDeliverCLI(t *testing.T) {
 	if out := mustRunInlet(t, append([]string{"destinations", "replay", "crm", "--since", "2020-01-01T00:00:00Z"}, conn...)...); out != "2 events to deliver again to crm\n" {
 		t.Fatalf("destinations replay printed %q", out)
 	}
+	if out := mustRunInlet(t, append([]string{"deliveries", "discard", "crm", "--status", "dead"}, conn...)...); out != "0 deliveries to crm discarded\n" {
+		t.Fatalf("deliveries discard printed %q", out)
+	}
 	out = mustRunInlet(t, append([]string{"destinations", "disable", "crm"}, conn...)...)
 	if rows = tableRows(t, out); rows[1][3] != "disabled" {
 		t.Fatalf("destinations disable printed %q", out)

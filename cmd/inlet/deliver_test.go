@@ -313,6 +313,8 @@ func TestDestinationsAPI(t *testing.T) {
 		{"GET", "/api/v1/destinations/nope", nil, 404, "not_found"},
 		{"GET", "/api/v1/destinations/crm/deliveries?status=lost", nil, 400, "invalid"},
 		{"POST", "/api/v1/destinations/crm/retry", map[string]any{}, 400, "invalid"},
+		{"POST", "/api/v1/destinations/crm/discard", map[string]any{"status": "delivered"}, 400, "invalid"},
+		{"POST", "/api/v1/destinations/nope/discard", map[string]any{"status": "dead"}, 404, "not_found"},
 		{"POST", "/api/v1/destinations/crm/replay", map[string]any{"since": "yesterday"}, 400, "invalid"},
 		{"PATCH", "/api/v1/destinations/crm", map[string]any{"retry": map[string]any{"backoff": []string{"x"}}}, 400, "invalid"},
 		{"DELETE", "/api/v1/destinations/nope", nil, 404, "not_found"},
