@@ -27,6 +27,8 @@ import (
 //	go test ./deliver -run '^$' -bench Throughput -benchtime 20000x
 //	INLET_TEST_NATS=nats://127.0.0.1:4222 go test ./deliver -run '^$' -bench Throughput -benchtime 20000x
 //	go test ./deliver -run '^$' -bench Lag -benchtime 1x   # INLET_BENCH_RATE events/s, 7000 by default
+//
+// INLET_BENCH_IN_FLIGHT sets Options.InFlight (default: the type's).
 
 func benchStore(b *testing.B) store {
 	b.Helper()
@@ -78,7 +80,11 @@ func throughput(b *testing.B, d *inlet.Destination, received func() int64) {
 		b.Fatal(err)
 	}
 	fill(b, s, b.N)
-	svc := deliver.New(s, deliver.Options{}, discardLogger())
+	opts := deliver.Options{}
+	if v := os.Getenv("INLET_BENCH_IN_FLIGHT"); v != "" {
+		opts.InFlight, _ = strconv.Atoi(v)
+	}
+	svc := deliver.New(s, opts, discardLogger())
 	svc.Start()
 	b.Cleanup(func() { svc.Close() })
 	waitState(b, s, func(st *inlet.DeliveryState) bool { return st.Pending == b.N })

@@ -15,7 +15,8 @@ import (
 )
 
 func init() {
-	register(inlet.DestinationNATS, Type{Validate: validateNATS, Open: openNATS})
+	// Publishes are pipelined on one connection: many may wait for acks.
+	register(inlet.DestinationNATS, Type{Validate: validateNATS, Open: openNATS, InFlight: 256})
 }
 
 // natsConfig is the config of a nats destination.
@@ -105,6 +106,9 @@ func (s *natsSender) Send(ctx context.Context, e *inlet.Event, body []byte) Resu
 		return Result{Err: fmt.Errorf("publish to %s: no ack within %s", subject, s.timeout)}
 	}
 }
+
+// Timeout is the longest wait for an ack. See Sender.
+func (s *natsSender) Timeout() time.Duration { return s.timeout }
 
 // Close drains nothing: every Send has had its answer or given up.
 func (s *natsSender) Close() error {

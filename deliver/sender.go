@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 
 	"inlet"
 )
@@ -20,6 +21,8 @@ type Sender interface {
 	// body. The same event may be sent more than once: a receiver
 	// deduplicates by the event id.
 	Send(ctx context.Context, e *inlet.Event, body []byte) Result
+	// Timeout is the longest one Send takes.
+	Timeout() time.Duration
 	// Close releases the sender's connections.
 	Close() error
 }
@@ -45,6 +48,8 @@ type Type struct {
 	// Open returns a Sender for a destination whose config is valid.
 	// inFlight is how many Sends may run at once.
 	Open func(d *inlet.Destination, inFlight int) (Sender, error)
+	// InFlight is how many Sends run at once unless configured.
+	InFlight int
 }
 
 var types = map[string]Type{}

@@ -31,11 +31,13 @@ type Options struct {
 	FanOutEvery time.Duration
 	Refresh     time.Duration
 	// Lease is how long a claimed delivery is this node's; a node that
-	// dies leaves its claimed deliveries to others after it (default 1m).
+	// dies leaves its claimed deliveries to others after it (default 1m,
+	// and at least five times the destination's timeout).
 	Lease time.Duration
-	// Batch is how many deliveries a destination claims at once (default
-	// 256); InFlight how many of them are sent at once (default 64).
-	Batch    int
+	// InFlight is how many events are sent at once to one destination
+	// (default: its type's, 64 for a webhook, 256 for NATS); a worker
+	// holds up to four times as many claimed, so that claims come in
+	// chunks, and a lease must outlast four rounds of send timeouts.
 	InFlight int
 	// FanOutBatch is how many outbox entries one fan-out takes (default
 	// 1000).
@@ -57,12 +59,6 @@ func (o *Options) defaults() {
 	}
 	if o.Lease <= 0 {
 		o.Lease = time.Minute
-	}
-	if o.Batch <= 0 {
-		o.Batch = 256
-	}
-	if o.InFlight <= 0 {
-		o.InFlight = 64
 	}
 	if o.FanOutBatch <= 0 {
 		o.FanOutBatch = 1000
@@ -246,15 +242,28 @@ type worker struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	wake   chan struct{}
+	// inFlight sends at once, out of up to batch claimed deliveries,
+	// each leased for lease.
+	inFlight, batch int
+	lease           time.Duration
 }
 
 func (s *Service) startWorker(d *inlet.Destination) (*worker, error) {
-	sender, err := open(d, s.opts.InFlight)
+	inFlight := s.opts.InFlight
+	if inFlight <= 0 {
+		inFlight = types[d.Type].InFlight
+	}
+	sender, err := open(d, inFlight)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	w := &worker{s: s, dest: d, sender: sender, ctx: ctx, cancel: cancel, done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	w := &worker{s: s, dest: d, sender: sender, ctx: ctx, cancel: cancel, done: make(chan struct{}), wake: make(chan struct{}, 1),
+		inFlight: inFlight, batch: 4 * inFlight, lease: s.opts.Lease}
+	// A claimed delivery waits for at most three rounds of sends before
+	// its own: the lease outlasts them, or the worker would take its own
+	// deliveries again.
+	w.lease = max(w.lease, 5*sender.Timeout())
 	go w.run()
 	return w, nil
 }
@@ -279,13 +288,13 @@ func (w *worker) stop() {
 func (w *worker) run() {
 	defer close(w.done)
 	s := w.s
-	outcomes := make(chan inlet.Outcome, s.opts.Batch)
+	outcomes := make(chan inlet.Outcome, w.batch)
 	completed := make(chan struct{})
 	go w.complete(outcomes, completed)
 	defer func() { <-completed }()
 	defer close(outcomes)
 
-	slots := make(chan struct{}, s.opts.InFlight)
+	slots := make(chan struct{}, w.inFlight)
 	freed := make(chan struct{}, 1)
 	var claimed atomic.Int64 // claimed, not yet sent
 	var sends sync.WaitGroup
@@ -296,8 +305,8 @@ func (w *worker) run() {
 		n := 0
 		// Claims come in chunks of at least half a batch (or when nothing
 		// is left to send): each claim is a transaction.
-		if room := s.opts.Batch - int(claimed.Load()); room >= s.opts.Batch/2 || room == s.opts.Batch {
-			ds, err := s.store.ClaimDeliveries(w.ctx, w.dest.ID, s.opts.Owner, room, s.now(), s.opts.Lease)
+		if room := w.batch - int(claimed.Load()); room >= w.batch/2 || room == w.batch {
+			ds, err := s.store.ClaimDeliveries(w.ctx, w.dest.ID, s.opts.Owner, room, s.now(), w.lease)
 			if err != nil && w.ctx.Err() == nil {
 				s.logger.Warn("delivery: claim failed; retrying", "destination", w.dest.ID, "err", err)
 			}
@@ -316,7 +325,7 @@ func (w *worker) run() {
 					<-slots
 					// The claimer is woken when there is room for a chunk,
 					// not after every send: each claim is a transaction.
-					if left := claimed.Add(-1); left == int64(s.opts.Batch/2) || left == 0 {
+					if left := claimed.Add(-1); left == int64(w.batch/2) || left == 0 {
 						select {
 						case freed <- struct{}{}:
 						default:
@@ -361,7 +370,7 @@ func (w *worker) complete(outcomes <-chan inlet.Outcome, done chan<- struct{}) {
 		batch := []inlet.Outcome{o}
 		linger := time.NewTimer(completeLinger)
 	more:
-		for len(batch) < s.opts.Batch {
+		for len(batch) < w.batch {
 			select {
 			case o, ok := <-outcomes:
 				if !ok {

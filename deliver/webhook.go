@@ -20,7 +20,8 @@ import (
 )
 
 func init() {
-	register(inlet.DestinationWebhook, Type{Validate: validateWebhook, Open: openWebhook})
+	// 64 connections to one receiver at a time.
+	register(inlet.DestinationWebhook, Type{Validate: validateWebhook, Open: openWebhook, InFlight: 64})
 }
 
 // webhookConfig is the config of a webhook destination.
@@ -158,6 +159,9 @@ func (w *webhook) Send(ctx context.Context, e *inlet.Event, body []byte) Result 
 	}
 	return r
 }
+
+// Timeout is the longest one request takes. See Sender.
+func (w *webhook) Timeout() time.Duration { return w.client.Timeout }
 
 // Close closes idle connections.
 func (w *webhook) Close() error {

@@ -46,7 +46,8 @@ type Config struct {
 	// DeliveryLease is how long a node holds the deliveries it claimed:
 	// the bound on how soon another node takes over a dead node's work.
 	DeliveryLease time.Duration
-	// DeliveryInFlight bounds the sends in flight per destination.
+	// DeliveryInFlight bounds the sends in flight per destination; 0 is
+	// the destination type's default.
 	DeliveryInFlight int
 }
 
@@ -66,10 +67,9 @@ func DefaultConfig() Config {
 		RejectionsMaxCount: inlet.DefaultRejectionMaxCount,
 		RejectionsMaxBytes: inlet.DefaultRejectionMaxBytes,
 
-		Catalog:          true,
-		CatalogInterval:  time.Second,
-		DeliveryLease:    time.Minute,
-		DeliveryInFlight: 64,
+		Catalog:         true,
+		CatalogInterval: time.Second,
+		DeliveryLease:   time.Minute,
 	}
 }
 
@@ -106,7 +106,7 @@ func (sf *serveFlags) register(fs *pflag.FlagSet, cfg *Config) {
 	fs.StringVar(&sf.publicURL, "public-url", "", "base URL senders call this collector at, such as https://hooks.example.com (scheme, host, any path prefix a proxy strips); Twilio signs it (default: http:// and the Host header)")
 	fs.BoolVar(&cfg.Catalog, "catalog", cfg.Catalog, "learn the schema catalog from the committed events, in the background")
 	fs.DurationVar(&cfg.DeliveryLease, "delivery-lease", cfg.DeliveryLease, "how long a node holds the deliveries it claimed; another node takes over a dead node's deliveries after it")
-	fs.IntVar(&cfg.DeliveryInFlight, "delivery-in-flight", cfg.DeliveryInFlight, "most events sent at once to one destination")
+	fs.IntVar(&cfg.DeliveryInFlight, "delivery-in-flight", cfg.DeliveryInFlight, "most events sent at once to one destination (0: the type's, 64 for webhook, 256 for nats)")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.VisitAll(func(f *pflag.Flag) { envFlags(fs, f.Name) })
 }

@@ -96,7 +96,8 @@ func createWebhookDestination(t *testing.T, client *inlethttp.Client, url string
 	d, err := client.CreateDestination(ctx, inlethttp.CreateDestinationRequest{
 		Name:   "receiver",
 		Type:   "webhook",
-		Config: json.RawMessage(fmt.Sprintf(`{"url":%q,"secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}`, url)),
+		// A short timeout keeps the lease (five timeouts at least) short.
+		Config: json.RawMessage(fmt.Sprintf(`{"url":%q,"secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","timeout":"500ms"}`, url)),
 		Retry:  retry,
 	})
 	if err != nil {
