@@ -94,8 +94,8 @@ func createWebhookDestination(t *testing.T, client *inlethttp.Client, url string
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	d, err := client.CreateDestination(ctx, inlethttp.CreateDestinationRequest{
-		Name:   "receiver",
-		Type:   "webhook",
+		Name: "receiver",
+		Type: "webhook",
 		// A short timeout keeps the lease (five timeouts at least) short.
 		Config: json.RawMessage(fmt.Sprintf(`{"url":%q,"secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","timeout":"500ms"}`, url)),
 		Retry:  retry,
