@@ -245,7 +245,7 @@ func TestDestinationsAPI(t *testing.T) {
 		"id": "crm", "name": "CRM", "type": "webhook",
 		"filter": map[string]any{"types": []string{"order.*"}},
 		"config": map[string]any{"url": recv.URL, "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "headers": map[string]string{"Authorization": "Bearer xyz"}},
-		"retry":  map[string]any{"backoff": []string{"50ms"}, "max_age": "300ms"},
+		"retry":  map[string]any{"backoff": []string{"50ms"}, "max_age": "2s"},
 	}, http.StatusCreated, &d)
 	if strings.Contains(string(raw), "MfKQ9r8") || strings.Contains(string(raw), "xyz") {
 		t.Fatalf("the created destination shows its secrets: %s", raw)
