@@ -3,16 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"inlet"
@@ -314,171 +312,231 @@ func prefixed(prefix string, list []string) []string {
 	return out
 }
 
-// deliverCommand is one command: its flags and what it runs.
-type deliverCommand struct {
-	args  string // positional arguments, for the usage line
-	nargs int    // -1: any number
-	flags func(fs *flag.FlagSet) func(ctx context.Context, c *inlethttp.Client, args []string, out printer, stdout, stderr io.Writer) error
+// The commands of delivery, for the table in cli.go: each builder declares
+// a command and its flags, and runs one of the functions above.
+
+// destinationsCommand is the destinations group.
+func destinationsCommand(env cliEnv) *cobra.Command {
+	return group("destinations", "Send events on to webhooks and NATS",
+		"  inlet destinations create --name CRM --url https://crm.example.com/hook --types 'order.*'\n  inlet destinations get DESTINATION_ID",
+		destinationsCreateCommand(env),
+		destinationsListCommand(env),
+		destinationsGetCommand(env),
+		destinationsSetEnabledCommand(env, true),
+		destinationsSetEnabledCommand(env, false),
+		destinationsDeleteCommand(env),
+		destinationsReplayCommand(env),
+	)
 }
 
-// deliverCommands are the commands of destinations and deliveries, and
-// events export|import, by "noun verb".
-var deliverCommands = map[string]deliverCommand{
-	"destinations create": {nargs: 0, flags: func(fs *flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
-		var o DestinationOptions
-		fs.StringVar(&o.Name, "name", "", "name of the destination (required)")
-		fs.StringVar(&o.ID, "id", "", "id of the destination (default: generated)")
-		fs.StringVar(&o.Type, "type", inlet.DestinationWebhook, "webhook or nats")
-		fs.StringVar(&o.URL, "url", "", "webhook: the URL events are POSTed to; nats: the server, such as nats://127.0.0.1:4222")
-		fs.StringVar(&o.Secret, "secret", "", "webhook: whsec_... secret that signs requests (Standard Webhooks)")
-		fs.StringVar(&o.Subject, "subject", "", "nats: the subject, which may hold {type} and {source}")
-		fs.StringVar(&o.Timeout, "timeout", "", "timeout of one attempt (webhook 10s, nats 5s by default)")
-		fs.StringVar(&o.Config, "config", "", "the whole config as a JSON object, instead of --url, --secret, --subject, --timeout")
-		fs.StringVar(&o.Sources, "sources", "", "only events of these comma-separated source ids")
-		fs.StringVar(&o.Types, "types", "", "only events of these comma-separated types; a trailing * matches a prefix (invoice.*)")
-		fs.StringVar(&o.Backoff, "backoff", "", "comma-separated waits between attempts (default 5s,30s,2m,10m,1h)")
-		fs.StringVar(&o.MaxAge, "max-age", "", "how long an event is retried before it is dead (default 24h)")
-		fs.BoolVar(&o.Ordered, "ordered", false, "hold later events back while one fails, to keep commit order")
-		fs.BoolVar(&o.Disabled, "disabled", false, "create the destination disabled")
-		return func(ctx context.Context, c *inlethttp.Client, _ []string, out printer, _, _ io.Writer) error {
-			return CreateDestination(ctx, c, o, out)
-		}
-	}},
-	"destinations list": {nargs: 0, flags: func(*flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
-		return func(ctx context.Context, c *inlethttp.Client, _ []string, out printer, _, _ io.Writer) error {
-			return ListDestinations(ctx, c, out)
-		}
-	}},
-	"destinations get":     {args: "ID", nargs: 1, flags: byID(GetDestination)},
-	"destinations enable":  {args: "ID", nargs: 1, flags: byID(enabler(true))},
-	"destinations disable": {args: "ID", nargs: 1, flags: byID(enabler(false))},
-	"destinations delete":  {args: "ID", nargs: 1, flags: byID(DeleteDestination)},
-	"destinations replay": {args: "ID", nargs: 1, flags: func(fs *flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
-		var o ReplayOptions
-		fs.StringVar(&o.Since, "since", "", "replay events at or after this RFC 3339 time (required)")
-		fs.StringVar(&o.Until, "until", "", "replay events before this RFC 3339 time (default: now)")
-		fs.StringVar(&o.Sources, "sources", "", "only events of these comma-separated source ids")
-		fs.StringVar(&o.Types, "types", "", "only events of these comma-separated types (a trailing * matches a prefix)")
-		return func(ctx context.Context, c *inlethttp.Client, args []string, out printer, _, _ io.Writer) error {
-			return Replay(ctx, c, args[0], o, out)
-		}
-	}},
-	"deliveries list": {args: "DESTINATION", nargs: 1, flags: func(fs *flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
-		var f inlet.DeliveryFilter
-		fs.StringVar(&f.Status, "status", "", "only deliveries of this status: pending, failed, dead or delivered")
-		fs.IntVar(&f.Limit, "limit", 0, "most deliveries to show, in delivery order (default 50, at most 1000)")
-		fs.StringVar(&f.Cursor, "cursor", "", "continue from the cursor a previous page printed")
-		return func(ctx context.Context, c *inlethttp.Client, args []string, out printer, _, _ io.Writer) error {
-			return ListDeliveries(ctx, c, args[0], f, out)
-		}
-	}},
-	"deliveries retry": {args: "DESTINATION [EVENT_ID...]", nargs: -1, flags: func(fs *flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
-		var status string
-		fs.StringVar(&status, "status", "", "retry every delivery of this status (dead, failed or delivered) instead of named events")
-		return func(ctx context.Context, c *inlethttp.Client, args []string, out printer, _, _ io.Writer) error {
-			if len(args) == 0 {
-				return fmt.Errorf("name the destination")
-			}
-			return RetryDeliveries(ctx, c, args[0], args[1:], status, out)
-		}
-	}},
-	"deliveries discard": {args: "DESTINATION [EVENT_ID...]", nargs: -1, flags: func(fs *flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
-		var status string
-		fs.StringVar(&status, "status", "", "discard every delivery of this status (dead, failed or pending) instead of named events")
-		return func(ctx context.Context, c *inlethttp.Client, args []string, out printer, _, _ io.Writer) error {
-			if len(args) == 0 {
-				return fmt.Errorf("name the destination")
-			}
-			return DiscardDeliveries(ctx, c, args[0], args[1:], status, out)
-		}
-	}},
-	"events export": {nargs: 0, flags: func(fs *flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
-		var source, typ, since, until string
-		fs.StringVar(&source, "source", "", "only events of this source")
-		fs.StringVar(&typ, "type", "", "only events of this type")
-		fs.StringVar(&since, "since", "", "only events at or after this RFC 3339 time")
-		fs.StringVar(&until, "until", "", "only events before this RFC 3339 time")
-		return func(ctx context.Context, c *inlethttp.Client, _ []string, _ printer, stdout, stderr io.Writer) error {
-			f, err := inlethttp.ParseEventFilter(map[string][]string{"source": {source}, "type": {typ}, "since": {since}, "until": {until}})
-			if err != nil {
-				return err
-			}
-			return ExportEvents(ctx, c, f, stdout, terminal(stderr))
-		}
-	}},
-	"events import": {args: "FILE.ndjson", nargs: 1, flags: func(*flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
-		return func(ctx context.Context, c *inlethttp.Client, args []string, out printer, _, stderr io.Writer) error {
-			return ImportEvents(ctx, c, args[0], terminal(stderr), out)
-		}
-	}},
+// deliveriesCommand is the deliveries group.
+func deliveriesCommand(env cliEnv) *cobra.Command {
+	return group("deliveries", "Read and retry the deliveries of a destination",
+		"  inlet deliveries list DESTINATION_ID --status dead\n  inlet deliveries retry DESTINATION_ID --status dead",
+		deliveriesListCommand(env),
+		deliveriesRetryCommand(env),
+		deliveriesDiscardCommand(env),
+	)
 }
 
-// byID registers a command that takes one id and no flag.
-func byID(fn func(context.Context, *inlethttp.Client, string, printer) error) func(*flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
-	return func(*flag.FlagSet) func(context.Context, *inlethttp.Client, []string, printer, io.Writer, io.Writer) error {
-		return func(ctx context.Context, c *inlethttp.Client, args []string, out printer, _, _ io.Writer) error {
-			return fn(ctx, c, args[0], out)
-		}
+func destinationsCreateCommand(env cliEnv) *cobra.Command {
+	var o DestinationOptions
+	cmd := &cobra.Command{
+		Use:   "create --name NAME [--type webhook|nats] [--url URL] [flags]",
+		Short: "Register a destination",
+		Long: `Register a destination: every event committed from now on that passes its
+filter is delivered to it, at least once, retried on its schedule until it is
+dead. A webhook gets an HTTP POST of the event, signed when --secret is set; a
+nats destination a JetStream publish on --subject.`,
+		Example: `  inlet destinations create --name CRM --url https://crm.example.com/hook --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --types 'order.*'
+  inlet destinations create --name Stream --type nats --url nats://127.0.0.1:4222 --subject 'inlet.{source}.{type}'`,
+		Args: noArgs,
 	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.Name, "name", "", "name of the destination (required)")
+	fs.StringVar(&o.ID, "id", "", "id of the destination (default: generated)")
+	fs.StringVar(&o.Type, "type", inlet.DestinationWebhook, "webhook or nats")
+	fs.StringVar(&o.URL, "url", "", "webhook: the URL events are POSTed to; nats: the server, such as nats://127.0.0.1:4222")
+	fs.StringVar(&o.Secret, "secret", "", "webhook: whsec_... secret that signs requests (Standard Webhooks)")
+	fs.StringVar(&o.Subject, "subject", "", "nats: the subject, which may hold {type} and {source}")
+	fs.StringVar(&o.Timeout, "timeout", "", "timeout of one attempt (webhook 10s, nats 5s by default)")
+	fs.StringVar(&o.Config, "config", "", "the whole config as a JSON object, instead of --url, --secret, --subject, --timeout")
+	fs.StringVar(&o.Sources, "sources", "", "only events of these comma-separated source ids")
+	fs.StringVar(&o.Types, "types", "", "only events of these comma-separated types; a trailing * matches a prefix (invoice.*)")
+	fs.StringVar(&o.Backoff, "backoff", "", "comma-separated waits between attempts (default 5s,30s,2m,10m,1h)")
+	fs.StringVar(&o.MaxAge, "max-age", "", "how long an event is retried before it is dead (default 24h)")
+	fs.BoolVar(&o.Ordered, "ordered", false, "hold later events back while one fails, to keep commit order")
+	fs.BoolVar(&o.Disabled, "disabled", false, "create the destination disabled")
+	return env.adminCommand(cmd, func(ctx context.Context, a adminCall, _ []string) error {
+		return CreateDestination(ctx, a.client, o, a.out)
+	})
 }
 
-func enabler(enabled bool) func(context.Context, *inlethttp.Client, string, printer) error {
-	return func(ctx context.Context, c *inlethttp.Client, id string, out printer) error {
-		return SetDestinationEnabled(ctx, c, id, enabled, out)
+func destinationsListCommand(env cliEnv) *cobra.Command {
+	return env.adminCommand(&cobra.Command{
+		Use:     "list",
+		Short:   "List every destination",
+		Example: "  inlet destinations list\n  inlet destinations list --json",
+		Args:    noArgs,
+	}, func(ctx context.Context, a adminCall, _ []string) error {
+		return ListDestinations(ctx, a.client, a.out)
+	})
+}
+
+func destinationsGetCommand(env cliEnv) *cobra.Command {
+	return env.adminCommand(&cobra.Command{
+		Use:   "get ID",
+		Short: "Show a destination and its backlog",
+		Long: `Show a destination and its backlog: how many deliveries are pending, failed
+(waiting for a retry), dead and delivered, and the age of the oldest event not
+delivered yet. Secrets are shown masked.`,
+		Example: "  inlet destinations get crm\n  inlet destinations get crm --json",
+		Args:    oneArg("destination ID"),
+	}, func(ctx context.Context, a adminCall, args []string) error {
+		return GetDestination(ctx, a.client, args[0], a.out)
+	})
+}
+
+func destinationsSetEnabledCommand(env cliEnv, enable bool) *cobra.Command {
+	verb, short := "enable", "Deliver to a destination again, backlog first"
+	if !enable {
+		verb, short = "disable", "Pause a destination: its deliveries wait, kept, until it is enabled"
 	}
+	return env.adminCommand(&cobra.Command{
+		Use:     verb + " ID",
+		Short:   short,
+		Example: "  inlet destinations " + verb + " crm",
+		Args:    oneArg("destination ID"),
+	}, func(ctx context.Context, a adminCall, args []string) error {
+		return SetDestinationEnabled(ctx, a.client, args[0], enable, a.out)
+	})
 }
 
-// isDeliverCommand reports whether args name one of deliverCommands.
-func isDeliverCommand(noun string, args []string) bool {
-	if noun == "destinations" || noun == "deliveries" {
-		return true
+func destinationsDeleteCommand(env cliEnv) *cobra.Command {
+	return env.adminCommand(&cobra.Command{
+		Use:     "delete ID",
+		Short:   "Delete a destination and its deliveries",
+		Example: "  inlet destinations delete crm",
+		Args:    oneArg("destination ID"),
+	}, func(ctx context.Context, a adminCall, args []string) error {
+		return DeleteDestination(ctx, a.client, args[0], a.out)
+	})
+}
+
+func destinationsReplayCommand(env cliEnv) *cobra.Command {
+	var o ReplayOptions
+	cmd := &cobra.Command{
+		Use:   "replay ID --since TIME [--until TIME] [--sources A,B] [--types T,U*]",
+		Short: "Deliver stored events of a time range again, in commit order",
+		Example: `  inlet destinations replay crm --since 2026-01-01T00:00:00Z
+  inlet destinations replay crm --since 2026-01-01T00:00:00Z --until 2026-01-02T00:00:00Z --types 'order.*'`,
+		Args: oneArg("destination ID"),
 	}
-	_, ok := deliverCommands[noun+" "+firstArg(args)]
-	return ok
+	fs := cmd.Flags()
+	fs.StringVar(&o.Since, "since", "", "replay events at or after this RFC 3339 time (required)")
+	fs.StringVar(&o.Until, "until", "", "replay events before this RFC 3339 time (default: now)")
+	fs.StringVar(&o.Sources, "sources", "", "only events of these comma-separated source ids")
+	fs.StringVar(&o.Types, "types", "", "only events of these comma-separated types (a trailing * matches a prefix)")
+	return env.adminCommand(cmd, func(ctx context.Context, a adminCall, args []string) error {
+		return Replay(ctx, a.client, args[0], o, a.out)
+	})
 }
 
-func firstArg(args []string) string {
+func deliveriesListCommand(env cliEnv) *cobra.Command {
+	var f inlet.DeliveryFilter
+	cmd := &cobra.Command{
+		Use:   "list DESTINATION [--status pending|failed|dead|delivered]",
+		Short: "List the deliveries of a destination, in delivery order",
+		Example: `  inlet deliveries list crm --status dead
+  inlet deliveries list crm --limit 10 --json`,
+		Args: oneArg("destination ID"),
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.Status, "status", "", "only deliveries of this status: pending, failed, dead or delivered")
+	fs.IntVar(&f.Limit, "limit", 0, "most deliveries to show, in delivery order (default 50, at most 1000)")
+	fs.StringVar(&f.Cursor, "cursor", "", "continue from the cursor a previous page printed")
+	return env.adminCommand(cmd, func(ctx context.Context, a adminCall, args []string) error {
+		return ListDeliveries(ctx, a.client, args[0], f, a.out)
+	})
+}
+
+// destinationAndEvents wants a destination id and any number of event ids.
+func destinationAndEvents(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
-		return ""
+		return usageErrorf("%s takes the destination ID, then event IDs or --status", cmd.CommandPath())
 	}
-	return args[0]
+	return nil
 }
 
-// runDeliverCLI parses the flags of one of deliverCommands and runs it.
-func runDeliverCLI(ctx context.Context, noun string, args []string, stdout, stderr io.Writer) error {
-	verb := firstArg(args)
-	cmd, ok := deliverCommands[noun+" "+verb]
-	if !ok {
-		var verbs []string
-		for k := range deliverCommands {
-			if v, found := strings.CutPrefix(k, noun+" "); found {
-				verbs = append(verbs, v)
-			}
+func deliveriesRetryCommand(env cliEnv) *cobra.Command {
+	var status string
+	cmd := &cobra.Command{
+		Use:   "retry DESTINATION [EVENT_ID...] [--status dead|failed|delivered]",
+		Short: "Make deliveries due now, with a fresh retry schedule",
+		Example: `  inlet deliveries retry crm --status dead
+  inlet deliveries retry crm 01a22251-4bcb-73df-b1d3-61f4b3a5cbce`,
+		Args: destinationAndEvents,
+	}
+	cmd.Flags().StringVar(&status, "status", "", "retry every delivery of this status (dead, failed or delivered) instead of named events")
+	return env.adminCommand(cmd, func(ctx context.Context, a adminCall, args []string) error {
+		return RetryDeliveries(ctx, a.client, args[0], args[1:], status, a.out)
+	})
+}
+
+func deliveriesDiscardCommand(env cliEnv) *cobra.Command {
+	var status string
+	cmd := &cobra.Command{
+		Use:   "discard DESTINATION [EVENT_ID...] [--status dead|failed|pending]",
+		Short: "Give deliveries up (never delivered ones), freeing their events for retention",
+		Example: `  inlet deliveries discard crm --status dead
+  inlet deliveries discard crm 01a22251-4bcb-73df-b1d3-61f4b3a5cbce`,
+		Args: destinationAndEvents,
+	}
+	cmd.Flags().StringVar(&status, "status", "", "discard every delivery of this status (dead, failed or pending) instead of named events")
+	return env.adminCommand(cmd, func(ctx context.Context, a adminCall, args []string) error {
+		return DiscardDeliveries(ctx, a.client, args[0], args[1:], status, a.out)
+	})
+}
+
+func eventsExportCommand(env cliEnv) *cobra.Command {
+	var source, typ, since, until string
+	cmd := &cobra.Command{
+		Use:   "export [filters] > events.ndjson",
+		Short: "Write events as NDJSON, oldest first, to stdout",
+		Long: `Write the events of the filters to stdout as NDJSON, oldest first, one event per
+line as 'inlet events get' shows it. A progress bar goes to stderr when it is a
+terminal.`,
+		Example: `  inlet events export > events.ndjson
+  inlet events export --source shop --since 2026-01-01T00:00:00Z > shop.ndjson`,
+		Args: noArgs,
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&source, "source", "", "only events of this source")
+	fs.StringVar(&typ, "type", "", "only events of this type")
+	fs.StringVar(&since, "since", "", "only events at or after this RFC 3339 time")
+	fs.StringVar(&until, "until", "", "only events before this RFC 3339 time")
+	return env.adminCommand(cmd, func(ctx context.Context, a adminCall, _ []string) error {
+		f, err := inlethttp.ParseEventFilter(map[string][]string{"source": {source}, "type": {typ}, "since": {since}, "until": {until}})
+		if err != nil {
+			return usageErrorf("%s", inlet.ErrorMessage(err))
 		}
-		slices.Sort(verbs)
-		fmt.Fprintf(stderr, "usage: inlet %s %s [flags]\n", noun, strings.Join(verbs, "|"))
-		return errUsage
+		return ExportEvents(ctx, a.client, f, a.out.w, terminal(cmd.ErrOrStderr()))
+	})
+}
+
+func eventsImportCommand(env cliEnv) *cobra.Command {
+	var cmd *cobra.Command
+	cmd = &cobra.Command{
+		Use:   "import FILE.ndjson",
+		Short: "Store the events of an export, as they were",
+		Long: `Store the events of an export (NDJSON), keeping their ids, types, times,
+sessions and profiles. Events already stored are skipped: importing twice stores
+nothing new, and an import cut off is resumed by running it again. A malformed
+line stops the import with its line number; the lines before it are stored.`,
+		Example: "  inlet events import events.ndjson",
+		Args:    oneArg("file"),
 	}
-	fs := flag.NewFlagSet("inlet "+noun+" "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var common cliFlags
-	common.register(fs)
-	run := cmd.flags(fs)
-	if err := parseFlags(fs, args[1:], os.Getenv, "server", "admin-token", "data"); err != nil {
-		return err
-	}
-	if cmd.nargs >= 0 && fs.NArg() != cmd.nargs {
-		fmt.Fprintf(stderr, "usage: inlet %s %s [flags] %s\n", noun, verb, cmd.args)
-		return errUsage
-	}
-	client, err := common.client()
-	if err != nil {
-		return err
-	}
-	err = run(ctx, client, fs.Args(), printer{w: stdout, json: common.json}, stdout, stderr)
-	var ie *inlet.Error
-	if err != nil && !errors.As(err, &ie) && ctx.Err() != nil {
-		return fmt.Errorf("interrupted: %w", err)
-	}
-	return err
+	return env.adminCommand(cmd, func(ctx context.Context, a adminCall, args []string) error {
+		return ImportEvents(ctx, a.client, args[0], terminal(cmd.ErrOrStderr()), a.out)
+	})
 }

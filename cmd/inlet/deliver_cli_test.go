@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -79,7 +80,7 @@ func TestDeliverCLI(t *testing.T) {
 	if _, stderr, err := runInlet(t, append([]string{"destinations", "get", "nope"}, conn...)...); inlet.ErrorCode(err) != inlet.ENOTFOUND {
 		t.Fatalf("destinations get nope: %v %s; want not found", err, stderr)
 	}
-	if _, stderr, err := runInlet(t, append([]string{"destinations", "frobnicate"}, conn...)...); err != errUsage || !strings.Contains(stderr, "create|delete|disable|enable|get|list|replay") {
+	if _, stderr, err := runInlet(t, append([]string{"destinations", "frobnicate"}, conn...)...); !errors.Is(err, errUsage) || !strings.Contains(stderr, `unknown command "frobnicate" for "inlet destinations"`) {
 		t.Fatalf("an unknown verb: %v, %q", err, stderr)
 	}
 	mustRunInlet(t, append([]string{"destinations", "delete", "crm"}, conn...)...)
