@@ -9,12 +9,6 @@ import (
 	"inlet"
 )
 
-// Destinations is what the destination routes need from a store.
-type Destinations interface {
-	inlet.DestinationStore
-	inlet.DeliveryStore
-}
-
 func (s *Server) routeDestinations() {
 	s.mux.Handle("POST /api/v1/destinations", s.admin(s.handleCreateDestination))
 	s.mux.Handle("GET /api/v1/destinations", s.admin(s.handleListDestinations))
@@ -77,7 +71,7 @@ func (s *Server) handleCreateDestination(w http.ResponseWriter, r *http.Request)
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
-	if err := s.cfg.Destinations.CreateDestination(r.Context(), d); err != nil {
+	if err := s.cfg.Store.CreateDestination(r.Context(), d); err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
@@ -96,7 +90,7 @@ func (s *Server) handleListDestinations(w http.ResponseWriter, r *http.Request) 
 		}
 		f.Limit = n
 	}
-	page, err := s.cfg.Destinations.ListDestinations(r.Context(), f)
+	page, err := s.cfg.Store.ListDestinations(r.Context(), f)
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
@@ -106,12 +100,12 @@ func (s *Server) handleListDestinations(w http.ResponseWriter, r *http.Request) 
 
 func (s *Server) handleGetDestination(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	d, err := s.cfg.Destinations.FindDestination(r.Context(), id)
+	d, err := s.cfg.Store.FindDestination(r.Context(), id)
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
-	if d.State, err = s.cfg.Destinations.DeliveryState(r.Context(), id, s.now()); err != nil {
+	if d.State, err = s.cfg.Store.DeliveryState(r.Context(), id, s.now()); err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
@@ -125,7 +119,7 @@ func (s *Server) handleUpdateDestination(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	id := r.PathValue("id")
-	old, err := s.cfg.Destinations.FindDestination(r.Context(), id)
+	old, err := s.cfg.Store.FindDestination(r.Context(), id)
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
@@ -143,7 +137,7 @@ func (s *Server) handleUpdateDestination(w http.ResponseWriter, r *http.Request)
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
-	d, err := s.cfg.Destinations.UpdateDestination(r.Context(), id, u)
+	d, err := s.cfg.Store.UpdateDestination(r.Context(), id, u)
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
@@ -153,7 +147,7 @@ func (s *Server) handleUpdateDestination(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Server) handleDeleteDestination(w http.ResponseWriter, r *http.Request) {
-	if err := s.cfg.Destinations.DeleteDestination(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.cfg.Store.DeleteDestination(r.Context(), r.PathValue("id")); err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
@@ -172,7 +166,7 @@ func (s *Server) handleListDeliveries(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
-	page, err := s.cfg.Destinations.ListDeliveries(r.Context(), r.PathValue("id"), f)
+	page, err := s.cfg.Store.ListDeliveries(r.Context(), r.PathValue("id"), f)
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
@@ -202,7 +196,7 @@ func (s *Server) handleRetryDeliveries(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, inlet.Errorf(inlet.EINVALID, "send event_ids or status, not both"), nil)
 		return
 	}
-	n, err := s.cfg.Destinations.RetryDeliveries(r.Context(), r.PathValue("id"), req.EventIDs, req.Status, s.now())
+	n, err := s.cfg.Store.RetryDeliveries(r.Context(), r.PathValue("id"), req.EventIDs, req.Status, s.now())
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
@@ -224,7 +218,7 @@ func (s *Server) handleDiscardDeliveries(w http.ResponseWriter, r *http.Request)
 		Error(w, r, inlet.Errorf(inlet.EINVALID, "send event_ids or status, not both"), nil)
 		return
 	}
-	n, err := s.cfg.Destinations.DiscardDeliveries(r.Context(), r.PathValue("id"), req.EventIDs, req.Status)
+	n, err := s.cfg.Store.DiscardDeliveries(r.Context(), r.PathValue("id"), req.EventIDs, req.Status)
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
@@ -265,7 +259,7 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err, nil)
 		return
 	}
-	n, err := s.cfg.Destinations.ReplayDeliveries(r.Context(), r.PathValue("id"), rp, s.now())
+	n, err := s.cfg.Store.ReplayDeliveries(r.Context(), r.PathValue("id"), rp, s.now())
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return

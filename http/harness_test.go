@@ -18,6 +18,7 @@ import (
 
 	"inlet"
 	"inlet/batch"
+	"inlet/deliver"
 	inlethttp "inlet/http"
 	"inlet/sqlite"
 )
@@ -74,6 +75,8 @@ func newTestServer(t *testing.T, opts serverOptions) *testServer {
 		AdminToken:     testToken,
 		TrustedProxies: opts.trustedProxies,
 		MaxBodyMemory:  opts.maxBodyMemory,
+
+		ValidateDestination: deliver.Validate,
 	})
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)

@@ -79,11 +79,9 @@ type Config struct {
 	// Catalog, when set, learns the schema catalog from the committed
 	// events; the caller closes it after the server.
 	Catalog *catalog.Recorder
-	// Destinations, when set, serves /api/v1/destinations and their
-	// deliveries. ValidateDestination checks a destination with its
-	// type's config (Destination.Validate when nil); DestinationsChanged,
-	// when set, is called after a change.
-	Destinations        Destinations
+	// ValidateDestination checks a destination with its type's config
+	// (Destination.Validate when nil); DestinationsChanged, when set, is
+	// called after a change of destinations.
 	ValidateDestination func(*inlet.Destination) error
 	DestinationsChanged func()
 }
@@ -137,9 +135,7 @@ func NewServer(cfg Config) *Server {
 	s.mux.Handle("GET /api/v1/catalog", s.admin(s.handleListCatalog))
 	s.mux.Handle("GET /api/v1/catalog/{source}/{type}", s.admin(s.handleGetCatalog))
 	s.mux.Handle("GET /api/v1/catalog/{source}/{type}/schema", s.admin(s.handleCatalogSchema))
-	if cfg.Destinations != nil {
-		s.routeDestinations()
-	}
+	s.routeDestinations()
 	s.routeExport()
 
 	if cfg.Console != nil {

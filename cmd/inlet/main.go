@@ -171,7 +171,6 @@ func (m *Main) Run(ctx context.Context) error {
 		PublicURL:      cfg.PublicURL,
 		Catalog:        m.catalog,
 
-		Destinations:        db,
 		ValidateDestination: deliver.Validate,
 		DestinationsChanged: m.deliver.Refresh,
 	})
