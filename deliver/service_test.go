@@ -489,3 +489,26 @@ func TestReplayDeliversStoredEventsAgainInOrder(t *testing.T) {
 		}
 	})
 }
+
+func TestASlowDestinationHoldsUpNeitherIntakeNorAnother(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store) {
+		release := make(chan struct{})
+		defer close(release)
+		slow := newReceiver(t)
+		slow.setAnswer(func(string) int {
+			<-release // hangs until the test ends
+			return http.StatusOK
+		})
+		fast := newReceiver(t)
+		createDestination(t, s, &inlet.Destination{Name: "slow", Config: webhookConfig(slow.URL, `,"timeout":"30s"`)})
+		createDestination(t, s, &inlet.Destination{Name: "fast", Config: webhookConfig(fast.URL, "")})
+		start(t, s, deliver.Options{})
+		// Every commit returns while the slow destination holds all its
+		// sends in flight, and the fast one gets every event.
+		ids := appendN(t, s, "shop", "order.created", 300)
+		fast.waitFor(t, ids, 10*time.Second)
+		if got := slow.got(); len(got) != 0 {
+			t.Fatalf("the hanging receiver answered %d events", len(got))
+		}
+	})
+}
