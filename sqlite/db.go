@@ -66,6 +66,10 @@ type DB struct {
 	insertEventsN  map[int]*sql.Stmt
 	upsertSessions map[int]*sql.Stmt
 	insertProfiles map[int]*sql.Stmt
+	// Of delivery: the fan-out's inserts, by number of rows, and the
+	// claims of unordered and ordered destinations.
+	insertDeliveries             map[int]*sql.Stmt
+	claimUnordered, claimOrdered *sql.Stmt
 }
 
 var _ inlet.Store = (*DB)(nil)
@@ -201,6 +205,7 @@ func (db *DB) prepare(ctx context.Context) error {
 	db.insertEventsN = make(map[int]*sql.Stmt)
 	db.upsertSessions = make(map[int]*sql.Stmt)
 	db.insertProfiles = make(map[int]*sql.Stmt)
+	db.insertDeliveries = make(map[int]*sql.Stmt)
 	for _, n := range chunkSizes {
 		stmts := []struct {
 			to    map[int]*sql.Stmt
@@ -210,6 +215,7 @@ func (db *DB) prepare(ctx context.Context) error {
 			{db.upsertSessions, "INSERT INTO sessions (id, profile_id, created_at) VALUES " + rowsOf(n, 3) + `
 				ON CONFLICT (id) DO UPDATE SET profile_id = profile_id RETURNING id, profile_id`},
 			{db.insertProfiles, "INSERT INTO profiles (id, created_at) VALUES " + rowsOf(n, 2)},
+			{db.insertDeliveries, "INSERT OR IGNORE INTO deliveries (destination_id, event_id, seq, status, created_at, next_attempt_at) VALUES " + rowsOf(n, 6)},
 		}
 		for _, st := range stmts {
 			stmt, err := db.write.PrepareContext(ctx, st.query)
@@ -219,7 +225,12 @@ func (db *DB) prepare(ctx context.Context) error {
 			st.to[n] = stmt
 		}
 	}
-	return nil
+	var err error
+	if db.claimUnordered, err = db.write.PrepareContext(ctx, claimQuery(claimUnorderedCandidates)); err != nil {
+		return err
+	}
+	db.claimOrdered, err = db.write.PrepareContext(ctx, claimQuery(claimOrderedCandidates))
+	return err
 }
 
 // migrate applies the embedded migrations not yet recorded, each in its own

@@ -253,12 +253,14 @@ func (db *DB) FanOut(ctx context.Context, limit int, now time.Time) (int, error)
 	}
 	var args []any
 	flush := func() error {
-		if len(args) == 0 {
-			return nil
+		for len(args) > 0 {
+			n := chunkSize(len(args) / 6)
+			if _, err := tx.StmtContext(ctx, db.insertDeliveries[n]).ExecContext(ctx, args[:6*n]...); err != nil {
+				return err
+			}
+			args = args[6*n:]
 		}
-		_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries (destination_id, event_id, seq, status, created_at, next_attempt_at) VALUES `+rowsOf(len(args)/6, 6), args...)
-		args = args[:0]
-		return err
+		return nil
 	}
 	for _, e := range entries {
 		if e.EventID == "" { // deleted before it was fanned out
@@ -301,6 +303,24 @@ func allDestinations(ctx context.Context, q querier) ([]*inlet.Destination, erro
 
 const deliveryColumns = `event_id, seq, status, attempts, created_at, next_attempt_at, last_error, log`
 
+// The candidates of a claim come in delivery order from the partial index;
+// for an ordered destination, only the first undelivered one, due or not.
+// Their parameters: destination, now, now, limit.
+const (
+	claimUnorderedCandidates = `SELECT event_id FROM deliveries WHERE destination_id = ? AND status IN ('pending', 'failed')
+		AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY seq LIMIT ?`
+	claimOrderedCandidates = `SELECT event_id FROM (SELECT event_id, next_attempt_at, lease_until FROM deliveries
+		WHERE destination_id = ? AND status IN ('pending', 'failed') ORDER BY seq LIMIT 1)
+		WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?) AND ? > 0`
+)
+
+// claimQuery leases the candidates to an owner (owner, until, destination,
+// then the candidates' parameters) and returns them.
+func claimQuery(candidates string) string {
+	return `UPDATE deliveries SET lease_owner = ?, lease_until = ?
+		WHERE destination_id = ? AND event_id IN (` + candidates + `) RETURNING ` + deliveryColumns
+}
+
 // ClaimDeliveries leases due deliveries. See inlet.DeliveryStore.
 func (db *DB) ClaimDeliveries(ctx context.Context, destinationID, owner string, limit int, now time.Time, lease time.Duration) ([]*inlet.Delivery, error) {
 	// Nothing due is seen from a reader, without taking the write lock.
@@ -319,18 +339,12 @@ func (db *DB) ClaimDeliveries(ctx context.Context, destinationID, owner string, 
 	if err != nil {
 		return nil, err
 	}
-	// The candidates come in delivery order from the partial index; for an
-	// ordered destination, only the first undelivered one, due or not.
-	candidates := `SELECT event_id FROM deliveries WHERE destination_id = ? AND status IN ('pending', 'failed')
-		AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY seq LIMIT ?`
 	args := []any{owner, now.Add(lease).UnixNano(), destinationID, destinationID, now.UnixNano(), now.UnixNano(), limit}
+	claim := db.claimUnordered
 	if d.Ordered {
-		candidates = `SELECT event_id FROM (SELECT event_id, next_attempt_at, lease_until FROM deliveries
-			WHERE destination_id = ? AND status IN ('pending', 'failed') ORDER BY seq LIMIT 1)
-			WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?) AND ? > 0`
+		claim = db.claimOrdered
 	}
-	rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_owner = ?, lease_until = ?
-		WHERE destination_id = ? AND event_id IN (`+candidates+`) RETURNING `+deliveryColumns, args...)
+	rows, err := tx.StmtContext(ctx, claim).QueryContext(ctx, args...)
 	if err != nil {
 		return nil, storeError(err)
 	}
