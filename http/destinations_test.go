@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"inlet"
 	inlethttp "inlet/http"
 )
 
@@ -79,5 +80,36 @@ func TestDestinationSecretsAreWriteOnly(t *testing.T) {
 	json.Unmarshal(d.Config, &stored)
 	if stored["secret"] != secret || stored["headers"].(map[string]any)["Authorization"] != "Bearer abc" || stored["timeout"] != "2s" {
 		t.Fatalf("stored config after a masked update = %s; want the secrets kept and the timeout changed", d.Config)
+	}
+}
+
+// TestEventJSONIsWhatTheAPIShows: a destination receives, and an export
+// holds, the bytes of GET /api/v1/events/{id}.
+func TestEventJSONIsWhatTheAPIShows(t *testing.T) {
+	s := newTestServer(t, serverOptions{})
+	s.createSource(`{"id": "shop", "name": "Shop"}`)
+	for _, body := range []string{`{"html": "<b>&amp;</b>", "é": "☕", "n": 1.50, "nested": {"a": [null, true]}}`, `[1, 2]`, `"a \u2028 line"`} {
+		resp := s.do("POST", "/collect/page.view/shop/sess-1", strings.NewReader(body), "Content-Type", "application/json")
+		var ans struct {
+			Events []string `json:"events"`
+		}
+		if err := json.Unmarshal(resp.Body, &ans); err != nil || len(ans.Events) == 0 {
+			t.Fatalf("collect %s = %d %s", body, resp.Status, resp.Body)
+		}
+		for _, id := range ans.Events {
+			got := s.admin("GET", "/api/v1/events/"+id, "")
+			e, err := s.DB.FindEvent(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := inlet.EventJSON(e)
+			if err != nil || string(got.Body) != string(want) {
+				t.Fatalf("GET /api/v1/events/%s =\n%s\nEventJSON =\n%s", id, got.Body, want)
+			}
+			export := s.admin("GET", "/api/v1/events/export?session=sess-1", "")
+			if !strings.Contains(string(export.Body), string(want)) {
+				t.Fatalf("the export does not hold the event's line %s", want)
+			}
+		}
 	}
 }
