@@ -212,10 +212,13 @@ func (s *Service) follow() error {
 			continue
 		}
 		seen[d.ID] = true
-		if w := s.workers[d.ID]; w != nil && w.dest.UpdatedAt.Equal(d.UpdatedAt) {
+		// A worker that stopped by itself (after a 410 it could not record
+		// as disabled) is started again, like one whose destination changed.
+		if w := s.workers[d.ID]; w != nil && w.dest.UpdatedAt.Equal(d.UpdatedAt) && !w.exited() {
 			continue
 		} else if w != nil {
 			w.stop()
+			delete(s.workers, d.ID)
 		}
 		w, err := s.startWorker(d)
 		if err != nil {
@@ -272,6 +275,16 @@ func (w *worker) notify() {
 	select {
 	case w.wake <- struct{}{}:
 	default:
+	}
+}
+
+// exited reports whether the worker has stopped.
+func (w *worker) exited() bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
 	}
 }
 
