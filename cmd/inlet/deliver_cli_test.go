@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -109,4 +111,37 @@ func TestDeliverCLI(t *testing.T) {
 		t.Fatalf("importing a malformed line: %v; want the line named", err)
 	}
 	_ = inlethttp.MaxImportLine
+}
+
+// TestProgressBarsLeaveTheDataAlone: with a progress bar (as on a
+// terminal), export writes the same lines and import stores the same
+// events; the bar goes to its own writer.
+func TestProgressBarsLeaveTheDataAlone(t *testing.T) {
+	s := startLive(t, liveConfig(t))
+	s.admin("POST", "/api/v1/sources", map[string]any{"id": "shop", "name": "Shop"}, http.StatusCreated, nil)
+	for i := range 20 {
+		s.collect("POST", "/collect/order.created/shop", nil, strings.NewReader(`{"n":`+strconv.Itoa(i)+`}`))
+	}
+	ctx := t.Context()
+	client := inlethttp.NewClient(s.url, s.token)
+	var plain, barred, bar bytes.Buffer
+	if err := ExportEvents(ctx, client, inlet.EventFilter{}, &plain, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ExportEvents(ctx, client, inlet.EventFilter{}, &barred, &bar); err != nil {
+		t.Fatal(err)
+	}
+	if barred.String() != plain.String() || strings.Count(plain.String(), "\n") != 20 || !strings.Contains(bar.String(), "exporting") {
+		t.Fatalf("export with a bar: %d bytes (without: %d), bar %q", barred.Len(), plain.Len(), bar.String())
+	}
+	file := filepath.Join(t.TempDir(), "events.ndjson")
+	os.WriteFile(file, plain.Bytes(), 0o600)
+	other := startLive(t, liveConfig(t))
+	var out, importBar bytes.Buffer
+	if err := ImportEvents(ctx, inlethttp.NewClient(other.url, other.token), file, &importBar, printer{w: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != file+": 20 records read, 20 imported, 0 stored already\n" || !strings.Contains(importBar.String(), "importing") {
+		t.Fatalf("import with a bar printed %q, bar %q", out.String(), importBar.String())
+	}
 }
