@@ -512,3 +512,21 @@ func TestASlowDestinationHoldsUpNeitherIntakeNorAnother(t *testing.T) {
 		}
 	})
 }
+
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store) {
+		target := newReceiver(t)
+		redirect := httptest.NewServer(http.RedirectHandler(target.URL, http.StatusFound))
+		t.Cleanup(redirect.Close)
+		d := createDestination(t, s, &inlet.Destination{Config: webhookConfig(redirect.URL, ""), Retry: inlet.RetryPolicy{Backoff: []string{"1h"}}})
+		start(t, s, deliver.Options{})
+		appendN(t, s, "shop", "order.created", 1)
+		failed := waitStatus(t, s, d.ID, inlet.DeliveryFailed, 1, 10*time.Second)
+		if failed[0].Log[0].Status != http.StatusFound || failed[0].LastError != "status 302" {
+			t.Fatalf("delivery = %+v; want a failed attempt with the 302", failed[0])
+		}
+		if got := target.got(); len(got) != 0 {
+			t.Fatalf("the redirect was followed: the target got %d events", len(got))
+		}
+	})
+}
