@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -527,6 +528,22 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 		}
 		if got := target.got(); len(got) != 0 {
 			t.Fatalf("the redirect was followed: the target got %d events", len(got))
+		}
+	})
+}
+
+func TestOnlyTheFirstBytesOfAnAnswerAreKept(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s store) {
+		big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(strings.Repeat("x", 1<<20)))
+		}))
+		t.Cleanup(big.Close)
+		d := createDestination(t, s, &inlet.Destination{Config: webhookConfig(big.URL, "")})
+		start(t, s, deliver.Options{})
+		appendN(t, s, "shop", "order.created", 2)
+		delivered := waitStatus(t, s, d.ID, inlet.DeliveryDelivered, 2, 10*time.Second)
+		if r := delivered[0].Log[0].Response; len(r) != 256 || strings.Trim(r, "x") != "" {
+			t.Fatalf("the attempt kept %d bytes of a 1 MiB answer; want its first 256", len(r))
 		}
 	})
 }
