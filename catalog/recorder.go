@@ -30,8 +30,9 @@ type Recorder struct {
 	opts   Options
 	logger *slog.Logger
 
-	queue   chan Observed
+	queue   chan Observed // never closed: a handler may still Record during Close
 	flush   chan chan struct{}
+	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
 	closed  atomic.Bool
@@ -54,6 +55,7 @@ func NewRecorder(store inlet.CatalogStore, opts Options, logger *slog.Logger) *R
 		store: store, opts: opts, logger: logger,
 		queue: make(chan Observed, opts.QueueSize),
 		flush: make(chan chan struct{}),
+		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
 	go r.run()
@@ -97,7 +99,7 @@ func (r *Recorder) Flush() {
 func (r *Recorder) Close() {
 	r.once.Do(func() {
 		r.closed.Store(true)
-		close(r.queue)
+		close(r.stop)
 		<-r.done
 	})
 }
@@ -107,29 +109,28 @@ func (r *Recorder) run() {
 	acc := NewAccumulator()
 	tick := time.NewTicker(r.opts.Interval)
 	defer tick.Stop()
-	for {
-		select {
-		case o, ok := <-r.queue:
-			if !ok {
-				r.merge(acc)
+	drain := func() {
+		for {
+			select {
+			case o := <-r.queue:
+				acc.Add(o)
+			default:
 				return
 			}
+		}
+	}
+	for {
+		select {
+		case o := <-r.queue:
 			acc.Add(o)
+		case <-r.stop:
+			drain()
+			r.merge(acc)
+			return
 		case <-tick.C:
 			r.merge(acc)
 		case ack := <-r.flush:
-			for drained := false; !drained; {
-				select {
-				case o, ok := <-r.queue:
-					if !ok {
-						drained = true
-						break
-					}
-					acc.Add(o)
-				default:
-					drained = true
-				}
-			}
+			drain()
 			r.merge(acc)
 			close(ack)
 		}
