@@ -35,6 +35,18 @@ type Options struct {
 	// intakes[i]). It must not block: the next commit waits for it. Both
 	// slices may be reused after it returns.
 	OnCommit func(intakes []inlet.Intake, out []inlet.Appended)
+	// Observer, when set, is told of every commit.
+	Observer Observer
+}
+
+// Observer is told of a Writer's commits, for metrics. It is called from
+// the writer's goroutine after each store Append (a failed batch committed
+// again in halves makes several), so it must be quick.
+type Observer interface {
+	// Committed reports one store Append of events (duplicates among them,
+	// by their idempotency key, were not stored again): how long it took
+	// and its error, nil when the events are durable.
+	Committed(events, duplicates int, took time.Duration, err error)
 }
 
 func (o *Options) setDefaults() {
@@ -258,8 +270,12 @@ func (w *Writer) commit(batch []*request) {
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.CommitTimeout)
+	start := time.Now()
 	out, err := w.store.Append(ctx, intakes)
 	cancel()
+	if w.opts.Observer != nil {
+		w.opts.Observer.Committed(len(intakes), duplicates(out, err), time.Since(start), err)
+	}
 	if err == nil {
 		w.batches.Add(1)
 		w.events.Add(int64(len(intakes)))
@@ -313,6 +329,21 @@ func (w *Writer) finish(r *request, out []inlet.Appended, err error) {
 	}
 	r.intakes, r.out = nil, out
 	r.done <- err
+}
+
+// duplicates counts the intakes that a successful Append found to repeat
+// an earlier event.
+func duplicates(out []inlet.Appended, err error) int {
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, a := range out {
+		if a.Duplicate {
+			n++
+		}
+	}
+	return n
 }
 
 // Stats are counters of a Writer since it started.

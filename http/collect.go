@@ -12,11 +12,11 @@ import (
 
 var errUnknownSource = inlet.Reasonf(inlet.EUNAUTHORIZED, "unknown_source", "unknown or disabled source; check the source id in the URL and that the source is enabled")
 
-// handleCollect serves GET and POST /collect/{event_type}/{source_id}[/{session_id}].
+// serveCollect serves GET and POST /collect/{event_type}/{source_id}[/{session_id}].
 // A request refused for what it is or says (4xx) is answered and recorded in
 // the rejected-request log; one refused because the collector cannot take
 // it now (503) is only answered.
-func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveCollect(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")
 		s.refuseUnproven(w, r, nil, nil, inlet.Reasonf(inlet.EUNSUPPORTED, "method_not_allowed", "collect takes GET or POST, not %s", r.Method))
@@ -41,6 +41,7 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 		s.refuseUnproven(w, r, nil, nil, errUnknownSource)
 		return
 	}
+	noteSource(w, source)
 
 	// Bodies waiting in handlers share one memory budget, so that many slow
 	// or large requests cannot exhaust memory: over it, 503.
@@ -55,7 +56,7 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.bodyBytes.Add(-reserve)
 
-	body, err := readBody(w, r, source.Config.BodyLimit())
+	body, err := readBody(serverWriter(w), r, source.Config.BodyLimit())
 	if err != nil {
 		s.reject(w, r, source, body, err)
 		return

@@ -84,6 +84,13 @@ type Config struct {
 	// called after a change of destinations.
 	ValidateDestination func(*inlet.Destination) error
 	DestinationsChanged func()
+
+	// Metrics, when set, is told of every request.
+	Metrics Metrics
+	// MetricsHandler, when set, is served at GET /metrics: to anyone, or
+	// only to requests bearing MetricsToken when that is set.
+	MetricsHandler http.Handler
+	MetricsToken   string
 }
 
 // Server serves the collector's HTTP API.
@@ -98,6 +105,9 @@ type Server struct {
 	shapes    *shape.Cache // sources' compiled transforms and schemas
 	dropped   atomic.Int64 // events dropped by sources' transforms
 	now       func() time.Time
+	routes    []Route
+
+	metricsTokenHash [32]byte
 }
 
 // NewServer returns a Server with its routes.
@@ -109,44 +119,86 @@ func NewServer(cfg Config) *Server {
 		cfg.MaxBodyMemory = DefaultMaxBodyMemory
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), limiter: ratelimit.New(nil), refusals: newRefusalLimiter(cfg.Refusals), shapes: shape.NewCache(), now: time.Now}
-	s.mux.HandleFunc("/collect/{event_type}/{source_id}", s.handleCollect)
-	s.mux.HandleFunc("/collect/{event_type}/{source_id}/{session_id}", s.handleCollect)
-
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	s.mux.HandleFunc("GET /readyz", s.handleReady)
-
-	s.mux.Handle("POST /api/v1/sources", s.admin(s.handleCreateSource))
-	s.mux.Handle("GET /api/v1/sources", s.admin(s.handleListSources))
-	s.mux.Handle("GET /api/v1/sources/{id}", s.admin(s.handleGetSource))
-	s.mux.Handle("PATCH /api/v1/sources/{id}", s.admin(s.handleUpdateSource))
-	s.mux.Handle("DELETE /api/v1/sources/{id}", s.admin(s.handleDeleteSource))
-	s.mux.Handle("GET /api/v1/events", s.admin(s.handleListEvents))
-	s.mux.Handle("GET /api/v1/events/stream", s.streamAuth(s.handleStream))
-	s.mux.Handle("GET /api/v1/events/{id}", s.admin(s.handleGetEvent))
-	s.mux.Handle("GET /api/v1/profiles", s.admin(s.handleFindProfiles))
-	s.mux.Handle("GET /api/v1/profiles/{id}", s.admin(s.handleGetProfile))
-	s.mux.Handle("GET /api/v1/sessions/{id}", s.admin(s.handleGetSession))
-	s.mux.Handle("GET /api/v1/stats", s.admin(s.handleStats))
-	s.mux.Handle("GET /api/v1/rejections", s.admin(s.handleListRejections))
-	s.mux.Handle("GET /api/v1/rejections/counts", s.admin(s.handleCountRejections))
-	s.mux.Handle("POST /api/v1/sources/{id}/try", s.admin(s.handleTrySource))
-	s.mux.Handle("GET /api/v1/catalog", s.admin(s.handleListCatalog))
-	s.mux.Handle("GET /api/v1/catalog/{source}/{type}", s.admin(s.handleGetCatalog))
-	s.mux.Handle("GET /api/v1/catalog/{source}/{type}/schema", s.admin(s.handleCatalogSchema))
+	if cfg.MetricsToken != "" {
+		s.metricsTokenHash = sha256.Sum256([]byte(cfg.MetricsToken))
+	}
+	s.routes = s.routeTable()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.Pattern, s.observed(rt.Class, rt.handler))
+	}
 	s.routeDestinations()
 	s.routeExport()
-
-	if cfg.Console != nil {
-		s.mux.Handle("/console/", cfg.Console)
-		s.mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
-	}
-
+	// Not a route: the answer to every request no route takes.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, inlet.Reasonf(inlet.ENOTFOUND, "no_route", "no endpoint at %s %s; collect with GET or POST /collect/{event_type}/{source_id}[/{session_id}]", r.Method, r.URL.Path), nil)
 	})
 	return s
+}
+
+// Route classes, which group routes in the latency metrics.
+const (
+	ClassCollect = "collect" // the collect endpoints, timed by handleCollect itself
+	ClassAdmin   = "admin"   // the admin API
+	ClassPublic  = "public"  // probes, metrics and the API description
+	ClassStream  = "stream"  // the live stream: long-lived, so not timed
+	ClassConsole = "console" // the web console's pages
+)
+
+// Route is one endpoint of the server.
+type Route struct {
+	// Pattern is the http.ServeMux pattern: a method and a path, or a path
+	// alone for a route that takes any method (its handler answers the
+	// methods it refuses).
+	Pattern string
+	// Class groups the route in the latency metrics.
+	Class   string
+	handler http.Handler
+}
+
+// routeTable is every route the server serves. A new route goes here and
+// in openapi.json, which a test holds to this table.
+func (s *Server) routeTable() []Route {
+	rts := []Route{
+		{"/collect/{event_type}/{source_id}", ClassCollect, http.HandlerFunc(s.handleCollect)},
+		{"/collect/{event_type}/{source_id}/{session_id}", ClassCollect, http.HandlerFunc(s.handleCollect)},
+
+		{"GET /healthz", ClassPublic, http.HandlerFunc(s.handleHealth)},
+		{"GET /readyz", ClassPublic, http.HandlerFunc(s.handleReady)},
+		{"GET /api/v1/openapi.json", ClassPublic, http.HandlerFunc(handleOpenAPI)},
+
+		{"POST /api/v1/sources", ClassAdmin, s.admin(s.handleCreateSource)},
+		{"GET /api/v1/sources", ClassAdmin, s.admin(s.handleListSources)},
+		{"GET /api/v1/sources/{id}", ClassAdmin, s.admin(s.handleGetSource)},
+		{"PATCH /api/v1/sources/{id}", ClassAdmin, s.admin(s.handleUpdateSource)},
+		{"DELETE /api/v1/sources/{id}", ClassAdmin, s.admin(s.handleDeleteSource)},
+		{"GET /api/v1/events", ClassAdmin, s.admin(s.handleListEvents)},
+		{"GET /api/v1/events/stream", ClassStream, s.streamAuth(s.handleStream)},
+		{"GET /api/v1/events/{id}", ClassAdmin, s.admin(s.handleGetEvent)},
+		{"GET /api/v1/profiles", ClassAdmin, s.admin(s.handleFindProfiles)},
+		{"GET /api/v1/profiles/{id}", ClassAdmin, s.admin(s.handleGetProfile)},
+		{"GET /api/v1/sessions/{id}", ClassAdmin, s.admin(s.handleGetSession)},
+		{"GET /api/v1/stats", ClassAdmin, s.admin(s.handleStats)},
+		{"GET /api/v1/rejections", ClassAdmin, s.admin(s.handleListRejections)},
+		{"GET /api/v1/rejections/counts", ClassAdmin, s.admin(s.handleCountRejections)},
+		{"POST /api/v1/sources/{id}/try", ClassAdmin, s.admin(s.handleTrySource)},
+		{"GET /api/v1/catalog", ClassAdmin, s.admin(s.handleListCatalog)},
+		{"GET /api/v1/catalog/{source}/{type}", ClassAdmin, s.admin(s.handleGetCatalog)},
+		{"GET /api/v1/catalog/{source}/{type}/schema", ClassAdmin, s.admin(s.handleCatalogSchema)},
+	}
+	if s.cfg.Console != nil {
+		rts = append(rts,
+			Route{"/console/", ClassConsole, s.cfg.Console},
+			Route{"GET /console", ClassConsole, http.RedirectHandler("/console/", http.StatusFound)})
+	}
+	if s.cfg.MetricsHandler != nil {
+		rts = append(rts, Route{"GET /metrics", ClassPublic, s.metricsAuth(s.cfg.MetricsHandler)})
+	}
+	return rts
+}
+
+// Routes returns the routes the server serves.
+func (s *Server) Routes() []Route {
+	return append([]Route(nil), s.routes...)
 }
 
 // ServeHTTP implements http.Handler.
@@ -192,6 +244,10 @@ func HTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 	}
 }
 
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -205,19 +261,26 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 
 // admin guards an admin handler with the bearer token.
 func (s *Server) admin(h http.HandlerFunc) http.Handler {
+	return bearer("admin", &s.tokenHash, h)
+}
+
+// bearer guards h with a bearer token, given as its SHA-256 (so that the
+// comparison takes the same time whatever the token); name says which
+// token in the error message.
+func bearer(name string, hash *[32]byte, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		const prefix = "Bearer "
 		auth := r.Header.Get("Authorization")
 		if len(auth) <= len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) { // the scheme is case-insensitive
-			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "send the admin token as 'Authorization: Bearer <token>'"), nil)
+			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "send the %s token as 'Authorization: Bearer <token>'", name), nil)
 			return
 		}
 		got := sha256.Sum256([]byte(auth[len(prefix):]))
-		if subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) != 1 {
-			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "the admin token is wrong"), nil)
+		if subtle.ConstantTimeCompare(got[:], hash[:]) != 1 {
+			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "the %s token is wrong", name), nil)
 			return
 		}
-		h(w, r)
+		h.ServeHTTP(w, r)
 	})
 }
 
@@ -273,6 +336,7 @@ func Error(w http.ResponseWriter, r *http.Request, err error, logger *slog.Logge
 	}
 	var body ErrorBody
 	body.Error.Code = inlet.ErrorReason(err)
+	noteReason(w, body.Error.Code)
 	body.Error.Message = inlet.ErrorMessage(err)
 	writeJSON(w, status, &body)
 }

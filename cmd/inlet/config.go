@@ -21,6 +21,7 @@ type Config struct {
 	Addr            string
 	DataDir         string
 	AdminToken      string
+	MetricsToken    string // guards GET /metrics when set; else it is public
 	Sync            string
 	TrustedProxies  []netip.Prefix
 	BatchMax        int
@@ -89,6 +90,7 @@ func (sf *serveFlags) register(fs *pflag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on, host:port")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory: the SQLite file, the generated admin token and the lock")
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "bearer token of the admin API (default: generated and kept in the data directory)")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", "", "bearer token that GET /metrics requires (default: none, the metrics are public)")
 	fs.StringVar(&cfg.Sync, "sync", cfg.Sync, "when commits reach the disk: full (every commit fsynced before its 2xx), normal (at checkpoints: a power loss may lose the last commits), off")
 	fs.StringVar(&sf.proxies, "trusted-proxies", "", "comma-separated addresses or CIDR ranges of proxies whose X-Forwarded-For is believed")
 	fs.IntVar(&cfg.BatchMax, "batch-max", cfg.BatchMax, "most events committed in one transaction")

@@ -136,13 +136,16 @@ func (m *Main) Run(ctx context.Context) error {
 	m.store = db
 	m.retain = startRetention(db, cfg.Retention, m.Logger)
 	m.broker = stream.New(stream.Options{})
+	metrics := newMetrics(db)
 	m.writer = batch.NewWriter(db, batch.Options{
 		MaxBatch:   cfg.BatchMax,
 		MaxWait:    cfg.BatchWait,
 		QueueSize:  cfg.QueueSize,
 		QueueBytes: cfg.QueueBytes,
 		OnCommit:   m.publish,
+		Observer:   metrics,
 	}, m.Logger)
+	metrics.WatchQueue(func() (int, int64) { s := m.writer.Stats(); return s.Queued, s.QueuedBytes })
 	m.rejections = inlethttp.NewRejectionLog(db, inlethttp.RejectionLogOptions{
 		Bounds: inlet.RejectionBounds{MaxCount: cfg.RejectionsMaxCount, MaxBytes: cfg.RejectionsMaxBytes},
 	}, m.Logger)
@@ -170,6 +173,9 @@ func (m *Main) Run(ctx context.Context) error {
 		SessionAuth:    web.Authenticated,
 		PublicURL:      cfg.PublicURL,
 		Catalog:        m.catalog,
+		Metrics:        metrics,
+		MetricsHandler: metrics.Handler(),
+		MetricsToken:   cfg.MetricsToken,
 
 		ValidateDestination: deliver.Validate,
 		DestinationsChanged: m.deliver.Refresh,
