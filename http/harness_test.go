@@ -44,6 +44,8 @@ type serverOptions struct {
 	trustedProxies []netip.Prefix
 	// maxBodyMemory is http.Config.MaxBodyMemory.
 	maxBodyMemory int64
+	// metricsHandler is http.Config.MetricsHandler.
+	metricsHandler http.Handler
 }
 
 func newTestServer(t *testing.T, opts serverOptions) *testServer {
@@ -75,6 +77,7 @@ func newTestServer(t *testing.T, opts serverOptions) *testServer {
 		AdminToken:     testToken,
 		TrustedProxies: opts.trustedProxies,
 		MaxBodyMemory:  opts.maxBodyMemory,
+		MetricsHandler: opts.metricsHandler,
 
 		ValidateDestination: deliver.Validate,
 	})

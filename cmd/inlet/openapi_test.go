@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+
+	inlethttp "inlet/http"
+	"inlet/postgres/pgtest"
+)
+
+// The OpenAPI document, parsed once for all tests.
+var openAPI struct {
+	once   sync.Once
+	router routers.Router
+	err    error
+}
+
+func openAPIRouter(t *testing.T) routers.Router {
+	t.Helper()
+	openAPI.once.Do(func() {
+		loader := openapi3.NewLoader()
+		doc, err := loader.LoadFromData(inlethttp.OpenAPI)
+		if err == nil {
+			err = doc.Validate(loader.Context)
+		}
+		if err == nil {
+			openAPI.router, err = legacy.NewRouter(doc)
+		}
+		openAPI.err = err
+	})
+	if openAPI.err != nil {
+		t.Fatalf("openapi.json: %v", openAPI.err)
+	}
+	return openAPI.router
+}
+
+// checkAnswer fails the test unless the answer to req is one the OpenAPI
+// document describes: a documented status, headers and a body that
+// validates against its schema. (kin-openapi validates OpenAPI 3.1
+// documents with JSON Schema 2020-12.)
+func checkAnswer(t *testing.T, req *http.Request, status int, header http.Header, body []byte) {
+	t.Helper()
+	route, params, err := openAPIRouter(t).FindRoute(req)
+	if err != nil && status == http.StatusMethodNotAllowed {
+		// A method the document has no operation for (OpenAPI cannot say
+		// "any other method"): the answer must be the 405 that the path's
+		// GET operation documents.
+		get := req.Clone(req.Context())
+		get.Method = http.MethodGet
+		route, params, err = openAPIRouter(t).FindRoute(get)
+	}
+	if err != nil {
+		t.Errorf("%s %s: openapi.json has no operation for it: %v", req.Method, req.URL.Path, err)
+		return
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 status,
+		Header:                 header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	in.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		t.Errorf("%s %s: answer %d %s does not match openapi.json: %v", req.Method, req.URL.RequestURI(), status, truncateBody(body), err)
+	}
+}
+
+func truncateBody(b []byte) string {
+	if len(b) > 300 {
+		return string(b[:300]) + "..."
+	}
+	return string(b)
+}
+
+// apiCall is one request of the representative set and the status it must get.
+type apiCall struct {
+	method, path string
+	header       http.Header
+	body         string
+	want         int
+}
+
+// call sends c to the live server, requires its status and checks the
+// answer against the OpenAPI document; it returns the body.
+func (s *liveServer) call(c apiCall) []byte {
+	s.t.Helper()
+	req, err := http.NewRequest(c.method, s.url+c.path, strings.NewReader(c.body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for k, v := range c.header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", c.method, c.path, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		s.t.Fatalf("%s %s: reading the answer: %v", c.method, c.path, err)
+	}
+	if resp.StatusCode != c.want {
+		s.t.Errorf("%s %s: status %d, want %d; body %s", c.method, c.path, resp.StatusCode, c.want, truncateBody(body))
+	}
+	checkAnswer(s.t, req, resp.StatusCode, resp.Header, body)
+	return body
+}
+
+// TestAnswersMatchOpenAPI sends a representative set of requests to the
+// real server, one of each answer of each route where a request can cause
+// it, and validates every answer against the OpenAPI document.
+func TestAnswersMatchOpenAPI(t *testing.T) {
+	t.Run("on SQLite", func(t *testing.T) {
+		answersMatchOpenAPI(t, startLive(t, liveConfig(t)))
+	})
+	t.Run("on PostgreSQL", func(t *testing.T) {
+		cfg := liveConfig(t)
+		cfg.DB = pgtest.URL(t)
+		answersMatchOpenAPI(t, startLive(t, cfg))
+	})
+	t.Run("with a metrics token", func(t *testing.T) {
+		cfg := liveConfig(t)
+		cfg.MetricsToken = "scrape"
+		s := startLive(t, cfg)
+		s.call(apiCall{method: "GET", path: "/metrics", want: 401})
+		s.call(apiCall{method: "GET", path: "/metrics", header: header("Authorization", "Bearer scrape"), want: 200})
+	})
+}
+
+func answersMatchOpenAPI(t *testing.T, s *liveServer) {
+	auth := header("Authorization", "Bearer "+s.token, "Content-Type", "application/json")
+	jsonType := header("Content-Type", "application/json")
+	admin := func(method, path, body string, want int) []byte {
+		t.Helper()
+		return s.call(apiCall{method: method, path: path, header: auth, body: body, want: want})
+	}
+	collect := func(method, path string, h http.Header, body string, want int) []byte {
+		t.Helper()
+		return s.call(apiCall{method: method, path: path, header: h, body: body, want: want})
+	}
+
+	// Probes and documents.
+	s.call(apiCall{method: "GET", path: "/healthz", want: 200})
+	s.call(apiCall{method: "GET", path: "/readyz", want: 200})
+	s.call(apiCall{method: "GET", path: "/metrics", want: 200})
+	s.call(apiCall{method: "GET", path: "/api/v1/openapi.json", want: 200})
+
+	// Sources.
+	admin("POST", "/api/v1/sources", `{"id":"shop","name":"Shop"}`, 201)
+	admin("POST", "/api/v1/sources", `{"id":"keyed","name":"Keyed","config":{"dedup":{"header":"Idempotency-Key"},"max_body_bytes":64}}`, 201)
+	admin("POST", "/api/v1/sources", `{"id":"slow","name":"Slow","config":{"rate_limit":{"per_second":0.001,"burst":1}}}`, 201)
+	admin("POST", "/api/v1/sources", `{"id":"guarded","name":"Guarded","config":{"verify":{"type":"basic","username":"u","password":"p"}}}`, 201)
+	admin("POST", "/api/v1/sources", `{"id":"mail","name":"Mail","config":{"split_array":true,"event_type_path":"event","identify_by":{"email":"email"},"traits":{"plan":"plan"}}}`, 201)
+	admin("POST", "/api/v1/sources", `{"id":"hooks","name":"Hooks","enabled":false,"config":{"verify":{"type":"github","secret":"s3cret"},"secret_headers":["X-Token"]}}`, 201)
+	admin("POST", "/api/v1/sources", `{"id":"shop","name":"Again"}`, 409)
+	admin("POST", "/api/v1/sources", `{"name":`, 400)
+	admin("POST", "/api/v1/sources", `{"name":"x","colour":"red"}`, 400)
+	admin("POST", "/api/v1/sources", `{"name":"`+strings.Repeat("x", 2<<20)+`"}`, 413)
+	s.call(apiCall{method: "POST", path: "/api/v1/sources", header: jsonType, body: `{"name":"x"}`, want: 401})
+	admin("GET", "/api/v1/sources", "", 200)
+	admin("GET", "/api/v1/sources/hooks", "", 200)
+	admin("GET", "/api/v1/sources/none", "", 404)
+	admin("PATCH", "/api/v1/sources/hooks", `{"name":"GitHub","enabled":true,"config":{"verify":{"type":"github","secret":"****"}}}`, 200)
+	admin("PATCH", "/api/v1/sources/hooks", `{"name":null}`, 200)
+	admin("PATCH", "/api/v1/sources/hooks", `{"colour":"red"}`, 400)
+	admin("PATCH", "/api/v1/sources/none", `{"name":"x"}`, 404)
+	admin("POST", "/api/v1/sources", `{"id":"gone","name":"Gone"}`, 201)
+	admin("DELETE", "/api/v1/sources/gone", "", 204)
+	admin("DELETE", "/api/v1/sources/gone", "", 404)
+
+	// Collect: every answer a sender can get.
+	var first struct {
+		Events  []string `json:"events"`
+		Session *struct{ ID string }
+	}
+	if err := json.Unmarshal(collect("POST", "/collect/order/shop/sess-1", jsonType, `{"total":12.5}`, 200), &first); err != nil || len(first.Events) != 1 {
+		t.Fatalf("collect answer: %v %+v", err, first)
+	}
+	collect("GET", "/collect/page-view/shop?path=/home", nil, "", 200)
+	collect("POST", "/collect/signup/shop", header("Content-Type", "application/x-www-form-urlencoded"), "name=Ada&plan=pro", 200)
+	collect("POST", "/collect/order/keyed", header("Content-Type", "application/json", "Idempotency-Key", "k1"), `{}`, 200)
+	if dup := collect("POST", "/collect/order/keyed", header("Content-Type", "application/json", "Idempotency-Key", "k1"), `{}`, 200); !bytes.Contains(dup, []byte(`"duplicate":true`)) {
+		t.Errorf("a repeated key: %s, want duplicate", dup)
+	}
+	collect("POST", "/collect/order/keyed", jsonType, `{"pad":"`+strings.Repeat("x", 100)+`"}`, 413)
+	collect("POST", "/collect/email/mail", jsonType, `[{"event":"open","email":"ada@example.com","plan":"pro"},{"event":"click","email":"ada@example.com"}]`, 200)
+	collect("POST", "/collect/order/shop", jsonType, `{"total":`, 400)
+	collect("POST", "/collect/Bad!Type/shop", jsonType, `{}`, 400)
+	collect("POST", "/collect/order/shop/bad%20session", jsonType, `{}`, 400)
+	collect("POST", "/collect/order/nope", jsonType, `{}`, 401)
+	collect("POST", "/collect/order/guarded", jsonType, `{}`, 401)
+	collect("POST", "/collect/order/guarded", header("Authorization", "Basic dTpw", "Content-Type", "application/json"), `{}`, 200)
+	collect("PUT", "/collect/order/shop", jsonType, `{}`, 405)
+	collect("POST", "/collect/order/slow", jsonType, `{}`, 200)
+	collect("POST", "/collect/order/slow", jsonType, `{}`, 429)
+
+	// Events, profiles, sessions.
+	admin("GET", "/api/v1/events", "", 200)
+	admin("GET", "/api/v1/events?source=shop&type=order&limit=2", "", 200)
+	admin("GET", "/api/v1/events?session=sess-1", "", 200)
+	admin("GET", "/api/v1/events?limit=0", "", 400)
+	admin("GET", "/api/v1/events?since=yesterday", "", 400)
+	admin("GET", "/api/v1/events?cursor=not-a-cursor", "", 400)
+	admin("GET", "/api/v1/events/"+first.Events[0], "", 200)
+	admin("GET", "/api/v1/events/none", "", 404)
+	var found struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(admin("GET", "/api/v1/profiles?identifier="+url.QueryEscape("email:ada@example.com"), "", 200), &found); err != nil || len(found.Items) != 1 {
+		t.Fatalf("profile by identifier: %v %+v", err, found)
+	}
+	admin("GET", "/api/v1/profiles?identifier=email:nobody@example.com", "", 200)
+	admin("GET", "/api/v1/profiles", "", 400)
+	admin("GET", "/api/v1/profiles?identifier=nokind", "", 400)
+	admin("GET", "/api/v1/profiles/"+found.Items[0].ID, "", 200)
+	admin("GET", "/api/v1/profiles/none", "", 404)
+	admin("GET", "/api/v1/sessions/sess-1", "", 200)
+	admin("GET", "/api/v1/sessions/none", "", 404)
+	admin("GET", "/api/v1/stats", "", 200)
+
+	// Rejections are written off the request path: wait for them.
+	waitRejections(t, s, 8)
+	admin("GET", "/api/v1/rejections", "", 200)
+	admin("GET", "/api/v1/rejections?source=shop&reason=bad_json&limit=1", "", 200)
+	admin("GET", "/api/v1/rejections?limit=x", "", 400)
+	admin("GET", "/api/v1/rejections?before=0", "", 400)
+	s.call(apiCall{method: "GET", path: "/api/v1/stats", want: 401})
+	s.call(apiCall{method: "GET", path: "/api/v1/events", header: header("Authorization", "Bearer wrong"), want: 401})
+}
+
+// waitRejections waits until the rejected-request log holds n rejections.
+func waitRejections(t *testing.T, s *liveServer, n int) {
+	t.Helper()
+	var got int
+	for range 200 {
+		var page struct {
+			Items []json.RawMessage `json:"items"`
+		}
+		s.admin("GET", "/api/v1/rejections?limit=100", nil, 200, &page)
+		if got = len(page.Items); got >= n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("the rejected-request log holds %d rejections, want %d", got, n)
+}
