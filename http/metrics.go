@@ -21,10 +21,11 @@ type Metrics interface {
 	Answered(class string, took time.Duration)
 }
 
-// observed times the requests of routes of class, unless they are collect
-// requests (handleCollect reports those with more) or nobody observes.
+// observed times the requests of the admin and public routes. Collect
+// requests are reported by handleCollect, with more; routes of any other
+// class (a long-lived stream, say) are not timed.
 func (s *Server) observed(class string, h http.Handler) http.Handler {
-	if s.cfg.Metrics == nil || class == ClassCollect {
+	if s.cfg.Metrics == nil || class != ClassAdmin && class != ClassPublic {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -28,12 +28,12 @@ import (
 // registered source, so that senders cannot create series at will.
 const UnknownSource = "unknown"
 
-// Route classes of the latency histogram: collect requests, admin API
-// requests, and the public probes and documents.
+// The route classes of http's route table, whose latency series exist
+// from the start (at zero) and are looked up without a lock.
 const (
-	ClassCollect = "collect"
-	ClassAdmin   = "admin"
-	ClassPublic  = "public"
+	classCollect = "collect"
+	classAdmin   = "admin"
+	classPublic  = "public"
 )
 
 // Buckets of the histograms, in seconds. Collect requests wait for a
@@ -119,7 +119,7 @@ func New(reg *prom.Registry) *Metrics {
 		}),
 	}
 	m.classLatency = map[string]prom.Observer{}
-	for _, class := range []string{ClassCollect, ClassAdmin, ClassPublic} {
+	for _, class := range []string{classCollect, classAdmin, classPublic} {
 		m.classLatency[class] = m.latency.WithLabelValues(class)
 	}
 	reg.MustRegister(m.collectRequests, m.refusals, m.latency, m.batchSize, m.commitLatency, m.commitErrors, m.committed, m.dedupHits,
@@ -157,7 +157,7 @@ func (m *Metrics) CollectAnswered(source, method string, status int, reason stri
 	if cs.refusals != nil {
 		cs.refusals.Inc()
 	}
-	m.classLatency[ClassCollect].Observe(took.Seconds())
+	m.classLatency[classCollect].Observe(took.Seconds())
 }
 
 func (m *Metrics) newCollectSeries(k collectKey) *collectSeries {
