@@ -20,6 +20,7 @@ import (
 	"inlet/batch"
 	"inlet/deliver"
 	inlethttp "inlet/http"
+	"inlet/http/openapitest"
 	"inlet/sqlite"
 )
 
@@ -119,6 +120,7 @@ func doRequest(t *testing.T, base, method, path string, body io.Reader, header .
 	if err != nil {
 		t.Fatalf("%s %s: reading the answer: %v", method, path, err)
 	}
+	openapitest.Check(t, req, resp.StatusCode, resp.Header, b)
 	return &response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 

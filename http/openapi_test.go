@@ -1,7 +1,6 @@
 package http_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -10,20 +9,13 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	inlethttp "inlet/http"
+	"inlet/http/openapitest"
 )
 
-// loadOpenAPI parses and validates the embedded OpenAPI document.
+// loadOpenAPI returns the embedded OpenAPI document, parsed and validated.
 func loadOpenAPI(t *testing.T) *openapi3.T {
 	t.Helper()
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(inlethttp.OpenAPI)
-	if err != nil {
-		t.Fatalf("loading openapi.json: %v", err)
-	}
-	if err := doc.Validate(context.Background()); err != nil {
-		t.Fatalf("openapi.json is not a valid OpenAPI document: %v", err)
-	}
+	doc := openapitest.Document(t)
 	if doc.OpenAPI != "3.1.0" {
 		t.Errorf("openapi.json declares OpenAPI %s, want 3.1.0", doc.OpenAPI)
 	}

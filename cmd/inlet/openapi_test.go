@@ -2,88 +2,17 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
-
-	inlethttp "inlet/http"
+	"inlet/http/openapitest"
 	"inlet/postgres/pgtest"
 )
-
-// The OpenAPI document, parsed once for all tests.
-var openAPI struct {
-	once   sync.Once
-	router routers.Router
-	err    error
-}
-
-func openAPIRouter(t *testing.T) routers.Router {
-	t.Helper()
-	openAPI.once.Do(func() {
-		loader := openapi3.NewLoader()
-		doc, err := loader.LoadFromData(inlethttp.OpenAPI)
-		if err == nil {
-			err = doc.Validate(loader.Context)
-		}
-		if err == nil {
-			openAPI.router, err = legacy.NewRouter(doc)
-		}
-		openAPI.err = err
-	})
-	if openAPI.err != nil {
-		t.Fatalf("openapi.json: %v", openAPI.err)
-	}
-	return openAPI.router
-}
-
-// checkAnswer fails the test unless the answer to req is one the OpenAPI
-// document describes: a documented status, headers and a body that
-// validates against its schema. (kin-openapi validates OpenAPI 3.1
-// documents with JSON Schema 2020-12.)
-func checkAnswer(t *testing.T, req *http.Request, status int, header http.Header, body []byte) {
-	t.Helper()
-	route, params, err := openAPIRouter(t).FindRoute(req)
-	if err != nil && status == http.StatusMethodNotAllowed {
-		// A method the document has no operation for (OpenAPI cannot say
-		// "any other method"): the answer must be the 405 that the path's
-		// GET operation documents.
-		get := req.Clone(req.Context())
-		get.Method = http.MethodGet
-		route, params, err = openAPIRouter(t).FindRoute(get)
-	}
-	if err != nil {
-		t.Errorf("%s %s: openapi.json has no operation for it: %v", req.Method, req.URL.Path, err)
-		return
-	}
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
-		Status:                 status,
-		Header:                 header,
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
-	}
-	in.SetBodyBytes(body)
-	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-		t.Errorf("%s %s: answer %d %s does not match openapi.json: %v", req.Method, req.URL.RequestURI(), status, truncateBody(body), err)
-	}
-}
-
-func truncateBody(b []byte) string {
-	if len(b) > 300 {
-		return string(b[:300]) + "..."
-	}
-	return string(b)
-}
 
 // apiCall is one request of the representative set and the status it must get.
 type apiCall struct {
@@ -114,9 +43,9 @@ func (s *liveServer) call(c apiCall) []byte {
 		s.t.Fatalf("%s %s: reading the answer: %v", c.method, c.path, err)
 	}
 	if resp.StatusCode != c.want {
-		s.t.Errorf("%s %s: status %d, want %d; body %s", c.method, c.path, resp.StatusCode, c.want, truncateBody(body))
+		s.t.Errorf("%s %s: status %d, want %d; body %s", c.method, c.path, resp.StatusCode, c.want, body)
 	}
-	checkAnswer(s.t, req, resp.StatusCode, resp.Header, body)
+	openapitest.Check(s.t, req, resp.StatusCode, resp.Header, body)
 	return body
 }
 
