@@ -96,7 +96,7 @@ type Config struct {
 // Server serves the collector's HTTP API.
 type Server struct {
 	cfg       Config
-	mux       *http.ServeMux
+	mux       *recordingMux
 	tokenHash [32]byte
 	inFlight  atomic.Int64
 	bodyBytes atomic.Int64 // reserved by collect handlers for bodies
@@ -105,7 +105,6 @@ type Server struct {
 	shapes    *shape.Cache // sources' compiled transforms and schemas
 	dropped   atomic.Int64 // events dropped by sources' transforms
 	now       func() time.Time
-	routes    []Route
 
 	metricsTokenHash [32]byte
 }
@@ -118,13 +117,12 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxBodyMemory <= 0 {
 		cfg.MaxBodyMemory = DefaultMaxBodyMemory
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), limiter: ratelimit.New(nil), refusals: newRefusalLimiter(cfg.Refusals), shapes: shape.NewCache(), now: time.Now}
+	s := &Server{cfg: cfg, mux: &recordingMux{ServeMux: http.NewServeMux()}, tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), limiter: ratelimit.New(nil), refusals: newRefusalLimiter(cfg.Refusals), shapes: shape.NewCache(), now: time.Now}
 	if cfg.MetricsToken != "" {
 		s.metricsTokenHash = sha256.Sum256([]byte(cfg.MetricsToken))
 	}
-	s.routes = s.routeTable()
-	for _, rt := range s.routes {
-		s.mux.Handle(rt.Pattern, s.observed(rt.Class, rt.handler))
+	for _, rt := range s.routeTable() {
+		s.mux.Handle(rt.pattern, s.observed(rt.class, rt.handler))
 	}
 	s.routeDestinations()
 	s.routeExport()
@@ -144,21 +142,21 @@ const (
 	ClassConsole = "console" // the web console's pages
 )
 
-// Route is one endpoint of the server.
-type Route struct {
-	// Pattern is the http.ServeMux pattern: a method and a path, or a path
+// route is one endpoint of the server.
+type route struct {
+	// pattern is the http.ServeMux pattern: a method and a path, or a path
 	// alone for a route that takes any method (its handler answers the
 	// methods it refuses).
-	Pattern string
-	// Class groups the route in the latency metrics.
-	Class   string
+	pattern string
+	// class groups the route in the latency metrics.
+	class   string
 	handler http.Handler
 }
 
 // routeTable is every route the server serves. A new route goes here and
-// in openapi.json, which a test holds to this table.
-func (s *Server) routeTable() []Route {
-	rts := []Route{
+// in openapi.json, which a test holds to the routes registered.
+func (s *Server) routeTable() []route {
+	rts := []route{
 		{"/collect/{event_type}/{source_id}", ClassCollect, http.HandlerFunc(s.handleCollect)},
 		{"/collect/{event_type}/{source_id}/{session_id}", ClassCollect, http.HandlerFunc(s.handleCollect)},
 
@@ -187,18 +185,43 @@ func (s *Server) routeTable() []Route {
 	}
 	if s.cfg.Console != nil {
 		rts = append(rts,
-			Route{"/console/", ClassConsole, s.cfg.Console},
-			Route{"GET /console", ClassConsole, http.RedirectHandler("/console/", http.StatusFound)})
+			route{"/console/", ClassConsole, s.cfg.Console},
+			route{"GET /console", ClassConsole, http.RedirectHandler("/console/", http.StatusFound)})
 	}
 	if s.cfg.MetricsHandler != nil {
-		rts = append(rts, Route{"GET /metrics", ClassPublic, s.metricsAuth(s.cfg.MetricsHandler)})
+		rts = append(rts, route{"GET /metrics", ClassPublic, s.metricsAuth(s.cfg.MetricsHandler)})
 	}
 	return rts
 }
 
-// Routes returns the routes the server serves.
-func (s *Server) Routes() []Route {
-	return append([]Route(nil), s.routes...)
+// Patterns returns the pattern of every route the server serves, however
+// it was registered, but the fallback that answers the rest with a 404.
+func (s *Server) Patterns() []string {
+	var out []string
+	for _, p := range s.mux.patterns {
+		if p != "/" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// recordingMux is an http.ServeMux that remembers the patterns registered
+// on it, so that a test can hold the OpenAPI document to every route.
+type recordingMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+// Handle registers h for pattern, as http.ServeMux.Handle does.
+func (m *recordingMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+// HandleFunc registers h for pattern, as http.ServeMux.HandleFunc does.
+func (m *recordingMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
 }
 
 // ServeHTTP implements http.Handler.
