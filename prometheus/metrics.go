@@ -3,10 +3,21 @@
 //
 // Other packages do not import it: each declares the small interface it
 // calls (http.Metrics, batch.Observer) and cmd/inlet hands them a *Metrics,
-// which satisfies them all. To add a metric, add a field to Metrics, create
-// and register it in New, and add the method that your package's interface
-// names; keep label values bounded (ids of registered things, codes from the
-// error vocabulary, never an event type or a session id).
+// which satisfies them all; the registry is made in cmd/inlet, one per
+// Main. To add a metric:
+//
+//   - declare what your package reports as an interface of its own, in
+//     plain types (deliver.Metrics with Delivered(destination, outcome
+//     string, took time.Duration), say);
+//   - give Metrics a field for the collector, create and register it in New
+//     (or in a Watch method, for figures read at each scrape such as a
+//     pending count or a lag), and add the method your interface names;
+//   - hand the *Metrics to your package's constructor in cmd/inlet, and
+//     check the numbers in cmd/inlet's TestMetricsAfterKnownTraffic.
+//
+// Keep label values bounded: ids of registered things, codes from the
+// error vocabulary, a fixed set of outcomes; never an event type, a
+// session id or anything else a sender chooses.
 package prometheus
 
 import (
