@@ -134,6 +134,7 @@ func answersMatchOpenAPI(t *testing.T, s *liveServer) {
 	collect("POST", "/collect/order/guarded", jsonType, `{}`, 401)
 	collect("POST", "/collect/order/guarded", header("Authorization", "Basic dTpw", "Content-Type", "application/json"), `{}`, 200)
 	collect("PUT", "/collect/order/shop", jsonType, `{}`, 405)
+	collect("POST", "/collect/order/./shop", jsonType, `{}`, 400)
 	collect("POST", "/collect/order/slow", jsonType, `{}`, 200)
 	collect("POST", "/collect/order/slow", jsonType, `{}`, 429)
 
@@ -164,11 +165,13 @@ func answersMatchOpenAPI(t *testing.T, s *liveServer) {
 	admin("GET", "/api/v1/stats", "", 200)
 
 	// Rejections are written off the request path: wait for them.
-	waitRejections(t, s, 8)
+	waitRejections(t, s, 9)
 	admin("GET", "/api/v1/rejections", "", 200)
 	admin("GET", "/api/v1/rejections?source=shop&reason=bad_json&limit=1", "", 200)
 	admin("GET", "/api/v1/rejections?limit=x", "", 400)
 	admin("GET", "/api/v1/rejections?before=0", "", 400)
+	admin("GET", "/api/v1/rejections/counts", "", 200)
+	admin("GET", "/api/v1/rejections/counts?source=shop&reason=bad_json", "", 200)
 	s.call(apiCall{method: "GET", path: "/api/v1/stats", want: 401})
 	s.call(apiCall{method: "GET", path: "/api/v1/events", header: header("Authorization", "Bearer wrong"), want: 401})
 }
