@@ -63,6 +63,20 @@ func (s *Server) handleCollect(w http.ResponseWriter, r *http.Request) {
 	collectWriters.Put(cw)
 }
 
+// refuseBeforeRouting refuses a collect request that no route was chosen
+// for (its path is not clean), and reports it to the metrics like any
+// collect answer.
+func (s *Server) refuseBeforeRouting(w http.ResponseWriter, r *http.Request, err error) {
+	if s.cfg.Metrics == nil {
+		s.reject(w, r, nil, nil, err)
+		return
+	}
+	start := time.Now()
+	cw := &collectWriter{ResponseWriter: w}
+	s.reject(cw, r, nil, nil, err)
+	s.cfg.Metrics.CollectAnswered("", r.Method, cw.status, cw.reason, time.Since(start))
+}
+
 // collectWriter is the ResponseWriter of a collect request: it keeps what
 // the metrics are told of the answer. Pooled: it would be one allocation a
 // request.

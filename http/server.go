@@ -232,7 +232,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p := r.URL.Path; !isCleanPath(p) {
 		err := inlet.Reasonf(inlet.EINVALID, "bad_path", "the URL path has empty, '.' or '..' segments; ids may not be '.' or '..'")
 		if strings.HasPrefix(p, "/collect/") {
-			s.reject(w, r, nil, nil, err) // counted in the rejected-request log like every refused collect request
+			s.refuseBeforeRouting(w, r, err) // counted in the rejected-request log and the metrics like every refused collect request
 		} else {
 			Error(w, r, err, nil)
 		}

@@ -36,8 +36,10 @@ import (
 )
 
 // UnknownSource is the source label of collect requests that named no
-// registered source, so that senders cannot create series at will.
-const UnknownSource = "unknown"
+// registered, enabled source, so that senders cannot create series at
+// will: the bucket of the rejected-request log's counts, which no source
+// id can be.
+const UnknownSource = inlet.UnknownSourceBucket
 
 // The route classes of http's route table, whose latency series exist
 // from the start (at zero) and are looked up without a lock.

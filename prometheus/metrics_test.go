@@ -60,12 +60,12 @@ func TestCollectLabelsStayBounded(t *testing.T) {
 	m.CollectAnswered("shop", "GET", 503, "unavailable", time.Millisecond)
 
 	want := strings.Join([]string{
-		`inlet_collect_refusals_total{reason=method_not_allowed,source=unknown} 2`,
+		`inlet_collect_refusals_total{reason=method_not_allowed,source=(unknown)} 2`,
 		`inlet_collect_refusals_total{reason=unavailable,source=shop} 1`,
-		`inlet_collect_refusals_total{reason=unknown_source,source=unknown} 1`,
+		`inlet_collect_refusals_total{reason=unknown_source,source=(unknown)} 1`,
 		`inlet_collect_requests_total{code=200,method=POST,source=shop} 2`,
-		`inlet_collect_requests_total{code=401,method=POST,source=unknown} 1`,
-		`inlet_collect_requests_total{code=405,method=other,source=unknown} 2`,
+		`inlet_collect_requests_total{code=401,method=POST,source=(unknown)} 1`,
+		`inlet_collect_requests_total{code=405,method=other,source=(unknown)} 2`,
 		`inlet_collect_requests_total{code=503,method=GET,source=shop} 1`,
 		`inlet_http_request_duration_seconds{class=admin} 0`,
 		`inlet_http_request_duration_seconds{class=collect} 6`,

@@ -145,24 +145,27 @@ func metricsAfterKnownTraffic(t *testing.T, s *liveServer) map[string]*dto.Metri
 	refuse("POST", "/collect/order/shop", json, `{"total":`, 400)
 	refuse("POST", "/collect/Bad!Type/shop", json, `{}`, 400)
 	refuse("PUT", "/collect/order/shop", json, `{}`, 405)
+	refuse("POST", "/collect/order/../shop", json, `{}`, 400)
 
 	families := s.scrape(nil)
 	checkSeries(t, families, "inlet_collect_requests_total", map[string]float64{
-		"code=200,method=POST,source=shop":     3,
-		"code=200,method=GET,source=shop":      1,
-		"code=200,method=POST,source=keyed":    3,
-		"code=401,method=POST,source=unknown":  2,
-		"code=400,method=POST,source=shop":     2,
-		"code=405,method=other,source=unknown": 1,
+		"code=200,method=POST,source=shop":       3,
+		"code=200,method=GET,source=shop":        1,
+		"code=200,method=POST,source=keyed":      3,
+		"code=401,method=POST,source=(unknown)":  2,
+		"code=400,method=POST,source=shop":       2,
+		"code=405,method=other,source=(unknown)": 1,
+		"code=400,method=POST,source=(unknown)":  1,
 	})
 	checkSeries(t, families, "inlet_collect_refusals_total", map[string]float64{
-		"reason=unknown_source,source=unknown":     2,
-		"reason=bad_json,source=shop":              1,
-		"reason=bad_event_type,source=shop":        1,
-		"reason=method_not_allowed,source=unknown": 1,
+		"reason=unknown_source,source=(unknown)":     2,
+		"reason=bad_json,source=shop":                1,
+		"reason=bad_event_type,source=shop":          1,
+		"reason=method_not_allowed,source=(unknown)": 1,
+		"reason=bad_path,source=(unknown)":           1,
 	})
 	checkSeries(t, families, "inlet_http_request_duration_seconds", map[string]float64{
-		"class=collect": 12,
+		"class=collect": 13,
 		"class=admin":   2, // the two sources created
 		"class=public":  0, // a scrape is counted once answered
 	})
@@ -197,7 +200,7 @@ func metricsAfterKnownTraffic(t *testing.T, s *liveServer) map[string]*dto.Metri
 	}
 
 	// The next scrape counts this one as a public request.
-	checkSeries(t, s.scrape(nil), "inlet_http_request_duration_seconds", map[string]float64{"class=collect": 12, "class=admin": 2, "class=public": 1})
+	checkSeries(t, s.scrape(nil), "inlet_http_request_duration_seconds", map[string]float64{"class=collect": 13, "class=admin": 2, "class=public": 1})
 	return families
 }
 
