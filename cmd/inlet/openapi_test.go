@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -147,6 +149,9 @@ func answersMatchOpenAPI(t *testing.T, s *liveServer) {
 	admin("GET", "/api/v1/events?cursor=not-a-cursor", "", 400)
 	admin("GET", "/api/v1/events/"+first.Events[0], "", 200)
 	admin("GET", "/api/v1/events/none", "", 404)
+	admin("GET", "/api/v1/events/stream?type=Bad!Type", "", 400)
+	s.call(apiCall{method: "GET", path: "/api/v1/events/stream", want: 401})
+	s.streamStart("/api/v1/events/stream?source=shop", header("Authorization", "Bearer "+s.token))
 	var found struct {
 		Items []struct {
 			ID string `json:"id"`
@@ -174,6 +179,36 @@ func answersMatchOpenAPI(t *testing.T, s *liveServer) {
 	admin("GET", "/api/v1/rejections/counts?source=shop&reason=bad_json", "", 200)
 	s.call(apiCall{method: "GET", path: "/api/v1/stats", want: 401})
 	s.call(apiCall{method: "GET", path: "/api/v1/events", header: header("Authorization", "Bearer wrong"), want: 401})
+}
+
+// streamStart opens a live stream, checks the start of its answer (up to
+// the first blank line) against the OpenAPI document and leaves.
+func (s *liveServer) streamStart(path string, h http.Header) {
+	s.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", s.url+path, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header = h
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	var start []byte
+	for r := bufio.NewReader(resp.Body); !bytes.HasSuffix(start, []byte("\n\n")); {
+		line, err := r.ReadBytes('\n')
+		start = append(start, line...)
+		if err != nil {
+			s.t.Fatalf("GET %s: reading the stream's start %q: %v", path, start, err)
+		}
+	}
+	if resp.StatusCode != http.StatusOK || !bytes.HasPrefix(start, []byte("retry: ")) {
+		s.t.Errorf("GET %s: %d %q, want 200 and a stream that starts with its retry delay", path, resp.StatusCode, start)
+	}
+	openapitest.Check(s.t, req, resp.StatusCode, resp.Header, start)
 }
 
 // waitRejections waits until the rejected-request log holds n rejections.
