@@ -89,3 +89,38 @@ func (c *sizeCollector) Collect(ch chan<- prom.Metric) {
 		ch <- prom.MustNewConstMetric(storeBytes, prom.GaugeValue, float64(n))
 	}
 }
+
+// WatchStream adds the live stream's figures, read from stats at each
+// scrape: streams open now, events handed to them and streams ended for a
+// client that read too slowly.
+func (m *Metrics) WatchStream(stats func() (subscribers int, published, dropped int64)) {
+	m.reg.MustRegister(&streamCollector{stats: stats})
+}
+
+var (
+	streamSubscribers = prom.NewDesc("inlet_stream_subscribers",
+		"Live streams (GET /api/v1/events/stream) open now.", nil, nil)
+	streamPublished = prom.NewDesc("inlet_stream_published_events_total",
+		"Committed events handed to the live streams.", nil, nil)
+	streamDropped = prom.NewDesc("inlet_stream_dropped_subscribers_total",
+		"Live streams ended because their client read too slowly.", nil, nil)
+)
+
+type streamCollector struct {
+	stats func() (int, int64, int64)
+}
+
+// Describe implements prometheus.Collector.
+func (c *streamCollector) Describe(ch chan<- *prom.Desc) {
+	ch <- streamSubscribers
+	ch <- streamPublished
+	ch <- streamDropped
+}
+
+// Collect implements prometheus.Collector.
+func (c *streamCollector) Collect(ch chan<- prom.Metric) {
+	n, published, dropped := c.stats()
+	ch <- prom.MustNewConstMetric(streamSubscribers, prom.GaugeValue, float64(n))
+	ch <- prom.MustNewConstMetric(streamPublished, prom.CounterValue, float64(published))
+	ch <- prom.MustNewConstMetric(streamDropped, prom.CounterValue, float64(dropped))
+}

@@ -146,6 +146,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Observer:   metrics,
 	}, m.Logger)
 	metrics.WatchQueue(func() (int, int64) { s := m.writer.Stats(); return s.Queued, s.QueuedBytes })
+	metrics.WatchStream(func() (int, int64, int64) { s := m.broker.Stats(); return s.Subscribers, s.Published, s.Dropped })
 	m.rejections = inlethttp.NewRejectionLog(db, inlethttp.RejectionLogOptions{
 		Bounds: inlet.RejectionBounds{MaxCount: cfg.RejectionsMaxCount, MaxBytes: cfg.RejectionsMaxBytes},
 	}, m.Logger)

@@ -180,6 +180,10 @@ func metricsAfterKnownTraffic(t *testing.T, s *liveServer) map[string]*dto.Metri
 	checkSeries(t, families, "inlet_writer_commit_errors_total", map[string]float64{})
 	checkSeries(t, families, "inlet_writer_queue_requests", map[string]float64{"": 0})
 	checkSeries(t, families, "inlet_writer_queue_bytes", map[string]float64{"": 0})
+	// Every stored event goes to the live stream, which nobody watches.
+	checkSeries(t, families, "inlet_stream_published_events_total", map[string]float64{"": 6})
+	checkSeries(t, families, "inlet_stream_subscribers", map[string]float64{"": 0})
+	checkSeries(t, families, "inlet_stream_dropped_subscribers_total", map[string]float64{"": 0})
 	for _, name := range []string{"go_goroutines", "go_gc_duration_seconds", "process_cpu_seconds_total", "process_resident_memory_bytes"} {
 		if families[name] == nil {
 			t.Errorf("no %s: want the Go runtime and process collectors", name)
