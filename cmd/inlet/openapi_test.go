@@ -97,6 +97,9 @@ func answersMatchOpenAPI(t *testing.T, s *liveServer) {
 	admin("POST", "/api/v1/sources", `{"id":"guarded","name":"Guarded","config":{"verify":{"type":"basic","username":"u","password":"p"}}}`, 201)
 	admin("POST", "/api/v1/sources", `{"id":"mail","name":"Mail","config":{"split_array":true,"event_type_path":"event","identify_by":{"email":"email"},"traits":{"plan":"plan"}}}`, 201)
 	admin("POST", "/api/v1/sources", `{"id":"hooks","name":"Hooks","enabled":false,"config":{"verify":{"type":"github","secret":"s3cret"},"secret_headers":["X-Token"]}}`, 201)
+	admin("POST", "/api/v1/sources", `{"id":"octo","name":"GitHub","config":{"preset":"github","verify":{"secret":"gh-secret"},"dedup":{"header":"X-GitHub-Delivery","fallback_headers":["X-Request-Id"]}}}`, 201)
+	admin("POST", "/api/v1/sources", `{"id":"checkout","name":"Checkout","config":{"transform":{"drop":"properties.?test.orValue(false) == true","on_error":"keep"},"schemas":{"*":{"mode":"reject","schema":{"type":"object","properties":{"cents":{"type":"integer"}}}}}}}`, 201)
+	admin("POST", "/api/v1/sources", `{"name":"x","config":{"schemas":{"*":{"mode":"reject","schema":{"type":12}}}}}`, 400)
 	admin("POST", "/api/v1/sources", `{"id":"shop","name":"Again"}`, 409)
 	admin("POST", "/api/v1/sources", `{"name":`, 400)
 	admin("POST", "/api/v1/sources", `{"name":"x","colour":"red"}`, 400)
@@ -136,6 +139,10 @@ func answersMatchOpenAPI(t *testing.T, s *liveServer) {
 	collect("POST", "/collect/order/guarded", jsonType, `{}`, 401)
 	collect("POST", "/collect/order/guarded", header("Authorization", "Basic dTpw", "Content-Type", "application/json"), `{}`, 200)
 	collect("PUT", "/collect/order/shop", jsonType, `{}`, 405)
+	if dropped := collect("POST", "/collect/order/checkout", jsonType, `{"test":true}`, 200); !bytes.Contains(dropped, []byte(`"dropped":true`)) {
+		t.Errorf("an event the transform drops: %s, want dropped", dropped)
+	}
+	collect("POST", "/collect/order/checkout", jsonType, `{"cents":"12.50"}`, 400)
 	collect("POST", "/collect/order/./shop", jsonType, `{}`, 400)
 	collect("POST", "/collect/order/slow", jsonType, `{}`, 200)
 	collect("POST", "/collect/order/slow", jsonType, `{}`, 429)
@@ -169,8 +176,39 @@ func answersMatchOpenAPI(t *testing.T, s *liveServer) {
 	admin("GET", "/api/v1/sessions/none", "", 404)
 	admin("GET", "/api/v1/stats", "", 200)
 
+	// Dry runs and the schema catalog.
+	admin("POST", "/api/v1/sources/checkout/try", `{"method":"POST","headers":{"Content-Type":"application/json"},"event_type":"order","body":"{\"cents\": 5}"}`, 200)
+	admin("POST", "/api/v1/sources/checkout/try", `{"body":"{\"cents\": \"5\"}"}`, 200)
+	admin("POST", "/api/v1/sources/octo/try", `{"headers":{"X-GitHub-Event":"ping"},"body":"{}"}`, 200)
+	admin("POST", "/api/v1/sources/checkout/try", `{"method":"PUT"}`, 400)
+	admin("POST", "/api/v1/sources/none/try", `{}`, 404)
+	var catalog struct {
+		Items []struct {
+			SourceID string `json:"source_id"`
+			Type     string `json:"type"`
+		} `json:"items"`
+	}
+	for range 300 { // the catalog learns from commits in the background
+		catalog.Items = nil
+		if err := json.Unmarshal(admin("GET", "/api/v1/catalog?source=shop", "", 200), &catalog); err != nil {
+			t.Fatal(err)
+		}
+		if len(catalog.Items) > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(catalog.Items) == 0 {
+		t.Fatalf("the catalog learnt nothing of source shop")
+	}
+	admin("GET", "/api/v1/catalog", "", 200)
+	admin("GET", "/api/v1/catalog/shop/"+catalog.Items[0].Type, "", 200)
+	admin("GET", "/api/v1/catalog/shop/"+catalog.Items[0].Type+"/schema", "", 200)
+	admin("GET", "/api/v1/catalog/shop/none", "", 404)
+	admin("GET", "/api/v1/catalog/shop/none/schema", "", 404)
+
 	// Rejections are written off the request path: wait for them.
-	waitRejections(t, s, 9)
+	waitRejections(t, s, 10)
 	admin("GET", "/api/v1/rejections", "", 200)
 	admin("GET", "/api/v1/rejections?source=shop&reason=bad_json&limit=1", "", 200)
 	admin("GET", "/api/v1/rejections?limit=x", "", 400)
