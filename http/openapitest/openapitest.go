@@ -31,8 +31,9 @@ var (
 func Document(t testing.TB) *openapi3.T {
 	t.Helper()
 	once.Do(func() {
-		// The live stream's text is checked as text.
+		// The live stream and exports are checked as text.
 		openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.PlainBodyDecoder)
+		openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.PlainBodyDecoder)
 		loader := openapi3.NewLoader()
 		doc, err = loader.LoadFromData(inlethttp.OpenAPI)
 		if err == nil {
