@@ -207,6 +207,34 @@ func answersMatchOpenAPI(t *testing.T, s *liveServer) {
 	admin("GET", "/api/v1/catalog/shop/none", "", 404)
 	admin("GET", "/api/v1/catalog/shop/none/schema", "", 404)
 
+	// Destinations: one that delivers back into this server, one nobody listens to.
+	admin("POST", "/api/v1/destinations", `{"id":"mirror","name":"Mirror","type":"webhook","filter":{"sources":["shop"],"types":["order*"]},"config":{"url":"`+s.url+`/collect/delivered/mail","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},"retry":{"backoff":["1s"],"max_age":"10s"}}`, 201)
+	admin("POST", "/api/v1/destinations", `{"id":"mirror","name":"Again","type":"webhook","config":{"url":"http://127.0.0.1:9/hook"}}`, 409)
+	admin("POST", "/api/v1/destinations", `{"name":"Bad","type":"webhook","config":{}}`, 400)
+	admin("GET", "/api/v1/destinations", "", 200)
+	admin("GET", "/api/v1/destinations?limit=1", "", 200)
+	admin("GET", "/api/v1/destinations/mirror", "", 200)
+	admin("GET", "/api/v1/destinations/none", "", 404)
+	admin("PATCH", "/api/v1/destinations/mirror", `{"name":"Mirror of shop","retry":{"backoff":["1s","2s"],"max_age":"1m"}}`, 200)
+	admin("PATCH", "/api/v1/destinations/none", `{"name":"x"}`, 404)
+	admin("GET", "/api/v1/destinations/mirror/deliveries", "", 200)
+	admin("GET", "/api/v1/destinations/mirror/deliveries?status=dead&limit=5", "", 200)
+	admin("GET", "/api/v1/destinations/mirror/deliveries?limit=0", "", 400)
+	admin("POST", "/api/v1/destinations/mirror/retry", `{"status":"dead"}`, 200)
+	admin("POST", "/api/v1/destinations/mirror/retry", `{"status":"dead","event_ids":["x"]}`, 400)
+	admin("POST", "/api/v1/destinations/mirror/discard", `{"event_ids":["`+first.Events[0]+`"]}`, 200)
+	admin("POST", "/api/v1/destinations/mirror/replay", `{"since":"2026-01-01T00:00:00Z","types":["order"]}`, 202)
+	admin("POST", "/api/v1/destinations/mirror/replay", `{}`, 400)
+	admin("POST", "/api/v1/destinations/none/replay", `{"since":"2026-01-01T00:00:00Z"}`, 404)
+	admin("DELETE", "/api/v1/destinations/mirror", "", 204)
+	admin("DELETE", "/api/v1/destinations/mirror", "", 404)
+
+	// Export and import.
+	export := admin("GET", "/api/v1/events/export?source=shop", "", 200)
+	admin("GET", "/api/v1/events/export?since=yesterday", "", 400)
+	s.call(apiCall{method: "POST", path: "/api/v1/events/import", header: header("Authorization", "Bearer "+s.token, "Content-Type", "application/x-ndjson"), body: string(export), want: 200})
+	s.call(apiCall{method: "POST", path: "/api/v1/events/import", header: header("Authorization", "Bearer "+s.token, "Content-Type", "application/x-ndjson"), body: "{not json\n", want: 400})
+
 	// Rejections are written off the request path: wait for them.
 	waitRejections(t, s, 10)
 	admin("GET", "/api/v1/rejections", "", 200)
