@@ -42,6 +42,18 @@ type Options struct {
 	// FanOutBatch is how many outbox entries one fan-out takes (default
 	// 1000).
 	FanOutBatch int
+	// Metrics, when set, is told of every attempt.
+	Metrics Metrics
+}
+
+// Metrics is told of delivery attempts; prometheus.Metrics is one. It is
+// called from the senders' goroutines, so it must be cheap and safe for
+// concurrent use.
+type Metrics interface {
+	// Attempted reports one attempt to deliver an event to a destination:
+	// its outcome (inlet.DeliveryDelivered, DeliveryFailed or DeliveryDead)
+	// and how long the send took.
+	Attempted(destination, outcome string, took time.Duration)
 }
 
 func (o *Options) defaults() {
@@ -453,5 +465,8 @@ func (w *worker) attempt(d *inlet.Delivery) (inlet.Outcome, bool) {
 	}
 	o.Log = inlet.AppendAttempt(d.Log, a)
 	o.Gone = r.Gone
+	if m := s.opts.Metrics; m != nil {
+		m.Attempted(w.dest.ID, o.Status, end.Sub(start))
+	}
 	return o, r.Gone
 }

@@ -73,6 +73,8 @@ type Metrics struct {
 	committed     prom.Counter
 	dedupHits     prom.Counter
 
+	delivery *deliveryMetrics
+
 	reg      prom.Registerer
 	children sync.Map // collectKey -> *collectSeries
 }
@@ -131,6 +133,7 @@ func New(reg *prom.Registry) *Metrics {
 			Help: "Events not stored because they repeated the idempotency key of an earlier event of their source.",
 		}),
 	}
+	m.delivery = newDeliveryMetrics(reg)
 	m.classLatency = map[string]prom.Observer{}
 	for _, class := range []string{classCollect, classAdmin, classPublic} {
 		m.classLatency[class] = m.latency.WithLabelValues(class)

@@ -156,7 +156,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if cfg.Catalog {
 		m.catalog = catalog.NewRecorder(db, catalog.Options{Interval: cfg.CatalogInterval}, m.Logger)
 	}
-	m.deliver = deliver.New(db, deliver.Options{Lease: cfg.DeliveryLease, InFlight: cfg.DeliveryInFlight}, m.Logger)
+	m.deliver = deliver.New(db, deliver.Options{Lease: cfg.DeliveryLease, InFlight: cfg.DeliveryInFlight, Metrics: metrics}, m.Logger)
 	m.deliver.Start()
 
 	handler := inlethttp.NewServer(inlethttp.Config{

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -242,4 +245,58 @@ func TestMetricsToken(t *testing.T) {
 			t.Errorf("ParseServeConfig with --metrics-token: token %q, err %v", cfg.MetricsToken, err)
 		}
 	})
+}
+
+// TestDeliveryMetrics delivers events to a real receiver and to an address
+// nobody listens on, and checks the attempts and backlogs that GET /metrics
+// shows against what the admin API says of the destinations.
+func TestDeliveryMetrics(t *testing.T) {
+	var received atomic.Int64
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		received.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+
+	s := startLive(t, liveConfig(t))
+	s.createSource(map[string]any{"id": "shop", "name": "Shop"})
+	s.admin("POST", "/api/v1/destinations", map[string]any{"id": "crm", "name": "CRM", "type": "webhook", "config": map[string]any{"url": receiver.URL + "/hook"}}, 201, nil)
+	s.admin("POST", "/api/v1/destinations", map[string]any{"id": "broken", "name": "Nobody", "type": "webhook",
+		"config": map[string]any{"url": "http://127.0.0.1:9/hook"}, "retry": map[string]any{"backoff": []string{"1h"}, "max_age": "2h"}}, 201, nil)
+	for range 3 {
+		s.collect("POST", "/collect/order/shop", header("Content-Type", "application/json"), strings.NewReader(`{"total":1}`))
+	}
+
+	type state struct {
+		State struct {
+			Pending, Failed, Dead, Delivered int
+		} `json:"state"`
+	}
+	var crm, broken state
+	for range 500 {
+		s.admin("GET", "/api/v1/destinations/crm", nil, 200, &crm)
+		s.admin("GET", "/api/v1/destinations/broken", nil, 200, &broken)
+		if crm.State.Delivered == 3 && broken.State.Failed == 3 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if crm.State.Delivered != 3 || broken.State.Failed != 3 || received.Load() != 3 {
+		t.Fatalf("crm %+v, broken %+v, received %d: want 3 delivered to crm and 3 failed once to broken", crm.State, broken.State, received.Load())
+	}
+
+	families := s.scrape(nil)
+	checkSeries(t, families, "inlet_delivery_attempts_total", map[string]float64{
+		"destination=crm,outcome=delivered": 3,
+		"destination=broken,outcome=failed": 3, // tried again in an hour
+	})
+	checkSeries(t, families, "inlet_delivery_attempt_duration_seconds", map[string]float64{"destination=crm": 3, "destination=broken": 3})
+	checkSeries(t, families, "inlet_delivery_backlog", map[string]float64{
+		"destination=crm,status=pending": 0, "destination=crm,status=failed": 0, "destination=crm,status=dead": 0,
+		"destination=broken,status=pending": 0, "destination=broken,status=failed": 3, "destination=broken,status=dead": 0,
+	})
+	lag := series(families, "inlet_delivery_lag_seconds")
+	if lag["destination=crm"] != 0 || lag["destination=broken"] <= 0 {
+		t.Errorf("inlet_delivery_lag_seconds = %v, want 0 for crm and the age of the oldest failed event for broken", lag)
+	}
 }
