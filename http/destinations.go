@@ -9,16 +9,19 @@ import (
 	"inlet"
 )
 
-func (s *Server) routeDestinations() {
-	s.mux.Handle("POST /api/v1/destinations", s.admin(s.handleCreateDestination))
-	s.mux.Handle("GET /api/v1/destinations", s.admin(s.handleListDestinations))
-	s.mux.Handle("GET /api/v1/destinations/{id}", s.admin(s.handleGetDestination))
-	s.mux.Handle("PATCH /api/v1/destinations/{id}", s.admin(s.handleUpdateDestination))
-	s.mux.Handle("DELETE /api/v1/destinations/{id}", s.admin(s.handleDeleteDestination))
-	s.mux.Handle("GET /api/v1/destinations/{id}/deliveries", s.admin(s.handleListDeliveries))
-	s.mux.Handle("POST /api/v1/destinations/{id}/retry", s.admin(s.handleRetryDeliveries))
-	s.mux.Handle("POST /api/v1/destinations/{id}/discard", s.admin(s.handleDiscardDeliveries))
-	s.mux.Handle("POST /api/v1/destinations/{id}/replay", s.admin(s.handleReplay))
+// destinationRoutes are the routes of destinations and their deliveries.
+func (s *Server) destinationRoutes() []route {
+	return []route{
+		{"POST /api/v1/destinations", ClassAdmin, s.admin(s.handleCreateDestination)},
+		{"GET /api/v1/destinations", ClassAdmin, s.admin(s.handleListDestinations)},
+		{"GET /api/v1/destinations/{id}", ClassAdmin, s.admin(s.handleGetDestination)},
+		{"PATCH /api/v1/destinations/{id}", ClassAdmin, s.admin(s.handleUpdateDestination)},
+		{"DELETE /api/v1/destinations/{id}", ClassAdmin, s.admin(s.handleDeleteDestination)},
+		{"GET /api/v1/destinations/{id}/deliveries", ClassAdmin, s.admin(s.handleListDeliveries)},
+		{"POST /api/v1/destinations/{id}/retry", ClassAdmin, s.admin(s.handleRetryDeliveries)},
+		{"POST /api/v1/destinations/{id}/discard", ClassAdmin, s.admin(s.handleDiscardDeliveries)},
+		{"POST /api/v1/destinations/{id}/replay", ClassAdmin, s.admin(s.handleReplay)},
+	}
 }
 
 // CreateDestinationRequest is the body of POST /api/v1/destinations.

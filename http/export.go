@@ -27,9 +27,12 @@ const (
 	streamDeadline = 2 * time.Minute
 )
 
-func (s *Server) routeExport() {
-	s.mux.Handle("GET /api/v1/events/export", s.admin(s.handleExport))
-	s.mux.Handle("POST /api/v1/events/import", s.admin(s.handleImport))
+// exportRoutes are the routes of export and import: long transfers.
+func (s *Server) exportRoutes() []route {
+	return []route{
+		{"GET /api/v1/events/export", ClassStream, s.admin(s.handleExport)},
+		{"POST /api/v1/events/import", ClassStream, s.admin(s.handleImport)},
+	}
 }
 
 // handleExport streams the events of a filter as NDJSON, oldest first, one

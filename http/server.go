@@ -124,8 +124,6 @@ func NewServer(cfg Config) *Server {
 	for _, rt := range s.routeTable() {
 		s.mux.Handle(rt.pattern, s.observed(rt.class, rt.handler))
 	}
-	s.routeDestinations()
-	s.routeExport()
 	// Not a route: the answer to every request no route takes.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, inlet.Reasonf(inlet.ENOTFOUND, "no_route", "no endpoint at %s %s; collect with GET or POST /collect/{event_type}/{source_id}[/{session_id}]", r.Method, r.URL.Path), nil)
@@ -138,7 +136,7 @@ const (
 	ClassCollect = "collect" // the collect endpoints, timed by handleCollect itself
 	ClassAdmin   = "admin"   // the admin API
 	ClassPublic  = "public"  // probes, metrics and the API description
-	ClassStream  = "stream"  // the live stream: long-lived, so not timed
+	ClassStream  = "stream"  // long-lived answers (the live stream, exports, imports): not timed
 	ClassConsole = "console" // the web console's pages
 )
 
@@ -183,6 +181,8 @@ func (s *Server) routeTable() []route {
 		{"GET /api/v1/catalog/{source}/{type}", ClassAdmin, s.admin(s.handleGetCatalog)},
 		{"GET /api/v1/catalog/{source}/{type}/schema", ClassAdmin, s.admin(s.handleCatalogSchema)},
 	}
+	rts = append(rts, s.destinationRoutes()...)
+	rts = append(rts, s.exportRoutes()...)
 	if s.cfg.Console != nil {
 		rts = append(rts,
 			route{"/console/", ClassConsole, s.cfg.Console},
