@@ -186,6 +186,9 @@ type IdentityResult struct {
 	// MovedSessions are sessions whose profile changed: caches must
 	// forget them once the transaction commits.
 	MovedSessions []string
+	// Merged counts, by event index, the profiles each event merged into
+	// its profile.
+	Merged map[int]int
 }
 
 // Survivor returns the profile that p resolves to after the batch.
@@ -211,7 +214,7 @@ func (r *IdentityResult) Survivor(p string) string {
 func ResolveIdentities(ctx context.Context, tx IdentityTx, events []*Event, identities []*Identity, sessionProfile func(i int) (profile string, created bool)) (*IdentityResult, error) {
 	r := &resolver{
 		ctx: ctx, tx: tx,
-		result: &IdentityResult{Profiles: make(map[int]string), Survivors: make(map[string]string)},
+		result: &IdentityResult{Profiles: make(map[int]string), Survivors: make(map[string]string), Merged: make(map[int]int)},
 		known:  make(map[string]*profileInfo),
 		fresh:  make(map[string]bool),
 	}
@@ -264,6 +267,9 @@ func (r *resolver) resolve(i int, e *Event, id *Identity, sessionProfile string,
 	survivor, err := r.merge(candidates)
 	if err != nil {
 		return err
+	}
+	if n := len(candidates) - 1; n > 0 {
+		r.result.Merged[i] = n
 	}
 	for _, ident := range unowned {
 		if err := r.tx.ClaimIdentifier(r.ctx, ident, survivor, e.InsertedAt); err != nil {

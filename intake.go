@@ -42,6 +42,9 @@ type Appended struct {
 	// NewSession tells that the event's session (and its profile) did not
 	// exist before and was created with it.
 	NewSession bool
+	// Merged is the number of profiles that storing the event merged into
+	// its profile (see ResolveIdentities).
+	Merged int
 }
 
 // Limits of the values that reach a column of their own.
@@ -261,6 +264,9 @@ type AppendBatch struct {
 	Identities []*Identity
 	NewSession []bool
 	Index      []int
+	// Merged counts, by index into Events, the profiles merged into each
+	// event's profile; stores set it from IdentityResult.Merged.
+	Merged map[int]int
 }
 
 // NewAppendBatch returns the batch of intakes without the duplicates that
@@ -300,7 +306,7 @@ func (b *AppendBatch) Results() []Appended {
 	for k, e := range b.Events {
 		i := b.Index[k]
 		stored[i] = k
-		out[i] = Appended{EventID: e.ID, SessionID: e.SessionID, ProfileID: e.ProfileID, NewSession: b.NewSession[k]}
+		out[i] = Appended{EventID: e.ID, SessionID: e.SessionID, ProfileID: e.ProfileID, NewSession: b.NewSession[k], Merged: b.Merged[k]}
 	}
 	for i, d := range b.Dups {
 		if d.Of == "" {

@@ -24,7 +24,7 @@ type recorder struct {
 	commits []commit
 }
 
-func (r *recorder) Committed(events, duplicates int, took time.Duration, err error) {
+func (r *recorder) Committed(events, duplicates, merges int, took time.Duration, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.commits = append(r.commits, commit{events, duplicates, took, err})

@@ -44,9 +44,10 @@ type Options struct {
 // again in halves makes several), so it must be quick.
 type Observer interface {
 	// Committed reports one store Append of events (duplicates among them,
-	// by their idempotency key, were not stored again): how long it took
-	// and its error, nil when the events are durable.
-	Committed(events, duplicates int, took time.Duration, err error)
+	// by their idempotency key, were not stored again; merges is the
+	// number of profiles merged into others while storing them): how long
+	// it took and its error, nil when the events are durable.
+	Committed(events, duplicates, merges int, took time.Duration, err error)
 }
 
 func (o *Options) setDefaults() {
@@ -274,7 +275,8 @@ func (w *Writer) commit(batch []*request) {
 	out, err := w.store.Append(ctx, intakes)
 	cancel()
 	if w.opts.Observer != nil {
-		w.opts.Observer.Committed(len(intakes), duplicates(out, err), time.Since(start), err)
+		dups, merges := outcomes(out, err)
+		w.opts.Observer.Committed(len(intakes), dups, merges, time.Since(start), err)
 	}
 	if err == nil {
 		w.batches.Add(1)
@@ -331,19 +333,19 @@ func (w *Writer) finish(r *request, out []inlet.Appended, err error) {
 	r.done <- err
 }
 
-// duplicates counts the intakes that a successful Append found to repeat
-// an earlier event.
-func duplicates(out []inlet.Appended, err error) int {
+// outcomes counts the intakes that a successful Append found to repeat
+// an idempotency key, and the profiles it merged.
+func outcomes(out []inlet.Appended, err error) (duplicates, merges int) {
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	n := 0
 	for _, a := range out {
 		if a.Duplicate {
-			n++
+			duplicates++
 		}
+		merges += a.Merged
 	}
-	return n
+	return duplicates, merges
 }
 
 // Stats are counters of a Writer since it started.

@@ -58,6 +58,7 @@ func resolveIdentities(ctx context.Context, tx pgx.Tx, b *inlet.AppendBatch) (*i
 	for k, e := range b.Events {
 		e.ProfileID = r.ProfileOf(k, e.ProfileID)
 	}
+	b.Merged = r.Merged
 	return r, nil
 }
 

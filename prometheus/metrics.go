@@ -72,6 +72,7 @@ type Metrics struct {
 	commitErrors  *prom.CounterVec // code
 	committed     prom.Counter
 	dedupHits     prom.Counter
+	merges        prom.Counter
 
 	delivery *deliveryMetrics
 
@@ -132,13 +133,17 @@ func New(reg *prom.Registry) *Metrics {
 			Name: "inlet_dedup_hits_total",
 			Help: "Events not stored because they repeated the idempotency key of an earlier event of their source.",
 		}),
+		merges: prom.NewCounter(prom.CounterOpts{
+			Name: "inlet_identity_merges_total",
+			Help: "Profiles merged into another profile because an event showed them to be one person.",
+		}),
 	}
 	m.delivery = newDeliveryMetrics(reg)
 	m.classLatency = map[string]prom.Observer{}
 	for _, class := range []string{classCollect, classAdmin, classPublic} {
 		m.classLatency[class] = m.latency.WithLabelValues(class)
 	}
-	reg.MustRegister(m.collectRequests, m.refusals, m.latency, m.batchSize, m.commitLatency, m.commitErrors, m.committed, m.dedupHits,
+	reg.MustRegister(m.collectRequests, m.refusals, m.latency, m.batchSize, m.commitLatency, m.commitErrors, m.committed, m.dedupHits, m.merges,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -204,7 +209,7 @@ func (m *Metrics) Answered(class string, took time.Duration) {
 }
 
 // Committed records one commit of the batch writer (batch.Observer).
-func (m *Metrics) Committed(events, duplicates int, took time.Duration, err error) {
+func (m *Metrics) Committed(events, duplicates, merges int, took time.Duration, err error) {
 	m.batchSize.Observe(float64(events))
 	m.commitLatency.Observe(took.Seconds())
 	if err != nil {
@@ -217,6 +222,7 @@ func (m *Metrics) Committed(events, duplicates int, took time.Duration, err erro
 	}
 	m.committed.Add(float64(events - duplicates))
 	m.dedupHits.Add(float64(duplicates))
+	m.merges.Add(float64(merges))
 }
 
 // WatchQueue adds gauges of the batch writer's queue, read from depth at

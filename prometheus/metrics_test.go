@@ -79,14 +79,15 @@ func TestCollectLabelsStayBounded(t *testing.T) {
 func TestCommitsAreCountedByOutcome(t *testing.T) {
 	reg := prom.NewRegistry()
 	m := prometheus.New(reg)
-	m.Committed(10, 2, 5*time.Millisecond, nil)
-	m.Committed(3, 0, time.Millisecond, nil)
-	m.Committed(4, 0, 10*time.Second, fmt.Errorf("commit: %w", context.DeadlineExceeded))
-	m.Committed(1, 0, time.Millisecond, errors.Join(inlet.Errorf(inlet.EUNAVAILABLE, "the store could not commit"), errors.New("disk full")))
-	m.Committed(1, 0, time.Millisecond, errors.New("a bug"))
+	m.Committed(10, 2, 1, 5*time.Millisecond, nil)
+	m.Committed(3, 0, 2, time.Millisecond, nil)
+	m.Committed(4, 0, 0, 10*time.Second, fmt.Errorf("commit: %w", context.DeadlineExceeded))
+	m.Committed(1, 0, 0, time.Millisecond, errors.Join(inlet.Errorf(inlet.EUNAVAILABLE, "the store could not commit"), errors.New("disk full")))
+	m.Committed(1, 0, 0, time.Millisecond, errors.New("a bug"))
 
 	want := strings.Join([]string{
 		`inlet_dedup_hits_total{} 2`,
+		`inlet_identity_merges_total{} 3`,
 		`inlet_writer_batch_events{} 5`,
 		`inlet_writer_commit_duration_seconds{} 5`,
 		`inlet_writer_commit_errors_total{code=internal} 1`,
@@ -94,7 +95,7 @@ func TestCommitsAreCountedByOutcome(t *testing.T) {
 		`inlet_writer_commit_errors_total{code=unavailable} 1`,
 		`inlet_writer_events_committed_total{} 11`,
 	}, "\n")
-	if got := gather(t, reg, "inlet_dedup_hits_total", "inlet_writer_batch_events", "inlet_writer_commit_duration_seconds", "inlet_writer_commit_errors_total", "inlet_writer_events_committed_total"); got != want {
+	if got := gather(t, reg, "inlet_dedup_hits_total", "inlet_identity_merges_total", "inlet_writer_batch_events", "inlet_writer_commit_duration_seconds", "inlet_writer_commit_errors_total", "inlet_writer_events_committed_total"); got != want {
 		t.Errorf("series:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -40,6 +40,7 @@ func resolveIdentities(ctx context.Context, tx *sql.Tx, b *inlet.AppendBatch) (*
 	for k, e := range b.Events {
 		e.ProfileID = r.ProfileOf(k, e.ProfileID)
 	}
+	b.Merged = r.Merged
 	return r, nil
 }
 

@@ -155,10 +155,16 @@ func testMergeSessionIntoOwner(t *testing.T, s inlet.Store) {
 	if anon.ProfileID == owner.ProfileID {
 		t.Fatal("an anonymous session shares the owner's profile before any link")
 	}
+	if owner.Merged != 0 || anon.Merged != 0 {
+		t.Fatalf("events that merged nothing answered %d and %d merges", owner.Merged, anon.Merged)
+	}
 	login := withTraits(identified(c, "sess-anon", "email", "ann@example.com"), "plan", `"pro"`)
 	appendEvents(t, s, login)
 	if login.ProfileID != owner.ProfileID {
 		t.Fatalf("the identified event went to %s; want the older owner %s", login.ProfileID, owner.ProfileID)
+	}
+	if login.Merged != 1 {
+		t.Fatalf("the event linking the session to its owner answered %d merges, want 1", login.Merged)
 	}
 	// The session now belongs to the survivor, also for events resolved
 	// through a session cache.
@@ -195,6 +201,9 @@ func testMergeTwoIdentifiers(t *testing.T, s inlet.Store) {
 	}
 	both := identified(c, "", "phone", "+15550100", "email", "ann@example.com", "crm", "C-9")
 	appendEvents(t, s, both)
+	if both.Merged != 1 {
+		t.Fatalf("the event owning two profiles' identifiers answered %d merges, want 1", both.Merged)
+	}
 	if both.ProfileID != byEmail.ProfileID {
 		t.Fatalf("the linking event went to %s; want the older %s", both.ProfileID, byEmail.ProfileID)
 	}

@@ -115,6 +115,7 @@ type event struct {
 	// From Append's answer.
 	NewSession  bool
 	DuplicateOf string
+	Merged      int
 }
 
 // appendTo appends events as one batch and records the answer in them:
@@ -140,7 +141,7 @@ func appendTo(ctx context.Context, s inlet.EventStore, events ...*event) error {
 		} else {
 			e.DuplicateOf = ""
 		}
-		e.SessionID, e.ProfileID, e.NewSession = a.SessionID, a.ProfileID, a.NewSession
+		e.SessionID, e.ProfileID, e.NewSession, e.Merged = a.SessionID, a.ProfileID, a.NewSession, a.Merged
 	}
 	return nil
 }
