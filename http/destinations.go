@@ -186,17 +186,8 @@ type RetryRequest struct {
 }
 
 func (s *Server) handleRetryDeliveries(w http.ResponseWriter, r *http.Request) {
-	var req RetryRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		Error(w, r, err, s.cfg.Logger)
-		return
-	}
-	if len(req.EventIDs) > inlet.MaxEventLimit {
-		Error(w, r, inlet.Errorf(inlet.EINVALID, "event_ids takes at most %d ids; retry by status for more", inlet.MaxEventLimit), nil)
-		return
-	}
-	if len(req.EventIDs) > 0 && req.Status != "" {
-		Error(w, r, inlet.Errorf(inlet.EINVALID, "send event_ids or status, not both"), nil)
+	req, ok := s.deliverySelection(w, r, "retry")
+	if !ok {
 		return
 	}
 	n, err := s.cfg.Store.RetryDeliveries(r.Context(), r.PathValue("id"), req.EventIDs, req.Status, s.now())
@@ -208,17 +199,8 @@ func (s *Server) handleRetryDeliveries(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDiscardDeliveries(w http.ResponseWriter, r *http.Request) {
-	var req RetryRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		Error(w, r, err, s.cfg.Logger)
-		return
-	}
-	if len(req.EventIDs) > inlet.MaxEventLimit {
-		Error(w, r, inlet.Errorf(inlet.EINVALID, "event_ids takes at most %d ids; discard by status for more", inlet.MaxEventLimit), nil)
-		return
-	}
-	if len(req.EventIDs) > 0 && req.Status != "" {
-		Error(w, r, inlet.Errorf(inlet.EINVALID, "send event_ids or status, not both"), nil)
+	req, ok := s.deliverySelection(w, r, "discard")
+	if !ok {
 		return
 	}
 	n, err := s.cfg.Store.DiscardDeliveries(r.Context(), r.PathValue("id"), req.EventIDs, req.Status)
@@ -227,6 +209,26 @@ func (s *Server) handleDiscardDeliveries(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"discarded": n})
+}
+
+// deliverySelection reads the body of a retry or discard: event ids (a
+// bounded number) or a status, not both. On a bad body it answers and
+// returns false.
+func (s *Server) deliverySelection(w http.ResponseWriter, r *http.Request, verb string) (RetryRequest, bool) {
+	var req RetryRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return req, false
+	}
+	if len(req.EventIDs) > inlet.MaxEventLimit {
+		Error(w, r, inlet.Errorf(inlet.EINVALID, "event_ids takes at most %d ids; %s by status for more", inlet.MaxEventLimit, verb), nil)
+		return req, false
+	}
+	if len(req.EventIDs) > 0 && req.Status != "" {
+		Error(w, r, inlet.Errorf(inlet.EINVALID, "send event_ids or status, not both"), nil)
+		return req, false
+	}
+	return req, true
 }
 
 // ReplayRequest is the body of POST /api/v1/destinations/{id}/replay.

@@ -191,33 +191,31 @@ func ListDeliveries(ctx context.Context, c *inlethttp.Client, id string, f inlet
 
 // RetryDeliveries makes the named deliveries, or all of a status, due now.
 func RetryDeliveries(ctx context.Context, c *inlethttp.Client, id string, eventIDs []string, status string, out printer) error {
-	if len(eventIDs) == 0 && status == "" {
-		return fmt.Errorf("name the event ids to retry, or --status dead (or failed, delivered)")
-	}
-	n, err := c.RetryDeliveries(ctx, id, inlethttp.RetryRequest{EventIDs: eventIDs, Status: status})
-	if err != nil {
-		return err
-	}
-	if out.json {
-		return out.json1(map[string]int{"retried": n})
-	}
-	fmt.Fprintf(out.w, "%d deliveries to %s due again\n", n, id)
-	return nil
+	return changeDeliveries(ctx, id, inlethttp.RetryRequest{EventIDs: eventIDs, Status: status}, out,
+		"retry", "--status dead (or failed, delivered)", "retried", "due again", c.RetryDeliveries)
 }
 
 // DiscardDeliveries gives the named deliveries, or all of a status, up.
 func DiscardDeliveries(ctx context.Context, c *inlethttp.Client, id string, eventIDs []string, status string, out printer) error {
-	if len(eventIDs) == 0 && status == "" {
-		return fmt.Errorf("name the event ids to discard, or --status dead (or failed, pending)")
+	return changeDeliveries(ctx, id, inlethttp.RetryRequest{EventIDs: eventIDs, Status: status}, out,
+		"discard", "--status dead (or failed, pending)", "discarded", "discarded", c.DiscardDeliveries)
+}
+
+// changeDeliveries sends a retry or discard of a destination's deliveries
+// and prints how many it changed: key in JSON, done in a sentence.
+func changeDeliveries(ctx context.Context, id string, req inlethttp.RetryRequest, out printer, verb, statuses, key, done string,
+	do func(context.Context, string, inlethttp.RetryRequest) (int, error)) error {
+	if len(req.EventIDs) == 0 && req.Status == "" {
+		return fmt.Errorf("name the event ids to %s, or %s", verb, statuses)
 	}
-	n, err := c.DiscardDeliveries(ctx, id, inlethttp.RetryRequest{EventIDs: eventIDs, Status: status})
+	n, err := do(ctx, id, req)
 	if err != nil {
 		return err
 	}
 	if out.json {
-		return out.json1(map[string]int{"discarded": n})
+		return out.json1(map[string]int{key: n})
 	}
-	fmt.Fprintf(out.w, "%d deliveries to %s discarded\n", n, id)
+	fmt.Fprintf(out.w, "%d deliveries to %s %s\n", n, id, done)
 	return nil
 }
 
