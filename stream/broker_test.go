@@ -122,8 +122,12 @@ func TestBroker(t *testing.T) {
 		s, _ := b.Subscribe(stream.Filter{}, "")
 		b.Publish([]*inlet.Event{ev("e1", "a", "t")})
 		m := <-s.C
-		if got := string(m.JSON()); !strings.Contains(got, `"id":"e1"`) || !strings.Contains(got, `"session_id":null`) || &m.JSON()[0] != &m.JSON()[0] {
+		first, again := m.JSON(), m.JSON()
+		if got := string(first); !strings.Contains(got, `"id":"e1"`) || !strings.Contains(got, `"session_id":null`) {
 			t.Fatalf("json %q", got)
+		}
+		if &first[0] != &again[0] {
+			t.Fatal("the message encoded its event twice")
 		}
 	})
 }

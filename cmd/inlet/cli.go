@@ -271,8 +271,6 @@ type connFlags struct {
 	json                bool
 }
 
-func (c *connFlags) register(fs *pflag.FlagSet) { c.registerAs(fs, "data") }
-
 // registerAs registers the flags with the data directory's flag named
 // dataFlag, for a command whose --data is something else.
 func (c *connFlags) registerAs(fs *pflag.FlagSet, dataFlag string) {
