@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -70,6 +71,13 @@ type DB struct {
 	// claims of unordered and ordered destinations.
 	insertDeliveries             map[int]*sql.Stmt
 	claimUnordered, claimOrdered *sql.Stmt
+
+	// destinations counts the destinations: raised before one is created
+	// (before its creation time is taken), lowered after one is deleted.
+	// While it is 0, Append writes no outbox entries: an event inserted
+	// when no destination exists is delivered nowhere
+	// (inlet.OutboxEntry.Targets), so there is nothing to fan out.
+	destinations atomic.Int64
 }
 
 var _ inlet.Store = (*DB)(nil)
@@ -134,6 +142,13 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		db.write.Close()
 		return nil, fmt.Errorf("release delivery leases %s: %w", opts.Path, err)
 	}
+
+	var destinations int64
+	if err := db.write.QueryRowContext(ctx, `SELECT count(*) FROM destinations`).Scan(&destinations); err != nil {
+		db.write.Close()
+		return nil, fmt.Errorf("count destinations %s: %w", opts.Path, err)
+	}
+	db.destinations.Store(destinations)
 
 	// Checkpoints copy the log into the database file from a connection of
 	// their own, so that the writer, which would otherwise do it inside a

@@ -27,14 +27,21 @@ func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) error
 	if err := d.Validate(); err != nil {
 		return err
 	}
+	// Counted before its creation time is taken: every event inserted
+	// from that time on is written with an outbox entry.
+	db.destinations.Add(1)
 	now := db.now().UTC()
 	d.CreatedAt, d.UpdatedAt = now, now
 	filter, retry, err := destinationJSON(d)
 	if err != nil {
+		db.destinations.Add(-1)
 		return err
 	}
 	_, err = db.write.ExecContext(ctx, `INSERT INTO destinations (id, name, type, enabled, filter, config, retry, ordered, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.Name, d.Type, d.Enabled, filter, string(d.Config), retry, d.Ordered, now.UnixNano(), now.UnixNano())
+	if err != nil {
+		db.destinations.Add(-1)
+	}
 	if isUnique(err) {
 		return inlet.Errorf(inlet.ECONFLICT, "a destination with id %q exists already", d.ID)
 	}
@@ -187,7 +194,11 @@ func (db *DB) DeleteDestination(ctx context.Context, id string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE destination_id = ?`, id); err != nil {
 		return storeError(err)
 	}
-	return storeError(tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return storeError(err)
+	}
+	db.destinations.Add(-1)
+	return nil
 }
 
 // enqueue adds the outbox entries of the events that Append has just
