@@ -541,6 +541,11 @@ func (s *intakeServer) waitRejections(query string, want int) []map[string]any {
 }
 
 func TestIntakeRejectionLog(t *testing.T) {
+	// Samples are limited per clock minute, and the subtests count the
+	// samples of earlier ones: the test runs within one minute.
+	if left := time.Until(time.Now().Truncate(time.Minute).Add(time.Minute)); left < 15*time.Second {
+		time.Sleep(left)
+	}
 	s := newIntakeServer(t, filepath.Join(t.TempDir(), "inlet.db"), nil)
 	s.source("st", `{"verify":{"type":"stripe","secret":"st"},"max_body_bytes":100}`)
 	s.source("key", `{"verify":{"type":"api-key","secret":"k3y","in":"query"}}`)
@@ -787,11 +792,26 @@ type faultyStore struct {
 }
 
 func (f *faultyStore) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
-	if f.down.Load() {
-		f.failed.Add(1)
-		return nil, fmt.Errorf("%w: %w", inlet.Errorf(inlet.EUNAVAILABLE, "the store cannot be written right now; retry later"), errors.New("disk I/O error: read-only file system"))
+	if err := f.fault(); err != nil {
+		return nil, err
 	}
 	return f.DB.Append(ctx, intakes)
+}
+
+// AppendUnsynced fails as Append does: the batch writer commits through it.
+func (f *faultyStore) AppendUnsynced(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
+	if err := f.fault(); err != nil {
+		return nil, err
+	}
+	return f.DB.AppendUnsynced(ctx, intakes)
+}
+
+func (f *faultyStore) fault() error {
+	if !f.down.Load() {
+		return nil
+	}
+	f.failed.Add(1)
+	return fmt.Errorf("%w: %w", inlet.Errorf(inlet.EUNAVAILABLE, "the store cannot be written right now; retry later"), errors.New("disk I/O error: read-only file system"))
 }
 
 func TestIntakeStoreFailure(t *testing.T) {
