@@ -1,11 +1,6 @@
 // Package batch is the group commit in front of an event store: requests
 // hand their events to one writer, which commits many requests' events in
 // one transaction and wakes each request once its events are durable.
-//
-// Over a store that can commit without waiting for the disk (Pipeline),
-// the writer commits the next batch while the disk flushes the last: one
-// goroutine commits, another flushes and wakes the requests of every
-// batch the flush covers.
 package batch
 
 import (
@@ -34,36 +29,25 @@ type Options struct {
 	QueueBytes int64
 	// CommitTimeout bounds one commit (10s).
 	CommitTimeout time.Duration
-	// OnCommit, when set, is called once each commit is durable, before
-	// its requests are woken, with the intakes the commit took and what
-	// the store made of each (out[i] of intakes[i]); calls come one at a
-	// time, in commit order. It must not block: the next commit waits for
-	// it. Both slices may be reused after it returns.
+	// OnCommit, when set, is called on the writer's goroutine after each
+	// successful commit, before the requests are woken, with the intakes
+	// the commit took and what the store made of each (out[i] of
+	// intakes[i]). It must not block: the next commit waits for it. Both
+	// slices may be reused after it returns.
 	OnCommit func(intakes []inlet.Intake, out []inlet.Appended)
 	// Observer, when set, is told of every commit.
 	Observer Observer
 }
 
-// Observer is told of a Writer's commits, for metrics, after each store
-// Append (a failed batch committed again in halves makes several) and,
-// over a Pipeline, once the commit is durable or failed. Calls may come
-// from two goroutines at once, and must be quick.
+// Observer is told of a Writer's commits, for metrics. It is called from
+// the writer's goroutine after each store Append (a failed batch committed
+// again in halves makes several), so it must be quick.
 type Observer interface {
 	// Committed reports one store Append of events (duplicates among them,
 	// by their idempotency key, were not stored again; merges is the
 	// number of profiles merged into others while storing them): how long
-	// it took until the events were durable, or its error.
+	// it took and its error, nil when the events are durable.
 	Committed(events, duplicates, merges int, took time.Duration, err error)
-}
-
-// Pipeline is a store whose commits can be made durable apart from
-// writing them (sqlite.DB under SyncFull).
-type Pipeline interface {
-	// AppendUnsynced is inlet.EventStore.Append, except that the events
-	// are durable only once a Sync begun after it returned returns nil.
-	AppendUnsynced(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error)
-	// Sync makes every commit that returned before it durable.
-	Sync(ctx context.Context) error
 }
 
 func (o *Options) setDefaults() {
@@ -92,18 +76,13 @@ func (o *Options) setDefaults() {
 // would make its sender retry forever).
 type Writer struct {
 	store  inlet.EventStore
-	pipe   Pipeline // nil: the store's Append waits for the disk itself
 	opts   Options
 	logger *slog.Logger
 
 	queue chan *request
-	// committed hands batches committed but not yet durable from the
-	// writer to the flusher; unbuffered, so that the writer runs at most
-	// one batch ahead of the disk and the next batch grows meanwhile.
-	committed chan *commitment
-	bytes     atomic.Int64  // event bytes queued or being committed
-	large     chan struct{} // the one slot of a request over a quarter of QueueBytes
-	done      chan struct{}
+	bytes atomic.Int64  // event bytes queued or being committed
+	large chan struct{} // the one slot of a request over a quarter of QueueBytes
+	done  chan struct{}
 
 	mu     sync.RWMutex
 	closed bool
@@ -124,14 +103,6 @@ type request struct {
 
 var requestPool = sync.Pool{New: func() any { return &request{done: make(chan error, 1)} }}
 
-// commitment is a committed batch waiting for its flush.
-type commitment struct {
-	batch   []*request
-	intakes []inlet.Intake
-	out     []inlet.Appended
-	start   time.Time
-}
-
 // NewWriter starts a writer over store. Close stops it.
 func NewWriter(store inlet.EventStore, opts Options, logger *slog.Logger) *Writer {
 	opts.setDefaults()
@@ -142,10 +113,6 @@ func NewWriter(store inlet.EventStore, opts Options, logger *slog.Logger) *Write
 		queue:  make(chan *request, opts.QueueSize),
 		large:  make(chan struct{}, 1),
 		done:   make(chan struct{}),
-	}
-	if p, ok := store.(Pipeline); ok {
-		w.pipe = p
-		w.committed = make(chan *commitment)
 	}
 	go w.run()
 	return w
@@ -227,17 +194,7 @@ func (w *Writer) release(r *request) {
 }
 
 func (w *Writer) run() {
-	if w.pipe != nil {
-		flushed := make(chan struct{})
-		go w.flush(flushed)
-		defer func() {
-			close(w.committed)
-			<-flushed
-			close(w.done)
-		}()
-	} else {
-		defer close(w.done)
-	}
+	defer close(w.done)
 	batch := make([]*request, 0, 64)
 	events := 0
 	var timer *time.Timer
@@ -296,9 +253,9 @@ func (w *Writer) run() {
 }
 
 // commit commits the requests of a batch in one transaction and wakes
-// each once it is durable. A failure that is not transient is narrowed
-// down by committing the halves of the batch again, so that only the
-// requests whose own data fail get the error.
+// each. A failure that is not transient is narrowed down by committing the
+// halves of the batch again, so that only the requests whose own data fail
+// get the error.
 func (w *Writer) commit(batch []*request) {
 	var intakes []inlet.Intake
 	if len(batch) == 1 {
@@ -315,30 +272,33 @@ func (w *Writer) commit(batch []*request) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.CommitTimeout)
 	start := time.Now()
-	var out []inlet.Appended
-	var err error
-	if w.pipe != nil {
-		out, err = w.pipe.AppendUnsynced(ctx, intakes)
-	} else {
-		out, err = w.store.Append(ctx, intakes)
-	}
+	out, err := w.store.Append(ctx, intakes)
 	cancel()
+	if w.opts.Observer != nil {
+		dups, merges := outcomes(out, err)
+		w.opts.Observer.Committed(len(intakes), dups, merges, time.Since(start), err)
+	}
 	if err == nil {
-		c := &commitment{batch: batch, intakes: intakes, out: out, start: start}
-		if w.pipe != nil {
-			// The flusher keeps the requests: run reuses batch's array.
-			c.batch = append([]*request(nil), batch...)
-			w.committed <- c
-		} else {
-			w.durable(c, nil)
+		w.batches.Add(1)
+		w.events.Add(int64(len(intakes)))
+		if w.opts.OnCommit != nil {
+			w.opts.OnCommit(intakes, out)
+		}
+		for _, r := range batch {
+			n := len(r.intakes)
+			w.finish(r, out[:n:n], nil)
+			out = out[n:]
 		}
 		return
 	}
-	if w.opts.Observer != nil {
-		w.opts.Observer.Committed(len(intakes), 0, 0, time.Since(start), err)
-	}
 	if transient(err) {
-		w.fail(batch, len(intakes), err)
+		w.logger.Error("commit failed", "events", len(intakes), "requests", len(batch), "err", err)
+		if inlet.ErrorCode(err) != inlet.EUNAVAILABLE {
+			err = errors.Join(inlet.Errorf(inlet.EUNAVAILABLE, "the store could not commit; retry later"), err)
+		}
+		for _, r := range batch {
+			w.finish(r, nil, err)
+		}
 		return
 	}
 	if len(batch) > 1 {
@@ -354,73 +314,6 @@ func (w *Writer) commit(batch []*request) {
 		w.logger.Warn("request refused by the store", "events", len(intakes), "err", err)
 	}
 	w.finish(batch[0], nil, err)
-}
-
-// flush makes the batches the writer committed durable, as many in one
-// Sync as were committed while the previous one ran, and wakes their
-// requests. It returns when committed is closed and drained.
-func (w *Writer) flush(flushed chan<- struct{}) {
-	defer close(flushed)
-	var group []*commitment
-	for c := range w.committed {
-		group = append(group[:0], c)
-	more:
-		for {
-			select {
-			case c, ok := <-w.committed:
-				if !ok {
-					break more
-				}
-				group = append(group, c)
-			default:
-				break more
-			}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), w.opts.CommitTimeout)
-		err := w.pipe.Sync(ctx)
-		cancel()
-		for _, c := range group {
-			w.durable(c, err)
-		}
-		clear(group)
-	}
-}
-
-// durable finishes a committed batch once its flush returned err: it
-// reports the commit and wakes the requests with their results, or with
-// EUNAVAILABLE when the flush failed.
-func (w *Writer) durable(c *commitment, err error) {
-	if w.opts.Observer != nil {
-		dups, merges := outcomes(c.out, err)
-		w.opts.Observer.Committed(len(c.intakes), dups, merges, time.Since(c.start), err)
-	}
-	if err != nil {
-		w.fail(c.batch, len(c.intakes), err)
-		return
-	}
-	w.batches.Add(1)
-	w.events.Add(int64(len(c.intakes)))
-	if w.opts.OnCommit != nil {
-		w.opts.OnCommit(c.intakes, c.out)
-	}
-	out := c.out
-	for _, r := range c.batch {
-		n := len(r.intakes)
-		w.finish(r, out[:n:n], nil)
-		out = out[n:]
-	}
-}
-
-// fail wakes the requests of a batch that could not be made durable for
-// a transient reason with EUNAVAILABLE: their senders retry.
-func (w *Writer) fail(batch []*request, events int, err error) {
-	w.logger.Error("commit failed", "events", events, "requests", len(batch), "err", err)
-	if inlet.ErrorCode(err) != inlet.EUNAVAILABLE {
-		err = errors.Join(inlet.Errorf(inlet.EUNAVAILABLE, "the store could not commit; retry later"), err)
-	}
-	for _, r := range batch {
-		w.finish(r, nil, err)
-	}
 }
 
 // transient reports whether a failed commit may succeed if tried again as

@@ -438,14 +438,6 @@ func (s *brokenStore) Append(ctx context.Context, intakes []inlet.Intake) ([]inl
 	return s.DB.Append(ctx, intakes)
 }
 
-// AppendUnsynced fails as Append does: the batch writer commits through it.
-func (s *brokenStore) AppendUnsynced(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
-	if s.append != nil {
-		return nil, s.append
-	}
-	return s.DB.AppendUnsynced(ctx, intakes)
-}
-
 func (s *brokenStore) Ping(ctx context.Context) error {
 	if s.ping != nil {
 		return s.ping

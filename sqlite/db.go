@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -79,24 +78,17 @@ type DB struct {
 	// when no destination exists is delivered nowhere
 	// (inlet.OutboxEntry.Targets), so there is nothing to fan out.
 	destinations atomic.Int64
-
-	// Under SyncFull, AppendUnsynced commits without waiting for the disk
-	// and Sync flushes the log itself (see sync.go).
-	syncWAL bool
-	syncMu  sync.Mutex
-	wal     *os.File // the log, opened by the first Sync
-	syncErr error    // a failed flush: every later Sync fails too
 }
 
 var _ inlet.Store = (*DB)(nil)
 
 // Open opens (creating if needed) the database at opts.Path and migrates it.
 func Open(ctx context.Context, opts Options) (*DB, error) {
-	syncMode := opts.Sync
-	if syncMode == "" {
-		syncMode = SyncFull
+	sync := opts.Sync
+	if sync == "" {
+		sync = SyncFull
 	}
-	if syncMode != SyncFull && syncMode != SyncNormal && syncMode != SyncOff {
+	if sync != SyncFull && sync != SyncNormal && sync != SyncOff {
 		return nil, inlet.Errorf(inlet.EINVALID, "sync must be %q, %q or %q", SyncFull, SyncNormal, SyncOff)
 	}
 	cache := opts.CacheMiB
@@ -106,7 +98,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
 		return nil, err
 	}
-	dsnWith := func(syncMode string, cacheMiB int, pragmas ...string) (string, url.Values) {
+	dsnWith := func(sync string, cacheMiB int, pragmas ...string) (string, url.Values) {
 		q := url.Values{}
 		for _, p := range pragmas {
 			q.Add("_pragma", p)
@@ -120,17 +112,17 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		// Statement journals of multi-row inserts stay in memory instead
 		// of spilling to a temporary file past 64 KiB.
 		q.Add("_pragma", "temp_store(MEMORY)")
-		q.Add("_pragma", "synchronous("+syncMode+")")
+		q.Add("_pragma", "synchronous("+sync+")")
 		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cacheMiB*1024))
 		q.Add("_txlock", "immediate")
 		return "file:" + opts.Path + "?" + q.Encode(), q
 	}
-	dsn, q := dsnWith(syncMode, cache)
+	dsn, q := dsnWith(sync, cache)
 
 	if opts.Sessions <= 0 {
 		opts.Sessions = 100000
 	}
-	db := &DB{path: opts.Path, now: time.Now, sessions: inlet.NewSessionCache(opts.Sessions), syncWAL: syncMode == SyncFull}
+	db := &DB{path: opts.Path, now: time.Now, sessions: inlet.NewSessionCache(opts.Sessions)}
 	var err error
 	if db.write, err = sql.Open("sqlite", dsn); err != nil {
 		return nil, err
@@ -176,7 +168,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	// checkpoint loop. A power loss may lose the last second of samples
 	// and counts, never events.
 	rejectSync := SyncNormal
-	if syncMode == SyncOff {
+	if sync == SyncOff {
 		rejectSync = SyncOff
 	}
 	rejectDSN, _ := dsnWith(rejectSync, 2, "wal_autocheckpoint(0)")
@@ -357,7 +349,6 @@ func (db *DB) Close() error {
 	if db.write != nil {
 		errs = append(errs, db.write.Close())
 	}
-	errs = append(errs, db.closeWAL())
 	return errors.Join(errs...)
 }
 

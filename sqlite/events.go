@@ -17,24 +17,6 @@ import (
 // one transaction, in the steps every store takes: idempotency keys,
 // sessions, identities, events. See inlet.EventStore.
 func (db *DB) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
-	out, err := db.AppendUnsynced(ctx, intakes)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Sync(ctx); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// beginner starts a transaction: the write pool, or one connection of it.
-type beginner interface {
-	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
-}
-
-// appendTx is Append's transaction, begun by write; whether its commit
-// waits for the disk is the connection's setting.
-func (db *DB) appendTx(ctx context.Context, write beginner, intakes []inlet.Intake) ([]inlet.Appended, error) {
 	if len(intakes) == 0 {
 		return nil, nil
 	}
@@ -44,7 +26,7 @@ func (db *DB) appendTx(ctx context.Context, write beginner, intakes []inlet.Inta
 	if err := checkBatchIDs(intakes); err != nil {
 		return nil, err
 	}
-	tx, err := write.BeginTx(ctx, nil)
+	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, storeError(err)
 	}
