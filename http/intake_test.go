@@ -792,26 +792,11 @@ type faultyStore struct {
 }
 
 func (f *faultyStore) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
-	if err := f.fault(); err != nil {
-		return nil, err
+	if f.down.Load() {
+		f.failed.Add(1)
+		return nil, fmt.Errorf("%w: %w", inlet.Errorf(inlet.EUNAVAILABLE, "the store cannot be written right now; retry later"), errors.New("disk I/O error: read-only file system"))
 	}
 	return f.DB.Append(ctx, intakes)
-}
-
-// AppendUnsynced fails as Append does: the batch writer commits through it.
-func (f *faultyStore) AppendUnsynced(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
-	if err := f.fault(); err != nil {
-		return nil, err
-	}
-	return f.DB.AppendUnsynced(ctx, intakes)
-}
-
-func (f *faultyStore) fault() error {
-	if !f.down.Load() {
-		return nil
-	}
-	f.failed.Add(1)
-	return fmt.Errorf("%w: %w", inlet.Errorf(inlet.EUNAVAILABLE, "the store cannot be written right now; retry later"), errors.New("disk I/O error: read-only file system"))
 }
 
 func TestIntakeStoreFailure(t *testing.T) {
