@@ -3,6 +3,7 @@ package inlet
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -25,6 +26,12 @@ type Intake struct {
 	// DedupUntil when the key is forgotten.
 	DedupKey   string
 	DedupUntil time.Time
+
+	// ContextJSON, when set, is Event.Context encoded as JSON, as the
+	// stores write it; collect.Build encodes it in the request's handler,
+	// so that the store's one writer does not. It must encode
+	// Event.Context exactly.
+	ContextJSON []byte
 }
 
 // Appended is what EventStore.Append made of one Intake.
@@ -287,6 +294,15 @@ func NewAppendBatch(intakes []Intake, dups []Duplicate) *AppendBatch {
 	}
 	b.NewSession = make([]bool, len(b.Events))
 	return b
+}
+
+// ContextJSON returns Events[k].Context as JSON: as its intake brought it
+// (Intake.ContextJSON), or encoded now.
+func (b *AppendBatch) ContextJSON(k int) ([]byte, error) {
+	if c := b.Intakes[b.Index[k]].ContextJSON; c != nil {
+		return c, nil
+	}
+	return json.Marshal(&b.Events[k].Context)
 }
 
 // HasIdentity reports whether an event of the batch carries an Identity.

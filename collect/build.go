@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"net/textproto"
 	"net/url"
 	"strconv"
@@ -66,6 +67,36 @@ type Built struct {
 // Errors are EINVALID or ETOOLARGE with a reason that tells the sender
 // what to fix.
 func Build(source *inlet.Source, r Request) (Built, error) {
+	built, err := build(source, r)
+	if err != nil {
+		return Built{}, err
+	}
+	// The request context, encoded here in the handler rather than in the
+	// store's one writer; the events of one request share it.
+	var shared []byte
+	for i := range built.Intakes {
+		in := &built.Intakes[i]
+		if i > 0 && sameContext(&in.Event.Context, &built.Intakes[0].Event.Context) {
+			in.ContextJSON = shared
+			continue
+		}
+		if in.ContextJSON, err = json.Marshal(&in.Event.Context); err != nil {
+			return Built{}, err
+		}
+		if i == 0 {
+			shared = in.ContextJSON
+		}
+	}
+	return built, nil
+}
+
+// sameContext reports whether two events of one request kept the same
+// request context (they do unless a step changed one).
+func sameContext(a, b *inlet.RequestContext) bool {
+	return a.Method == b.Method && a.Query == b.Query && a.IP == b.IP && a.UserAgent == b.UserAgent && maps.Equal(a.Headers, b.Headers)
+}
+
+func build(source *inlet.Source, r Request) (Built, error) {
 	config := source.Config.Effective()
 	preset, _ := inlet.LookupPreset(config.Preset)
 	eventType, err := inlet.NormalizeEventType(r.EventType)

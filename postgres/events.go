@@ -98,7 +98,7 @@ func (db *DB) append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appen
 	if err != nil {
 		return nil, err
 	}
-	if err := insertEvents(ctx, tx, b.Events); err != nil {
+	if err := insertEvents(ctx, tx, b); err != nil {
 		return nil, err
 	}
 	if err := enqueue(ctx, tx, b.Events); err != nil {
@@ -188,10 +188,10 @@ func (db *DB) cacheSessions(uses map[string]*sessionUse, identities *inlet.Ident
 }
 
 // insertEvents writes the batch's events with COPY.
-func insertEvents(ctx context.Context, tx pgx.Tx, events []*inlet.Event) error {
-	rows := make([][]any, len(events))
-	for i, e := range events {
-		ctxJSON, err := json.Marshal(&e.Context)
+func insertEvents(ctx context.Context, tx pgx.Tx, b *inlet.AppendBatch) error {
+	rows := make([][]any, len(b.Events))
+	for i, e := range b.Events {
+		ctxJSON, err := b.ContextJSON(i)
 		if err != nil {
 			return err
 		}

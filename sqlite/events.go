@@ -45,7 +45,7 @@ func (db *DB) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appen
 	if err != nil {
 		return nil, storeError(err)
 	}
-	if err := db.insertEvents(ctx, tx, b.Events); err != nil {
+	if err := db.insertEvents(ctx, tx, b); err != nil {
 		return nil, storeError(err)
 	}
 	if db.destinations.Load() > 0 {
@@ -177,32 +177,30 @@ func (db *DB) resolveSessions(ctx context.Context, tx *sql.Tx, b *inlet.AppendBa
 	return resolved, nil
 }
 
-func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, events []*inlet.Event) error {
+func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, b *inlet.AppendBatch) error {
 	args := make([]any, 0, 9*chunkRows)
-	for len(events) > 0 {
-		n := chunkSize(len(events))
+	for k := 0; k < len(b.Events); {
+		n := chunkSize(len(b.Events) - k)
 		args = args[:0]
-		for _, e := range events[:n] {
-			var err error
-			if args, err = appendEventArgs(args, e); err != nil {
+		for end := k + n; k < end; k++ {
+			ctxJSON, err := b.ContextJSON(k)
+			if err != nil {
 				return err
 			}
+			args = appendEventArgs(args, b.Events[k], ctxJSON)
 		}
 		if _, err := tx.StmtContext(ctx, db.insertEventsN[n]).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
-		events = events[n:]
 	}
 	return nil
 }
 
-func appendEventArgs(args []any, e *inlet.Event) ([]any, error) {
-	ctxJSON, err := json.Marshal(&e.Context)
-	if err != nil {
-		return nil, err
-	}
+// appendEventArgs appends the columns of an event, its context encoded
+// as ctxJSON.
+func appendEventArgs(args []any, e *inlet.Event, ctxJSON []byte) []any {
 	return append(args, e.ID, e.Type, e.InsertedAt.UnixNano(), e.SourceID,
-		nullString(e.SessionID), nullString(e.ProfileID), string(e.Properties), string(ctxJSON), warningsArg(e.Warnings)), nil
+		nullString(e.SessionID), nullString(e.ProfileID), string(e.Properties), string(ctxJSON), warningsArg(e.Warnings))
 }
 
 func nullString(s string) any {

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"inlet"
@@ -22,10 +23,11 @@ func (db *DB) ImportEvents(ctx context.Context, events []*inlet.Event) (int, err
 	defer tx.Rollback()
 	n := 0
 	for _, e := range events {
-		args, err := appendEventArgs(nil, e)
+		ctxJSON, err := json.Marshal(&e.Context)
 		if err != nil {
 			return 0, err
 		}
+		args := appendEventArgs(nil, e, ctxJSON)
 		res, err := tx.ExecContext(ctx, `INSERT INTO events (id, type, inserted_at, source_id, session_id, profile_id, properties, context, warnings)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, args...)
 		if err != nil {
