@@ -412,8 +412,10 @@ type Replay struct {
 }
 
 // DeliveryStore keeps the outbox and the deliveries. Append adds one
-// outbox entry per stored event in its transaction; FanOut turns them into
-// deliveries; workers claim due deliveries under a lease and complete them.
+// outbox entry per stored event in its transaction (a store may leave it
+// out while no destination exists: such an event goes nowhere, see
+// OutboxEntry.Targets); FanOut turns them into deliveries; workers claim
+// due deliveries under a lease and complete them.
 type DeliveryStore interface {
 	// FanOut moves up to limit outbox entries, in commit order, to
 	// deliveries of the destinations whose filter matches the event and
