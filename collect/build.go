@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"maps"
 	"net/textproto"
 	"net/url"
 	"strconv"
@@ -72,28 +71,14 @@ func Build(source *inlet.Source, r Request) (Built, error) {
 		return Built{}, err
 	}
 	// The request context, encoded here in the handler rather than in the
-	// store's one writer; the events of one request share it.
-	var shared []byte
+	// store's one writer.
 	for i := range built.Intakes {
 		in := &built.Intakes[i]
-		if i > 0 && sameContext(&in.Event.Context, &built.Intakes[0].Event.Context) {
-			in.ContextJSON = shared
-			continue
-		}
 		if in.ContextJSON, err = json.Marshal(&in.Event.Context); err != nil {
 			return Built{}, err
 		}
-		if i == 0 {
-			shared = in.ContextJSON
-		}
 	}
 	return built, nil
-}
-
-// sameContext reports whether two events of one request kept the same
-// request context (they do unless a step changed one).
-func sameContext(a, b *inlet.RequestContext) bool {
-	return a.Method == b.Method && a.Query == b.Query && a.IP == b.IP && a.UserAgent == b.UserAgent && maps.Equal(a.Headers, b.Headers)
 }
 
 func build(source *inlet.Source, r Request) (Built, error) {
