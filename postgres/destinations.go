@@ -164,22 +164,6 @@ func (db *DB) DeleteDestination(ctx context.Context, id string) error {
 	}))
 }
 
-// enqueue adds an outbox entry per stored event in Append's transaction.
-func enqueue(ctx context.Context, tx pgx.Tx, stored []*inlet.Event) error {
-	if len(stored) == 0 {
-		return nil
-	}
-	ids, times, sources, types := make([]string, len(stored)), make([]time.Time, len(stored)), make([]string, len(stored)), make([]string, len(stored))
-	for i, e := range stored {
-		ids[i], times[i], sources[i], types[i] = e.ID, e.InsertedAt, e.SourceID, e.Type
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO outbox (event_id, inserted_at, source_id, type) SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[])`, ids, times, sources, types)
-	if err != nil {
-		return fmt.Errorf("outbox: %w", err)
-	}
-	return nil
-}
-
 // FanOut moves outbox entries to deliveries; nodes take disjoint entries.
 // See inlet.DeliveryStore.
 func (db *DB) FanOut(ctx context.Context, limit int, now time.Time) (int, error) {

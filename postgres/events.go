@@ -16,8 +16,6 @@ import (
 	"inlet"
 )
 
-var eventColumns = []string{"inserted_at", "id", "type", "source_id", "session_id", "profile_id", "properties", "context", "warnings"}
-
 // upsertSession returns the profile of a session that is not cached: the
 // proposed one when the session is new. Concurrent upserts of the same new
 // session, from this node or another, wait on the unique index for the
@@ -30,7 +28,7 @@ const upsertSession = `
 // Append stores a batch of events and their new sessions and profiles in
 // one transaction, in the steps every store takes: idempotency keys,
 // sessions (one upsert each, pipelined in one round trip), identities,
-// events (with COPY). See inlet.EventStore.
+// events with their outbox entries (one round trip). See inlet.EventStore.
 func (db *DB) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
 	if len(intakes) == 0 {
 		return nil, nil
@@ -99,9 +97,6 @@ func (db *DB) append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appen
 		return nil, err
 	}
 	if err := insertEvents(ctx, tx, b); err != nil {
-		return nil, err
-	}
-	if err := enqueue(ctx, tx, b.Events); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -187,24 +182,54 @@ func (db *DB) cacheSessions(uses map[string]*sessionUse, identities *inlet.Ident
 	}
 }
 
-// insertEvents writes the batch's events with COPY.
+// insertEvents writes the batch's events and their outbox entries in one
+// round trip: two statements over arrays, sent as one pipelined batch.
 func insertEvents(ctx context.Context, tx pgx.Tx, b *inlet.AppendBatch) error {
-	rows := make([][]any, len(b.Events))
+	n := len(b.Events)
+	if n == 0 {
+		return nil
+	}
+	var (
+		times                     = make([]time.Time, n)
+		ids, types, sources       = make([]string, n), make([]string, n), make([]string, n)
+		sessions, profiles        = make([]*string, n), make([]*string, n)
+		props, contexts, warnings = make([]string, n), make([]string, n), make([]*string, n)
+	)
 	for i, e := range b.Events {
 		ctxJSON, err := b.ContextJSON(i)
 		if err != nil {
 			return err
 		}
-		props := e.Properties
-		if len(props) == 0 {
-			props = json.RawMessage("{}")
+		times[i], ids[i], types[i], sources[i] = e.InsertedAt, e.ID, e.Type, e.SourceID
+		sessions[i], profiles[i] = nullable(e.SessionID), nullable(e.ProfileID)
+		props[i], contexts[i] = string(e.Properties), string(ctxJSON)
+		if len(e.Properties) == 0 {
+			props[i] = "{}"
 		}
-		rows[i] = []any{e.InsertedAt, e.ID, e.Type, e.SourceID, nullString(e.SessionID), nullString(e.ProfileID), props, ctxJSON, warningsArg(e.Warnings)}
+		if len(e.Warnings) > 0 {
+			w, _ := json.Marshal(e.Warnings)
+			ws := string(w)
+			warnings[i] = &ws
+		}
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(rows)); err != nil {
+	batch := &pgx.Batch{}
+	batch.Queue(`INSERT INTO events (inserted_at, id, type, source_id, session_id, profile_id, properties, context, warnings)
+		SELECT t, i, ty, s, se, pr, p::json, c::json, w::json
+		FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+			AS u(t, i, ty, s, se, pr, p, c, w)`, times, ids, types, sources, sessions, profiles, props, contexts, warnings)
+	batch.Queue(`INSERT INTO outbox (event_id, inserted_at, source_id, type) SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[])`,
+		ids, times, sources, types)
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("insert events: %w", err)
 	}
 	return nil
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func nullString(s string) any {
