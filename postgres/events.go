@@ -225,6 +225,7 @@ func insertEvents(ctx context.Context, tx pgx.Tx, b *inlet.AppendBatch) error {
 	return nil
 }
 
+// nullable is nullString for the elements of an array parameter.
 func nullable(s string) *string {
 	if s == "" {
 		return nil
