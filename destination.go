@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -34,9 +33,18 @@ type Destination struct {
 	Retry  RetryPolicy     `json:"retry"`
 	// Ordered holds every later event back while one is failing, so that
 	// the receiver sees events in commit order.
-	Ordered   bool      `json:"ordered"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Ordered bool `json:"ordered"`
+	// DisableAfter is how long a destination may do nothing but fail
+	// before it is disabled by itself ("0s": never); empty means
+	// DefaultDisableAfter.
+	DisableAfter string `json:"disable_after"`
+	// DisabledAt and DisabledReason say when and why delivery disabled
+	// the destination by itself (the receiver answered 410, or it only
+	// failed for DisableAfter); enabling it again clears them.
+	DisabledAt     *time.Time `json:"disabled_at"`
+	DisabledReason string     `json:"disabled_reason,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
 
 	// State, when set, is the destination's delivery state.
 	State *DeliveryState `json:"state,omitempty"`
@@ -84,6 +92,11 @@ var (
 	DefaultBackoff = []string{"5s", "30s", "2m", "10m", "1h"}
 	DefaultMaxAge  = "24h"
 )
+
+// DefaultDisableAfter is how long a destination may only fail before it is
+// disabled by itself: five days, long enough for a receiver's outage over
+// a weekend to be noticed and fixed by a person.
+const DefaultDisableAfter = "120h"
 
 // Limits of a destination.
 const (
@@ -137,6 +150,24 @@ func (p *RetryPolicy) Next(attempts int, first, now time.Time) (next time.Time, 
 	return next, next.Sub(first) > maxAge
 }
 
+// DisableAfterDuration returns DisableAfter as a duration, the default
+// for an empty one; 0 means never.
+func (d *Destination) DisableAfterDuration() time.Duration {
+	s := d.DisableAfter
+	if s == "" {
+		s = DefaultDisableAfter
+	}
+	v, _ := time.ParseDuration(s)
+	return v
+}
+
+// Wants reports whether an event is for the destination as it comes in:
+// it passes the filter and was inserted no earlier than the destination
+// was created. (A replay delivers older ones on request.)
+func (d *Destination) Wants(e *Event) bool {
+	return !e.InsertedAt.Before(d.CreatedAt) && d.Filter.Match(e.SourceID, e.Type)
+}
+
 // Validate returns an EINVALID error naming the first field that is
 // wrong. The type's config is checked by its sender (package deliver).
 func (d *Destination) Validate() error {
@@ -163,6 +194,11 @@ func (d *Destination) Validate() error {
 			return Errorf(EINVALID, "filter.types: %q is not an event type (a trailing * matches a prefix)", t)
 		}
 	}
+	if d.DisableAfter != "" {
+		if v, err := time.ParseDuration(d.DisableAfter); err != nil || v < 0 || v > MaxRetryAge {
+			return Errorf(EINVALID, "disable_after must be a duration such as \"120h\", from 0s (never) to %s", MaxRetryAge)
+		}
+	}
 	if len(d.Config) == 0 || !json.Valid(d.Config) || bytes.TrimSpace(d.Config)[0] != '{' {
 		return Errorf(EINVALID, "config must be a JSON object")
 	}
@@ -173,12 +209,18 @@ func (d *Destination) Validate() error {
 // secrets.
 func (d *Destination) MarshalJSON() ([]byte, error) {
 	type plain Destination
+	var disabledAt *string
+	if d.DisabledAt != nil {
+		s := FormatTime(*d.DisabledAt)
+		disabledAt = &s
+	}
 	return json.Marshal(struct {
 		*plain
-		Config    json.RawMessage `json:"config"`
-		CreatedAt string          `json:"created_at"`
-		UpdatedAt string          `json:"updated_at"`
-	}{(*plain)(d), maskConfig(d.Config), FormatTime(d.CreatedAt), FormatTime(d.UpdatedAt)})
+		Config     json.RawMessage `json:"config"`
+		DisabledAt *string         `json:"disabled_at"`
+		CreatedAt  string          `json:"created_at"`
+		UpdatedAt  string          `json:"updated_at"`
+	}{(*plain)(d), maskConfig(d.Config), disabledAt, FormatTime(d.CreatedAt), FormatTime(d.UpdatedAt)})
 }
 
 // secretKeys are the config keys whose values are write-only; every value
@@ -254,6 +296,8 @@ type DestinationUpdate struct {
 	Config  json.RawMessage    `json:"config,omitempty"` // null or absent: unchanged
 	Retry   *RetryPolicy       `json:"retry"`
 	Ordered *bool              `json:"ordered"`
+	// DisableAfter: see Destination.
+	DisableAfter *string `json:"disable_after"`
 }
 
 // Apply changes d by u.
@@ -262,7 +306,13 @@ func (u *DestinationUpdate) Apply(d *Destination) {
 		d.Name = *u.Name
 	}
 	if u.Enabled != nil {
+		if *u.Enabled && !d.Enabled {
+			d.DisabledAt, d.DisabledReason = nil, ""
+		}
 		d.Enabled = *u.Enabled
+	}
+	if u.DisableAfter != nil {
+		d.DisableAfter = *u.DisableAfter
 	}
 	if u.Filter != nil {
 		d.Filter = *u.Filter
@@ -311,202 +361,6 @@ type DestinationStore interface {
 	// DeleteDestination removes a destination and its deliveries.
 	// Returns ENOTFOUND.
 	DeleteDestination(ctx context.Context, id string) error
-}
-
-// Delivery statuses.
-const (
-	DeliveryPending   = "pending"   // due, never attempted yet
-	DeliveryFailed    = "failed"    // attempted and failed; tried again at NextAttemptAt
-	DeliveryDead      = "dead"      // out of attempts; waits for a retry or a discard
-	DeliveryDelivered = "delivered" // the receiver acknowledged it
-)
-
-// ValidDeliveryStatus reports whether s is a delivery status.
-func ValidDeliveryStatus(s string) bool {
-	return s == DeliveryPending || s == DeliveryFailed || s == DeliveryDead || s == DeliveryDelivered
-}
-
-// MaxAttemptLog is how many attempts a delivery keeps, the latest.
-const MaxAttemptLog = 10
-
-// Delivery is the state of one event for one destination.
-type Delivery struct {
-	DestinationID string    `json:"destination_id"`
-	EventID       string    `json:"event_id"`
-	Status        string    `json:"status"`
-	Attempts      int       `json:"attempts"`
-	CreatedAt     time.Time `json:"created_at"`
-	NextAttemptAt time.Time `json:"next_attempt_at"`
-	LastError     string    `json:"last_error"`
-	Log           []Attempt `json:"log"`
-
-	// Event is the event to deliver, in claimed deliveries only; nil when
-	// the event is no longer stored.
-	Event *Event `json:"-"`
-}
-
-// MarshalJSON writes times in the API's format.
-func (d *Delivery) MarshalJSON() ([]byte, error) {
-	type plain Delivery
-	return json.Marshal(struct {
-		*plain
-		CreatedAt     string `json:"created_at"`
-		NextAttemptAt string `json:"next_attempt_at"`
-	}{(*plain)(d), FormatTime(d.CreatedAt), FormatTime(d.NextAttemptAt)})
-}
-
-// Attempt is one try of a delivery.
-type Attempt struct {
-	At time.Time `json:"at"`
-	// Status is the receiver's HTTP status, 0 when there was none.
-	Status int `json:"status,omitempty"`
-	// Error says why the attempt failed; empty on success.
-	Error     string  `json:"error,omitempty"`
-	LatencyMS float64 `json:"latency_ms"`
-	// Response is the first bytes of the receiver's answer.
-	Response string `json:"response,omitempty"`
-}
-
-// Outcome is what an attempt of a claimed delivery led to.
-type Outcome struct {
-	EventID       string
-	Status        string // DeliveryDelivered, DeliveryFailed or DeliveryDead
-	NextAttemptAt time.Time
-	Log           []Attempt // the delivery's log with this attempt, bounded
-	// Gone means the receiver asked for nothing more: the destination is
-	// disabled once the outcome is recorded.
-	Gone bool
-}
-
-// DeliveryFilter selects the deliveries of a destination.
-type DeliveryFilter struct {
-	Status string // "" for every status
-	Limit  int    // 1 to MaxEventLimit; 0 means DefaultEventLimit
-	Cursor string
-}
-
-// DeliveryPage is one page of deliveries, in delivery order.
-type DeliveryPage struct {
-	Items []*Delivery `json:"items"`
-	Next  *string     `json:"next"`
-}
-
-// DeliveryState is the backlog of a destination.
-type DeliveryState struct {
-	Pending   int `json:"pending"`
-	Failed    int `json:"failed"`
-	Dead      int `json:"dead"`
-	Delivered int `json:"delivered"`
-	// Oldest is when the oldest undelivered event was committed for the
-	// destination; LagSeconds its age.
-	Oldest     *time.Time `json:"oldest_undelivered_at"`
-	LagSeconds float64    `json:"lag_seconds"`
-}
-
-// Replay selects stored events to deliver again.
-type Replay struct {
-	Since   time.Time // inclusive
-	Until   time.Time // exclusive; zero means now
-	Sources []string
-	Types   []string
-}
-
-// DeliveryStore keeps the outbox and the deliveries. Append adds one
-// outbox entry per stored event in its transaction (a store may leave it
-// out while no destination exists: such an event goes nowhere, see
-// OutboxEntry.Targets); FanOut turns them into deliveries; workers claim
-// due deliveries under a lease and complete them.
-type DeliveryStore interface {
-	// FanOut moves up to limit outbox entries, in commit order, to
-	// deliveries of the destinations whose filter matches the event and
-	// that existed when it was inserted. It returns how many entries it
-	// took; fewer than limit means the outbox is empty.
-	// Returns EUNAVAILABLE.
-	FanOut(ctx context.Context, limit int, now time.Time) (int, error)
-
-	// ClaimDeliveries leases to owner, until now+lease, up to limit due
-	// deliveries of a destination (pending or failed, NextAttemptAt not
-	// after now, no live lease) in delivery order, with their events. For
-	// an ordered destination it claims at most the first undelivered one,
-	// and only when it is due. Deliveries leased by another owner are
-	// skipped, never waited for. Returns EUNAVAILABLE.
-	ClaimDeliveries(ctx context.Context, destinationID, owner string, limit int, now time.Time, lease time.Duration) ([]*Delivery, error)
-
-	// CompleteDeliveries records outcomes of deliveries claimed by owner
-	// and releases their leases; an outcome for a delivery whose lease
-	// another owner took since is ignored. Returns EUNAVAILABLE.
-	CompleteDeliveries(ctx context.Context, destinationID, owner string, outcomes []Outcome) error
-
-	// ListDeliveries returns a page of a destination's deliveries.
-	// Returns ENOTFOUND for an unknown destination, EINVALID.
-	ListDeliveries(ctx context.Context, destinationID string, f DeliveryFilter) (*DeliveryPage, error)
-
-	// RetryDeliveries makes the named deliveries, or all of the given
-	// status when eventIDs is empty, pending and due at now with a fresh
-	// retry schedule. It returns how many it changed.
-	// Returns ENOTFOUND for an unknown destination, EINVALID.
-	RetryDeliveries(ctx context.Context, destinationID string, eventIDs []string, status string, now time.Time) (int, error)
-
-	// DiscardDeliveries deletes the named deliveries, or all of the given
-	// status when eventIDs is empty, that are not delivered: the events
-	// are given up for the destination (and free for retention). It
-	// returns how many it deleted.
-	// Returns ENOTFOUND for an unknown destination, EINVALID.
-	DiscardDeliveries(ctx context.Context, destinationID string, eventIDs []string, status string) (int, error)
-
-	// ReplayDeliveries makes every stored event of r that passes the
-	// destination's filter pending for it again, in commit order after
-	// the deliveries already due. It returns how many.
-	// Returns ENOTFOUND for an unknown destination, EINVALID.
-	ReplayDeliveries(ctx context.Context, destinationID string, r Replay, now time.Time) (int, error)
-
-	// DeliveryState returns a destination's backlog at now.
-	// Returns ENOTFOUND for an unknown destination.
-	DeliveryState(ctx context.Context, destinationID string, now time.Time) (*DeliveryState, error)
-}
-
-// OutboxEntry is an event waiting in the outbox, as FanOut sees it.
-type OutboxEntry struct {
-	EventID    string
-	SourceID   string
-	Type       string
-	InsertedAt time.Time
-}
-
-// Targets returns the destinations an outbox entry is delivered to: those
-// whose filter matches it and that existed when it was inserted. It is the
-// one rule of FanOut for every store.
-func (e *OutboxEntry) Targets(dests []*Destination) []*Destination {
-	var out []*Destination
-	for _, d := range dests {
-		if !d.CreatedAt.After(e.InsertedAt) && d.Filter.Match(e.SourceID, e.Type) {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-// AppendAttempt returns log with a appended, keeping the latest
-// MaxAttemptLog attempts.
-func AppendAttempt(log []Attempt, a Attempt) []Attempt {
-	log = append(log, a)
-	if len(log) > MaxAttemptLog {
-		log = slices.Clone(log[len(log)-MaxAttemptLog:])
-	}
-	return log
-}
-
-// ParseDeliveryStatus checks a status filter; "" is every status.
-func ParseDeliveryStatus(s string) (string, error) {
-	if s != "" && !ValidDeliveryStatus(s) {
-		return "", Errorf(EINVALID, "status must be %s, %s, %s or %s", DeliveryPending, DeliveryFailed, DeliveryDead, DeliveryDelivered)
-	}
-	return s, nil
-}
-
-// String describes a replay for logs.
-func (r Replay) String() string {
-	return fmt.Sprintf("replay since=%s until=%s sources=%v types=%v", FormatTime(r.Since), FormatTime(r.Until), r.Sources, r.Types)
 }
 
 // EventJSON is an event as the events API shows it, byte for byte with

@@ -97,7 +97,7 @@ func TestNATSPublishesEachEventOnceToJetStream(t *testing.T) {
 				t.Fatalf("message of %s: subject %s, data %s; want %s.shop.order.created, %s", id, m.Subject, m.Data, name, want)
 			}
 		}
-		waitStatus(t, s, d.ID, inlet.DeliveryDelivered, 100, 5*time.Second)
+		waitDelivered(t, s, d.ID, 100, 5*time.Second)
 
 		// Sent again, the events are acknowledged as duplicates and the
 		// stream keeps one copy.

@@ -1,7 +1,8 @@
-// Package deliver moves committed events to destinations: it fans the
-// store's outbox out to deliveries, and per destination claims due
-// deliveries under a lease, sends them through the destination type's
-// Sender, and records each outcome with its retry schedule.
+// Package deliver moves committed events to destinations: per
+// destination, the node that holds its cursor reads the log after it,
+// sends what the destination wants through the type's Sender with many in
+// flight, and settles many outcomes in one transaction: the cursor moves,
+// and only failures get a row with their retry schedule.
 package deliver
 
 import (
@@ -38,6 +39,9 @@ type Result struct {
 	// Gone means the receiver asked never to be sent anything again: the
 	// destination is disabled.
 	Gone bool
+	// RetryAfter is how long the receiver asked to be left alone (a 429
+	// or 503 with Retry-After): the destination sends nothing until then.
+	RetryAfter time.Duration
 }
 
 // Type is one kind of destination: a new kind is one file that registers

@@ -21,27 +21,30 @@ type Store interface {
 type Options struct {
 	// Owner names this node in leases; it must differ between nodes.
 	Owner string
-	// Poll is how often an idle destination looks for due deliveries, a
-	// read (default 20ms); FanOutEvery how often the outbox is fanned out
-	// (default 40ms), a write that shares the store's writer with intake:
-	// it bounds the lag from commit to delivery. Refresh is how often the
-	// destination list is read again (default 1s), the bound on how long a
-	// change made through another node takes to apply here.
-	Poll        time.Duration
-	FanOutEvery time.Duration
-	Refresh     time.Duration
-	// Lease is how long a claimed delivery is this node's; a node that
-	// dies leaves its claimed deliveries to others after it (default 1m,
-	// and at least five times the destination's timeout).
+	// Poll is how often an idle destination reads the log and its due
+	// rows when nothing woke it (default 20ms): a read, never a write.
+	// Refresh is how often the destination list is read again (default
+	// 1s), the bound on how long a change made through another node takes
+	// to apply here, and how often a node tries to take a cursor another
+	// node holds.
+	Poll    time.Duration
+	Refresh time.Duration
+	// Lease is how long a cursor stays a node's without a renewal: a node
+	// that dies leaves its destinations to others after it, and events it
+	// sent but had not settled are sent again (default 1m, and at least
+	// five times the destination's timeout).
 	Lease time.Duration
 	// InFlight is how many events are sent at once to one destination
 	// (default: its type's, 64 for a webhook, 256 for NATS); a worker
-	// holds up to four times as many claimed, so that claims come in
-	// chunks, and a lease must outlast four rounds of send timeouts.
+	// reads up to four times as many ahead.
 	InFlight int
-	// FanOutBatch is how many outbox entries one fan-out takes (default
-	// 1000).
-	FanOutBatch int
+	// Settle is how often outcomes are settled, each time in one
+	// transaction for many events (default 20ms).
+	Settle time.Duration
+	// DrainTimeout bounds how long Close waits for the sends in flight to
+	// finish and be settled (default 5s); sends cut short then are sent
+	// again by the next owner.
+	DrainTimeout time.Duration
 	// Metrics, when set, is told of every attempt.
 	Metrics Metrics
 }
@@ -54,6 +57,8 @@ type Metrics interface {
 	// its outcome (inlet.DeliveryDelivered, DeliveryFailed or DeliveryDead)
 	// and how long the send took.
 	Attempted(destination, outcome string, took time.Duration)
+	// Disabled reports that delivery disabled a destination by itself.
+	Disabled(destination string)
 }
 
 func (o *Options) defaults() {
@@ -63,106 +68,87 @@ func (o *Options) defaults() {
 	if o.Poll <= 0 {
 		o.Poll = 20 * time.Millisecond
 	}
-	if o.FanOutEvery <= 0 {
-		o.FanOutEvery = 40 * time.Millisecond
-	}
 	if o.Refresh <= 0 {
 		o.Refresh = time.Second
 	}
 	if o.Lease <= 0 {
 		o.Lease = time.Minute
 	}
-	if o.FanOutBatch <= 0 {
-		o.FanOutBatch = 1000
+	if o.Settle <= 0 {
+		o.Settle = 20 * time.Millisecond
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 5 * time.Second
 	}
 }
 
-// Service runs delivery: one fan-out loop, one loop that follows the
-// destination list, and one worker per enabled destination. A worker only
-// ever waits on its own destination, so a slow or failing one holds up
-// neither intake nor the others; its backlog stays in the store.
+// Service runs delivery: one loop that follows the destination list, and
+// one worker per enabled destination. A worker only ever waits on its own
+// destination, so a slow or failing one holds up neither intake nor the
+// others; its backlog is the log after its cursor.
 type Service struct {
 	store  Store
 	opts   Options
 	logger *slog.Logger
 	now    func() time.Time
 
-	ctx    context.Context
+	ctx    context.Context // the workers'
 	cancel context.CancelFunc
+	follow context.CancelFunc
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
 	workers map[string]*worker
-	// wake is signalled when the fan-out created deliveries.
-	wake chan struct{}
 }
 
 // New returns a Service; Start starts it.
 func New(store Store, opts Options, logger *slog.Logger) *Service {
 	opts.defaults()
-	return &Service{store: store, opts: opts, logger: logger, now: time.Now, workers: map[string]*worker{}, wake: make(chan struct{}, 1)}
+	return &Service{store: store, opts: opts, logger: logger, now: time.Now, workers: map[string]*worker{}}
 }
 
 // Start starts the loops; Close stops them.
 func (s *Service) Start() {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.wg.Add(2)
-	go s.fanOutLoop()
-	go s.followLoop()
+	var ctx context.Context
+	ctx, s.follow = context.WithCancel(s.ctx)
+	s.wg.Add(1)
+	go s.followLoop(ctx)
 }
 
-// Close stops every loop and waits for the sends in flight; their
-// deliveries are recorded if the store still takes writes, else their
-// leases run out and they are sent again.
+// Close stops following the destinations, lets every worker finish and
+// settle its sends in flight (up to DrainTimeout), then cuts the rest
+// short: those are sent again by the next owner of the cursor.
 func (s *Service) Close() error {
 	if s.cancel == nil {
 		return nil
 	}
-	s.cancel()
+	s.follow()
 	s.wg.Wait()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, w := range s.workers {
-		w.stop()
-		delete(s.workers, id)
+	workers := s.workers
+	s.workers = map[string]*worker{}
+	s.mu.Unlock()
+	for _, w := range workers {
+		w.beginDrain()
 	}
+	deadline := time.NewTimer(s.opts.DrainTimeout)
+	defer deadline.Stop()
+	for _, w := range workers {
+		select {
+		case <-w.done:
+		case <-deadline.C:
+			s.cancel()
+			<-w.done
+		}
+	}
+	s.cancel()
 	return nil
 }
 
-// Notify tells the service that events were committed, so that the
-// fan-out runs now rather than at its next poll.
+// Notify tells the workers that events were committed, so that they read
+// the log now rather than at their next poll.
 func (s *Service) Notify() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (s *Service) fanOutLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.opts.FanOutEvery)
-	defer t.Stop()
-	for {
-		n, err := s.store.FanOut(s.ctx, s.opts.FanOutBatch, s.now())
-		if err != nil && s.ctx.Err() == nil {
-			s.logger.Warn("delivery: fan-out failed; retrying", "err", err)
-		}
-		if n > 0 {
-			s.wakeWorkers()
-		}
-		if n == s.opts.FanOutBatch {
-			continue
-		}
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-		case <-s.wake:
-		}
-	}
-}
-
-func (s *Service) wakeWorkers() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, w := range s.workers {
@@ -170,18 +156,18 @@ func (s *Service) wakeWorkers() {
 	}
 }
 
-// followLoop keeps one worker per enabled destination, restarting a
+// followLoop keeps one worker per enabled destination, replacing a
 // worker whose destination changed.
-func (s *Service) followLoop() {
+func (s *Service) followLoop(ctx context.Context) {
 	defer s.wg.Done()
 	t := time.NewTicker(s.opts.Refresh)
 	defer t.Stop()
 	for {
-		if err := s.follow(); err != nil && s.ctx.Err() == nil {
+		if err := s.followOnce(ctx); err != nil && ctx.Err() == nil {
 			s.logger.Warn("delivery: reading destinations failed; retrying", "err", err)
 		}
 		select {
-		case <-s.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
@@ -194,16 +180,16 @@ func (s *Service) Refresh() {
 	if s.ctx == nil || s.ctx.Err() != nil {
 		return
 	}
-	if err := s.follow(); err != nil {
+	if err := s.followOnce(s.ctx); err != nil {
 		s.logger.Warn("delivery: reading destinations failed", "err", err)
 	}
 }
 
-func (s *Service) follow() error {
+func (s *Service) followOnce(ctx context.Context) error {
 	var dests []*inlet.Destination
 	f := inlet.ListFilter{Limit: inlet.MaxEventLimit}
 	for {
-		page, err := s.store.ListDestinations(s.ctx, f)
+		page, err := s.store.ListDestinations(ctx, f)
 		if err != nil {
 			return err
 		}
@@ -215,7 +201,7 @@ func (s *Service) follow() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ctx.Err() != nil {
+	if ctx.Err() != nil {
 		return nil
 	}
 	seen := map[string]bool{}
@@ -224,46 +210,38 @@ func (s *Service) follow() error {
 			continue
 		}
 		seen[d.ID] = true
-		// A worker that stopped by itself (after a 410 it could not record
-		// as disabled) is started again, like one whose destination changed.
-		if w := s.workers[d.ID]; w != nil && w.dest.UpdatedAt.Equal(d.UpdatedAt) && !w.exited() {
+		old := s.workers[d.ID]
+		// A worker that disabled its destination stays stopped until the
+		// destination changes (a stale list may still show it enabled).
+		if old != nil && old.dest.UpdatedAt.Equal(d.UpdatedAt) && (!old.exited() || old.disabled.Load()) {
 			continue
-		} else if w != nil {
-			w.stop()
-			delete(s.workers, d.ID)
 		}
-		w, err := s.startWorker(d)
+		// A changed destination's worker finishes its sends in flight and
+		// settles them; the new one takes the cursor after it, so that
+		// nothing is sent twice for an edit.
+		var after <-chan struct{}
+		if old != nil {
+			old.beginDrain()
+			after = old.done
+		}
+		w, err := s.startWorker(d, after)
 		if err != nil {
 			s.logger.Error("delivery: cannot open destination", "destination", d.ID, "err", err)
+			delete(s.workers, d.ID)
 			continue
 		}
 		s.workers[d.ID] = w
 	}
 	for id, w := range s.workers {
 		if !seen[id] {
-			w.stop()
+			w.beginDrain()
 			delete(s.workers, id)
 		}
 	}
 	return nil
 }
 
-// worker delivers the events of one destination.
-type worker struct {
-	s      *Service
-	dest   *inlet.Destination
-	sender Sender
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
-	wake   chan struct{}
-	// inFlight sends at once, out of up to batch claimed deliveries,
-	// each leased for lease.
-	inFlight, batch int
-	lease           time.Duration
-}
-
-func (s *Service) startWorker(d *inlet.Destination) (*worker, error) {
+func (s *Service) startWorker(d *inlet.Destination, after <-chan struct{}) (*worker, error) {
 	inFlight := s.opts.InFlight
 	if inFlight <= 0 {
 		inFlight = types[d.Type].InFlight
@@ -272,21 +250,57 @@ func (s *Service) startWorker(d *inlet.Destination) (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	w := &worker{s: s, dest: d, sender: sender, ctx: ctx, cancel: cancel, done: make(chan struct{}), wake: make(chan struct{}, 1),
-		inFlight: inFlight, batch: 4 * inFlight, lease: s.opts.Lease}
-	// A claimed delivery waits for at most three rounds of sends before
-	// its own: the lease outlasts them, or the worker would take its own
-	// deliveries again.
-	w.lease = max(w.lease, 5*sender.Timeout())
-	go w.run()
+	w := &worker{s: s, dest: d, sender: sender, done: make(chan struct{}), drain: make(chan struct{}),
+		wake: make(chan struct{}, 1), inFlight: inFlight, window: 4 * inFlight, lease: max(s.opts.Lease, 5*sender.Timeout())}
+	if d.Ordered {
+		w.inFlight, w.window = 1, 1
+	}
+	go func() {
+		if after != nil {
+			select {
+			case <-after:
+			case <-s.ctx.Done():
+			}
+		}
+		w.run()
+		sender.Close()
+	}()
 	return w, nil
+}
+
+// worker delivers the events of one destination while it holds the
+// destination's cursor.
+type worker struct {
+	s      *Service
+	dest   *inlet.Destination
+	sender Sender
+	done   chan struct{}
+	// drain is closed to stop: no more reads, sends in flight finish and
+	// are settled, the lease is released.
+	drain     chan struct{}
+	drainOnce sync.Once
+	disabled  atomic.Bool // it disabled its destination
+	wake      chan struct{}
+	// inFlight sends at once, out of up to window events read ahead.
+	inFlight, window int
+	lease            time.Duration
 }
 
 func (w *worker) notify() {
 	select {
 	case w.wake <- struct{}{}:
 	default:
+	}
+}
+
+func (w *worker) beginDrain() { w.drainOnce.Do(func() { close(w.drain) }) }
+
+func (w *worker) draining() bool {
+	select {
+	case <-w.drain:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -300,173 +314,443 @@ func (w *worker) exited() bool {
 	}
 }
 
-func (w *worker) stop() {
-	w.cancel()
-	<-w.done
-	w.sender.Close()
+// sleep waits d, or less when the worker is woken or stops; it reports
+// whether the worker should go on.
+func (w *worker) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-w.wake:
+	case <-w.drain:
+		return false
+	case <-w.s.ctx.Done():
+		return false
+	}
+	return true
 }
 
-// run claims due deliveries whenever it has room for more and sends each
-// as soon as a send slot is free; outcomes are recorded by complete, in
-// batches, while the next ones are sent. A claimed delivery stays leased
-// until its outcome is recorded, so no claim takes it twice.
+// run takes the cursor and delivers while it holds it; a cursor held by
+// another node is tried again at every refresh.
 func (w *worker) run() {
 	defer close(w.done)
 	s := w.s
-	outcomes := make(chan inlet.Outcome, w.batch)
-	completed := make(chan struct{})
-	go w.complete(outcomes, completed)
-	defer func() { <-completed }()
-	defer close(outcomes)
-
-	slots := make(chan struct{}, w.inFlight)
-	freed := make(chan struct{}, 1)
-	var claimed atomic.Int64 // claimed, not yet sent
-	var sends sync.WaitGroup
-	defer sends.Wait()
-	t := time.NewTicker(s.opts.Poll)
-	defer t.Stop()
-	for {
-		n := 0
-		// Claims come in chunks of at least half a batch (or when nothing
-		// is left to send): each claim is a transaction.
-		if room := w.batch - int(claimed.Load()); room >= w.batch/2 || room == w.batch {
-			ds, err := s.store.ClaimDeliveries(w.ctx, w.dest.ID, s.opts.Owner, room, s.now(), w.lease)
-			if err != nil && w.ctx.Err() == nil {
-				s.logger.Warn("delivery: claim failed; retrying", "destination", w.dest.ID, "err", err)
+	for !w.draining() && s.ctx.Err() == nil {
+		c, err := s.store.TakeCursor(s.ctx, w.dest.ID, s.opts.Owner, s.now(), w.lease)
+		if err != nil {
+			if inlet.ErrorCode(err) == inlet.ENOTFOUND {
+				return // deleted
 			}
-			n = len(ds)
-			claimed.Add(int64(n))
-			for _, d := range ds {
-				select {
-				case slots <- struct{}{}:
-				case <-w.ctx.Done():
-					return // unsent claims wait for their leases to run out
-				}
-				sends.Add(1)
-				go func() {
-					defer sends.Done()
-					o, gone := w.attempt(d)
-					<-slots
-					// The claimer is woken when there is room for a chunk,
-					// not after every send: each claim is a transaction.
-					if left := claimed.Add(-1); left == int64(w.batch/2) || left == 0 {
-						select {
-						case freed <- struct{}{}:
-						default:
-						}
-					}
-					if w.ctx.Err() != nil && !gone {
-						// Stopping: a send cut short is no attempt; its
-						// lease runs out and the next owner sends it.
-						return
-					}
-					outcomes <- o
-				}()
+			if inlet.ErrorCode(err) != inlet.ECONFLICT && s.ctx.Err() == nil {
+				s.logger.Warn("delivery: taking the cursor failed; retrying", "destination", w.dest.ID, "err", err)
 			}
-		}
-		if n > 0 {
+			w.sleepFully(s.opts.Refresh)
 			continue
 		}
-		select {
-		case <-w.ctx.Done():
+		p := &pump{w: w, cursor: c, readPos: c.Position, results: make(chan *item, w.window), held: map[string]bool{}}
+		if stop := p.run(); stop {
 			return
-		case <-t.C:
-		case <-w.wake:
-		case <-freed:
 		}
 	}
 }
 
-// completeLinger is how long complete waits for more outcomes to record
-// in one transaction: fewer transactions that hold intake's writer, at no
-// cost to delivery (the events are sent already).
-const completeLinger = 20 * time.Millisecond
+// sleepFully waits d unless the worker stops; a wake does not cut it short.
+func (w *worker) sleepFully(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-w.drain:
+	case <-w.s.ctx.Done():
+	}
+}
 
-// complete records outcomes in batches until outcomes is closed; recorded
-// even while the worker stops, so that an event sent is not sent again
-// for want of a record.
-func (w *worker) complete(outcomes <-chan inlet.Outcome, done chan<- struct{}) {
-	defer close(done)
-	s := w.s
-	for o := range outcomes {
-		// Outcomes that come within a few milliseconds share one
-		// transaction.
-		batch := []inlet.Outcome{o}
-		linger := time.NewTimer(completeLinger)
-	more:
-		for len(batch) < w.batch {
-			select {
-			case o, ok := <-outcomes:
-				if !ok {
-					break more
-				}
-				batch = append(batch, o)
-			case <-linger.C:
-				break more
+// item is one event in the window of a pump, in delivery order: an event
+// of the log, or a row due again.
+type item struct {
+	pos    inlet.LogPosition
+	hasPos bool            // an event of the log (or the head past it)
+	row    *inlet.Delivery // a row due again
+	event  *inlet.Event    // what to send; nil when nothing is (not wanted)
+	done   bool            // sent (or nothing to send)
+	cut    bool            // the send was cut short by a stop: no attempt
+	result *inlet.Outcome  // the row to write, when one is needed
+	ok     bool            // delivered
+	ra     time.Duration   // the receiver's Retry-After
+	gone   bool            // the receiver answered 410
+	end    time.Time       // when the send ended
+}
+
+// pump delivers from one cursor while its lease holds.
+type pump struct {
+	w       *worker
+	cursor  *inlet.Cursor
+	readPos inlet.LogPosition // read up to here
+	queue   []*item           // the window, in delivery order
+	sending int
+	results chan *item
+	// held are the rows in the window or settled in memory only: not read
+	// again until their outcome is stored.
+	held        map[string]bool
+	heldPending []string
+	pending     inlet.Settlement
+	dirty       bool
+	lastSettle  time.Time
+	lastRows    time.Time
+	paused      time.Time // no new sends before (Retry-After)
+	gone        bool
+}
+
+// run delivers until the lease is lost or the worker stops; it reports
+// whether the worker is done (stopped or its destination disabled).
+func (p *pump) run() (stop bool) {
+	w, s := p.w, p.w.s
+	p.lastSettle = s.now()
+	poll := time.NewTicker(s.opts.Poll)
+	defer poll.Stop()
+	for {
+		now := s.now()
+		stopping := w.draining() || s.ctx.Err() != nil
+		if !stopping && !p.gone && !now.Before(p.paused) {
+			if err := p.fill(now); err != nil && s.ctx.Err() == nil {
+				s.logger.Warn("delivery: reading the log failed; retrying", "destination", w.dest.ID, "err", err)
 			}
 		}
-		linger.Stop()
-		gone := false
-		for _, o := range batch {
-			gone = gone || o.Gone
+		p.collect()
+		if s.ctx.Err() != nil {
+			p.settleNow(context.Background())
+			return true
 		}
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), 10*time.Second)
-		for {
-			err := s.store.CompleteDeliveries(ctx, w.dest.ID, s.opts.Owner, batch)
-			if err == nil || ctx.Err() != nil {
-				if err != nil {
-					s.logger.Error("delivery: outcomes not recorded; the events will be sent again", "destination", w.dest.ID, "events", len(batch), "err", err)
+		// Settled at most every Settle (a write that shares the store's
+		// writer with intake), sooner when stopping or when many rows wait.
+		due := p.dirty && (now.Sub(p.lastSettle) >= s.opts.Settle || stopping || w.dest.Ordered || len(p.pending.Outcomes) >= w.window)
+		renew := now.Sub(p.lastSettle) >= w.lease/4
+		if due || renew {
+			c, err := p.settle(s.ctx)
+			switch {
+			case inlet.ErrorCode(err) == inlet.ECONFLICT:
+				s.logger.Warn("delivery: another node took the cursor", "destination", w.dest.ID)
+				p.abandon()
+				return w.draining()
+			case err != nil:
+				if s.ctx.Err() == nil {
+					s.logger.Warn("delivery: settling failed; retrying", "destination", w.dest.ID, "err", err)
 				}
+			default:
+				if p.disableIfDue(c, now) {
+					p.abandon()
+					return true
+				}
+			}
+		}
+		if stopping && len(p.queue) == 0 && !p.dirty {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
+			if err := s.store.ReleaseCursor(ctx, w.dest.ID, s.opts.Owner); err != nil {
+				s.logger.Warn("delivery: releasing the cursor failed; it is free when its lease runs out", "destination", w.dest.ID, "err", err)
+			}
+			cancel()
+			return true
+		}
+		// Wait for something to do: a result, a commit, the poll, a stop
+		// (once stopping, only results and the poll).
+		drain, done := w.drain, s.ctx.Done()
+		if stopping {
+			drain = nil
+		}
+		select {
+		case it := <-p.results:
+			p.finish(it)
+		case <-w.wake:
+		case <-poll.C:
+		case <-drain:
+		case <-done:
+		}
+	}
+}
+
+// fill reads what there is room for: rows due again, then the log.
+func (p *pump) fill(now time.Time) error {
+	w, s := p.w, p.w.s
+	if w.dest.Ordered {
+		return p.fillOrdered(now)
+	}
+	// Reads come in chunks of at least half the window: each is a query.
+	room := w.window - len(p.queue)
+	if room < w.window/2 && len(p.queue) > 0 {
+		return nil
+	}
+	if now.Sub(p.lastRows) >= s.opts.Poll {
+		p.lastRows = now
+		rows, err := s.store.DueDeliveries(s.ctx, w.dest.ID, inlet.DueFilter{Now: now, Released: p.cursor.Position, Limit: room + len(p.held)})
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if room == 0 {
 				break
 			}
-			s.logger.Warn("delivery: recording outcomes failed; retrying", "destination", w.dest.ID, "err", err)
-			time.Sleep(100 * time.Millisecond)
-		}
-		if gone {
-			disabled := false
-			if _, err := s.store.UpdateDestination(ctx, w.dest.ID, inlet.DestinationUpdate{Enabled: &disabled}); err != nil {
-				s.logger.Error("delivery: cannot disable a destination that answered 410", "destination", w.dest.ID, "err", err)
-			} else {
-				s.logger.Warn("delivery: the receiver answered 410 Gone; destination disabled", "destination", w.dest.ID)
+			if p.held[r.EventID] {
+				continue
 			}
-			w.cancel()
+			p.held[r.EventID] = true
+			p.push(&item{row: r, event: r.Event})
+			room--
 		}
-		cancel()
-		w.notify() // an ordered destination's next event may be due now
+	}
+	if room <= 0 {
+		return nil
+	}
+	read, err := s.store.ReadLog(s.ctx, p.readPos, room)
+	if err != nil {
+		return err
+	}
+	for _, le := range read.Events {
+		it := &item{pos: le.Pos, hasPos: true}
+		if w.dest.Wants(le.Event) {
+			it.event = le.Event
+		}
+		p.push(it)
+	}
+	if read.Head.Compare(p.readPos) > 0 {
+		if n := len(read.Events); n == 0 || read.Head.Compare(read.Events[n-1].Pos) > 0 {
+			p.push(&item{pos: read.Head, hasPos: true})
+		}
+		p.readPos = read.Head
+	}
+	return nil
+}
+
+// fillOrdered keeps one event in the window: the first row pending or
+// failed (which holds every later event back until it is delivered or
+// dead), else the next event of the log.
+func (p *pump) fillOrdered(now time.Time) error {
+	w, s := p.w, p.w.s
+	if len(p.queue) > 0 || p.dirty {
+		return nil // one at a time, and its outcome settled first
+	}
+	rows, err := s.store.DueDeliveries(s.ctx, w.dest.ID, inlet.DueFilter{Now: now, Released: p.cursor.Position, Ordered: true, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(rows) > 0 {
+		if r := rows[0]; !r.NextAttemptAt.After(now) {
+			p.held[r.EventID] = true
+			p.push(&item{row: r, event: r.Event})
+		}
+		return nil
+	}
+	for range 16 {
+		read, err := s.store.ReadLog(s.ctx, p.readPos, 64)
+		if err != nil {
+			return err
+		}
+		for _, le := range read.Events {
+			p.readPos = le.Pos
+			if w.dest.Wants(le.Event) {
+				p.push(&item{pos: le.Pos, hasPos: true, event: le.Event})
+				return nil
+			}
+			p.push(&item{pos: le.Pos, hasPos: true})
+		}
+		if read.Head.Compare(p.readPos) > 0 {
+			p.push(&item{pos: read.Head, hasPos: true})
+			p.readPos = read.Head
+		}
+		if len(read.Events) < 64 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// push adds an item to the window and starts its send when there is one.
+func (p *pump) push(it *item) {
+	p.queue = append(p.queue, it)
+	if it.event == nil && it.row == nil {
+		it.done = true
+		return
+	}
+	p.sending++
+	go p.w.attempt(it, p.results)
+	// At most inFlight sends run: wait for one to end before the next.
+	for p.sending >= p.w.inFlight {
+		p.finish(<-p.results)
 	}
 }
 
-// attempt sends one delivery and returns its outcome, and whether the
-// receiver is gone.
-func (w *worker) attempt(d *inlet.Delivery) (inlet.Outcome, bool) {
+func (p *pump) finish(it *item) {
+	p.sending--
+	it.done = true
+	if it.ra > 0 {
+		if until := it.end.Add(min(it.ra, inlet.MaxRetryAfter)); until.After(p.paused) {
+			p.paused = until
+		}
+	}
+	p.gone = p.gone || it.gone
+}
+
+// collect moves the done items at the front of the window into the
+// settlement; an event cut short by a stop holds back the ones behind it.
+func (p *pump) collect() {
+	for drained := false; !drained; {
+		select {
+		case it := <-p.results:
+			p.finish(it)
+		default:
+			drained = true
+		}
+	}
+	n := 0
+	for _, it := range p.queue {
+		if !it.done || it.cut {
+			break
+		}
+		n++
+		if it.hasPos && it.pos.Compare(p.pending.Position) > 0 {
+			p.pending.Position = it.pos
+		}
+		p.dirty = true
+		if it.row != nil {
+			p.heldPending = append(p.heldPending, it.row.EventID)
+		}
+		if it.event == nil && it.row == nil {
+			continue
+		}
+		if it.ok {
+			p.pending.Delivered++
+			p.pending.Succeeded = true
+		} else {
+			p.pending.Failed = true
+		}
+		if it.result != nil {
+			p.pending.Outcomes = append(p.pending.Outcomes, *it.result)
+		}
+	}
+	p.queue = p.queue[n:]
+}
+
+func (p *pump) settleNow(ctx context.Context) {
+	if !p.dirty {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := p.settle(ctx); err != nil {
+		p.w.s.logger.Warn("delivery: outcomes not settled; the events will be sent again", "destination", p.w.dest.ID, "err", err)
+	}
+}
+
+// settle records the settlement (or only renews the lease).
+func (p *pump) settle(ctx context.Context) (*inlet.Cursor, error) {
+	w, s := p.w, p.w.s
+	st := p.pending
+	if st.Position.Compare(p.cursor.Position) < 0 {
+		st.Position = p.cursor.Position
+	}
+	now := s.now()
+	c, err := s.store.Settle(ctx, w.dest.ID, s.opts.Owner, st, now, w.lease)
+	if err != nil {
+		return nil, err
+	}
+	p.cursor = c
+	p.lastSettle = now
+	p.pending, p.dirty = inlet.Settlement{Position: c.Position}, false
+	for _, id := range p.heldPending {
+		delete(p.held, id)
+	}
+	p.heldPending = p.heldPending[:0]
+	return c, nil
+}
+
+// abandon drops the window: another node owns the cursor now, or the
+// destination is disabled; what was sent and not settled may be sent
+// again.
+func (p *pump) abandon() {
+	for p.sending > 0 {
+		p.finish(<-p.results)
+	}
+}
+
+// disableIfDue disables the destination when its receiver answered 410,
+// or when it has done nothing but fail for its DisableAfter.
+func (p *pump) disableIfDue(c *inlet.Cursor, now time.Time) bool {
+	w, s := p.w, p.w.s
+	reason := ""
+	switch limit := w.dest.DisableAfterDuration(); {
+	case p.gone:
+		reason = "the receiver answered 410 Gone"
+	case limit > 0 && c.FailingSince != nil && now.Sub(*c.FailingSince) >= limit:
+		reason = "every attempt failed for " + limit.String() + ", since " + inlet.FormatTime(*c.FailingSince)
+	default:
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 10*time.Second)
+	defer cancel()
+	if err := s.store.DisableDestination(ctx, w.dest.ID, reason, now); err != nil {
+		s.logger.Error("delivery: cannot disable a destination", "destination", w.dest.ID, "reason", reason, "err", err)
+		return false
+	}
+	w.disabled.Store(true)
+	s.logger.Warn("delivery: destination disabled", "destination", w.dest.ID, "reason", reason)
+	if m := s.opts.Metrics; m != nil {
+		m.Disabled(w.dest.ID)
+	}
+	if err := s.store.ReleaseCursor(ctx, w.dest.ID, s.opts.Owner); err != nil {
+		s.logger.Warn("delivery: releasing the cursor failed", "destination", w.dest.ID, "err", err)
+	}
+	return true
+}
+
+// attempt sends one event and sends the item back on results with its
+// outcome.
+func (w *worker) attempt(it *item, results chan<- *item) {
 	s := w.s
 	start := s.now()
 	var r Result
-	if d.Event == nil {
+	if it.event == nil {
 		r.Err = errors.New("the event is no longer stored")
-	} else if body, err := inlet.EventJSON(d.Event); err != nil {
+	} else if body, err := inlet.EventJSON(it.event); err != nil {
 		r.Err = err
 	} else {
-		r = w.sender.Send(w.ctx, d.Event, body)
+		r = w.sender.Send(s.ctx, it.event, body)
 	}
 	end := s.now()
+	it.end, it.ra, it.gone = end, r.RetryAfter, r.Gone
+	if r.Err != nil && s.ctx.Err() != nil && !r.Gone {
+		// Stopping: a send cut short is no attempt; the next owner of the
+		// cursor sends it again.
+		it.cut = true
+		results <- it
+		return
+	}
 	a := inlet.Attempt{At: start.UTC(), Status: r.Status, LatencyMS: float64(end.Sub(start).Microseconds()) / 1000, Response: r.Response}
-	o := inlet.Outcome{EventID: d.EventID, Log: nil}
-	if r.Err == nil {
-		o.Status, o.NextAttemptAt = inlet.DeliveryDelivered, end
+	status := inlet.DeliveryDelivered
+	o := inlet.Outcome{Pos: it.pos, FromLog: it.row == nil, Attempts: 1, CreatedAt: start.UTC(), NextAttemptAt: end}
+	var prior []inlet.Attempt
+	if d := it.row; d != nil {
+		o.Pos, o.Version, o.Attempts, o.CreatedAt, prior = d.Pos, d.Version, d.Attempts+1, d.CreatedAt, d.Log
+		o.EventID = d.EventID
 	} else {
+		o.EventID, o.InsertedAt = it.event.ID, it.event.InsertedAt
+	}
+	if r.Err != nil {
 		a.Error = r.Err.Error()
-		next, dead := w.dest.Retry.Next(d.Attempts+1, d.CreatedAt, end)
-		o.Status, o.NextAttemptAt = inlet.DeliveryFailed, next
-		if dead || d.Event == nil {
-			o.Status = inlet.DeliveryDead
+		next, dead := w.dest.Retry.RetryAt(o.Attempts, o.CreatedAt, end, r.RetryAfter)
+		status, o.NextAttemptAt = inlet.DeliveryFailed, next
+		if dead || it.event == nil {
+			status = inlet.DeliveryDead
 		}
+	} else {
+		it.ok = true
 	}
-	o.Log = inlet.AppendAttempt(d.Log, a)
-	o.Gone = r.Gone
+	o.Status, o.Log = status, inlet.AppendAttempt(prior, a)
+	// A row is written for every attempt of a row, and for an event of
+	// the log only when it did not succeed.
+	if it.row != nil || !it.ok {
+		it.result = &o
+	}
 	if m := s.opts.Metrics; m != nil {
-		m.Attempted(w.dest.ID, o.Status, end.Sub(start))
+		m.Attempted(w.dest.ID, status, end.Sub(start))
 	}
-	return o, r.Gone
+	results <- it
 }

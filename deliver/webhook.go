@@ -156,8 +156,30 @@ func (w *webhook) Send(ctx context.Context, e *inlet.Event, body []byte) Result 
 		r.Err = fmt.Errorf("410 Gone: the receiver asks for nothing more; the destination is disabled")
 	default:
 		r.Err = fmt.Errorf("status %d", resp.StatusCode)
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			r.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), w.now())
+		}
 	}
 	return r
+}
+
+// ParseRetryAfter reads a Retry-After header, in seconds or as an HTTP
+// date, as a wait from now; 0 when it is absent, unreadable or past.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, int64(inlet.MaxRetryAfter/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), inlet.MaxRetryAfter)
+	}
+	return 0
 }
 
 // Timeout is the longest one request takes. See Sender.

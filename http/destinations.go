@@ -21,6 +21,7 @@ func (s *Server) destinationRoutes() []route {
 		{"POST /api/v1/destinations/{id}/retry", ClassAdmin, s.admin(s.handleRetryDeliveries)},
 		{"POST /api/v1/destinations/{id}/discard", ClassAdmin, s.admin(s.handleDiscardDeliveries)},
 		{"POST /api/v1/destinations/{id}/replay", ClassAdmin, s.admin(s.handleReplay)},
+		{"GET /api/v1/events/{id}/deliveries", ClassAdmin, s.admin(s.handleEventDeliveries)},
 	}
 }
 
@@ -34,6 +35,8 @@ type CreateDestinationRequest struct {
 	Config  json.RawMessage          `json:"config"`
 	Retry   *inlet.RetryPolicy       `json:"retry,omitempty"`
 	Ordered bool                     `json:"ordered,omitempty"`
+	// DisableAfter: see inlet.Destination.
+	DisableAfter string `json:"disable_after,omitempty"`
 }
 
 // destinationsChanged applies a change at once on this node.
@@ -56,7 +59,7 @@ func (s *Server) handleCreateDestination(w http.ResponseWriter, r *http.Request)
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
-	d := &inlet.Destination{ID: req.ID, Name: req.Name, Type: req.Type, Enabled: true, Config: req.Config, Ordered: req.Ordered}
+	d := &inlet.Destination{ID: req.ID, Name: req.Name, Type: req.Type, Enabled: true, Config: req.Config, Ordered: req.Ordered, DisableAfter: req.DisableAfter}
 	if d.ID == "" {
 		d.ID = inlet.NewID()
 	}
@@ -270,4 +273,18 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]int{"replayed": n})
+}
+
+// EventDeliveriesPage is the answer of GET /api/v1/events/{id}/deliveries.
+type EventDeliveriesPage struct {
+	Items []*inlet.EventDelivery `json:"items"`
+}
+
+func (s *Server) handleEventDeliveries(w http.ResponseWriter, r *http.Request) {
+	items, err := s.cfg.Store.EventDeliveries(r.Context(), r.PathValue("id"))
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	writeJSON(w, http.StatusOK, EventDeliveriesPage{Items: items})
 }

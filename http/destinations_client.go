@@ -83,3 +83,10 @@ func (c *Client) DiscardDeliveries(ctx context.Context, id string, req RetryRequ
 	}
 	return out.Discarded, c.do(ctx, http.MethodPost, "/api/v1/destinations/"+url.PathEscape(id)+"/discard", req, &out)
 }
+
+// EventDeliveries returns the deliveries of one event to every destination
+// it was for.
+func (c *Client) EventDeliveries(ctx context.Context, eventID string) ([]*inlet.EventDelivery, error) {
+	var page EventDeliveriesPage
+	return page.Items, c.do(ctx, http.MethodGet, "/api/v1/events/"+url.PathEscape(eventID)+"/deliveries", nil, &page)
+}

@@ -159,3 +159,89 @@ func TestOverview(t *testing.T) {
 func TestCatalog(t *testing.T) {
 	storetest.RunCatalog(t, func(t *testing.T) inlet.Store { return open(t) })
 }
+
+// TestLateCommitIsNeverSkipped holds a transaction with an early place in
+// the log open while another node commits an event after it: the log must
+// not show the later event (a cursor moving past it would skip the early
+// one), and once the early transaction commits, both come in commit-id
+// order.
+func TestLateCommitIsNeverSkipped(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	nodes := make([]*postgres.DB, 2)
+	for i := range nodes {
+		db, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		nodes[i] = db
+	}
+	a, b := nodes[0], nodes[1]
+	d := &inlet.Destination{ID: "d", Name: "d", Type: inlet.DestinationWebhook, Enabled: true, Config: json.RawMessage(`{"url":"http://127.0.0.1:9/"}`)}
+	if err := a.CreateDestination(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := a.TakeCursor(ctx, "d", "node-a", time.Now(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	early, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer early.Rollback(ctx)
+	// The early transaction takes its id (its place in the log) now.
+	if _, err := early.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+
+	now := time.Now().UTC()
+	late := inlet.Intake{Event: inlet.Event{ID: inlet.NewID(), Type: "late", SourceID: "shop", InsertedAt: now, Properties: json.RawMessage(`{}`)}}
+	if _, err := b.Append(ctx, []inlet.Intake{late}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := a.ReadLog(ctx, cur.Position, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, le := range r.Events {
+		if le.Event.ID == late.Event.ID {
+			t.Fatalf("the log shows an event committed after a transaction still open with an earlier place: a cursor past it would skip that one")
+		}
+	}
+
+	earlyID := inlet.NewID()
+	if _, err := early.Exec(ctx, `INSERT INTO events (inserted_at, id, type, source_id, properties, context) VALUES ($1, $2, 'early', 'shop', '{}', '{}')`, now, earlyID); err != nil {
+		t.Fatal(err)
+	}
+	if err := early.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	after := r.Head
+	if after.Compare(cur.Position) < 0 {
+		t.Fatalf("the head %v went back before the cursor %v", after, cur.Position)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(ids) < 2 && time.Now().Before(deadline) {
+		r, err := a.ReadLog(ctx, after, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, le := range r.Events {
+			ids = append(ids, le.Event.ID)
+		}
+		after = r.Head
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(ids) != 2 || ids[0] != earlyID || ids[1] != late.Event.ID {
+		t.Fatalf("the log after the early commit = %v; want the early event %s, then the late one %s", ids, earlyID, late.Event.ID)
+	}
+}

@@ -28,7 +28,7 @@ const upsertSession = `
 // Append stores a batch of events and their new sessions and profiles in
 // one transaction, in the steps every store takes: idempotency keys,
 // sessions (one upsert each, pipelined in one round trip), identities,
-// events with their outbox entries (one round trip). See inlet.EventStore.
+// events (one round trip). See inlet.EventStore.
 func (db *DB) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
 	if len(intakes) == 0 {
 		return nil, nil
@@ -182,8 +182,7 @@ func (db *DB) cacheSessions(uses map[string]*sessionUse, identities *inlet.Ident
 	}
 }
 
-// insertEvents writes the batch's events and their outbox entries in one
-// round trip: two statements over arrays, sent as one pipelined batch.
+// insertEvents writes the batch's events in one statement over arrays.
 func insertEvents(ctx context.Context, tx pgx.Tx, b *inlet.AppendBatch) error {
 	n := len(b.Events)
 	if n == 0 {
@@ -212,14 +211,12 @@ func insertEvents(ctx context.Context, tx pgx.Tx, b *inlet.AppendBatch) error {
 			warnings[i] = &ws
 		}
 	}
-	batch := &pgx.Batch{}
-	batch.Queue(`INSERT INTO events (inserted_at, id, type, source_id, session_id, profile_id, properties, context, warnings)
+	// log_tx and log_seq take their defaults: the events' place in the
+	// log that delivery reads.
+	if _, err := tx.Exec(ctx, `INSERT INTO events (inserted_at, id, type, source_id, session_id, profile_id, properties, context, warnings)
 		SELECT t, i, ty, s, se, pr, p::json, c::json, w::json
 		FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-			AS u(t, i, ty, s, se, pr, p, c, w)`, times, ids, types, sources, sessions, profiles, props, contexts, warnings)
-	batch.Queue(`INSERT INTO outbox (event_id, inserted_at, source_id, type) SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[])`,
-		ids, times, sources, types)
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			AS u(t, i, ty, s, se, pr, p, c, w)`, times, ids, types, sources, sessions, profiles, props, contexts, warnings); err != nil {
 		return fmt.Errorf("insert events: %w", err)
 	}
 	return nil
@@ -345,13 +342,18 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 }
 
 func scanEvent(row pgx.CollectableRow) (*inlet.Event, error) {
+	return scanEventWith(row)
+}
+
+// scanEventWith reads an event whose columns follow those of first.
+func scanEventWith(row pgx.CollectableRow, first ...any) (*inlet.Event, error) {
 	var (
 		e                     inlet.Event
 		session, profile      *string
 		properties, reqCtxRaw []byte
 		warnings              []byte
 	)
-	if err := row.Scan(&e.InsertedAt, &e.ID, &e.Type, &e.SourceID, &session, &profile, &properties, &reqCtxRaw, &warnings); err != nil {
+	if err := row.Scan(append(first, &e.InsertedAt, &e.ID, &e.Type, &e.SourceID, &session, &profile, &properties, &reqCtxRaw, &warnings)...); err != nil {
 		return nil, err
 	}
 	e.InsertedAt = e.InsertedAt.UTC()

@@ -43,8 +43,10 @@ func (db *DB) ImportEvents(ctx context.Context, events []*inlet.Event) (int, err
 			}
 			// The id is looked up across partitions: a unique key of a
 			// partitioned table must hold the time as well.
-			b.Queue(`INSERT INTO events (inserted_at, id, type, source_id, session_id, profile_id, properties, context, warnings)
-				SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = $2) ON CONFLICT DO NOTHING`,
+			// No place in the log: imported events are history, never
+			// delivered from the log.
+			b.Queue(`INSERT INTO events (inserted_at, id, type, source_id, session_id, profile_id, properties, context, warnings, log_tx, log_seq)
+				SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = $2) ON CONFLICT DO NOTHING`,
 				e.InsertedAt, e.ID, e.Type, e.SourceID, nullString(e.SessionID), nullString(e.ProfileID), props, ctxJSON, warningsArg(e.Warnings)).
 				Exec(func(tag pgconn.CommandTag) error {
 					n += int(tag.RowsAffected())

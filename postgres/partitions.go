@@ -103,9 +103,10 @@ func isNoPartition(err error) bool {
 
 // DeleteEventsBefore drops every event partition whose day ends at or
 // before t: events older than t go a whole day at a time, so some stay until
-// their day has passed. A day with an event in the outbox or with a
-// delivery not yet delivered (dead ones included: they may be retried) is
-// kept whole until it has none. It also creates the partitions of the
+// their day has passed. A day with an event of the log that a cursor has
+// not passed yet (a destination may still want it), or with a delivery
+// not yet delivered (dead ones included: they may be retried), is kept
+// whole until it has none. It also creates the partitions of the
 // coming days. Sessions and profiles are kept. Returns EUNAVAILABLE.
 func (db *DB) DeleteEventsBefore(ctx context.Context, t time.Time) error {
 	today := day(db.now())
@@ -134,22 +135,19 @@ func (db *DB) DeleteEventsBefore(ctx context.Context, t time.Time) error {
 				return err
 			}
 			// Locked first, so that no append adds an event of the day
-			// (and its outbox entry) between the check and the drop.
+			// between the check and the drop.
 			if _, err := tx.Exec(ctx, `LOCK TABLE `+pgx.Identifier{name}.Sanitize()+` IN ACCESS EXCLUSIVE MODE`); err != nil {
 				return err
 			}
 			from, to := time.Unix(d, 0).UTC(), time.Unix(d+daySeconds, 0).UTC()
 			// A day with an event still to deliver is kept whole.
-			// (Outbox entries older than every destination go nowhere.)
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE inserted_at >= $1 AND inserted_at < $2
-					AND inserted_at >= (SELECT min(created_at) FROM destinations))
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+pgx.Identifier{name}.Sanitize()+` e, (SELECT position_tx, position_seq
+					FROM delivery_cursors ORDER BY position_tx, position_seq LIMIT 1) c
+					WHERE (e.log_tx, e.log_seq) > ((c.position_tx::bigint)::text::xid8, c.position_seq))
 				OR EXISTS (SELECT 1 FROM deliveries WHERE event_inserted_at >= $1 AND event_inserted_at < $2 AND status <> 'delivered')`, from, to).Scan(&held); err != nil || held {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `DROP TABLE `+pgx.Identifier{name}.Sanitize()); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE inserted_at >= $1 AND inserted_at < $2`, from, to); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, `DELETE FROM deliveries WHERE event_inserted_at >= $1 AND event_inserted_at < $2`, from, to)

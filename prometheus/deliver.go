@@ -11,6 +11,7 @@ import (
 type deliveryMetrics struct {
 	attempts *prom.CounterVec   // destination, outcome
 	latency  *prom.HistogramVec // destination
+	disabled *prom.CounterVec   // destination
 	children sync.Map           // deliveryKey -> *deliverySeries
 }
 
@@ -33,8 +34,18 @@ func newDeliveryMetrics(reg prom.Registerer) *deliveryMetrics {
 			Buckets: latencyBuckets,
 		}, []string{"destination"}),
 	}
-	reg.MustRegister(d.attempts, d.latency)
+	d.disabled = prom.NewCounterVec(prom.CounterOpts{
+		Name: "inlet_destination_disabled_total",
+		Help: "Destinations that delivery disabled by itself (the receiver answered 410, or every attempt failed for the destination's disable_after), by destination id.",
+	}, []string{"destination"})
+	reg.MustRegister(d.attempts, d.latency, d.disabled)
 	return d
+}
+
+// Disabled records that delivery disabled a destination by itself
+// (deliver.Metrics).
+func (m *Metrics) Disabled(destination string) {
+	m.delivery.disabled.WithLabelValues(destination).Inc()
 }
 
 // Attempted records one delivery attempt (deliver.Metrics). Destination
@@ -58,8 +69,9 @@ func (m *Metrics) Attempted(destination, outcome string, took time.Duration) {
 type Backlog struct {
 	Destination           string
 	Pending, Failed, Dead int
-	// LagSeconds is the age of the oldest undelivered event.
-	LagSeconds float64
+	// LagSeconds is the age of the oldest event still to send;
+	// DeadAgeSeconds of the oldest dead one.
+	LagSeconds, DeadAgeSeconds float64
 }
 
 // WatchBacklog adds gauges of each destination's backlog, read from
@@ -72,7 +84,9 @@ var (
 	backlogDeliveries = prom.NewDesc("inlet_delivery_backlog",
 		"Deliveries not delivered yet, by destination id and status (pending: never tried, failed: to be tried again, dead: out of attempts).", []string{"destination", "status"}, nil)
 	backlogLag = prom.NewDesc("inlet_delivery_lag_seconds",
-		"Age of the oldest event not delivered yet to a destination (0 when none).", []string{"destination"}, nil)
+		"Age of the oldest event still to send to a destination, pending or failed (0 when none); dead events do not count here.", []string{"destination"}, nil)
+	backlogDeadAge = prom.NewDesc("inlet_delivery_dead_age_seconds",
+		"Age of the oldest dead event of a destination, waiting for a retry or a discard (0 when none).", []string{"destination"}, nil)
 )
 
 type backlogCollector struct {
@@ -83,6 +97,7 @@ type backlogCollector struct {
 func (c *backlogCollector) Describe(ch chan<- *prom.Desc) {
 	ch <- backlogDeliveries
 	ch <- backlogLag
+	ch <- backlogDeadAge
 }
 
 // Collect implements prometheus.Collector.
@@ -92,5 +107,6 @@ func (c *backlogCollector) Collect(ch chan<- prom.Metric) {
 		ch <- prom.MustNewConstMetric(backlogDeliveries, prom.GaugeValue, float64(b.Failed), b.Destination, "failed")
 		ch <- prom.MustNewConstMetric(backlogDeliveries, prom.GaugeValue, float64(b.Dead), b.Destination, "dead")
 		ch <- prom.MustNewConstMetric(backlogLag, prom.GaugeValue, b.LagSeconds, b.Destination)
+		ch <- prom.MustNewConstMetric(backlogDeadAge, prom.GaugeValue, b.DeadAgeSeconds, b.Destination)
 	}
 }

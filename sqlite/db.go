@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -67,17 +66,6 @@ type DB struct {
 	insertEventsN  map[int]*sql.Stmt
 	upsertSessions map[int]*sql.Stmt
 	insertProfiles map[int]*sql.Stmt
-	// Of delivery: the fan-out's inserts, by number of rows, and the
-	// claims of unordered and ordered destinations.
-	insertDeliveries             map[int]*sql.Stmt
-	claimUnordered, claimOrdered *sql.Stmt
-
-	// destinations counts the destinations: raised before one is created
-	// (before its creation time is taken), lowered after one is deleted.
-	// While it is 0, Append writes no outbox entries: an event inserted
-	// when no destination exists is delivered nowhere
-	// (inlet.OutboxEntry.Targets), so there is nothing to fan out.
-	destinations atomic.Int64
 }
 
 var _ inlet.Store = (*DB)(nil)
@@ -135,20 +123,13 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		db.write.Close()
 		return nil, fmt.Errorf("migrate %s: %w", opts.Path, err)
 	}
-	// One process owns the file: the leases of deliveries in flight when
-	// it last stopped are void, and released at once rather than waited
-	// out.
-	if _, err := db.write.ExecContext(ctx, `UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL`); err != nil {
+	// One process owns the file (see lock.go in cmd/inlet): the cursor
+	// leases of the process that last had it are void, and released at
+	// once rather than waited out.
+	if _, err := db.write.ExecContext(ctx, `UPDATE delivery_cursors SET owner = '', lease_until = 0 WHERE owner <> ''`); err != nil {
 		db.write.Close()
 		return nil, fmt.Errorf("release delivery leases %s: %w", opts.Path, err)
 	}
-
-	var destinations int64
-	if err := db.write.QueryRowContext(ctx, `SELECT count(*) FROM destinations`).Scan(&destinations); err != nil {
-		db.write.Close()
-		return nil, fmt.Errorf("count destinations %s: %w", opts.Path, err)
-	}
-	db.destinations.Store(destinations)
 
 	// Checkpoints copy the log into the database file from a connection of
 	// their own, so that the writer, which would otherwise do it inside a
@@ -220,7 +201,6 @@ func (db *DB) prepare(ctx context.Context) error {
 	db.insertEventsN = make(map[int]*sql.Stmt)
 	db.upsertSessions = make(map[int]*sql.Stmt)
 	db.insertProfiles = make(map[int]*sql.Stmt)
-	db.insertDeliveries = make(map[int]*sql.Stmt)
 	for _, n := range chunkSizes {
 		stmts := []struct {
 			to    map[int]*sql.Stmt
@@ -230,7 +210,6 @@ func (db *DB) prepare(ctx context.Context) error {
 			{db.upsertSessions, "INSERT INTO sessions (id, profile_id, created_at) VALUES " + rowsOf(n, 3) + `
 				ON CONFLICT (id) DO UPDATE SET profile_id = profile_id RETURNING id, profile_id`},
 			{db.insertProfiles, "INSERT INTO profiles (id, created_at) VALUES " + rowsOf(n, 2)},
-			{db.insertDeliveries, "INSERT OR IGNORE INTO deliveries (destination_id, event_id, seq, status, created_at, next_attempt_at) VALUES " + rowsOf(n, 6)},
 		}
 		for _, st := range stmts {
 			stmt, err := db.write.PrepareContext(ctx, st.query)
@@ -240,12 +219,7 @@ func (db *DB) prepare(ctx context.Context) error {
 			st.to[n] = stmt
 		}
 	}
-	var err error
-	if db.claimUnordered, err = db.write.PrepareContext(ctx, claimQuery(claimUnorderedCandidates)); err != nil {
-		return err
-	}
-	db.claimOrdered, err = db.write.PrepareContext(ctx, claimQuery(claimOrderedCandidates))
-	return err
+	return nil
 }
 
 // migrate applies the embedded migrations not yet recorded, each in its own

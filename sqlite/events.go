@@ -48,11 +48,6 @@ func (db *DB) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appen
 	if err := db.insertEvents(ctx, tx, b); err != nil {
 		return nil, storeError(err)
 	}
-	if db.destinations.Load() > 0 {
-		if err := enqueue(ctx, tx, b.Events); err != nil {
-			return nil, storeError(err)
-		}
-	}
 	if err := tx.Commit(); err != nil {
 		return nil, storeError(err)
 	}

@@ -28,8 +28,8 @@ func (db *DB) ImportEvents(ctx context.Context, events []*inlet.Event) (int, err
 			return 0, err
 		}
 		args := appendEventArgs(nil, e, ctxJSON)
-		res, err := tx.ExecContext(ctx, `INSERT INTO events (id, type, inserted_at, source_id, session_id, profile_id, properties, context, warnings)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, args...)
+		res, err := tx.ExecContext(ctx, `INSERT INTO events (id, type, inserted_at, source_id, session_id, profile_id, properties, context, warnings, imported)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING`, args...)
 		if err != nil {
 			return 0, storeError(fmt.Errorf("import event %s: %w", e.ID, err))
 		}

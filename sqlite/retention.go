@@ -13,9 +13,10 @@ const retentionBatch = 1000
 
 // DeleteEventsBefore deletes the events inserted before t, in transactions
 // of at most retentionBatch events so that appends go on in between.
-// Sessions and profiles are kept. An event still in the outbox (for a
-// destination older than it) or with a delivery not yet delivered (dead ones included: they may be retried) is
-// kept; the deliveries of the deleted events go with them.
+// Sessions and profiles are kept. An event of the log that a cursor has
+// not passed yet (a destination may still want it), or with a delivery
+// not yet delivered (dead ones included: they may be retried), is kept;
+// the deliveries of the deleted events go with them.
 // Returns EUNAVAILABLE.
 func (db *DB) DeleteEventsBefore(ctx context.Context, t time.Time) error {
 	for {
@@ -39,7 +40,7 @@ func (db *DB) deleteEventsBefore(ctx context.Context, t time.Time) (int, error) 
 	}
 	defer tx.Rollback()
 	rows, err := tx.QueryContext(ctx, `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE inserted_at < ?
-		AND NOT (seq IN (SELECT seq FROM outbox) AND inserted_at >= coalesce((SELECT min(created_at) FROM destinations), 9223372036854775807))
+		AND (imported IS NOT NULL OR seq <= (SELECT coalesce(min(position), 9223372036854775807) FROM delivery_cursors))
 		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status <> 'delivered')
 		ORDER BY inserted_at LIMIT ?) RETURNING id`, t.UnixNano(), retentionBatch)
 	if err != nil {

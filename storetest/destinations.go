@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,13 +23,18 @@ func RunDelivery(t *testing.T, open func(t *testing.T) inlet.Store) {
 		{"destination errors have the same codes on every store", testDestinationErrors},
 		{"destinations are paged by id", testListDestinations},
 		{"an update changes only the given fields", testUpdateDestination},
-		{"fan-out delivers matching events committed after the destination", testFanOut},
-		{"a lease keeps a delivery from other owners until it expires", testClaimLease},
-		{"an ordered destination claims only its first undelivered event", testClaimOrdered},
-		{"outcomes are recorded, and retry makes deliveries due again", testCompleteAndRetry},
-		{"replay makes stored events pending again in commit order", testReplay},
-		{"deleting a destination deletes its deliveries", testDeleteDestination},
-		{"retention keeps events still to deliver", testRetentionKeepsUndelivered},
+		{"the log holds the committed events after a destination's cursor, in commit order", testReadLog},
+		{"a lease keeps a cursor from other owners until it expires or is released", testCursorLease},
+		{"settling moves the cursor, counts deliveries and writes rows only for failures", testSettle},
+		{"rows come due at their time, and an ordered destination sees its first row due or not", testDueRows},
+		{"an outcome begun before a retry does not overwrite it", testStaleOutcome},
+		{"retry and discard change the rows they name", testRetryAndDiscard},
+		{"a replay is released behind the events already in the log", testReplayPosition},
+		{"pending and dead are counted and aged apart", testPendingAndDead},
+		{"an event's deliveries list every destination it was for", testEventDeliveries},
+		{"a destination disabled by delivery says when and why until it is enabled", testDisable},
+		{"deleting a destination deletes its cursor and its rows", testDeleteDestination},
+		{"retention keeps events a cursor has not passed and rows not delivered", testRetentionKeepsUndelivered},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,18 +155,50 @@ func testUpdateDestination(t *testing.T, s inlet.Store) {
 	}
 }
 
-// fanOutAll empties the outbox, a few entries at a time.
-func fanOutAll(t *testing.T, s inlet.Store, now time.Time) {
+// logIDs reads the whole log after a position, limit events at a time,
+// and returns the event ids and the last head.
+func logIDs(t *testing.T, s inlet.Store, after inlet.LogPosition, limit int) ([]string, inlet.LogPosition) {
 	t.Helper()
-	for {
-		n, err := s.FanOut(context.Background(), 3, now)
+	var ids []string
+	for range 100 {
+		r, err := s.ReadLog(context.Background(), after, limit)
 		if err != nil {
-			t.Fatalf("FanOut: %v", err)
+			t.Fatalf("ReadLog: %v", err)
 		}
-		if n < 3 {
-			return
+		for i, le := range r.Events {
+			if le.Pos.Compare(after) <= 0 || i > 0 && le.Pos.Compare(r.Events[i-1].Pos) <= 0 {
+				t.Fatalf("ReadLog after %v returned positions out of order: %v", after, le.Pos)
+			}
+			ids = append(ids, le.Event.ID)
 		}
+		if r.Head.Compare(after) < 0 {
+			t.Fatalf("ReadLog's head %v is before where it read from, %v", r.Head, after)
+		}
+		if len(r.Events) == 0 {
+			return ids, r.Head
+		}
+		after = r.Head
 	}
+	t.Fatalf("ReadLog never reached the end")
+	return nil, after
+}
+
+func takeCursor(t *testing.T, s inlet.Store, dest, owner string, now time.Time) *inlet.Cursor {
+	t.Helper()
+	c, err := s.TakeCursor(context.Background(), dest, owner, now, time.Minute)
+	if err != nil {
+		t.Fatalf("TakeCursor(%s, %s): %v", dest, owner, err)
+	}
+	return c
+}
+
+func settle(t *testing.T, s inlet.Store, dest, owner string, st inlet.Settlement, now time.Time) *inlet.Cursor {
+	t.Helper()
+	c, err := s.Settle(context.Background(), dest, owner, st, now, time.Minute)
+	if err != nil {
+		t.Fatalf("Settle: %v", err)
+	}
+	return c
 }
 
 func deliveryIDs(t *testing.T, s inlet.Store, dest, status string) []string {
@@ -182,170 +220,288 @@ func deliveryIDs(t *testing.T, s inlet.Store, dest, status string) []string {
 	}
 }
 
-func testFanOut(t *testing.T, s inlet.Store) {
+// positions returns the log positions of events by id, once every one of
+// want is readable: on PostgreSQL, a transaction still open elsewhere in
+// the cluster holds the readable end of the log back for a moment.
+func positions(t *testing.T, s inlet.Store, after inlet.LogPosition, want ...*event) map[string]inlet.LogPosition {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := s.ReadLog(context.Background(), after, 1000)
+		if err != nil {
+			t.Fatalf("ReadLog: %v", err)
+		}
+		out := map[string]inlet.LogPosition{}
+		for _, le := range r.Events {
+			out[le.Event.ID] = le.Pos
+		}
+		missing := 0
+		for _, e := range want {
+			if _, ok := out[e.ID]; !ok {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d committed events are not in the log after 10s", missing, len(want))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func failedOutcome(e *event, pos inlet.LogPosition, status string, next time.Time) inlet.Outcome {
+	return inlet.Outcome{EventID: e.ID, Pos: pos, Status: status, Attempts: 1, CreatedAt: next.Add(-time.Minute), NextAttemptAt: next,
+		InsertedAt: e.InsertedAt, FromLog: true, Log: []inlet.Attempt{{At: next.Add(-time.Minute), Status: 500, Error: "status 500"}}}
+}
+
+func testReadLog(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
 	c := newClock()
 	before := newEvent(c, "shop", "invoice.paid", "")
 	appendEvents(t, s, before)
-	all := createDest(t, s, newDestination("all"))
-	inv := newDestination("invoices")
-	inv.Filter = inlet.DestinationFilter{Sources: []string{"shop"}, Types: []string{"invoice.*"}}
-	createDest(t, s, inv)
-
-	c = &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
-	e1, e2, e3, e4 := newEvent(c, "shop", "invoice.paid", ""), newEvent(c, "shop", "order.created", ""), newEvent(c, "crm", "invoice.paid", ""), newEvent(c, "shop", "invoice", "")
+	d := createDest(t, s, newDestination("d"))
+	cur := takeCursor(t, s, d.ID, "a", time.Now())
+	if cur.Position != cur.Start {
+		t.Fatalf("a new cursor is at %v, its start %v: want both at the log's head", cur.Position, cur.Start)
+	}
+	e1, e2, e3, e4, e5 := newEvent(c, "shop", "a", ""), newEvent(c, "crm", "b", ""), newEvent(c, "shop", "c", ""), newEvent(c, "shop", "d", ""), newEvent(c, "shop", "e", "")
 	appendEvents(t, s, e1, e2)
-	appendEvents(t, s, e3, e4)
-	fanOutAll(t, s, time.Now())
-	if n, err := s.FanOut(context.Background(), 10, time.Now()); err != nil || n != 0 {
-		t.Fatalf("FanOut of an empty outbox = %d, %v", n, err)
+	appendEvents(t, s, e3)
+	appendEvents(t, s, e4, e5)
+	imported := newEvent(c, "shop", "imported", "")
+	if _, err := s.ImportEvents(ctx, []*inlet.Event{&imported.Event}); err != nil {
+		t.Fatalf("ImportEvents: %v", err)
 	}
-	if got := deliveryIDs(t, s, all.ID, ""); !slices.Equal(got, []string{e1.ID, e2.ID, e3.ID, e4.ID}) {
-		t.Fatalf("deliveries of all = %v; want the 4 events after it, in commit order", got)
-	}
-	if got := deliveryIDs(t, s, inv.ID, inlet.DeliveryPending); !slices.Equal(got, []string{e1.ID}) {
-		t.Fatalf("deliveries of invoices = %v; want only %s", got, e1.ID)
-	}
-	st, err := s.DeliveryState(context.Background(), all.ID, time.Now().Add(time.Second))
-	if err != nil || st.Pending != 4 || st.Oldest == nil || st.LagSeconds < 1 {
-		t.Fatalf("DeliveryState = %+v, %v", st, err)
-	}
-}
-
-// setup creates a destination and n events for it, fanned out at now.
-func setup(t *testing.T, s inlet.Store, d *inlet.Destination, n int, now time.Time) []string {
-	t.Helper()
-	createDest(t, s, d)
-	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
-	var ids []string
-	for range n {
-		e := newEvent(c, "shop", "order.created", "")
-		appendEvents(t, s, e)
-		ids = append(ids, e.ID)
-	}
-	fanOutAll(t, s, now)
-	return ids
-}
-
-func claimIDs(t *testing.T, s inlet.Store, dest, owner string, limit int, now time.Time) []string {
-	t.Helper()
-	ds, err := s.ClaimDeliveries(context.Background(), dest, owner, limit, now, time.Minute)
-	if err != nil {
-		t.Fatalf("ClaimDeliveries: %v", err)
-	}
-	var ids []string
-	for _, d := range ds {
-		if d.Event == nil || d.Event.ID != d.EventID {
-			t.Fatalf("claimed %s without its event", d.EventID)
+	want := []string{e1.ID, e2.ID, e3.ID, e4.ID, e5.ID}
+	positions(t, s, cur.Position, e1, e2, e3, e4, e5)
+	for _, limit := range []int{1, 2, 100} {
+		got, head := logIDs(t, s, cur.Position, limit)
+		// On PostgreSQL a cursor starts below the oldest transaction still
+		// running in the cluster, so an event committed just before the
+		// destination may be in its log too (delivery skips it as older
+		// than the destination); on SQLite it never is.
+		if len(got) > 0 && got[0] == before.ID {
+			got = got[1:]
 		}
-		ids = append(ids, d.EventID)
+		if !slices.Equal(got, want) {
+			t.Fatalf("the log after a new cursor, read %d at a time = %v; want the 5 events committed after it, in commit order (not the one before, not the imported one): %v", limit, got, want)
+		}
+		if again, _ := logIDs(t, s, head, limit); len(again) != 0 {
+			t.Fatalf("the log after its head = %v; want nothing", again)
+		}
 	}
-	return ids
+	r, err := s.ReadLog(ctx, positions(t, s, cur.Position, e1)[e1.ID], 2)
+	if err != nil || len(r.Events) != 2 || r.Head != r.Events[1].Pos {
+		t.Fatalf("ReadLog(limit 2) = %+v, %v; want two events and the head at the second", r, err)
+	}
+	sameEvent(t, r.Events[0].Event, e2)
 }
 
-func testClaimLease(t *testing.T, s inlet.Store) {
-	now := time.Now()
-	ids := setup(t, s, newDestination("d"), 5, now)
-	if got := claimIDs(t, s, "d", "a", 3, now); !slices.Equal(got, ids[:3]) {
-		t.Fatalf("a claimed %v; want the first 3 in commit order", got)
-	}
-	if got := claimIDs(t, s, "d", "b", 10, now); !slices.Equal(got, ids[3:]) {
-		t.Fatalf("b claimed %v; want only the 2 not leased", got)
-	}
-	if got := claimIDs(t, s, "d", "b", 10, now.Add(30*time.Second)); len(got) != 0 {
-		t.Fatalf("b claimed %v within the lease", got)
-	}
-	// a's lease ran out: b takes over, and a's late outcome is ignored.
-	if got := claimIDs(t, s, "d", "b", 10, now.Add(2*time.Minute)); !slices.Equal(got, ids) {
-		t.Fatalf("b claimed %v after the leases expired; want all 5", got)
-	}
-	err := s.CompleteDeliveries(context.Background(), "d", "a", []inlet.Outcome{{EventID: ids[0], Status: inlet.DeliveryDelivered, NextAttemptAt: now}})
-	if err != nil {
-		t.Fatalf("CompleteDeliveries: %v", err)
-	}
-	if got := deliveryIDs(t, s, "d", inlet.DeliveryDelivered); len(got) != 0 {
-		t.Fatalf("an outcome from an owner whose lease was taken was recorded: %v", got)
-	}
-}
-
-func testClaimOrdered(t *testing.T, s inlet.Store) {
-	now := time.Now()
-	d := newDestination("d")
-	d.Ordered = true
-	ids := setup(t, s, d, 3, now)
-	if got := claimIDs(t, s, "d", "a", 10, now); !slices.Equal(got, ids[:1]) {
-		t.Fatalf("claimed %v; want only the first", got)
-	}
-	if got := claimIDs(t, s, "d", "b", 10, now); len(got) != 0 {
-		t.Fatalf("claimed %v while the first is in flight", got)
-	}
+func testCursorLease(t *testing.T, s inlet.Store) {
 	ctx := context.Background()
-	s.CompleteDeliveries(ctx, "d", "a", []inlet.Outcome{{EventID: ids[0], Status: inlet.DeliveryFailed, NextAttemptAt: now.Add(time.Hour)}})
-	if got := claimIDs(t, s, "d", "a", 10, now.Add(time.Minute)); len(got) != 0 {
-		t.Fatalf("claimed %v while the first waits for its retry", got)
+	d := createDest(t, s, newDestination("d"))
+	now := time.Now()
+	takeCursor(t, s, d.ID, "a", now)
+	takeCursor(t, s, d.ID, "a", now.Add(time.Second)) // the owner renews
+	_, err := s.TakeCursor(ctx, d.ID, "b", now.Add(time.Second), time.Minute)
+	wantCode(t, "TakeCursor of a cursor another owner holds", err, inlet.ECONFLICT)
+	_, err = s.Settle(ctx, d.ID, "b", inlet.Settlement{Delivered: 1}, now, time.Minute)
+	wantCode(t, "Settle by an owner that does not hold the cursor", err, inlet.ECONFLICT)
+	_, err = s.TakeCursor(ctx, "nope", "a", now, time.Minute)
+	wantCode(t, "TakeCursor of an unknown destination", err, inlet.ENOTFOUND)
+
+	later := now.Add(2 * time.Minute)
+	c := takeCursor(t, s, d.ID, "b", later) // a's lease ran out
+	if c.Owner != "b" || c.Delivered != 0 {
+		t.Fatalf("cursor taken over = %+v", c)
 	}
-	if got := claimIDs(t, s, "d", "a", 10, now.Add(2*time.Hour)); !slices.Equal(got, ids[:1]) {
-		t.Fatalf("claimed %v when the retry is due; want the first again", got)
+	_, err = s.Settle(ctx, d.ID, "a", inlet.Settlement{Delivered: 5}, later, time.Minute)
+	wantCode(t, "Settle by the owner whose lease was taken over", err, inlet.ECONFLICT)
+	if err := s.ReleaseCursor(ctx, d.ID, "b"); err != nil {
+		t.Fatalf("ReleaseCursor: %v", err)
+	}
+	if c := takeCursor(t, s, d.ID, "a", later); c.Delivered != 0 {
+		t.Fatalf("a settlement of an owner that lost the lease was recorded: %+v", c)
 	}
 }
 
-func testCompleteAndRetry(t *testing.T, s inlet.Store) {
+func testSettle(t *testing.T, s inlet.Store) {
 	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	ids := setup(t, s, newDestination("d"), 3, now)
-	claimIDs(t, s, "d", "a", 10, now)
-	log := []inlet.Attempt{{At: now, Status: 500, Error: "status 500", LatencyMS: 1.5, Response: "oops"}}
-	err := s.CompleteDeliveries(ctx, "d", "a", []inlet.Outcome{
-		{EventID: ids[0], Status: inlet.DeliveryDelivered, NextAttemptAt: now, Log: []inlet.Attempt{{At: now, Status: 200}}},
-		{EventID: ids[1], Status: inlet.DeliveryFailed, NextAttemptAt: now.Add(time.Minute), Log: log},
-		{EventID: ids[2], Status: inlet.DeliveryDead, NextAttemptAt: now.Add(time.Minute), Log: log},
-	})
-	if err != nil {
-		t.Fatalf("CompleteDeliveries: %v", err)
+	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	d := createDest(t, s, newDestination("d"))
+	cur := takeCursor(t, s, d.ID, "a", time.Now())
+	e1, e2, e3, e4 := newEvent(c, "shop", "a", ""), newEvent(c, "shop", "b", ""), newEvent(c, "shop", "c", ""), newEvent(c, "shop", "d", "")
+	appendEvents(t, s, e1, e2, e3, e4)
+	pos := positions(t, s, cur.Position, e1, e2, e3, e4)
+	now := time.Now()
+	next := now.Add(time.Hour)
+	got := settle(t, s, d.ID, "a", inlet.Settlement{Position: pos[e2.ID], Delivered: 1, Failed: true, Succeeded: true,
+		Outcomes: []inlet.Outcome{failedOutcome(e1, pos[e1.ID], inlet.DeliveryFailed, next)}}, now)
+	if got.Position != pos[e2.ID] || got.Delivered != 1 || got.FailingSince != nil {
+		t.Fatalf("cursor after settling = %+v; want at e2, 1 delivered, not failing", got)
 	}
-	page, err := s.ListDeliveries(ctx, "d", inlet.DeliveryFilter{Status: inlet.DeliveryFailed})
+	if ids := deliveryIDs(t, s, d.ID, ""); !slices.Equal(ids, []string{e1.ID}) {
+		t.Fatalf("rows after settling = %v; want only the failure", ids)
+	}
+	page, err := s.ListDeliveries(ctx, d.ID, inlet.DeliveryFilter{})
 	if err != nil || len(page.Items) != 1 {
-		t.Fatalf("failed deliveries = %+v, %v", page, err)
+		t.Fatalf("ListDeliveries = %+v, %v", page, err)
 	}
-	f := page.Items[0]
-	if f.EventID != ids[1] || f.Attempts != 1 || f.LastError != "status 500" || !f.NextAttemptAt.Equal(now.Add(time.Minute)) ||
-		len(f.Log) != 1 || f.Log[0].Status != 500 || f.Log[0].Response != "oops" || !f.Log[0].At.Equal(now) {
-		t.Fatalf("failed delivery = %+v", f)
+	if r := page.Items[0]; r.Status != inlet.DeliveryFailed || r.Attempts != 1 || r.LastError != "status 500" || len(r.Log) != 1 || !r.NextAttemptAt.Equal(next.UTC().Truncate(time.Microsecond)) && !r.NextAttemptAt.Equal(next.UTC()) {
+		t.Fatalf("the failure's row = %+v", r)
 	}
-	if got := claimIDs(t, s, "d", "a", 10, now.Add(time.Second)); len(got) != 0 {
-		t.Fatalf("claimed %v before the retry is due", got)
+	// A cursor never moves back.
+	got = settle(t, s, d.ID, "a", inlet.Settlement{Position: cur.Position, Failed: true}, now)
+	if got.Position != pos[e2.ID] || got.FailingSince == nil {
+		t.Fatalf("cursor after settling an earlier position with only failures = %+v; want it unmoved and failing", got)
 	}
-	if got := claimIDs(t, s, "d", "a", 10, now.Add(2*time.Minute)); !slices.Equal(got, ids[1:2]) {
-		t.Fatalf("claimed %v when due; want the failed one, not the dead one", got)
+	since := *got.FailingSince
+	got = settle(t, s, d.ID, "a", inlet.Settlement{Failed: true}, now.Add(time.Minute))
+	if got.FailingSince == nil || !got.FailingSince.Equal(since) {
+		t.Fatalf("failing_since moved with a later failure: %v, was %v", got.FailingSince, since)
 	}
-	n, err := s.RetryDeliveries(ctx, "d", nil, inlet.DeliveryDead, now)
-	if err != nil || n != 1 {
-		t.Fatalf("RetryDeliveries(dead) = %d, %v", n, err)
+	st, err := s.DeliveryState(ctx, d.ID, now.Add(time.Second))
+	if err != nil || st.Pending != 2 || st.Failed != 1 || st.Delivered != 1 || st.OldestPending == nil || st.Cursor != pos[e2.ID] {
+		t.Fatalf("DeliveryState = %+v, %v; want 2 pending from the log (e3, e4), 1 failed, 1 delivered", st, err)
 	}
-	if got := deliveryIDs(t, s, "d", inlet.DeliveryPending); !slices.Equal(got, ids[2:]) {
-		t.Fatalf("pending after retry = %v; want the dead one", got)
-	}
-	n, err = s.RetryDeliveries(ctx, "d", []string{ids[0], "unknown"}, "", now)
-	if err != nil || n != 1 {
-		t.Fatalf("RetryDeliveries(ids) = %d, %v; want the one delivered", n, err)
-	}
-
-	// Discarded deliveries are gone; a delivered one is never discarded.
-	claimIDs(t, s, "d", "a", 10, now.Add(time.Hour))
-	s.CompleteDeliveries(ctx, "d", "a", []inlet.Outcome{{EventID: ids[0], Status: inlet.DeliveryDelivered, NextAttemptAt: now}})
-	n, err = s.DiscardDeliveries(ctx, "d", []string{ids[0], ids[1]}, "")
-	if err != nil || n != 1 {
-		t.Fatalf("DiscardDeliveries(ids) = %d, %v; want 1 (not the delivered one)", n, err)
-	}
-	_, err = s.DiscardDeliveries(ctx, "d", nil, inlet.DeliveryDelivered)
-	wantCode(t, "DiscardDeliveries of delivered ones", err, inlet.EINVALID)
-	_, err = s.DiscardDeliveries(ctx, "nope", nil, inlet.DeliveryDead)
-	wantCode(t, "DiscardDeliveries of an unknown destination", err, inlet.ENOTFOUND)
-	if got := deliveryIDs(t, s, "d", ""); !slices.Equal(got, []string{ids[0], ids[2]}) {
-		t.Fatalf("deliveries after discard = %v; want the delivered one and the other", got)
+	settle(t, s, d.ID, "a", inlet.Settlement{Position: pos[e4.ID], Delivered: 2, Succeeded: true}, now)
+	st, err = s.DeliveryState(ctx, d.ID, now.Add(time.Second))
+	if err != nil || st.Pending != 0 || st.Failed != 1 || st.Delivered != 3 {
+		t.Fatalf("DeliveryState after the rest = %+v, %v", st, err)
 	}
 }
 
-func testReplay(t *testing.T, s inlet.Store) {
+func testDueRows(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	d := createDest(t, s, newDestination("d"))
+	cur := takeCursor(t, s, d.ID, "a", time.Now())
+	e1, e2, e3 := newEvent(c, "shop", "a", ""), newEvent(c, "shop", "b", ""), newEvent(c, "shop", "c", "")
+	appendEvents(t, s, e1, e2, e3)
+	pos := positions(t, s, cur.Position, e1, e2, e3)
+	now := time.Now()
+	settle(t, s, d.ID, "a", inlet.Settlement{Position: pos[e3.ID], Failed: true, Outcomes: []inlet.Outcome{
+		failedOutcome(e2, pos[e2.ID], inlet.DeliveryFailed, now.Add(time.Minute)),
+		failedOutcome(e1, pos[e1.ID], inlet.DeliveryFailed, now.Add(2*time.Minute)),
+		failedOutcome(e3, pos[e3.ID], inlet.DeliveryDead, now),
+	}}, now)
+	due := func(at time.Time, ordered bool) []string {
+		t.Helper()
+		ds, err := s.DueDeliveries(ctx, d.ID, inlet.DueFilter{Now: at, Released: pos[e3.ID], Ordered: ordered, Limit: 10})
+		if err != nil {
+			t.Fatalf("DueDeliveries: %v", err)
+		}
+		var ids []string
+		for _, r := range ds {
+			if r.Event == nil || r.Event.ID != r.EventID {
+				t.Fatalf("a due row without its event: %+v", r)
+			}
+			ids = append(ids, r.EventID)
+		}
+		return ids
+	}
+	if got := due(now, false); len(got) != 0 {
+		t.Fatalf("due before their time: %v", got)
+	}
+	if got := due(now.Add(90*time.Second), false); !slices.Equal(got, []string{e2.ID}) {
+		t.Fatalf("due after 90s = %v; want e2", got)
+	}
+	if got := due(now.Add(3*time.Minute), false); !slices.Equal(got, []string{e1.ID, e2.ID}) {
+		t.Fatalf("due after 3m = %v; want e1, e2 in log order (never the dead one)", got)
+	}
+	if got := due(now, true); !slices.Equal(got, []string{e1.ID}) {
+		t.Fatalf("the ordered head = %v; want e1, due or not", got)
+	}
+}
+
+func testStaleOutcome(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	d := createDest(t, s, newDestination("d"))
+	cur := takeCursor(t, s, d.ID, "a", time.Now())
+	e1 := newEvent(c, "shop", "a", "")
+	appendEvents(t, s, e1)
+	pos := positions(t, s, cur.Position, e1)
+	now := time.Now()
+	settle(t, s, d.ID, "a", inlet.Settlement{Position: pos[e1.ID], Failed: true, Outcomes: []inlet.Outcome{failedOutcome(e1, pos[e1.ID], inlet.DeliveryFailed, now)}}, now)
+	ds, err := s.DueDeliveries(ctx, d.ID, inlet.DueFilter{Now: now, Released: pos[e1.ID], Limit: 10})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("DueDeliveries = %v, %v", ds, err)
+	}
+	read := ds[0]
+	// An attempt is in flight when the operator asks for a retry.
+	if n, err := s.RetryDeliveries(ctx, d.ID, []string{e1.ID}, "", now); err != nil || n != 1 {
+		t.Fatalf("RetryDeliveries = %d, %v", n, err)
+	}
+	stale := inlet.Outcome{EventID: e1.ID, Pos: read.Pos, Status: inlet.DeliveryDead, Attempts: read.Attempts + 1, CreatedAt: read.CreatedAt, NextAttemptAt: now, Version: read.Version}
+	settle(t, s, d.ID, "a", inlet.Settlement{Failed: true, Outcomes: []inlet.Outcome{stale}}, now)
+	if got := deliveryIDs(t, s, d.ID, inlet.DeliveryPending); !slices.Equal(got, []string{e1.ID}) {
+		t.Fatalf("pending after a stale outcome = %v; want the retried row still pending", got)
+	}
+	// A new row for an event that has one already (a replay made it) is
+	// dropped too.
+	settle(t, s, d.ID, "a", inlet.Settlement{Failed: true, Outcomes: []inlet.Outcome{failedOutcome(e1, pos[e1.ID], inlet.DeliveryDead, now)}}, now)
+	if got := deliveryIDs(t, s, d.ID, inlet.DeliveryDead); len(got) != 0 {
+		t.Fatalf("a log outcome overwrote an existing row: dead = %v", got)
+	}
+}
+
+func testRetryAndDiscard(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	d := createDest(t, s, newDestination("d"))
+	cur := takeCursor(t, s, d.ID, "a", time.Now())
+	e1, e2, e3 := newEvent(c, "shop", "a", ""), newEvent(c, "shop", "b", ""), newEvent(c, "shop", "c", "")
+	appendEvents(t, s, e1, e2, e3)
+	pos := positions(t, s, cur.Position, e1, e2, e3)
+	now := time.Now()
+	settle(t, s, d.ID, "a", inlet.Settlement{Position: pos[e3.ID], Failed: true, Outcomes: []inlet.Outcome{
+		failedOutcome(e1, pos[e1.ID], inlet.DeliveryDead, now), failedOutcome(e2, pos[e2.ID], inlet.DeliveryDead, now),
+		failedOutcome(e3, pos[e3.ID], inlet.DeliveryFailed, now.Add(time.Hour)),
+	}}, now)
+	for _, tc := range []struct {
+		what string
+		err  error
+		code string
+	}{
+		{"RetryDeliveries without ids or a status", retryErr(s, d.ID, nil, ""), inlet.EINVALID},
+		{"RetryDeliveries of pending ones", retryErr(s, d.ID, nil, inlet.DeliveryPending), inlet.EINVALID},
+		{"RetryDeliveries of an unknown destination", retryErr(s, "nope", nil, inlet.DeliveryDead), inlet.ENOTFOUND},
+		{"DiscardDeliveries of delivered ones", discardErr(s, d.ID, nil, inlet.DeliveryDelivered), inlet.EINVALID},
+		{"DiscardDeliveries of an unknown destination", discardErr(s, "nope", nil, inlet.DeliveryDead), inlet.ENOTFOUND},
+	} {
+		wantCode(t, tc.what, tc.err, tc.code)
+	}
+	n, err := s.RetryDeliveries(ctx, d.ID, nil, inlet.DeliveryDead, now)
+	if err != nil || n != 2 {
+		t.Fatalf("RetryDeliveries(dead) = %d, %v; want 2", n, err)
+	}
+	ds, err := s.DueDeliveries(ctx, d.ID, inlet.DueFilter{Now: now, Released: pos[e3.ID], Limit: 10})
+	if err != nil || len(ds) != 2 || ds[0].Status != inlet.DeliveryPending || ds[0].Attempts != 1 || len(ds[0].Log) != 1 || !ds[0].NextAttemptAt.Equal(ds[0].CreatedAt) {
+		t.Fatalf("due after a retry = %+v, %v; want the two, pending, due now, with their attempts so far", ds, err)
+	}
+	n, err = s.DiscardDeliveries(ctx, d.ID, []string{e1.ID, e3.ID}, "")
+	if err != nil || n != 2 {
+		t.Fatalf("DiscardDeliveries(ids) = %d, %v", n, err)
+	}
+	if got := deliveryIDs(t, s, d.ID, ""); !slices.Equal(got, []string{e2.ID}) {
+		t.Fatalf("rows after discard = %v; want e2", got)
+	}
+}
+
+func retryErr(s inlet.Store, dest string, ids []string, status string) error {
+	_, err := s.RetryDeliveries(context.Background(), dest, ids, status, time.Now())
+	return err
+}
+
+func discardErr(s inlet.Store, dest string, ids []string, status string) error {
+	_, err := s.DiscardDeliveries(context.Background(), dest, ids, status)
+	return err
+}
+
+func testReplayPosition(t *testing.T, s inlet.Store) {
 	ctx := context.Background()
 	c := newClock()
 	var old []*event
@@ -355,26 +511,140 @@ func testReplay(t *testing.T, s inlet.Store) {
 		old = append(old, e)
 	}
 	d := createDest(t, s, newDestination("d"))
-	fanOutAll(t, s, time.Now())
-	if got := deliveryIDs(t, s, "d", ""); len(got) != 0 {
-		t.Fatalf("deliveries of events older than the destination: %v", got)
+	cur := takeCursor(t, s, d.ID, "a", time.Now())
+	c2 := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	fresh := newEvent(c2, "shop", "order.created", "")
+	appendEvents(t, s, fresh)
+	now := time.Now()
+	n, err := s.ReplayDeliveries(ctx, d.ID, inlet.Replay{Since: old[1].InsertedAt, Until: now.Add(time.Hour), Sources: []string{"shop"}}, now)
+	if err != nil || n != 3 {
+		t.Fatalf("ReplayDeliveries = %d, %v; want 3 (two old shop events and the fresh one)", n, err)
 	}
-	n, err := s.ReplayDeliveries(ctx, d.ID, inlet.Replay{Since: old[1].InsertedAt, Sources: []string{"shop"}}, time.Now())
-	if err != nil || n != 2 {
-		t.Fatalf("ReplayDeliveries = %d, %v; want 2", n, err)
+	if got := deliveryIDs(t, s, d.ID, inlet.DeliveryPending); !slices.Equal(got, []string{old[2].ID, old[3].ID, fresh.ID}) {
+		t.Fatalf("pending after replay = %v; want them in commit order", got)
 	}
-	if got := deliveryIDs(t, s, "d", inlet.DeliveryPending); !slices.Equal(got, []string{old[2].ID, old[3].ID}) {
-		t.Fatalf("pending after replay = %v", got)
+	// Released only once the cursor has passed what the log held when the
+	// replay was made: the fresh event comes first, from the log.
+	ds, err := s.DueDeliveries(ctx, d.ID, inlet.DueFilter{Now: now.Add(time.Second), Released: cur.Position, Limit: 10})
+	if err != nil || len(ds) != 0 {
+		t.Fatalf("replayed rows due before the cursor passed the log's head: %d, %v", len(ds), err)
 	}
-	n, err = s.ReplayDeliveries(ctx, d.ID, inlet.Replay{Since: old[0].InsertedAt, Until: old[1].InsertedAt}, time.Now())
+	positions(t, s, cur.Position, fresh)
+	_, head := logIDs(t, s, cur.Position, 10)
+	settle(t, s, d.ID, "a", inlet.Settlement{Position: head, Delivered: 1, Succeeded: true}, now)
+	ds, err = s.DueDeliveries(ctx, d.ID, inlet.DueFilter{Now: now.Add(time.Second), Released: head, Limit: 10})
+	if err != nil || len(ds) != 3 || ds[0].EventID != old[2].ID {
+		t.Fatalf("replayed rows due after the cursor passed the head: %d, %v", len(ds), err)
+	}
+	n, err = s.ReplayDeliveries(ctx, d.ID, inlet.Replay{Since: old[0].InsertedAt, Until: old[1].InsertedAt}, now)
 	if err != nil || n != 1 {
 		t.Fatalf("ReplayDeliveries with until = %d, %v; want 1", n, err)
 	}
+	_, err = s.ReplayDeliveries(ctx, "nope", inlet.Replay{Since: old[0].InsertedAt}, now)
+	wantCode(t, "ReplayDeliveries of an unknown destination", err, inlet.ENOTFOUND)
+}
+
+func testPendingAndDead(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	d := createDest(t, s, newDestination("d"))
+	cur := takeCursor(t, s, d.ID, "a", time.Now())
+	e1, e2 := newEvent(c, "shop", "a", ""), newEvent(c, "shop", "b", "")
+	appendEvents(t, s, e1, e2)
+	pos := positions(t, s, cur.Position, e1, e2)
+	now := time.Now()
+	settle(t, s, d.ID, "a", inlet.Settlement{Position: pos[e1.ID], Failed: true, Outcomes: []inlet.Outcome{failedOutcome(e1, pos[e1.ID], inlet.DeliveryDead, now)}}, now)
+	later := now.Add(time.Hour)
+	st, err := s.DeliveryState(ctx, d.ID, later)
+	if err != nil || st.Pending != 1 || st.Dead != 1 || st.OldestPending == nil || st.LagSeconds < 3000 || st.OldestDead == nil || st.DeadAgeSeconds < 3000 {
+		t.Fatalf("DeliveryState = %+v, %v; want one pending from the log and one dead, each with its age", st, err)
+	}
+	settle(t, s, d.ID, "a", inlet.Settlement{Position: pos[e2.ID], Delivered: 1, Succeeded: true}, now)
+	st, err = s.DeliveryState(ctx, d.ID, later)
+	if err != nil || st.Pending != 0 || st.LagSeconds != 0 || st.OldestPending != nil {
+		t.Fatalf("DeliveryState with only a dead event = %+v, %v; want nothing pending", st, err)
+	}
+	if st.Dead != 1 || st.DeadAgeSeconds < 3000 || st.OldestUndelivered == nil {
+		t.Fatalf("DeliveryState with only a dead event = %+v; want the dead one still aged (an alert on it does not clear itself)", st)
+	}
+}
+
+func testEventDeliveries(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	all := createDest(t, s, newDestination("all"))
+	inv := newDestination("invoices")
+	inv.Filter = inlet.DestinationFilter{Types: []string{"invoice.*"}}
+	createDest(t, s, inv)
+	curAll := takeCursor(t, s, all.ID, "a", time.Now())
+	takeCursor(t, s, inv.ID, "a", time.Now())
+	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond).Add(time.Second)}
+	paid, order := newEvent(c, "shop", "invoice.paid", ""), newEvent(c, "shop", "order.created", "")
+	appendEvents(t, s, paid, order)
+	pos := positions(t, s, curAll.Position, paid, order)
+	now := time.Now()
+	settle(t, s, all.ID, "a", inlet.Settlement{Position: pos[order.ID], Delivered: 1, Failed: true, Succeeded: true,
+		Outcomes: []inlet.Outcome{failedOutcome(order, pos[order.ID], inlet.DeliveryFailed, now.Add(time.Hour))}}, now)
+	status := func(id string) map[string]string {
+		t.Helper()
+		ds, err := s.EventDeliveries(ctx, id)
+		if err != nil {
+			t.Fatalf("EventDeliveries: %v", err)
+		}
+		out := map[string]string{}
+		for _, d := range ds {
+			out[d.DestinationID] = d.Status
+			if d.Status == inlet.DeliveryFailed && (d.Attempts != 1 || d.LastError != "status 500" || d.NextAttemptAt == nil) {
+				t.Fatalf("a failed delivery = %+v", d)
+			}
+		}
+		return out
+	}
+	if got := status(paid.ID); got["all"] != inlet.DeliveryDelivered || got["invoices"] != inlet.DeliveryPending || len(got) != 2 {
+		t.Fatalf("deliveries of the invoice = %v; want delivered to all, pending for invoices", got)
+	}
+	if got := status(order.ID); got["all"] != inlet.DeliveryFailed || len(got) != 1 {
+		t.Fatalf("deliveries of the order = %v; want failed for all only (invoices does not want it)", got)
+	}
+	_, err := s.EventDeliveries(ctx, "nope")
+	wantCode(t, "EventDeliveries of an unknown event", err, inlet.ENOTFOUND)
+}
+
+func testDisable(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	d := createDest(t, s, newDestination("d"))
+	now := time.Now().UTC()
+	takeCursor(t, s, d.ID, "a", now)
+	settle(t, s, d.ID, "a", inlet.Settlement{Failed: true}, now)
+	if err := s.DisableDestination(ctx, d.ID, "the receiver answered 410 Gone", now); err != nil {
+		t.Fatalf("DisableDestination: %v", err)
+	}
+	got, err := s.FindDestination(ctx, d.ID)
+	if err != nil || got.Enabled || got.DisabledAt == nil || !strings.Contains(got.DisabledReason, "410") {
+		t.Fatalf("a disabled destination = %+v, %v", got, err)
+	}
+	on := true
+	got, err = s.UpdateDestination(ctx, d.ID, inlet.DestinationUpdate{Enabled: &on})
+	if err != nil || !got.Enabled || got.DisabledAt != nil || got.DisabledReason != "" {
+		t.Fatalf("enabled again = %+v, %v; want the reason gone", got, err)
+	}
+	if got, _ := s.FindDestination(ctx, d.ID); got.DisabledAt != nil {
+		t.Fatalf("enabled again, stored = %+v", got)
+	}
+	if c := takeCursor(t, s, d.ID, "a", now); c.FailingSince != nil {
+		t.Fatalf("enabled again, the cursor still counts its failures since %v", c.FailingSince)
+	}
+	wantCode(t, "DisableDestination of an unknown destination", s.DisableDestination(ctx, "nope", "x", now), inlet.ENOTFOUND)
 }
 
 func testDeleteDestination(t *testing.T, s inlet.Store) {
 	ctx := context.Background()
-	setup(t, s, newDestination("d"), 2, time.Now())
+	d := createDest(t, s, newDestination("d"))
+	cur := takeCursor(t, s, d.ID, "a", time.Now())
+	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	e1 := newEvent(c, "shop", "a", "")
+	appendEvents(t, s, e1)
+	pos := positions(t, s, cur.Position, e1)
+	settle(t, s, d.ID, "a", inlet.Settlement{Position: pos[e1.ID], Failed: true, Outcomes: []inlet.Outcome{failedOutcome(e1, pos[e1.ID], inlet.DeliveryDead, time.Now())}}, time.Now())
 	if err := s.DeleteDestination(ctx, "d"); err != nil {
 		t.Fatalf("DeleteDestination: %v", err)
 	}
@@ -382,35 +652,44 @@ func testDeleteDestination(t *testing.T, s inlet.Store) {
 	if got := deliveryIDs(t, s, "d", ""); len(got) != 0 {
 		t.Fatalf("a new destination of the same id has the old one's deliveries: %v", got)
 	}
+	if c := takeCursor(t, s, "d", "b", time.Now()); c.Delivered != 0 {
+		t.Fatalf("a new destination of the same id has the old one's cursor: %+v", c)
+	}
 }
 
 func testRetentionKeepsUndelivered(t *testing.T, s inlet.Store) {
-	r := s
 	ctx := context.Background()
 	now := time.Now().UTC()
 	c := &clock{t: now.Add(-10 * 24 * time.Hour)}
 	e1, e2 := newEvent(c, "shop", "a", ""), newEvent(c, "shop", "b", "")
-	appendEvents(t, s, e1, e2)
 	d := createDest(t, s, newDestination("d"))
-	if n, err := s.ReplayDeliveries(ctx, d.ID, inlet.Replay{Since: e1.InsertedAt, Until: e1.InsertedAt.Add(time.Nanosecond * 1000)}, now); err != nil || n != 1 {
-		t.Fatalf("ReplayDeliveries = %d, %v", n, err)
+	cur := takeCursor(t, s, d.ID, "a", now)
+	appendEvents(t, s, e1, e2)
+	if err := s.DeleteEventsBefore(ctx, now.Add(-24*time.Hour)); err != nil {
+		t.Fatalf("DeleteEventsBefore: %v", err)
 	}
-	if err := r.DeleteEventsBefore(ctx, now.Add(-24*time.Hour)); err != nil {
+	for _, e := range []*event{e1, e2} {
+		if _, err := s.FindEvent(ctx, e.ID); err != nil {
+			t.Fatalf("an event the cursor has not passed was deleted: %v", err)
+		}
+	}
+	pos := positions(t, s, cur.Position, e1, e2)
+	settle(t, s, d.ID, "a", inlet.Settlement{Position: pos[e2.ID], Delivered: 1, Failed: true, Succeeded: true,
+		Outcomes: []inlet.Outcome{failedOutcome(e1, pos[e1.ID], inlet.DeliveryDead, now)}}, now)
+	if err := s.DeleteEventsBefore(ctx, now.Add(-24*time.Hour)); err != nil {
 		t.Fatalf("DeleteEventsBefore: %v", err)
 	}
 	if _, err := s.FindEvent(ctx, e1.ID); err != nil {
-		t.Fatalf("an event still to deliver was deleted: %v", err)
+		t.Fatalf("a dead event (it may be retried) was deleted: %v", err)
 	}
-	claimIDs(t, s, "d", "a", 10, now)
-	s.CompleteDeliveries(ctx, "d", "a", []inlet.Outcome{{EventID: e1.ID, Status: inlet.DeliveryDelivered, NextAttemptAt: now}})
-	if err := r.DeleteEventsBefore(ctx, now.Add(-24*time.Hour)); err != nil {
+	if _, err := s.DiscardDeliveries(ctx, d.ID, nil, inlet.DeliveryDead); err != nil {
+		t.Fatalf("DiscardDeliveries: %v", err)
+	}
+	if err := s.DeleteEventsBefore(ctx, now.Add(-24*time.Hour)); err != nil {
 		t.Fatalf("DeleteEventsBefore: %v", err)
 	}
 	for _, e := range []*event{e1, e2} {
 		_, err := s.FindEvent(ctx, e.ID)
-		wantCode(t, "FindEvent once delivered and past retention", err, inlet.ENOTFOUND)
-	}
-	if got := deliveryIDs(t, s, "d", ""); len(got) != 0 {
-		t.Fatalf("deliveries of deleted events stay: %v", got)
+		wantCode(t, "FindEvent once settled and past retention", err, inlet.ENOTFOUND)
 	}
 }

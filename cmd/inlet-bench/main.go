@@ -38,7 +38,10 @@
 //	--threads 2          wrk threads
 //	--wrk-timeout 5s     wrk counts an answer slower than this as a timeout
 //	--sessions 10000     known sessions of scenario 2, created before its warm-up
-//	--scenarios 1,2,3,4  which wrk scenarios to run (5 on request)
+//	--scenarios 1,2,3,4  which wrk scenarios to run (5, 6 and 7, with
+//	                     destinations, on request)
+//	--nats URL           NATS JetStream server of scenarios 6 and 7
+//	                     (default nats://127.0.0.1:4222)
 //	--fixed-rate 0       requests/s of the fixed-rate run (0: half of scenario 1's; -1: skip)
 //	--fixed-duration 0   length of the fixed-rate run (0: --duration)
 //	--profile FILE       also run scenario 1 once more with --pprof-addr, write a
@@ -163,6 +166,7 @@ type bench struct {
 	nodes                       int                 // Inlet servers per scenario, all against db
 	sourceConfig                *inlet.SourceConfig // config of the sources the scenarios send to; nil for none
 	headers                     string              // extra request headers of the post scenarios, "Name: value" lines
+	natsURL                     string              // the JetStream server of scenarios 6 and 7
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -184,7 +188,8 @@ func runBench(args []string) (err error) {
 	fs.IntVar(&b.threads, "threads", 2, "wrk threads")
 	fs.DurationVar(&b.wrkTimeout, "wrk-timeout", 5*time.Second, "wrk counts an answer slower than this as a timeout")
 	fs.IntVar(&b.sessions, "sessions", 10000, "known sessions of scenario 2")
-	scenarios := fs.String("scenarios", "1,2,3,4", "comma-separated `LIST` of the wrk scenarios to run")
+	scenarios := fs.String("scenarios", "1,2,3,4", "comma-separated `LIST` of the wrk scenarios to run (5, 6, 7: with destinations)")
+	fs.StringVar(&b.natsURL, "nats", "nats://127.0.0.1:4222", "NATS JetStream `URL` of scenarios 6 and 7")
 	fixedRate := fs.Float64("fixed-rate", 0, "requests/s of the fixed-rate run (0: half of scenario 1's; -1: skip)")
 	fixedDuration := fs.Duration("fixed-duration", 0, "length of the fixed-rate run (0: --duration)")
 	profile := fs.String("profile", "", "write a CPU profile of the server under scenario 1 to this `FILE` (an extra run)")
@@ -241,8 +246,8 @@ func runBench(args []string) (err error) {
 	var which []int
 	for _, s := range strings.Split(*scenarios, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 || n > 5 {
-			return fmt.Errorf("--scenarios: %q is not 1, 2, 3, 4 or 5", s)
+		if err != nil || n < 1 || n > 7 {
+			return fmt.Errorf("--scenarios: %q is not a scenario from 1 to 7", s)
 		}
 		which = append(which, n)
 	}

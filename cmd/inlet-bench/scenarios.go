@@ -17,6 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"inlet"
 	inlethttp "inlet/http"
 )
@@ -34,9 +37,11 @@ var scenarioNames = map[int]string{
 	3: "3. POST, new session each",
 	4: "4. GET, 8 query params",
 	5: "5. POST, no session, one webhook destination",
+	6: "6. POST, no session, one NATS JetStream destination",
+	7: "7. POST, no session, four destinations (2 webhook, 2 NATS, filtered)",
 }
 
-var scenarioModes = map[int]string{1: "post", 2: "known", 3: "new", 4: "get", 5: "post"}
+var scenarioModes = map[int]string{1: "post", 2: "known", 3: "new", 4: "get", 5: "post", 6: "post", 7: "post"}
 
 // row is one measured wrk scenario.
 type row struct {
@@ -116,22 +121,12 @@ func (b *bench) runScenario(ctx context.Context, n int, dataDir string) (*row, e
 	if err := b.createSources(ctx, client, warmSrc, runSrc); err != nil {
 		return nil, err
 	}
-	if n == 5 {
-		// Every event is delivered to a no-op receiver, its own process.
-		addr, err := freeAddr()
+	if n >= 5 {
+		stop, err := b.createDestinations(ctx, client, n, warmSrc, runSrc)
 		if err != nil {
 			return nil, err
 		}
-		recv, err := startServer(ctx, "receiver", b.self, []string{"noop", "--addr", addr}, addr, "/", b.logDir)
-		if err != nil {
-			return nil, err
-		}
-		defer recv.stop()
-		if _, err := client.CreateDestination(ctx, inlethttp.CreateDestinationRequest{
-			Name: "bench receiver", Type: "webhook", Config: json.RawMessage(`{"url":"` + recv.url + `/hook"}`),
-		}); err != nil {
-			return nil, fmt.Errorf("create destination: %w", err)
-		}
+		defer stop()
 	}
 	mode := scenarioModes[n]
 	eventType := "purchase"
@@ -497,4 +492,87 @@ func (b *bench) runProfile(ctx context.Context, file, dataDir string) (string, e
 func execOutput(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).CombinedOutput()
 	return string(out), err
+}
+
+// createDestinations makes the destinations of scenarios 5 to 7: webhooks
+// to a no-op receiver in its own process, NATS publishes to a stream of
+// this run (removed at the end). Scenario 7's four have different filters:
+// every event, the run's sources, a type prefix, and types the scenario
+// never sends (every event read and passed over).
+func (b *bench) createDestinations(ctx context.Context, client *inlethttp.Client, n int, warmSrc, runSrc string) (func(), error) {
+	var cleanup []func()
+	stop := func() {
+		for _, f := range cleanup {
+			f()
+		}
+	}
+	webhook, nats := 0, 0
+	switch n {
+	case 5:
+		webhook = 1
+	case 6:
+		nats = 1
+	case 7:
+		webhook, nats = 2, 2
+	}
+	filters := []*inlet.DestinationFilter{nil, {Sources: []string{warmSrc, runSrc}}, {Types: []string{"purchase*"}}, {Types: []string{"refund.*"}}}
+	var reqs []inlethttp.CreateDestinationRequest
+	if webhook > 0 {
+		addr, err := freeAddr()
+		if err != nil {
+			return stop, err
+		}
+		recv, err := startServer(ctx, "receiver", b.self, []string{"noop", "--addr", addr}, addr, "/", b.logDir)
+		if err != nil {
+			return stop, err
+		}
+		cleanup = append(cleanup, func() { recv.stop() })
+		for range webhook {
+			reqs = append(reqs, inlethttp.CreateDestinationRequest{Type: "webhook", Config: json.RawMessage(`{"url":"` + recv.url + `/hook"}`)})
+		}
+	}
+	if nats > 0 {
+		subject, remove, err := benchStream(ctx, b.natsURL, b.runID)
+		if err != nil {
+			return stop, fmt.Errorf("scenario %d needs NATS JetStream at %s (--nats): %w", n, b.natsURL, err)
+		}
+		cleanup = append(cleanup, remove)
+		for range nats {
+			reqs = append(reqs, inlethttp.CreateDestinationRequest{Type: "nats", Config: json.RawMessage(`{"url":"` + b.natsURL + `","subject":"` + subject + `.{type}"}`)})
+		}
+	}
+	for i, req := range reqs {
+		req.Name = fmt.Sprintf("bench %s %d", req.Type, i)
+		if n == 7 {
+			req.Filter = filters[i]
+		}
+		if _, err := client.CreateDestination(ctx, req); err != nil {
+			return stop, fmt.Errorf("create destination: %w", err)
+		}
+	}
+	return stop, nil
+}
+
+// benchStream creates a JetStream stream of its own on subjects bench-ID.>,
+// in memory, and returns its subject prefix and a function that deletes it.
+func benchStream(ctx context.Context, url, id string) (string, func(), error) {
+	nc, err := natsgo.Connect(url)
+	if err != nil {
+		return "", nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return "", nil, err
+	}
+	name := "inlet-bench-" + id
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{name + ".>"}, Duplicates: time.Minute,
+		Storage: jetstream.MemoryStorage, MaxMsgs: 2_000_000, Discard: jetstream.DiscardOld}); err != nil {
+		nc.Close()
+		return "", nil, err
+	}
+	return name, func() {
+		js.DeleteStream(context.Background(), name)
+		nc.Close()
+	}, nil
 }

@@ -29,12 +29,13 @@ type DestinationOptions struct {
 	Config               string // a whole config as JSON, instead of the fields above
 	Sources, Types       string // comma-separated
 	Backoff, MaxAge      string
+	DisableAfter         string
 	Ordered, Disabled    bool
 }
 
 // Request builds the request of inlet destinations create.
 func (o *DestinationOptions) Request() (inlethttp.CreateDestinationRequest, error) {
-	req := inlethttp.CreateDestinationRequest{ID: o.ID, Name: o.Name, Type: o.Type, Ordered: o.Ordered}
+	req := inlethttp.CreateDestinationRequest{ID: o.ID, Name: o.Name, Type: o.Type, Ordered: o.Ordered, DisableAfter: o.DisableAfter}
 	if o.Disabled {
 		off := false
 		req.Enabled = &off
@@ -115,17 +116,59 @@ func GetDestination(ctx context.Context, c *inlethttp.Client, id string, out pri
 	if err := out.destinations(d); err != nil {
 		return err
 	}
+	if d.DisabledAt != nil {
+		fmt.Fprintf(out.w, "\ndisabled by delivery at %s: %s\n", inlet.FormatTime(*d.DisabledAt), d.DisabledReason)
+	}
 	if st := d.State; st != nil {
-		oldest := "-"
-		if st.Oldest != nil {
-			oldest = inlet.FormatTime(*st.Oldest)
-		}
 		fmt.Fprintln(out.w)
-		return out.table([]string{"PENDING", "FAILED", "DEAD", "DELIVERED", "OLDEST UNDELIVERED", "LAG"},
-			[]string{fmt.Sprint(st.Pending), fmt.Sprint(st.Failed), fmt.Sprint(st.Dead), fmt.Sprint(st.Delivered), oldest,
-				(time.Duration(st.LagSeconds * float64(time.Second))).Round(time.Millisecond).String()})
+		return out.table([]string{"PENDING", "FAILED", "DEAD", "DELIVERED", "LAG", "OLDEST DEAD"},
+			[]string{fmt.Sprint(st.Pending), fmt.Sprint(st.Failed), fmt.Sprint(st.Dead), fmt.Sprint(st.Delivered),
+				seconds(st.LagSeconds), ageOrDash(st.OldestDead, st.DeadAgeSeconds)})
 	}
 	return nil
+}
+
+func seconds(s float64) string {
+	return (time.Duration(s * float64(time.Second))).Round(time.Millisecond).String()
+}
+
+func ageOrDash(t *time.Time, age float64) string {
+	if t == nil {
+		return "-"
+	}
+	return seconds(age) + " ago"
+}
+
+// EventDeliveries prints the deliveries of one event.
+func EventDeliveries(ctx context.Context, c *inlethttp.Client, eventID string, out printer) error {
+	items, err := c.EventDeliveries(ctx, eventID)
+	if err != nil {
+		return err
+	}
+	if out.json {
+		return out.json1(inlethttp.EventDeliveriesPage{Items: items})
+	}
+	rows := make([][]string, 0, len(items))
+	for _, d := range items {
+		next := "-"
+		if d.NextAttemptAt != nil {
+			next = *d.NextAttemptAt
+		}
+		rows = append(rows, []string{d.DestinationID, d.Status, fmt.Sprint(d.Attempts), next, orDash(d.LastError)})
+	}
+	return out.table([]string{"DESTINATION", "STATUS", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR"}, rows...)
+}
+
+func eventsDeliveriesCommand(env cliEnv) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "deliveries EVENT_ID",
+		Short:   "Show where an event was delivered: each destination it was for, its status and attempts",
+		Example: `  inlet events deliveries 0f8fad5b-d9cb-469f-a165-70867728950e`,
+		Args:    oneArg("event ID"),
+	}
+	return env.adminCommand(cmd, func(ctx context.Context, a adminCall, args []string) error {
+		return EventDeliveries(ctx, a.client, args[0], a.out)
+	})
 }
 
 // SetDestinationEnabled enables or disables a destination.
@@ -363,6 +406,7 @@ nats destination a JetStream publish on --subject.`,
 	fs.StringVar(&o.Types, "types", "", "only events of these comma-separated types; a trailing * matches a prefix (invoice.*)")
 	fs.StringVar(&o.Backoff, "backoff", "", "comma-separated waits between attempts (default 5s,30s,2m,10m,1h)")
 	fs.StringVar(&o.MaxAge, "max-age", "", "how long an event is retried before it is dead (default 24h)")
+	fs.StringVar(&o.DisableAfter, "disable-after", "", "disable the destination after it did nothing but fail this long (default 120h; 0s: never)")
 	fs.BoolVar(&o.Ordered, "ordered", false, "hold later events back while one fails, to keep commit order")
 	fs.BoolVar(&o.Disabled, "disabled", false, "create the destination disabled")
 	return env.adminCommand(cmd, func(ctx context.Context, a adminCall, _ []string) error {

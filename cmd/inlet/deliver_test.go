@@ -295,6 +295,12 @@ func TestDestinationsAPI(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		s.admin("GET", "/api/v1/destinations/crm/deliveries?status=delivered", nil, http.StatusOK, &delivered)
 	}
+	// Each event says where it went: delivered to crm after a retry.
+	var eds inlethttp.EventDeliveriesPage
+	s.admin("GET", "/api/v1/events/"+delivered.Items[0].EventID+"/deliveries", nil, http.StatusOK, &eds)
+	if len(eds.Items) != 1 || eds.Items[0].DestinationID != "crm" || eds.Items[0].Status != "delivered" || eds.Items[0].Attempts < 3 || len(eds.Items[0].Log) < 3 {
+		t.Fatalf("the event's deliveries = %+v; want delivered to crm with its attempts", eds.Items)
+	}
 	var replayed map[string]int
 	s.admin("POST", "/api/v1/destinations/crm/replay", map[string]any{"since": time.Now().Add(-time.Hour).Format(time.RFC3339)}, http.StatusAccepted, &replayed)
 	if replayed["replayed"] != 3 {
@@ -318,6 +324,10 @@ func TestDestinationsAPI(t *testing.T) {
 		{"POST", "/api/v1/destinations/nope/discard", map[string]any{"status": "dead"}, 404, "not_found"},
 		{"POST", "/api/v1/destinations/crm/replay", map[string]any{"since": "yesterday"}, 400, "invalid"},
 		{"PATCH", "/api/v1/destinations/crm", map[string]any{"retry": map[string]any{"backoff": []string{"x"}}}, 400, "invalid"},
+		{"PATCH", "/api/v1/destinations/crm", map[string]any{"disable_after": "soon"}, 400, "invalid"},
+		{"POST", "/api/v1/destinations", map[string]any{"name": "x", "type": "webhook", "disable_after": "-1h", "config": map[string]any{"url": "http://x"}}, 400, "invalid"},
+		{"GET", "/api/v1/events/nope/deliveries", nil, 404, "not_found"},
+		{"GET", "/api/v1/events/%00%ff/deliveries", nil, 404, "not_found"},
 		{"DELETE", "/api/v1/destinations/nope", nil, 404, "not_found"},
 	}
 	for _, b := range bad {
@@ -328,4 +338,76 @@ func TestDestinationsAPI(t *testing.T) {
 		}
 	}
 	s.admin("DELETE", "/api/v1/destinations/crm", nil, http.StatusNoContent, nil)
+}
+
+// TestDeliveryFollowsTheReceiversSignals drives a live server against
+// receivers that ask for time (429 with Retry-After) and that only fail,
+// checked through the API and the metrics.
+func TestDeliveryFollowsTheReceiversSignals(t *testing.T) {
+	s := startLive(t, liveConfig(t))
+	s.admin("POST", "/api/v1/sources", map[string]any{"id": "shop", "name": "Shop"}, http.StatusCreated, nil)
+	var mu sync.Mutex
+	var slowTimes []time.Time
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		slowTimes = append(slowTimes, time.Now())
+		if len(slowTimes) == 1 {
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	}))
+	defer slow.Close()
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer broken.Close()
+	s.admin("POST", "/api/v1/destinations", map[string]any{"id": "slow", "name": "Slow", "type": "webhook",
+		"config": map[string]any{"url": slow.URL}, "retry": map[string]any{"backoff": []string{"50ms"}}}, http.StatusCreated, nil)
+	s.admin("POST", "/api/v1/destinations", map[string]any{"id": "broken", "name": "Broken", "type": "webhook", "disable_after": "500ms",
+		"config": map[string]any{"url": broken.URL}, "retry": map[string]any{"backoff": []string{"50ms"}}}, http.StatusCreated, nil)
+	s.collect("POST", "/collect/order.created/shop", nil, strings.NewReader(`{"n":1}`))
+
+	var got inlet.Destination
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		s.admin("GET", "/api/v1/destinations/broken", nil, http.StatusOK, &got)
+		if !got.Enabled {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a destination that only fails for longer than its disable_after is still enabled: %+v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got.DisabledAt == nil || !strings.Contains(got.DisabledReason, "failed") || got.State == nil || got.State.Failed+got.State.Dead != 1 {
+		t.Fatalf("the disabled destination = %+v, state %+v; want when and why, and its event kept", got, got.State)
+	}
+	for {
+		mu.Lock()
+		n := len(slowTimes)
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the receiver that asked for 2s got %d attempts", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	gap := slowTimes[1].Sub(slowTimes[0])
+	mu.Unlock()
+	if gap < 1900*time.Millisecond {
+		t.Fatalf("the next attempt came %s after a 429 with Retry-After: 2", gap)
+	}
+	families := s.scrape(nil)
+	if got := series(families, "inlet_destination_disabled_total")["destination=broken"]; got != 1 {
+		t.Fatalf("inlet_destination_disabled_total of broken = %v; want 1", got)
+	}
+	if got, ok := series(families, "inlet_delivery_dead_age_seconds")["destination=slow"]; !ok || got != 0 {
+		t.Fatalf("inlet_delivery_dead_age_seconds of slow = %v, %v; want 0 (nothing dead)", got, ok)
+	}
 }

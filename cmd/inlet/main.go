@@ -318,6 +318,10 @@ func (m *Main) publish(intakes []inlet.Intake, out []inlet.Appended) {
 		events = append(events, &e)
 	}
 	m.broker.Publish(events)
+	// Delivery reads the log now rather than at its next poll.
+	if m.deliver != nil {
+		m.deliver.Notify()
+	}
 }
 
 // tokenFile is where a generated admin token is kept in the data directory.

@@ -50,7 +50,7 @@ func backlog(store inlet.Store) []prometheus.Backlog {
 		if err != nil {
 			continue
 		}
-		out = append(out, prometheus.Backlog{Destination: d.ID, Pending: st.Pending, Failed: st.Failed, Dead: st.Dead, LagSeconds: st.LagSeconds})
+		out = append(out, prometheus.Backlog{Destination: d.ID, Pending: st.Pending, Failed: st.Failed, Dead: st.Dead, LagSeconds: st.LagSeconds, DeadAgeSeconds: st.DeadAgeSeconds})
 	}
 	return out
 }
