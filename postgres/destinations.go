@@ -202,4 +202,3 @@ func (db *DB) DisableDestination(ctx context.Context, id, reason string, now tim
 	}
 	return nil
 }
-
