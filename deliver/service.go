@@ -397,8 +397,12 @@ type pump struct {
 	dirty       bool
 	lastSettle  time.Time
 	lastRows    time.Time
-	paused      time.Time // no new sends before (Retry-After)
-	gone        bool
+	// lastRead is when the log was last read and found short of the
+	// window: reads are then at least readEvery apart, so that a busy
+	// intake's commits are read many at a time rather than one each.
+	lastRead time.Time
+	paused   time.Time // no new sends before (Retry-After)
+	gone     bool
 }
 
 // run delivers until the lease is lost or the worker stops; it reports
@@ -497,12 +501,15 @@ func (p *pump) fill(now time.Time) error {
 			room--
 		}
 	}
-	if room <= 0 {
+	if room <= 0 || now.Sub(p.lastRead) < readEvery {
 		return nil
 	}
 	read, err := s.store.ReadLog(s.ctx, p.readPos, room)
 	if err != nil {
 		return err
+	}
+	if len(read.Events) < room {
+		p.lastRead = now
 	}
 	for _, le := range read.Events {
 		it := &item{pos: le.Pos, hasPos: true}
@@ -519,6 +526,12 @@ func (p *pump) fill(now time.Time) error {
 	}
 	return nil
 }
+
+// readEvery is the least time between two reads of the log that found it
+// short of the window (a caught-up destination), so that the commits of a
+// busy intake are read a few at a time, not one read each: it adds up to
+// that much to the lag.
+const readEvery = 5 * time.Millisecond
 
 // fillOrdered keeps one event in the window: the first row pending or
 // failed (which holds every later event back until it is delivered or

@@ -66,6 +66,9 @@ type DB struct {
 	insertEventsN  map[int]*sql.Stmt
 	upsertSessions map[int]*sql.Stmt
 	insertProfiles map[int]*sql.Stmt
+	// Prepared on the read pool: delivery's reads of the log and of its
+	// due rows, which every destination makes many times a second.
+	readLog, dueRows *sql.Stmt
 }
 
 var _ inlet.Store = (*DB)(nil)
@@ -219,7 +222,12 @@ func (db *DB) prepare(ctx context.Context) error {
 			st.to[n] = stmt
 		}
 	}
-	return nil
+	var err error
+	if db.readLog, err = db.read.PrepareContext(ctx, readLogQuery); err != nil {
+		return err
+	}
+	db.dueRows, err = db.read.PrepareContext(ctx, dueRowsQuery)
+	return err
 }
 
 // migrate applies the embedded migrations not yet recorded, each in its own

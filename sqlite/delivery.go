@@ -73,9 +73,11 @@ func (db *DB) ReleaseCursor(ctx context.Context, destinationID, owner string) er
 	return storeError(err)
 }
 
+const readLogQuery = selectEvent + ` WHERE seq > ? AND imported IS NULL ORDER BY seq LIMIT ?`
+
 // ReadLog reads committed events after a position. See inlet.DeliveryStore.
 func (db *DB) ReadLog(ctx context.Context, after inlet.LogPosition, limit int) (*inlet.LogRead, error) {
-	rows, err := db.read.QueryContext(ctx, selectEvent+` WHERE seq > ? AND imported IS NULL ORDER BY seq LIMIT ?`, after.Seq, limit)
+	rows, err := db.readLog.QueryContext(ctx, after.Seq, limit)
 	if err != nil {
 		return nil, storeError(err)
 	}
@@ -95,6 +97,9 @@ func (db *DB) ReadLog(ctx context.Context, after inlet.LogPosition, limit int) (
 
 const deliveryColumns = `event_id, seq, status, attempts, created_at, next_attempt_at, last_error, log, version`
 
+const dueRowsQuery = `SELECT ` + deliveryColumns + ` FROM deliveries WHERE destination_id = ? AND status IN ('pending', 'failed')
+	AND next_attempt_at <= ? AND release <= ? ORDER BY seq LIMIT ?`
+
 // DueDeliveries returns the rows to attempt next. See inlet.DeliveryStore.
 func (db *DB) DueDeliveries(ctx context.Context, destinationID string, f inlet.DueFilter) ([]*inlet.Delivery, error) {
 	var rows *sql.Rows
@@ -103,8 +108,7 @@ func (db *DB) DueDeliveries(ctx context.Context, destinationID string, f inlet.D
 		rows, err = db.read.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE destination_id = ? AND status IN ('pending', 'failed')
 			AND release <= ? ORDER BY seq LIMIT 1`, destinationID, f.Released.Seq)
 	} else {
-		rows, err = db.read.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE destination_id = ? AND status IN ('pending', 'failed')
-			AND next_attempt_at <= ? AND release <= ? ORDER BY seq LIMIT ?`, destinationID, f.Now.UnixNano(), f.Released.Seq, f.Limit)
+		rows, err = db.dueRows.QueryContext(ctx, destinationID, f.Now.UnixNano(), f.Released.Seq, f.Limit)
 	}
 	if err != nil {
 		return nil, storeError(err)
