@@ -297,13 +297,18 @@ type cliEnv struct {
 // says so in their help.
 func envFlags(fs *pflag.FlagSet, names ...string) {
 	for _, n := range names {
-		if f := fs.Lookup(n); f != nil {
-			f.Usage += fmt.Sprintf(" ($%s)", envName(n))
-			if f.Annotations == nil {
-				f.Annotations = map[string][]string{}
-			}
-			f.Annotations["env"] = []string{envName(n)}
+		envFlagAs(fs, n, envName(n))
+	}
+}
+
+// envFlagAs marks the flag name to take the variable env when not given.
+func envFlagAs(fs *pflag.FlagSet, name, env string) {
+	if f := fs.Lookup(name); f != nil {
+		f.Usage += fmt.Sprintf(" ($%s)", env)
+		if f.Annotations == nil {
+			f.Annotations = map[string][]string{}
 		}
+		f.Annotations["env"] = []string{env}
 	}
 }
 
@@ -339,7 +344,10 @@ func (c *connFlags) registerAs(fs *pflag.FlagSet, dataFlag string) {
 	fs.StringVar(&c.token, "admin-token", "", "admin token (default: the one in the data directory)")
 	fs.StringVar(&c.data, dataFlag, "inlet-data", "data directory holding the generated admin token")
 	fs.BoolVar(&c.json, "json", false, "print JSON instead of a table")
-	envFlags(fs, "server", "admin-token", dataFlag)
+	envFlags(fs, "server", "admin-token")
+	// The data directory is INLET_DATA whatever the flag's name, as for
+	// inlet serve.
+	envFlagAs(fs, dataFlag, "INLET_DATA")
 }
 
 func (c *connFlags) client() (*inlethttp.Client, error) {

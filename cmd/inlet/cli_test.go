@@ -398,6 +398,14 @@ func TestCLIRefusedTokenSaysWhereItCameFrom(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("sources try, whose --data is the body, finds the data directory in INLET_DATA too", func(t *testing.T) {
+		t.Setenv("INLET_DATA", wrongDir)
+		_, stderr, _ := runInlet(t, "sources", "try", "shop", "--server", s.url, "--data", "{}")
+		if want := "the admin token from the file " + filepath.Join(wrongDir, "admin-token"); !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q, want it to name %q", stderr, want)
+		}
+	})
 }
 
 func TestCLICompletionOffersIDs(t *testing.T) {
