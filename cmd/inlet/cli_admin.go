@@ -25,7 +25,8 @@ func sourcesCreateCommand(env cliEnv) *cobra.Command {
 		Short: "Register a source",
 		Long: `Register a source, a sender of webhooks. Events are collected at
 /collect/{event_type}/{source_id}. The configuration (signature check,
-idempotency key, limits, payload mapping) is a JSON object; see the README.`,
+idempotency key, limits, payload mapping) is a JSON object; see docs/senders.md,
+docs/identity.md and docs/shaping.md.`,
 		Example: `  inlet sources create --name "Shop backend" --id shop
   inlet sources create --name GitHub --id gh --config '{"verify": {"type": "github", "secret": "gh-secret"}}'`,
 		Args: noArgs,
