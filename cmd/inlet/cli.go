@@ -91,21 +91,25 @@ through its admin API.`,
 // pflagErrorRE matches pflag's error for a value its type cannot parse.
 var pflagErrorRE = regexp.MustCompile(`^invalid argument "(.*)" for "(?:-\w, )?(--[\w-]+)" flag: (.*)$`)
 
+// valueProblem says in words what pflag's parser found wrong with a value.
+func valueProblem(why string) string {
+	switch {
+	case strings.Contains(why, "strconv.ParseInt"), strings.Contains(why, "strconv.ParseUint"), strings.Contains(why, "strconv.ParseFloat"):
+		return "not a number"
+	case strings.Contains(why, "strconv.ParseBool"):
+		return "not true or false"
+	case strings.Contains(why, "time: "):
+		return "not a duration such as 30s or 5m"
+	}
+	return why
+}
+
 // flagError rewrites pflag's and cobra's flag errors into one style, the
 // flag first: --limit: not a number: "abc".
 func flagError(err error) error {
 	msg := err.Error()
 	if m := pflagErrorRE.FindStringSubmatch(msg); m != nil {
-		value, flag, why := m[1], m[2], m[3]
-		switch {
-		case strings.Contains(why, "strconv.ParseInt"), strings.Contains(why, "strconv.ParseUint"), strings.Contains(why, "strconv.ParseFloat"):
-			why = "not a number"
-		case strings.Contains(why, "strconv.ParseBool"):
-			why = "not true or false"
-		case strings.Contains(why, "time: "):
-			why = "not a duration such as 30s or 5m"
-		}
-		return usageErrorf("%s: %s: %q", flag, why, value)
+		return usageErrorf("%s: %s: %q", m[2], valueProblem(m[3]), m[1])
 	}
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
 		if i := strings.LastIndex(name, " "); i >= 0 {
@@ -323,7 +327,7 @@ func applyEnv(fs *pflag.FlagSet, getenv func(string) string) error {
 		}
 		if v := getenv(names[0]); v != "" {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = usageErrorf("$%s: %v", names[0], e)
+				err = usageErrorf("$%s: %s: %q", names[0], valueProblem(e.Error()), v)
 			}
 		}
 	})

@@ -114,6 +114,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"events", "list", "--lmit", "3"}, []string{`inlet: --lmit: unknown flag`, "Usage: inlet events list [filters] [flags]", "Run 'inlet events list --help' for usage."}},
 		{[]string{"sources", "list", "--json=maybe"}, []string{`inlet: --json: not true or false: "maybe"`, "Usage: inlet sources list [flags]", "Run 'inlet sources list --help' for usage."}},
 		{[]string{"serve", "--shutdown-timeout", "soon"}, []string{`inlet failed to start: --shutdown-timeout: not a duration such as 30s or 5m: "soon"`, "Usage: inlet serve [flags]", "Run 'inlet serve --help' for usage."}},
+		{[]string{"events", "list", "--since", "yesterday", "--admin-token", "any"}, []string{`inlet: --since: not an RFC 3339 time such as 2026-01-02T15:04:05Z: "yesterday"`, "Usage: inlet events list [filters] [flags]", "Run 'inlet events list --help' for usage."}},
+		{[]string{"sources", "try", "shop", "--header", "no-colon", "--admin-token", "any"}, []string{`inlet: --header: not Name: value, such as 'X-GitHub-Event: push': "no-colon"`, "Usage: inlet sources try ID [--header 'Name: value']... [--data BODY|@FILE|@-] [flags]", "Run 'inlet sources try --help' for usage."}},
+		{[]string{"sources", "create", "--name", "x", "--config", "{\"nope\": 1}", "--admin-token", "any"}, []string{`inlet: --config: not a source configuration: json: unknown field "nope"`, "Usage: inlet sources create --name NAME [--id ID] [--disabled] [--config JSON] [flags]", "Run 'inlet sources create --help' for usage."}},
 		{[]string{"sources", "get"}, []string{"inlet: inlet sources get takes one argument, the source ID (got 0)", "Usage: inlet sources get ID [flags]", "Run 'inlet sources get --help' for usage."}},
 		{[]string{"serve", "--sync", "sometimes"}, []string{`inlet failed to start: --sync: "sometimes" is not full, normal or off`, "Usage: inlet serve [flags]", "Run 'inlet serve --help' for usage."}},
 		{[]string{"serve", "--nope"}, []string{"inlet failed to start: --nope: unknown flag", "Usage: inlet serve [flags]", "Run 'inlet serve --help' for usage."}},
@@ -186,5 +189,17 @@ func TestCLIServerAsHostPortAndSourceConfig(t *testing.T) {
 	mustRunInlet(t, append([]string{"sources", "create", "--id", "plain", "--name", "Plain"}, conn...)...)
 	if stdout := mustRunInlet(t, append([]string{"sources", "get", "plain"}, conn...)...); !strings.HasSuffix(stdout, "\n\nconfig: none (no verification, no idempotency key, default limits)\n") {
 		t.Errorf("sources get of a source without configuration printed:\n%s", stdout)
+	}
+}
+
+func TestBadVariableIsNamed(t *testing.T) {
+	isolateCLIEnv(t)
+	t.Setenv("INLET_QUEUE_SIZE", "many")
+	_, stderr, err := runInlet(t, "serve", "--data", t.TempDir())
+	if !errors.Is(err, errUsage) {
+		t.Errorf("err %v, want a usage error", err)
+	}
+	if want := `inlet failed to start: $INLET_QUEUE_SIZE: not a number: "many"` + "\n"; !strings.HasPrefix(stderr, want) {
+		t.Errorf("stderr %q, want it to start with %q", stderr, want)
 	}
 }

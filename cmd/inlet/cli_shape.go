@@ -96,7 +96,7 @@ func (f tryFlags) tryRequest(stdin io.Reader) (inlethttp.TryRequest, error) {
 	for _, h := range f.headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(name) == "" {
-			return req, usageErrorf("--header %q must be Name:value, for example --header 'X-GitHub-Event: push'", h)
+			return req, usageErrorf("--header: not Name: value, such as 'X-GitHub-Event: push': %q", h)
 		}
 		name = strings.TrimSpace(name)
 		if old, ok := req.Headers[name]; ok {
