@@ -1,7 +1,7 @@
 // Package collect turns what a webhook sender sends (a query string, a
 // content type and a body) into the properties of an event.
 //
-// The rules, which the README documents for senders:
+// The rules, which docs/collecting.md documents for senders:
 //   - Query parameters: a key given once is a string, a repeated key a list
 //     of strings in order, an empty value "".
 //   - The body's properties are merged over the query parameters; body keys win.

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -146,7 +149,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return inlet.Errorf(inlet.EUNAVAILABLE, "cannot reach the server at %s: %s", c.URL, err)
+		return unreachable(c.URL, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -167,6 +170,30 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("decode answer of %s %s: %w", method, path, err)
 	}
 	return nil
+}
+
+// ReasonUnreachable is the reason of the error a client call returns when
+// no server answers at its URL: nothing listens there, or the host is unknown.
+const ReasonUnreachable = "unreachable"
+
+// unreachable is the error of a request that got no answer: one whose
+// connection could not be made has the reason ReasonUnreachable and names
+// only the cause (connection refused), not Go's whole dial error.
+func unreachable(base string, err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		cause := op.Err
+		var sys *os.SyscallError
+		if errors.As(cause, &sys) {
+			cause = sys.Err
+		}
+		return inlet.Reasonf(inlet.EUNAVAILABLE, ReasonUnreachable, "no server answers at %s (%s)", base, cause)
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return inlet.Reasonf(inlet.EUNAVAILABLE, ReasonUnreachable, "no server answers at %s (%s)", base, dns.Err)
+	}
+	return inlet.Errorf(inlet.EUNAVAILABLE, "cannot reach the server at %s: %s", base, err)
 }
 
 // codeOf maps a status code back to an error code.

@@ -74,7 +74,7 @@ func (c *Client) stream(ctx context.Context, method, path string, body io.Reader
 	}
 	resp, err := c.streamClient().Do(req)
 	if err != nil {
-		return nil, inlet.Errorf(inlet.EUNAVAILABLE, "cannot reach the server at %s: %s", c.URL, err)
+		return nil, unreachable(c.URL, err)
 	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()

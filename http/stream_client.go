@@ -53,7 +53,7 @@ func (c *Client) Stream(ctx context.Context, f stream.Filter, lastEventID string
 	hc.Timeout = 0 // a stream lasts as long as it is wanted
 	resp, err := hc.Do(req)
 	if err != nil {
-		return lastEventID, inlet.Errorf(inlet.EUNAVAILABLE, "cannot reach the server at %s: %s", c.URL, err)
+		return lastEventID, unreachable(c.URL, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

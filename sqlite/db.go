@@ -89,6 +89,14 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
 		return nil, err
 	}
+	// The file holds every event: readable by its owner only, whatever the
+	// umask. SQLite gives the WAL and shared-memory files the database
+	// file's mode, so creating it first is enough.
+	f, ferr := os.OpenFile(opts.Path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if ferr != nil {
+		return nil, ferr
+	}
+	f.Close()
 	dsnWith := func(sync string, cacheMiB int, pragmas ...string) (string, url.Values) {
 		q := url.Values{}
 		for _, p := range pragmas {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -81,9 +82,49 @@ through its admin API.`,
 		versionCommand(),
 	)
 	makeGroup(root)
+	// Bare inlet is a question: what can this do? The answer is the help.
+	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%s", err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError(err) })
 	return root
+}
+
+// pflagErrorRE matches pflag's error for a value its type cannot parse.
+var pflagErrorRE = regexp.MustCompile(`^invalid argument "(.*)" for "(?:-\w, )?(--[\w-]+)" flag: (.*)$`)
+
+// valueProblem says in words what pflag's parser found wrong with a value.
+func valueProblem(why string) string {
+	switch {
+	case strings.Contains(why, "strconv.ParseInt"), strings.Contains(why, "strconv.ParseUint"), strings.Contains(why, "strconv.ParseFloat"):
+		return "not a number"
+	case strings.Contains(why, "strconv.ParseBool"):
+		return "not true or false"
+	case strings.Contains(why, "time: "):
+		return "not a duration such as 30s or 5m"
+	}
+	return why
+}
+
+// flagError rewrites pflag's and cobra's flag errors into one style, the
+// flag first: --limit: not a number: "abc".
+func flagError(err error) error {
+	msg := err.Error()
+	if m := pflagErrorRE.FindStringSubmatch(msg); m != nil {
+		return usageErrorf("%s: %s: %q", m[2], valueProblem(m[3]), m[1])
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
+		if i := strings.LastIndex(name, " "); i >= 0 {
+			name = name[i+1:]
+		}
+		return usageErrorf("%s: needs a value", strings.Trim(name, "'"))
+	}
+	if name, ok := strings.CutPrefix(msg, "unknown flag: "); ok {
+		return usageErrorf("%s: unknown flag", name)
+	}
+	if name, ok := strings.CutPrefix(msg, "unknown shorthand flag: "); ok {
+		return usageErrorf("%s: unknown flag", name)
+	}
+	return usageErrorf("%s", msg)
 }
 
 // run runs the program with args, as main does, and prints any error to
@@ -114,6 +155,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "%s%s\n", prefix, ue.msg)
 		if ue.hint != "" {
 			fmt.Fprintln(stderr, ue.hint)
+		}
+		if cmd != nil && !cmd.HasAvailableSubCommands() {
+			fmt.Fprintf(stderr, "Usage: %s\n", cmd.UseLine())
 		}
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", path)
 	default:
@@ -192,19 +236,39 @@ func makeGroup(g *cobra.Command) {
 	}
 }
 
-// groupUsage is cobra's usage text for a command that only holds
-// subcommands: without the line saying it runs on its own.
+// groupUsage is the usage text of every command. A command that only holds
+// subcommands lists them, without cobra's line saying it runs on its own;
+// the root also lists help and the flags its commands share. A command that
+// runs (cobra passes the usage function down the tree) shows its own usage
+// line and flags.
 func groupUsage(c *cobra.Command) error {
 	w := c.OutOrStderr()
+	if !c.HasAvailableSubCommands() {
+		fmt.Fprintf(w, "Usage:\n  %s\n", c.UseLine())
+		if c.HasExample() {
+			fmt.Fprintf(w, "\nExamples:\n%s\n", c.Example)
+		}
+		fmt.Fprintf(w, "\nFlags:\n%s", c.LocalFlags().FlagUsages())
+		return nil
+	}
 	fmt.Fprintf(w, "Usage:\n  %s COMMAND [flags]\n", c.CommandPath())
 	if c.HasExample() {
 		fmt.Fprintf(w, "\nExamples:\n%s\n", c.Example)
 	}
 	fmt.Fprintf(w, "\nCommands:\n")
+	pad := 0
 	for _, sub := range c.Commands() {
 		if sub.IsAvailableCommand() {
-			fmt.Fprintf(w, "  %-*s %s\n", sub.NamePadding(), sub.Name(), sub.Short)
+			pad = sub.NamePadding()
+			fmt.Fprintf(w, "  %-*s %s\n", pad, sub.Name(), sub.Short)
 		}
+	}
+	if !c.HasParent() {
+		fmt.Fprintf(w, "  %-*s %s\n", pad, "help", "Show the help of a command: inlet help COMMAND")
+		var shared connFlags
+		fs := pflag.NewFlagSet("shared", pflag.ContinueOnError)
+		shared.registerAs(fs, "data")
+		fmt.Fprintf(w, "\nFlags of every command that talks to a server:\n%s", fs.FlagUsages())
 	}
 	fmt.Fprintf(w, "\nFlags:\n%s", c.LocalFlags().FlagUsages())
 	fmt.Fprintf(w, "\nRun '%s COMMAND --help' for the flags and examples of a command.\n", c.CommandPath())
@@ -238,13 +302,18 @@ type cliEnv struct {
 // says so in their help.
 func envFlags(fs *pflag.FlagSet, names ...string) {
 	for _, n := range names {
-		if f := fs.Lookup(n); f != nil {
-			f.Usage += fmt.Sprintf(" ($%s)", envName(n))
-			if f.Annotations == nil {
-				f.Annotations = map[string][]string{}
-			}
-			f.Annotations["env"] = []string{envName(n)}
+		envFlagAs(fs, n, envName(n))
+	}
+}
+
+// envFlagAs marks the flag name to take the variable env when not given.
+func envFlagAs(fs *pflag.FlagSet, name, env string) {
+	if f := fs.Lookup(name); f != nil {
+		f.Usage += fmt.Sprintf(" ($%s)", env)
+		if f.Annotations == nil {
+			f.Annotations = map[string][]string{}
 		}
+		f.Annotations["env"] = []string{env}
 	}
 }
 
@@ -259,7 +328,7 @@ func applyEnv(fs *pflag.FlagSet, getenv func(string) string) error {
 		}
 		if v := getenv(names[0]); v != "" {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = usageErrorf("$%s: %v", names[0], e)
+				err = usageErrorf("$%s: %s: %q", names[0], valueProblem(e.Error()), v)
 			}
 		}
 	})
@@ -270,6 +339,7 @@ func applyEnv(fs *pflag.FlagSet, getenv func(string) string) error {
 type connFlags struct {
 	server, token, data string
 	json                bool
+	tokenFrom           string // where the token came from, for a refusal's message
 }
 
 // registerAs registers the flags with the data directory's flag named
@@ -279,19 +349,38 @@ func (c *connFlags) registerAs(fs *pflag.FlagSet, dataFlag string) {
 	fs.StringVar(&c.token, "admin-token", "", "admin token (default: the one in the data directory)")
 	fs.StringVar(&c.data, dataFlag, "inlet-data", "data directory holding the generated admin token")
 	fs.BoolVar(&c.json, "json", false, "print JSON instead of a table")
-	envFlags(fs, "server", "admin-token", dataFlag)
+	envFlags(fs, "server", "admin-token")
+	// The data directory is INLET_DATA whatever the flag's name, as for
+	// inlet serve.
+	envFlagAs(fs, dataFlag, "INLET_DATA")
 }
 
 func (c *connFlags) client() (*inlethttp.Client, error) {
 	token := c.token
 	if token == "" {
-		b, err := os.ReadFile(filepath.Join(c.data, tokenFile))
+		path := filepath.Join(c.data, tokenFile)
+		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("no admin token: give --admin-token or $INLET_ADMIN_TOKEN, or --data pointing at the server's data directory (%s)", err)
 		}
 		token = strings.TrimSpace(string(b))
+		c.tokenFrom = "the file " + path
 	}
 	return inlethttp.NewClient(serverURL(c.server), token), nil
+}
+
+// explain adds to the error of an admin call what the user can do about
+// it: start a server or point --server at one, or check the token, naming
+// where it came from.
+func (c *connFlags) explain(err error) error {
+	switch {
+	case inlet.ErrorReason(err) == inlethttp.ReasonUnreachable:
+		return withServerHint(err)
+	case inlet.ErrorCode(err) == inlet.EUNAUTHORIZED:
+		return inlet.Reasonf(inlet.EUNAUTHORIZED, inlet.ErrorReason(err),
+			"%s: the server refused the admin token from %s", strings.TrimSuffix(inlet.ErrorMessage(err), "."), c.tokenFrom)
+	}
+	return err
 }
 
 // serverURL accepts the server as a URL or as host:port, which it reads as
@@ -303,11 +392,19 @@ func serverURL(s string) string {
 	return s
 }
 
+// withServerHint says, after the error of a server that does not answer,
+// how to start one or point the CLI at another.
+func withServerHint(err error) error {
+	return inlet.Reasonf(inlet.EUNAVAILABLE, inlethttp.ReasonUnreachable,
+		"%s: start one with 'inlet serve', or point --server (or INLET_SERVER) at the one that runs", inlet.ErrorMessage(err))
+}
+
 // adminCall is what an admin command's logic gets: a client of the
 // server's admin API and a printer for the results.
 type adminCall struct {
 	client *inlethttp.Client
 	out    printer
+	conn   *connFlags
 }
 
 // adminCommand gives cmd the connection flags and runs do with a client
@@ -322,6 +419,10 @@ func (env cliEnv) adminCommandAs(cmd *cobra.Command, dataFlag string, do func(ct
 	var conn connFlags
 	conn.registerAs(cmd.Flags(), dataFlag)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		conn.tokenFrom = "--admin-token"
+		if !cmd.Flags().Changed("admin-token") {
+			conn.tokenFrom = "$INLET_ADMIN_TOKEN"
+		}
 		if err := applyEnv(cmd.Flags(), env.getenv); err != nil {
 			return err
 		}
@@ -329,7 +430,15 @@ func (env cliEnv) adminCommandAs(cmd *cobra.Command, dataFlag string, do func(ct
 		if err != nil {
 			return err
 		}
-		return do(cmd.Context(), adminCall{client: client, out: printer{w: cmd.OutOrStdout(), json: conn.json}}, args)
+		return conn.explain(do(cmd.Context(), adminCall{client: client, out: printer{w: cmd.OutOrStdout(), json: conn.json}, conn: &conn}, args))
+	}
+	if cmd.ValidArgsFunction == nil {
+		cmd.ValidArgsFunction = env.completeArgs(&conn)
+	}
+	for flag, list := range map[string]completionList{"source": sourceIDs, "session": sessionIDs} {
+		if cmd.Flags().Lookup(flag) != nil {
+			cmd.RegisterFlagCompletionFunc(flag, env.complete(&conn, list))
+		}
 	}
 	return cmd
 }

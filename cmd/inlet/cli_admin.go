@@ -25,7 +25,8 @@ func sourcesCreateCommand(env cliEnv) *cobra.Command {
 		Short: "Register a source",
 		Long: `Register a source, a sender of webhooks. Events are collected at
 /collect/{event_type}/{source_id}. The configuration (signature check,
-idempotency key, limits, payload mapping) is a JSON object; see the README.`,
+idempotency key, limits, payload mapping) is a JSON object; see docs/senders.md,
+docs/identity.md and docs/shaping.md.`,
 		Example: `  inlet sources create --name "Shop backend" --id shop
   inlet sources create --name GitHub --id gh --config '{"verify": {"type": "github", "secret": "gh-secret"}}'`,
 		Args: noArgs,
@@ -44,7 +45,7 @@ idempotency key, limits, payload mapping) is a JSON object; see the README.`,
 			dec := json.NewDecoder(strings.NewReader(config))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(req.Config); err != nil {
-				return fmt.Errorf("--config: %w", err)
+				return usageErrorf("--config: not a source configuration: %v", err)
 			}
 		}
 		return createSource(ctx, a, req)
@@ -180,7 +181,7 @@ When there are more, the last line gives the --cursor of the next page.`,
 			}
 			var err error
 			if *t.to, err = time.Parse(time.RFC3339Nano, t.v); err != nil {
-				return usageErrorf("--%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z", t.flag)
+				return usageErrorf("--%s: not an RFC 3339 time such as 2026-01-02T15:04:05Z: %q", t.flag, t.v)
 			}
 		}
 		return printEvents(ctx, a, f)

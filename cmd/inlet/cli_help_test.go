@@ -18,6 +18,12 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// isGroup says whether the command at path only holds subcommands.
+func isGroup(path []string) bool {
+	c, _, err := newRootCommand(func(string) string { return "" }).Find(path)
+	return err == nil && c.HasAvailableSubCommands()
+}
+
 // everyCommand lists the path of every command of the table, root first.
 func everyCommand(c *cobra.Command) [][]string {
 	paths := [][]string{strings.Fields(c.CommandPath())[1:]}
@@ -48,6 +54,40 @@ func TestHelp(t *testing.T) {
 		})
 	}
 
+	for _, path := range commands {
+		if len(path) == 0 || isGroup(path) {
+			continue
+		}
+		t.Run("inlet "+strings.Join(path, " ")+" --help shows its own usage line and flags, no commands", func(t *testing.T) {
+			stdout, _, _ := runInlet(t, append(path, "--help")...)
+			if strings.Contains(stdout, "COMMAND [flags]") || strings.Contains(stdout, "Commands:") {
+				t.Errorf("the help of a command that runs reads as a group's:\n%s", stdout)
+			}
+			if !strings.Contains(stdout, "Usage:\n  inlet "+strings.Join(path, " ")) || !strings.Contains(stdout, "Flags:\n") || !strings.Contains(stdout, "--help") {
+				t.Errorf("the help lacks the command's usage line or flags:\n%s", stdout)
+			}
+		})
+	}
+
+	t.Run("the root help lists the commands, help, and the flags the commands share", func(t *testing.T) {
+		stdout := mustRunInlet(t, "--help")
+		for _, want := range []string{"serve ", "sources ", "\n  help ", "--server", "--admin-token", "--data", "--json", "INLET_SERVER"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("the root help lacks %q:\n%s", want, stdout)
+			}
+		}
+	})
+
+	t.Run("bare inlet prints the help and succeeds", func(t *testing.T) {
+		stdout, stderr, err := runInlet(t)
+		if err != nil || stderr != "" {
+			t.Errorf("err %v, stderr %q; want success", err, stderr)
+		}
+		if help := mustRunInlet(t, "--help"); stdout != help {
+			t.Errorf("bare inlet printed\n%s\nwant the help:\n%s", stdout, help)
+		}
+	})
+
 	t.Run("a group without a command prints its commands with descriptions and fails", func(t *testing.T) {
 		_, stderr, err := runInlet(t, "sources")
 		if !errors.Is(err, errUsage) {
@@ -69,10 +109,17 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"sourcs", "list"}, []string{`inlet: unknown command "sourcs" for "inlet"`, "Did you mean this? inlet sources", "Run 'inlet --help' for usage."}},
 		{[]string{"sources", "lst", "--server", "x"}, []string{`inlet: unknown command "lst" for "inlet sources"`, "Did you mean one of these? inlet sources list, inlet sources get", "Run 'inlet sources --help' for usage."}},
-		{[]string{"events", "list", "--limit", "ten"}, []string{`inlet: invalid argument "ten" for "--limit" flag: strconv.ParseInt: parsing "ten": invalid syntax`, "Run 'inlet events list --help' for usage."}},
-		{[]string{"sources", "get"}, []string{"inlet: inlet sources get takes one argument, the source ID (got 0)", "Run 'inlet sources get --help' for usage."}},
-		{[]string{"serve", "--sync", "sometimes"}, []string{`inlet failed to start: --sync: "sometimes" is not full, normal or off`, "Run 'inlet serve --help' for usage."}},
-		{[]string{"serve", "--nope"}, []string{"inlet failed to start: unknown flag: --nope", "Run 'inlet serve --help' for usage."}},
+		{[]string{"events", "list", "--limit", "ten"}, []string{`inlet: --limit: not a number: "ten"`, "Usage: inlet events list [filters] [flags]", "Run 'inlet events list --help' for usage."}},
+		{[]string{"events", "list", "--limit"}, []string{`inlet: --limit: needs a value`, "Usage: inlet events list [filters] [flags]", "Run 'inlet events list --help' for usage."}},
+		{[]string{"events", "list", "--lmit", "3"}, []string{`inlet: --lmit: unknown flag`, "Usage: inlet events list [filters] [flags]", "Run 'inlet events list --help' for usage."}},
+		{[]string{"sources", "list", "--json=maybe"}, []string{`inlet: --json: not true or false: "maybe"`, "Usage: inlet sources list [flags]", "Run 'inlet sources list --help' for usage."}},
+		{[]string{"serve", "--shutdown-timeout", "soon"}, []string{`inlet failed to start: --shutdown-timeout: not a duration such as 30s or 5m: "soon"`, "Usage: inlet serve [flags]", "Run 'inlet serve --help' for usage."}},
+		{[]string{"events", "list", "--since", "yesterday", "--admin-token", "any"}, []string{`inlet: --since: not an RFC 3339 time such as 2026-01-02T15:04:05Z: "yesterday"`, "Usage: inlet events list [filters] [flags]", "Run 'inlet events list --help' for usage."}},
+		{[]string{"sources", "try", "shop", "--header", "no-colon", "--admin-token", "any"}, []string{`inlet: --header: not Name: value, such as 'X-GitHub-Event: push': "no-colon"`, "Usage: inlet sources try ID [--header 'Name: value']... [--data BODY|@FILE|@-] [flags]", "Run 'inlet sources try --help' for usage."}},
+		{[]string{"sources", "create", "--name", "x", "--config", "{\"nope\": 1}", "--admin-token", "any"}, []string{`inlet: --config: not a source configuration: json: unknown field "nope"`, "Usage: inlet sources create --name NAME [--id ID] [--disabled] [--config JSON] [flags]", "Run 'inlet sources create --help' for usage."}},
+		{[]string{"sources", "get"}, []string{"inlet: inlet sources get takes one argument, the source ID (got 0)", "Usage: inlet sources get ID [flags]", "Run 'inlet sources get --help' for usage."}},
+		{[]string{"serve", "--sync", "sometimes"}, []string{`inlet failed to start: --sync: "sometimes" is not full, normal or off`, "Usage: inlet serve [flags]", "Run 'inlet serve --help' for usage."}},
+		{[]string{"serve", "--nope"}, []string{"inlet failed to start: --nope: unknown flag", "Usage: inlet serve [flags]", "Run 'inlet serve --help' for usage."}},
 	} {
 		t.Run(strings.Join(tc.args, " ")+" says what is wrong in one line, then a hint", func(t *testing.T) {
 			stdout, stderr, err := runInlet(t, tc.args...)
@@ -142,5 +189,17 @@ func TestCLIServerAsHostPortAndSourceConfig(t *testing.T) {
 	mustRunInlet(t, append([]string{"sources", "create", "--id", "plain", "--name", "Plain"}, conn...)...)
 	if stdout := mustRunInlet(t, append([]string{"sources", "get", "plain"}, conn...)...); !strings.HasSuffix(stdout, "\n\nconfig: none (no verification, no idempotency key, default limits)\n") {
 		t.Errorf("sources get of a source without configuration printed:\n%s", stdout)
+	}
+}
+
+func TestBadVariableIsNamed(t *testing.T) {
+	isolateCLIEnv(t)
+	t.Setenv("INLET_QUEUE_SIZE", "many")
+	_, stderr, err := runInlet(t, "serve", "--data", t.TempDir())
+	if !errors.Is(err, errUsage) {
+		t.Errorf("err %v, want a usage error", err)
+	}
+	if want := `inlet failed to start: $INLET_QUEUE_SIZE: not a number: "many"` + "\n"; !strings.HasPrefix(stderr, want) {
+		t.Errorf("stderr %q, want it to start with %q", stderr, want)
 	}
 }

@@ -170,3 +170,11 @@ func (p printer) sourceConfig(c inlet.SourceConfig) error {
 	}
 	return p.table([]string{"CONFIG", "VALUE"}, rows...)
 }
+
+// plural says n things: "1 event", "2 events".
+func plural[N int | int64](n N, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

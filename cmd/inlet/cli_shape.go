@@ -56,7 +56,7 @@ func timeOrDash(e *inlet.CatalogEntry) string {
 }
 
 func printCatalogEntry(w io.Writer, e *inlet.CatalogEntry) error {
-	fmt.Fprintf(w, "%s %s: %d events from %s to %s\n", e.SourceID, e.Type, e.Count, inlet.FormatTime(e.FirstSeen), inlet.FormatTime(e.LastSeen))
+	fmt.Fprintf(w, "%s %s: %s from %s to %s\n", e.SourceID, e.Type, plural(e.Count, "event", "events"), inlet.FormatTime(e.FirstSeen), inlet.FormatTime(e.LastSeen))
 	if !e.DriftSince.IsZero() {
 		fmt.Fprintf(w, "drift since %s\n", inlet.FormatTime(e.DriftSince))
 	}
@@ -96,7 +96,7 @@ func (f tryFlags) tryRequest(stdin io.Reader) (inlethttp.TryRequest, error) {
 	for _, h := range f.headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(name) == "" {
-			return req, usageErrorf("--header %q must be Name:value, for example --header 'X-GitHub-Event: push'", h)
+			return req, usageErrorf("--header: not Name: value, such as 'X-GitHub-Event: push': %q", h)
 		}
 		name = strings.TrimSpace(name)
 		if old, ok := req.Headers[name]; ok {
@@ -143,7 +143,7 @@ func trySource(ctx context.Context, client *inlethttp.Client, id string, req inl
 		}
 	}
 	fmt.Fprintf(w, "verification: %s\n", v)
-	fmt.Fprintf(w, "outcome:      %s (status %d)\n", res.Outcome, res.Status)
+	fmt.Fprintf(w, "outcome:      %s (status %d)\n", tryOutcome(res.Outcome), res.Status)
 	if res.Error != nil {
 		fmt.Fprintf(w, "refused:      %s: %s\n", res.Error.Code, res.Error.Message)
 	}
@@ -211,4 +211,18 @@ directory holding the admin token is --data-dir here.`,
 		}
 		return trySource(ctx, a.client, args[0], req, a.out.json, a.out.w)
 	})
+}
+
+// tryOutcome says a dry run's outcome in the conditional: nothing was
+// stored, dropped or refused, only would have been.
+func tryOutcome(outcome string) string {
+	switch outcome {
+	case inlethttp.TryStored:
+		return "would be stored"
+	case inlethttp.TryDropped:
+		return "would be dropped"
+	case inlethttp.TryRefused:
+		return "would be refused"
+	}
+	return outcome
 }

@@ -67,11 +67,11 @@ func TestStartFailures(t *testing.T) {
 			{[]string{"--addr", "8686"}, `inlet failed to start: --addr: "8686" is not host:port, such as 127.0.0.1:8686 or :8686`},
 			{[]string{"--retention", "forever"}, `inlet failed to start: --retention: "forever" is neither days such as 90d nor a duration such as 72h`},
 			{[]string{"--db", "mysql://db/inlet"}, "inlet failed to start: --db: want a postgres:// URL (without it, the SQLite file in --data is used)"},
-			{[]string{"--queue-size", "many"}, `inlet failed to start: invalid argument "many" for "--queue-size" flag: strconv.ParseInt: parsing "many": invalid syntax`},
+			{[]string{"--queue-size", "many"}, `inlet failed to start: --queue-size: not a number: "many"`},
 		} {
 			data := filepath.Join(t.TempDir(), "data")
 			stdout, stderr, code := runBinary(t, bin, append([]string{"serve", "--data", data}, tc.args...)...)
-			want := tc.want + "\nRun 'inlet serve --help' for usage.\n"
+			want := tc.want + "\nUsage: inlet serve [flags]\nRun 'inlet serve --help' for usage.\n"
 			if code != 1 || stderr != want || stdout != "" {
 				t.Errorf("serve %s: exit %d, stderr %q, want exit 1 and %q", strings.Join(tc.args, " "), code, stderr, want)
 			}

@@ -7,7 +7,10 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -303,7 +306,6 @@ func TestCLI(t *testing.T) {
 			{"sources", "list", "extra"},
 			{"events", "list", "--limit", "ten"},
 			{"nonsense"},
-			{},
 		} {
 			_, stderr, err := runInlet(t, append(args, conn...)...)
 			if !errors.Is(err, errUsage) || !strings.Contains(strings.ToLower(stderr), "usage") && !strings.Contains(stderr, "invalid value") && !strings.Contains(stderr, "takes no arguments") {
@@ -326,13 +328,160 @@ func TestCLIWithTheServerDown(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
 
-	_, _, err = runInlet(t, "sources", "list", "--server", "http://"+addr, "--admin-token", "any")
-	if err == nil {
-		t.Fatal("sources list against a stopped server succeeded")
+	t.Run("a command says in one line that no server answers, where, and how to point at another", func(t *testing.T) {
+		_, stderr, err := runInlet(t, "sources", "list", "--server", "http://"+addr, "--admin-token", "any")
+		if err == nil {
+			t.Fatal("sources list against a stopped server succeeded")
+		}
+		if strings.Count(stderr, "\n") != 1 {
+			t.Errorf("stderr is not one line:\n%s", stderr)
+		}
+		for _, want := range []string{"no server answers at http://" + addr, "connection refused", "inlet serve", "--server", "INLET_SERVER"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("stderr %q lacks %q", stderr, want)
+			}
+		}
+		for _, bad := range []string{"dial tcp", `Get "`, "?"} {
+			if strings.Contains(stderr, bad) {
+				t.Errorf("stderr %q shows Go's dial error (%q)", stderr, bad)
+			}
+		}
+	})
+
+	t.Run("events tail says so once, then keeps retrying", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		defer cancel()
+		var out, stderr bytes.Buffer
+		if err := run(ctx, []string{"events", "tail", "--server", addr, "--admin-token", "any"}, &out, &stderr); err != nil {
+			t.Fatalf("tail ended with %v; want it to retry until interrupted", err)
+		}
+		lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
+		if len(lines) != 1 || !strings.Contains(lines[0], "no server answers at http://"+addr) ||
+			!strings.Contains(lines[0], "INLET_SERVER") || !strings.HasSuffix(lines[0], "retrying until it answers") {
+			t.Errorf("tail printed on stderr:\n%s\nwant one line saying no server answers, how to point at one, and that it retries", stderr.String())
+		}
+	})
+
+	t.Run("completion offers nothing, not file names", func(t *testing.T) {
+		stdout := mustRunInlet(t, "__complete", "sources", "get", "--server", addr, "--admin-token", "any", "")
+		if strings.TrimSpace(stdout) != ":4" {
+			t.Errorf("completion printed %q, want only the no-file directive", stdout)
+		}
+	})
+}
+
+func TestCLIRefusedTokenSaysWhereItCameFrom(t *testing.T) {
+	isolateCLIEnv(t)
+	cfg := liveConfig(t)
+	s := startLive(t, cfg)
+	wrongDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(wrongDir, "admin-token"), []byte("not-the-token\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if msg := inlet.ErrorMessageOrText(err); !strings.Contains(msg, "cannot reach the server at http://"+addr) {
-		t.Errorf("the error printed would be %q, want it to say the server at %s cannot be reached", msg, addr)
+	for _, tc := range []struct {
+		name, env string
+		args      []string
+		want      string
+	}{
+		{"the flag", "", []string{"--admin-token", "not-the-token"}, "the admin token from --admin-token"},
+		{"the environment", "not-the-token", nil, "the admin token from $INLET_ADMIN_TOKEN"},
+		{"the data directory's file", "", []string{"--data", wrongDir}, "the admin token from the file " + filepath.Join(wrongDir, "admin-token")},
+	} {
+		t.Run("a token from "+tc.name+" is named when it is refused", func(t *testing.T) {
+			t.Setenv("INLET_ADMIN_TOKEN", tc.env)
+			_, stderr, err := runInlet(t, append([]string{"sources", "list", "--server", s.url}, tc.args...)...)
+			if inlet.ErrorCode(err) != inlet.EUNAUTHORIZED {
+				t.Errorf("err %v, want unauthorized", err)
+			}
+			if !strings.Contains(stderr, "token is wrong") || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("stderr %q, want one line saying the token is wrong and %q", stderr, tc.want)
+			}
+		})
 	}
+
+	t.Run("sources try, whose --data is the body, finds the data directory in INLET_DATA too", func(t *testing.T) {
+		t.Setenv("INLET_DATA", wrongDir)
+		_, stderr, _ := runInlet(t, "sources", "try", "shop", "--server", s.url, "--data", "{}")
+		if want := "the admin token from the file " + filepath.Join(wrongDir, "admin-token"); !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q, want it to name %q", stderr, want)
+		}
+	})
+}
+
+func TestCLICompletionOffersIDs(t *testing.T) {
+	isolateCLIEnv(t)
+	s := startLive(t, liveConfig(t))
+	conn := []string{"--server", s.url, "--admin-token", s.token}
+	mustRunInlet(t, append([]string{"sources", "create", "--id", "shop", "--name", "Shop backend"}, conn...)...)
+	mustRunInlet(t, append([]string{"sources", "create", "--id", "crm", "--name", "CRM"}, conn...)...)
+	mustRunInlet(t, append([]string{"destinations", "create", "--id", "hook", "--name", "Hook", "--url", "http://127.0.0.1:9/hook", "--disabled"}, conn...)...)
+	s.collect("POST", "/collect/purchase/shop/session-42", header("Content-Type", "application/json"), strings.NewReader(`{}`))
+
+	// What the shell asks the program: the words typed, the last one being
+	// the one to complete; it answers candidates, then :directive.
+	for _, tc := range []struct {
+		name  string
+		words []string
+		want  []string
+	}{
+		{"source ids for sources get", []string{"sources", "get", ""}, []string{"shop\tShop backend", "crm\tCRM"}},
+		{"the source ids that start with what is typed", []string{"sources", "delete", "s"}, []string{"shop\tShop backend"}},
+		{"nothing after the one id", []string{"sources", "get", "shop", ""}, nil},
+		{"destination ids for deliveries list", []string{"deliveries", "list", ""}, []string{"hook\tHook"}},
+		{"destination ids for destinations get", []string{"destinations", "get", ""}, []string{"hook\tHook"}},
+		{"session ids for sessions get", []string{"sessions", "get", ""}, []string{"session-42"}},
+		{"source ids for --source", []string{"events", "list", "--source", "c"}, []string{"crm\tCRM"}},
+	} {
+		t.Run("completion offers "+tc.name, func(t *testing.T) {
+			args := append(append(append([]string{"__complete"}, tc.words[:2]...), conn...), tc.words[2:]...)
+			lines := strings.Split(strings.TrimRight(mustRunInlet(t, args...), "\n"), "\n")
+			got, directive := lines[:len(lines)-1], lines[len(lines)-1]
+			sort.Strings(got)
+			want := append([]string(nil), tc.want...)
+			sort.Strings(want)
+			if strings.Join(got, "|") != strings.Join(want, "|") || directive != ":4" {
+				t.Errorf("completion offered %q %s, want %q :4", got, directive, want)
+			}
+		})
+	}
+}
+
+func TestCLIWordsForOneThingAndForADryRun(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{{0, "0 events"}, {1, "1 event"}, {2, "2 events"}} {
+		if got := plural(tc.n, "event", "events"); got != tc.want {
+			t.Errorf("plural(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+
+	isolateCLIEnv(t)
+	s := startLive(t, liveConfig(t))
+	conn := []string{"--server", s.url, "--admin-token", s.token}
+	mustRunInlet(t, append([]string{"sources", "create", "--id", "shop", "--name", "Shop"}, conn...)...)
+
+	t.Run("the dry run says the event would be stored, not that it is", func(t *testing.T) {
+		out := mustRunInlet(t, append([]string{"sources", "try", "shop", "--data", `{"a": 1}`}, conn...)...)
+		if !strings.Contains(out, "outcome:      would be stored (status 200)") {
+			t.Errorf("sources try printed:\n%s", out)
+		}
+	})
+
+	t.Run("one event in the catalog is 1 event", func(t *testing.T) {
+		s.collect("POST", "/collect/purchase/shop", header("Content-Type", "application/json"), strings.NewReader(`{"a": 1}`))
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			out, _, err := runInlet(t, append([]string{"catalog", "--source", "shop", "--type", "purchase"}, conn...)...)
+			if err == nil && strings.HasPrefix(out, "shop purchase: 1 event from ") {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("catalog printed %q (%v); want it to start with \"shop purchase: 1 event from\"", out, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 }
 
 // lockedBuffer is a bytes.Buffer that a running server may write to while

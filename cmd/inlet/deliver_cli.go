@@ -206,7 +206,7 @@ func Replay(ctx context.Context, c *inlethttp.Client, id string, o ReplayOptions
 	if out.json {
 		return out.json1(map[string]int{"replayed": n})
 	}
-	fmt.Fprintf(out.w, "%d events to deliver again to %s\n", n, id)
+	fmt.Fprintf(out.w, "%s to deliver again to %s\n", plural(n, "event", "events"), id)
 	return nil
 }
 
@@ -258,7 +258,7 @@ func changeDeliveries(ctx context.Context, id string, req inlethttp.RetryRequest
 	if out.json {
 		return out.json1(map[string]int{key: n})
 	}
-	fmt.Fprintf(out.w, "%d deliveries to %s %s\n", n, id, done)
+	fmt.Fprintf(out.w, "%s to %s %s\n", plural(n, "delivery", "deliveries"), id, done)
 	return nil
 }
 
@@ -305,7 +305,7 @@ func ImportEvents(ctx context.Context, c *inlethttp.Client, path string, progres
 	if out.json {
 		return out.json1(res)
 	}
-	fmt.Fprintf(out.w, "%s: %d records read, %d imported, %d stored already\n", path, res.Lines, res.Imported, res.Skipped)
+	fmt.Fprintf(out.w, "%s: %s read, %d imported, %d stored already\n", path, plural(res.Lines, "record", "records"), res.Imported, res.Skipped)
 	return nil
 }
 

@@ -1,33 +1,49 @@
 package main
 
-// TestREADME runs the shell examples of README.md, top to bottom, and
-// compares what they print with what the README says they print.
+// TestREADME runs the shell examples of README.md and of every page in
+// docs/, each page top to bottom, and compares what they print with what
+// the page says they print.
 //
-// The convention, for whoever writes README examples:
+// The convention, for whoever writes examples in README.md or docs/*.md:
 //
-//   - Every ```sh block runs, in order, in one bash shell (variables, exports
-//     and functions carry over from block to block), in a scratch copy of the
-//     repository: a fresh directory, so `inlet-data/` starts empty. HOME is a
-//     temporary directory whose ~/.local/bin is on PATH; INLET_ADDR and
-//     INLET_SERVER name a free port, and every "127.0.0.1:8686" in a block
-//     (and "127.0.0.1:8687", a second port) is replaced by it.
+//   - Every page runs on its own (in parallel with the others), in a scratch
+//     copy of the repository of its own: a fresh directory, so `inlet-data/`
+//     starts empty. A page is complete in itself: it builds inlet, starts its
+//     servers, creates what it uses, and stops and removes all of it. A new
+//     page in docs/ is run without changing this test.
+//   - Every ```sh block of a page runs, in order, in one bash shell
+//     (variables, exports, functions and background jobs carry over from
+//     block to block). HOME is a temporary directory whose ~/.local/bin is on
+//     PATH; INLET_ADDR and INLET_SERVER name a free port of the page, and
+//     every "127.0.0.1:8686" in a block (and "127.0.0.1:8687", a second
+//     port) is replaced by it.
 //   - A ```text block right after a ```sh block (blank lines between are
 //     fine) is the output of that sh block, stdout and stderr together. It is
 //     compared after ids (UUIDs) and RFC 3339 times are replaced by <id> and
 //     <time> and runs of blanks are made one space; in it, <anything> stands
 //     for one word (an id, a count, a time), "..." in a line for any text, and
 //     a line of only "..." for any lines. A sh block without one must only
-//     succeed.
+//     succeed. Numbers a page prints belong in a text block, not in a comment.
 //   - A command that fails prints "[exit status N]" into the output; that is a
 //     test failure unless the output block shows it.
 //   - <!-- readme-test: background --> on the line before a block runs it in
-//     the background (a server): the test waits until /readyz answers on the
-//     ports the block names (the first port if it names none) and stops the
-//     block's processes (SIGTERM to its process group) at the end.
+//     the background (a server "in another terminal"): the test waits until
+//     /readyz answers on the ports the block names (the first port if it
+//     names none) and stops the block's processes (SIGTERM to its process
+//     group) at the end of the page, or before a block marked
+//     <!-- readme-test: after stopping the servers --> (the reader's Ctrl-C).
+//     A server started with & in a block is the page's to stop; whatever
+//     still runs when the page ends is stopped and is a failure.
+//   - <!-- readme-test: postgres --> (or "postgres background") runs a block
+//     only when INLET_TEST_POSTGRES is set, with $DB the URL of a schema of
+//     its own there, dropped afterwards; otherwise the block is skipped.
 //   - <!-- readme-test: skip REASON --> on the line before a block does not run
 //     it (a second database, a benchmark, docker, the test command itself),
 //     and the test log says why. Fences other than sh, text and data formats
 //     (json, yaml, ...) are refused, so that no example is left out unseen.
+//   - When a page ends, its scratch copy must hold nothing `git status` would
+//     show: every file it created is removed or ignored by .gitignore. Nor
+//     may it leave a new file in the repository itself.
 
 import (
 	"bufio"
@@ -43,6 +59,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"inlet/postgres/pgtest"
 )
 
 // readmeBlock is a fenced block of the README.
@@ -64,7 +82,7 @@ var dataLangs = map[string]bool{"json": true, "yaml": true, "toml": true, "lua":
 
 // parseReadme returns the sh blocks of a README, each with the text block
 // that follows it, in order; it refuses fences it would not know what to do with.
-func parseReadme(text string) ([]*readmeBlock, error) {
+func parseReadme(name, text string) ([]*readmeBlock, error) {
 	lines := strings.Split(text, "\n")
 	var blocks []*readmeBlock
 	var prev *readmeBlock // the last sh block, while only blank lines follow it
@@ -91,7 +109,7 @@ func parseReadme(text string) ([]*readmeBlock, error) {
 			body = append(body, strings.TrimPrefix(lines[i], m[1]))
 		}
 		if i == len(lines) {
-			return nil, fmt.Errorf("README.md:%d: the block is never closed", b.line)
+			return nil, fmt.Errorf("%s:%d: the block is never closed", name, b.line)
 		}
 		b.body = strings.Join(body, "\n") + "\n"
 		switch {
@@ -103,7 +121,7 @@ func parseReadme(text string) ([]*readmeBlock, error) {
 			prev.output = b
 		case b.lang == "text" || dataLangs[b.lang]:
 		default:
-			return nil, fmt.Errorf("README.md:%d: a ```%s block: write shell examples as ```sh and outputs as ```text (see readme_test.go)", b.line, b.lang)
+			return nil, fmt.Errorf("%s:%d: a ```%s block: write shell examples as ```sh and outputs as ```text (see readme_test.go)", name, b.line, b.lang)
 		}
 		prev = nil
 	}
@@ -208,9 +226,23 @@ func scratchRepo(t *testing.T, root, dir string) {
 	}
 }
 
+// readmePages lists the pages TestREADME runs: README.md, then docs/*.md.
+func readmePages(t *testing.T, root string) []string {
+	t.Helper()
+	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := []string{"README.md"}
+	for _, d := range docs {
+		pages = append(pages, filepath.Join("docs", filepath.Base(d)))
+	}
+	return pages
+}
+
 func TestREADME(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds inlet and runs every README example")
+		t.Skip("builds inlet and runs every README and docs example")
 	}
 	for _, tool := range []string{"bash", "curl", "openssl", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -221,11 +253,61 @@ func TestREADME(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, err := os.ReadFile(filepath.Join(root, "README.md"))
+	before := untracked(t, root)
+	t.Cleanup(func() {
+		if t.Failed() {
+			return
+		}
+		after := untracked(t, root)
+		for f := range after {
+			if !before[f] {
+				t.Errorf("the examples left %s in the repository", f)
+			}
+		}
+	})
+	pages := readmePages(t, root)
+	if len(pages) < 2 {
+		t.Fatalf("only %v to run: where are the docs?", pages)
+	}
+	// A schema of its own in INLET_TEST_POSTGRES, for the pages' blocks
+	// marked postgres; without it they are skipped.
+	db := ""
+	if os.Getenv(pgtest.EnvURL) != "" {
+		db = pgtest.URL(t)
+	}
+	for _, page := range pages {
+		t.Run(filepath.Base(page), func(t *testing.T) {
+			t.Parallel()
+			runReadmePage(t, root, page, db)
+		})
+	}
+}
+
+// untracked returns the files git shows as untracked in root, or nil where
+// root is not a git checkout.
+func untracked(t *testing.T, root string) map[string]bool {
+	t.Helper()
+	out, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=all").Output()
+	if err != nil {
+		return nil
+	}
+	files := map[string]bool{}
+	for _, l := range strings.Split(string(out), "\n") {
+		if f, ok := strings.CutPrefix(l, "?? "); ok {
+			files[f] = true
+		}
+	}
+	return files
+}
+
+// runReadmePage runs the blocks of one page in a scratch copy of the
+// repository and checks what they print and what they leave.
+func runReadmePage(t *testing.T, root, page, db string) {
+	text, err := os.ReadFile(filepath.Join(root, page))
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks, err := parseReadme(string(text))
+	blocks, err := parseReadme(page, string(text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,20 +320,24 @@ func TestREADME(t *testing.T) {
 		}
 	}
 	scratchRepo(t, root, work)
+	fresh := listDir(t, work)
 	addr, addr2 := freePort(t), freePort(t)
-	sh := startReadmeShell(t, work, home, state, addr)
-	defer sh.stop()
+	sh := startReadmeShell(t, work, home, state, addr, db)
 
 	ran, skipped := 0, 0
 	for i, b := range blocks {
-		where := fmt.Sprintf("README.md:%d", b.line)
+		where := fmt.Sprintf("%s:%d", page, b.line)
 		script := strings.NewReplacer("127.0.0.1:8686", addr, "127.0.0.1:8687", addr2).Replace(b.body)
 		switch {
 		case strings.HasPrefix(b.marker, "skip"):
 			skipped++
 			t.Logf("%s: skipped: %s", where, strings.TrimSpace(strings.TrimPrefix(b.marker, "skip")))
 			continue
-		case b.marker == "background":
+		case strings.HasPrefix(b.marker, "postgres") && db == "":
+			skipped++
+			t.Logf("%s: skipped: %s is not set", where, pgtest.EnvURL)
+			continue
+		case b.marker == "postgres background" || b.marker == "background":
 			ran++
 			// Wait for the servers the block names, or the default one.
 			var wait []string
@@ -265,24 +351,55 @@ func TestREADME(t *testing.T) {
 			}
 			sh.background(i, script, wait, where)
 			continue
+		case b.marker == "after stopping the servers":
+			sh.stop()
+		case b.marker == "postgres":
 		case b.marker != "":
-			t.Fatalf("%s: unknown marker %q: want background or skip REASON", where, b.marker)
+			t.Fatalf("%s: unknown marker %q: want background, after stopping the servers, or skip REASON", where, b.marker)
 		}
 		ran++
 		out := sh.run(i, script, where)
 		if b.output != nil {
 			want := strings.NewReplacer("127.0.0.1:8686", addr, "127.0.0.1:8687", addr2).Replace(b.output.body)
 			if !outputPattern(want).MatchString(normalizeOutput(out) + "\n") {
-				t.Errorf("%s: the block printed\n%s\nbut README.md:%d says\n%s", where, indent(out), b.output.line, indent(b.output.body))
+				t.Errorf("%s: the block printed\n%s\nbut %s:%d says\n%s", where, indent(out), page, b.output.line, indent(b.output.body))
 			}
 		} else if strings.Contains(out, "[exit status ") {
 			t.Errorf("%s: a command failed:\n%s", where, indent(out))
 		}
 	}
-	t.Logf("%d README blocks run, %d skipped", ran, skipped)
-	if ran < 10 {
-		t.Errorf("only %d README blocks ran", ran)
+	sh.stop()
+	if left := sh.stopJobs(); left > 0 {
+		t.Errorf("%s: %d background jobs still ran at the end of the page; stop the servers it starts", page, left)
 	}
+	t.Logf("%s: %d blocks run, %d skipped", page, ran, skipped)
+
+	for _, name := range listDir(t, work) {
+		if contains(fresh, name) {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Join(work, name)); err == nil && fi.IsDir() {
+			name += "/"
+		}
+		// What git would not show (inlet-data/) may stay, as in a clone.
+		if exec.Command("git", "-C", root, "check-ignore", "-q", "--", name).Run() != nil {
+			t.Errorf("%s left %s in the repository, which git status shows: remove it at the end of the page", page, name)
+		}
+	}
+}
+
+// listDir returns the names in dir.
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 func indent(s string) string {
@@ -291,7 +408,7 @@ func indent(s string) string {
 
 // startReadmeShell starts the bash that runs the blocks, in work, with the
 // environment the README's reader is assumed to have.
-func startReadmeShell(t *testing.T, work, home, state, addr string) *readmeShell {
+func startReadmeShell(t *testing.T, work, home, state, addr, db string) *readmeShell {
 	t.Helper()
 	env := []string{
 		"HOME=" + home,
@@ -299,6 +416,9 @@ func startReadmeShell(t *testing.T, work, home, state, addr string) *readmeShell
 		"INLET_ADDR=" + addr,
 		"INLET_SERVER=http://" + addr,
 		"LANG=C.UTF-8",
+	}
+	if db != "" {
+		env = append(env, "DB="+db)
 	}
 	// The Go caches of the machine: a new HOME must not mean a cold build.
 	for _, name := range []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOFLAGS", "GOPROXY", "GOTOOLCHAIN"} {
@@ -419,12 +539,33 @@ func (sh *readmeShell) files(i int, script string) (file, out string) {
 // stop ends the background blocks (SIGTERM, then SIGKILL after 15s).
 func (sh *readmeShell) stop() {
 	for _, pgid := range sh.bg {
-		syscall.Kill(-pgid, syscall.SIGTERM)
-		for deadline := time.Now().Add(15 * time.Second); syscall.Kill(-pgid, 0) == nil; time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				syscall.Kill(-pgid, syscall.SIGKILL)
-				break
-			}
+		stopGroup(pgid)
+	}
+	sh.bg = nil
+}
+
+// stopGroup ends a process group: SIGTERM, then SIGKILL after 15s.
+func stopGroup(pgid int) {
+	syscall.Kill(-pgid, syscall.SIGTERM)
+	for deadline := time.Now().Add(15 * time.Second); syscall.Kill(-pgid, 0) == nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			syscall.Kill(-pgid, syscall.SIGKILL)
+			break
 		}
 	}
+}
+
+// stopJobs stops the jobs the page's blocks started with & and left
+// running, and says how many there were.
+func (sh *readmeShell) stopJobs() int {
+	sh.t.Helper()
+	var n int
+	for _, f := range strings.Fields(sh.send("echo __readme_jobs__ $(jobs -pr)\n", "__readme_jobs__", 10*time.Second)) {
+		var pgid int
+		if _, err := fmt.Sscan(f, &pgid); err == nil && pgid > 0 && syscall.Kill(-pgid, 0) == nil {
+			n++
+			stopGroup(pgid)
+		}
+	}
+	return n
 }

@@ -51,6 +51,7 @@ var tailReconnectDelay, tailMaxDelay = 500 * time.Millisecond, 5 * time.Second
 func tailEvents(ctx context.Context, client *inlethttp.Client, f stream.Filter, asJSON bool, stdout, stderr io.Writer) error {
 	last := ""
 	delay := tailReconnectDelay
+	said := false // that the server does not answer, once until it does
 	for {
 		var err error
 		received := false
@@ -76,10 +77,17 @@ func tailEvents(ctx context.Context, client *inlethttp.Client, f stream.Filter, 
 			case inlet.EUNAUTHORIZED, inlet.EINVALID, inlet.ENOTFOUND:
 				return err
 			}
-			fmt.Fprintf(stderr, "inlet: %s; reconnecting\n", inlet.ErrorMessageOrText(err))
+			switch {
+			case inlet.ErrorReason(err) != inlethttp.ReasonUnreachable:
+				fmt.Fprintf(stderr, "inlet: %s; reconnecting\n", inlet.ErrorMessageOrText(err))
+			case !said:
+				fmt.Fprintf(stderr, "inlet: %s; retrying until it answers\n", inlet.ErrorMessage(withServerHint(err)))
+				said = true
+			}
 		}
 		if received {
 			delay = tailReconnectDelay
+			said = false
 		}
 		select {
 		case <-ctx.Done():
