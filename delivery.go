@@ -286,15 +286,22 @@ func (f *BacklogFacts) State(d *Destination, now time.Time) *DeliveryState {
 	return st
 }
 
-// MarshalJSON writes times in the API's format.
+// MarshalJSON writes times in the API's format, the counts first.
 func (s *DeliveryState) MarshalJSON() ([]byte, error) {
-	type plain DeliveryState
 	return json.Marshal(struct {
-		*plain
-		OldestPending     *string `json:"oldest_pending_at"`
-		OldestDead        *string `json:"oldest_dead_at"`
-		OldestUndelivered *string `json:"oldest_undelivered_at"`
-	}{(*plain)(s), formatTimePtr(s.OldestPending), formatTimePtr(s.OldestDead), formatTimePtr(s.OldestUndelivered)})
+		Pending           int         `json:"pending"`
+		Failed            int         `json:"failed"`
+		Dead              int         `json:"dead"`
+		Delivered         int64       `json:"delivered"`
+		OldestPending     *string     `json:"oldest_pending_at"`
+		LagSeconds        float64     `json:"lag_seconds"`
+		OldestDead        *string     `json:"oldest_dead_at"`
+		DeadAgeSeconds    float64     `json:"dead_age_seconds"`
+		OldestUndelivered *string     `json:"oldest_undelivered_at"`
+		Cursor            LogPosition `json:"cursor"`
+		LeaseOwner        string      `json:"lease_owner,omitempty"`
+	}{s.Pending, s.Failed, s.Dead, s.Delivered, formatTimePtr(s.OldestPending), s.LagSeconds,
+		formatTimePtr(s.OldestDead), s.DeadAgeSeconds, formatTimePtr(s.OldestUndelivered), s.Cursor, s.LeaseOwner})
 }
 
 func formatTimePtr(t *time.Time) *string {

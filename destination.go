@@ -150,6 +150,15 @@ func (p *RetryPolicy) Next(attempts int, first, now time.Time) (next time.Time, 
 	return next, next.Sub(first) > maxAge
 }
 
+// SetDefaults fills the fields left empty with their defaults: the retry
+// policy's and DisableAfter.
+func (d *Destination) SetDefaults() {
+	d.Retry = d.Retry.WithDefaults()
+	if d.DisableAfter == "" {
+		d.DisableAfter = DefaultDisableAfter
+	}
+}
+
 // DisableAfterDuration returns DisableAfter as a duration, the default
 // for an empty one; 0 means never.
 func (d *Destination) DisableAfterDuration() time.Duration {

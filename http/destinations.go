@@ -72,7 +72,7 @@ func (s *Server) handleCreateDestination(w http.ResponseWriter, r *http.Request)
 	if req.Retry != nil {
 		d.Retry = *req.Retry
 	}
-	d.Retry = d.Retry.WithDefaults()
+	d.SetDefaults()
 	if err := s.validateDestination(d); err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return

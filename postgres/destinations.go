@@ -23,7 +23,7 @@ const selectDestination = `SELECT id, name, type, enabled, filter, config, retry
 
 // CreateDestination stores a new destination. See inlet.DestinationStore.
 func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) error {
-	d.Retry = d.Retry.WithDefaults()
+	d.SetDefaults()
 	if err := d.Validate(); err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.Destinat
 		}
 		wasEnabled := d.Enabled
 		u.Apply(d)
-		d.Retry = d.Retry.WithDefaults()
+		d.SetDefaults()
 		if err := d.Validate(); err != nil {
 			return err
 		}

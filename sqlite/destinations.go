@@ -21,7 +21,7 @@ const selectDestination = `SELECT id, name, type, enabled, filter, config, retry
 // CreateDestination stores a new destination, with its cursor at the
 // log's head. See inlet.DestinationStore.
 func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) error {
-	d.Retry = d.Retry.WithDefaults()
+	d.SetDefaults()
 	if err := d.Validate(); err != nil {
 		return err
 	}
@@ -175,7 +175,7 @@ func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.Destinat
 		}
 		wasEnabled := d.Enabled
 		u.Apply(d)
-		d.Retry = d.Retry.WithDefaults()
+		d.SetDefaults()
 		if err := d.Validate(); err != nil {
 			return err
 		}

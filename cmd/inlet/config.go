@@ -44,7 +44,7 @@ type Config struct {
 	// merges what it learnt into the store.
 	Catalog         bool
 	CatalogInterval time.Duration
-	// DeliveryLease is how long a node holds the deliveries it claimed:
+	// DeliveryLease is how long a node holds a destination's cursor unrenewed:
 	// the bound on how soon another node takes over a dead node's work.
 	DeliveryLease time.Duration
 	// DeliveryInFlight bounds the sends in flight per destination; 0 is
@@ -107,7 +107,7 @@ func (sf *serveFlags) register(fs *pflag.FlagSet, cfg *Config) {
 	fs.Int64Var(&cfg.RejectionsMaxBytes, "rejections-max-bytes", cfg.RejectionsMaxBytes, "most bytes of rejected requests kept in the log; beyond it, the oldest are dropped")
 	fs.StringVar(&sf.publicURL, "public-url", "", "base URL senders call this collector at, such as https://hooks.example.com (scheme, host, any path prefix a proxy strips); Twilio signs it (default: http:// and the Host header)")
 	fs.BoolVar(&cfg.Catalog, "catalog", cfg.Catalog, "learn the schema catalog from the committed events, in the background")
-	fs.DurationVar(&cfg.DeliveryLease, "delivery-lease", cfg.DeliveryLease, "how long a node holds the deliveries it claimed; another node takes over a dead node's deliveries after it")
+	fs.DurationVar(&cfg.DeliveryLease, "delivery-lease", cfg.DeliveryLease, "how long a node holds a destination's cursor without renewing it; another node takes over a dead node's destinations after it")
 	fs.IntVar(&cfg.DeliveryInFlight, "delivery-in-flight", cfg.DeliveryInFlight, "most events sent at once to one destination (0: the type's, 64 for webhook, 256 for nats)")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.VisitAll(func(f *pflag.Flag) { envFlags(fs, f.Name) })
