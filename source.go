@@ -620,6 +620,7 @@ type Store interface {
 	EventImporter
 	DestinationStore
 	DeliveryStore
+	PrivacyStore
 
 	// Ping returns nil when the store can be read and written.
 	Ping(ctx context.Context) error

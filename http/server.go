@@ -182,6 +182,7 @@ func (s *Server) routeTable() []route {
 		{"GET /api/v1/catalog/{source}/{type}/schema", ClassAdmin, s.admin(s.handleCatalogSchema)},
 	}
 	rts = append(rts, s.destinationRoutes()...)
+	rts = append(rts, s.privacyRoutes()...)
 	rts = append(rts, s.exportRoutes()...)
 	if s.cfg.Console != nil {
 		rts = append(rts,

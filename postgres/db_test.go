@@ -38,6 +38,10 @@ func TestDelivery(t *testing.T) {
 	storetest.RunDelivery(t, func(t *testing.T) inlet.Store { return open(t) })
 }
 
+func TestPrivacy(t *testing.T) {
+	storetest.RunPrivacy(t, func(t *testing.T) inlet.Store { return open(t) })
+}
+
 func TestIntake(t *testing.T) {
 	storetest.RunIntake(t, func(t *testing.T) inlet.Store { return open(t) })
 }
@@ -243,5 +247,55 @@ func TestLateCommitIsNeverSkipped(t *testing.T) {
 	}
 	if len(ids) != 2 || ids[0] != earlyID || ids[1] != late.Event.ID {
 		t.Fatalf("the log after the early commit = %v; want the early event %s, then the late one %s", ids, earlyID, late.Event.ID)
+	}
+}
+
+// TestErasureLeavesNoRowOfThePerson erases a person and then looks for
+// their email, name and a unique property value in every table of the
+// schema, as text.
+func TestErasureLeavesNoRowOfThePerson(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	db, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const email, name, unique = "ana.rights@example.com", "Ana Rightsholder", "ORD-RIGHTS-77819"
+	now := time.Now().UTC()
+	ev := inlet.Intake{Event: inlet.Event{ID: inlet.NewID(), Type: "order", SourceID: "forms", SessionID: "ana-session", InsertedAt: now,
+		Properties: json.RawMessage(fmt.Sprintf(`{"email":%q,"name":%q,"order":%q}`, email, name, unique))},
+		Identity: &inlet.Identity{Identifiers: []inlet.Identifier{{Kind: "email", Value: email}}, Traits: []inlet.Trait{{Name: "name", Value: json.RawMessage(fmt.Sprintf("%q", name))}}}}
+	out, err := db.Append(ctx, []inlet.Intake{ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.EraseProfile(ctx, out[0].ProfileID, now); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT c.relname FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) < 5 {
+		t.Fatalf("tables of the schema: %v, %v", tables, err)
+	}
+	for _, table := range tables {
+		for _, v := range []string{email, name, unique} {
+			var n int
+			q := `SELECT count(*) FROM ` + pgx.Identifier{table}.Sanitize() + ` t WHERE strpos(t::text, $1) > 0`
+			if err := conn.QueryRow(ctx, q, v).Scan(&n); err != nil {
+				t.Fatalf("%s: %v", table, err)
+			}
+			if n > 0 {
+				t.Errorf("%q is still in %d rows of %s after the erasure", v, n, table)
+			}
+		}
 	}
 }

@@ -83,6 +83,17 @@ func (db *DB) append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appen
 	if err := lockIdentity(ctx, tx, intakes); err != nil {
 		return nil, err
 	}
+	// A batch that links events to sessions cannot run beside an
+	// erasure, and sees every erasure before it uses the session cache.
+	epoch := db.sessions.Epoch()
+	for i := range intakes {
+		if intakes[i].Event.SessionID != "" {
+			if epoch, err = db.observeErasures(ctx, tx); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
 	dups, err := inlet.Dedup(ctx, dedupTx{tx}, intakes)
 	if err != nil {
 		return nil, err
@@ -102,7 +113,7 @@ func (db *DB) append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appen
 	if err := tx.Commit(ctx); err != nil {
 		return nil, err
 	}
-	db.cacheSessions(uses, identities)
+	db.cacheSessions(epoch, uses, identities)
 	return b.Results(), nil
 }
 
@@ -171,9 +182,9 @@ func (db *DB) resolveSessions(ctx context.Context, tx pgx.Tx, b *inlet.AppendBat
 
 // cacheSessions remembers the profiles of the sessions a committed batch
 // upserted, and forgets those whose profile a merge moved.
-func (db *DB) cacheSessions(uses map[string]*sessionUse, identities *inlet.IdentityResult) {
+func (db *DB) cacheSessions(epoch int64, uses map[string]*sessionUse, identities *inlet.IdentityResult) {
 	for id, u := range uses {
-		db.sessions.Put(id, identities.Survivor(u.profile))
+		db.sessions.PutIf(epoch, id, identities.Survivor(u.profile))
 	}
 	if identities != nil {
 		for _, id := range identities.MovedSessions {
@@ -280,7 +291,7 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 		add("type = ?", f.Type)
 	}
 	if f.ProfileID != "" { // with the profiles merged into it
-		family, err := db.profileFamily(ctx, f.ProfileID)
+		family, err := profileFamily(ctx, db.pool, f.ProfileID)
 		if err != nil {
 			return nil, err
 		}

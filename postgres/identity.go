@@ -137,8 +137,18 @@ func (t identityTx) SetTraits(ctx context.Context, profile string, traits []inle
 // FindProfile returns a profile, or an alias's survivor, with counts and
 // times over the profile and its aliases. See inlet.SessionStore.
 func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error) {
+	return findProfile(ctx, db.pool, id)
+}
+
+// reader is the pool or a transaction, read from.
+type reader interface {
+	querier
+	rowQuerier
+}
+
+func findProfile(ctx context.Context, q reader, id string) (*inlet.Profile, error) {
 	var into *string
-	err := db.pool.QueryRow(ctx, `SELECT merged_into FROM profiles WHERE id = $1`, id).Scan(&into)
+	err := q.QueryRow(ctx, `SELECT merged_into FROM profiles WHERE id = $1`, id).Scan(&into)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, inlet.Errorf(inlet.ENOTFOUND, "profile %q not found", id)
 	} else if err != nil {
@@ -148,7 +158,7 @@ func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error
 	if into != nil {
 		p.ID, p.MergedInto = *into, *into
 	}
-	family, err := db.profileFamily(ctx, p.ID)
+	family, err := profileFamily(ctx, q, p.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +166,7 @@ func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error
 	slices.Sort(p.Aliases)
 
 	var last *time.Time
-	err = db.pool.QueryRow(ctx, `
+	err = q.QueryRow(ctx, `
 		SELECT (SELECT min(created_at) FROM profiles WHERE id = ANY($1)),
 			(SELECT count(*) FROM events WHERE profile_id = ANY($1)),
 			(SELECT max(inserted_at) FROM events WHERE profile_id = ANY($1)),
@@ -170,7 +180,7 @@ func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error
 		p.LastSeen = last.UTC()
 	}
 
-	rows, err := db.pool.Query(ctx, `SELECT name, value::text FROM traits WHERE profile_id = $1 ORDER BY name`, p.ID)
+	rows, err := q.Query(ctx, `SELECT name, value::text FROM traits WHERE profile_id = $1 ORDER BY name`, p.ID)
 	if err != nil {
 		return nil, storeError(err)
 	}
@@ -181,7 +191,7 @@ func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error
 	}); err != nil {
 		return nil, storeError(err)
 	}
-	rows, err = db.pool.Query(ctx, `SELECT kind, value FROM identifiers WHERE profile_id = $1 ORDER BY kind, value`, p.ID)
+	rows, err = q.Query(ctx, `SELECT kind, value FROM identifiers WHERE profile_id = $1 ORDER BY kind, value`, p.ID)
 	if err != nil {
 		return nil, storeError(err)
 	}
@@ -211,8 +221,8 @@ func (db *DB) FindProfileByIdentifier(ctx context.Context, id inlet.Identifier) 
 
 // profileFamily returns the profile that id resolves to, followed by the
 // profiles merged into it; an unknown id is its own family.
-func (db *DB) profileFamily(ctx context.Context, id string) ([]string, error) {
-	rows, err := db.pool.Query(ctx, `
+func profileFamily(ctx context.Context, q querier, id string) ([]string, error) {
+	rows, err := q.Query(ctx, `
 		WITH root AS (SELECT coalesce((SELECT merged_into FROM profiles WHERE id = $1), $1::text) AS id)
 		SELECT id FROM root
 		UNION ALL

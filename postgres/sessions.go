@@ -13,9 +13,13 @@ import (
 // FindSession returns a session; its last-seen time and event count come
 // from its events. See inlet.SessionStore.
 func (db *DB) FindSession(ctx context.Context, id string) (*inlet.Session, error) {
+	return findSession(ctx, db.pool, id)
+}
+
+func findSession(ctx context.Context, q rowQuerier, id string) (*inlet.Session, error) {
 	var s inlet.Session
 	var last *time.Time
-	err := db.pool.QueryRow(ctx, `
+	err := q.QueryRow(ctx, `
 		SELECT s.id, s.profile_id, s.created_at,
 			(SELECT count(*) FROM events WHERE session_id = s.id),
 			(SELECT max(inserted_at) FROM events WHERE session_id = s.id)

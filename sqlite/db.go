@@ -111,6 +111,10 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		// Statement journals of multi-row inserts stay in memory instead
 		// of spilling to a temporary file past 64 KiB.
 		q.Add("_pragma", "temp_store(MEMORY)")
+		// Deleted content is overwritten, never left in free space: an
+		// erased person's bytes are gone from the file, and not only from
+		// its tables (docs/privacy.md).
+		q.Add("_pragma", "secure_delete(ON)")
 		q.Add("_pragma", "synchronous("+sync+")")
 		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cacheMiB*1024))
 		q.Add("_txlock", "immediate")

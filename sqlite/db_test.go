@@ -33,6 +33,10 @@ func TestDelivery(t *testing.T) {
 	storetest.RunDelivery(t, func(t *testing.T) inlet.Store { return open(t) })
 }
 
+func TestPrivacy(t *testing.T) {
+	storetest.RunPrivacy(t, func(t *testing.T) inlet.Store { return open(t) })
+}
+
 func TestIntake(t *testing.T) {
 	storetest.RunIntake(t, func(t *testing.T) inlet.Store { return open(t) })
 }

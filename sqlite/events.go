@@ -31,6 +31,9 @@ func (db *DB) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appen
 		return nil, storeError(err)
 	}
 	defer tx.Rollback()
+	// An erasure clears the cache; a batch that began before caches
+	// nothing it read (it may have linked a session the erasure removed).
+	epoch := db.sessions.Epoch()
 
 	dups, err := inlet.Dedup(ctx, dedupTx{db, tx}, intakes)
 	if err != nil {
@@ -51,7 +54,7 @@ func (db *DB) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appen
 	if err := tx.Commit(); err != nil {
 		return nil, storeError(err)
 	}
-	db.cacheSessions(resolved, identities)
+	db.cacheSessions(epoch, resolved, identities)
 	return b.Results(), nil
 }
 
@@ -75,9 +78,9 @@ func checkBatchIDs(intakes []inlet.Intake) error {
 // cacheSessions remembers the profiles of the sessions a committed batch
 // resolved (id and profile pairs), and forgets those whose profile a merge
 // moved.
-func (db *DB) cacheSessions(resolved []string, identities *inlet.IdentityResult) {
+func (db *DB) cacheSessions(epoch int64, resolved []string, identities *inlet.IdentityResult) {
 	for i := 0; i < len(resolved); i += 2 {
-		db.sessions.Put(resolved[i], identities.Survivor(resolved[i+1]))
+		db.sessions.PutIf(epoch, resolved[i], identities.Survivor(resolved[i+1]))
 	}
 	if identities != nil {
 		for _, id := range identities.MovedSessions {

@@ -127,8 +127,18 @@ func (t identityTx) SetTraits(ctx context.Context, profile string, traits []inle
 // FindProfile returns a profile, or an alias's survivor, with counts and
 // times over the profile and its aliases. See inlet.SessionStore.
 func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error) {
+	return findProfile(ctx, db.read, id)
+}
+
+// reader is a pool or a transaction, read from.
+type reader interface {
+	querier
+	rowQuerier
+}
+
+func findProfile(ctx context.Context, q reader, id string) (*inlet.Profile, error) {
 	var into sql.NullString
-	err := db.read.QueryRowContext(ctx, `SELECT merged_into FROM profiles WHERE id = ?`, id).Scan(&into)
+	err := q.QueryRowContext(ctx, `SELECT merged_into FROM profiles WHERE id = ?`, id).Scan(&into)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, inlet.Errorf(inlet.ENOTFOUND, "profile %q not found", id)
 	} else if err != nil {
@@ -138,7 +148,7 @@ func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error
 	if into.Valid {
 		p.ID = into.String
 	}
-	aliases, err := db.read.QueryContext(ctx, `SELECT id FROM profiles WHERE merged_into = ? ORDER BY id`, p.ID)
+	aliases, err := q.QueryContext(ctx, `SELECT id FROM profiles WHERE merged_into = ? ORDER BY id`, p.ID)
 	if err != nil {
 		return nil, storeError(err)
 	}
@@ -156,7 +166,7 @@ func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error
 
 	var created int64
 	var last sql.NullInt64
-	err = db.read.QueryRowContext(ctx, `
+	err = q.QueryRowContext(ctx, `
 		SELECT (SELECT min(created_at) FROM profiles WHERE id IN `+familySQL+`),
 			(SELECT count(*) FROM events WHERE profile_id IN `+familySQL+`),
 			(SELECT max(inserted_at) FROM events WHERE profile_id IN `+familySQL+`),
@@ -171,7 +181,7 @@ func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error
 		p.LastSeen = time.Unix(0, last.Int64).UTC()
 	}
 
-	rows, err := db.read.QueryContext(ctx, `SELECT name, value FROM traits WHERE profile_id = ? ORDER BY name`, p.ID)
+	rows, err := q.QueryContext(ctx, `SELECT name, value FROM traits WHERE profile_id = ? ORDER BY name`, p.ID)
 	if err != nil {
 		return nil, storeError(err)
 	}
@@ -186,7 +196,7 @@ func (db *DB) FindProfile(ctx context.Context, id string) (*inlet.Profile, error
 	if err := rows.Close(); err != nil {
 		return nil, storeError(err)
 	}
-	rows, err = db.read.QueryContext(ctx, `SELECT kind, value FROM identifiers WHERE profile_id = ? ORDER BY kind, value`, p.ID)
+	rows, err = q.QueryContext(ctx, `SELECT kind, value FROM identifiers WHERE profile_id = ? ORDER BY kind, value`, p.ID)
 	if err != nil {
 		return nil, storeError(err)
 	}

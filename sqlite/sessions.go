@@ -12,10 +12,14 @@ import (
 // FindSession returns a session; its last-seen time and event count come
 // from its events. See inlet.SessionStore.
 func (db *DB) FindSession(ctx context.Context, id string) (*inlet.Session, error) {
+	return findSession(ctx, db.read, id)
+}
+
+func findSession(ctx context.Context, q rowQuerier, id string) (*inlet.Session, error) {
 	var s inlet.Session
 	var created int64
 	var last sql.NullInt64
-	err := db.read.QueryRowContext(ctx, `
+	err := q.QueryRowContext(ctx, `
 		SELECT s.id, s.profile_id, s.created_at,
 			(SELECT count(*) FROM events WHERE session_id = s.id),
 			(SELECT inserted_at FROM events WHERE session_id = s.id ORDER BY seq DESC LIMIT 1)

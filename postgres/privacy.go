@@ -1,0 +1,151 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"inlet"
+)
+
+var _ inlet.PrivacyStore = (*DB)(nil)
+
+// Erasures and the batches that link events to cached sessions exclude
+// each other through one advisory lock: an erasure takes it alone, a batch
+// with sessions shares it and reads the count of erasures under it, and a
+// node whose count is behind clears its session cache first (an erasure
+// on another node may have removed a session it cached).
+const eraseLock = "erase"
+
+// observeErasures takes the erasure lock shared for the transaction and
+// returns the session cache's epoch after observing the erasures.
+func (db *DB) observeErasures(ctx context.Context, tx pgx.Tx) (int64, error) {
+	var n int64
+	if err := tx.QueryRow(ctx, `SELECT (SELECT coalesce(max(id), 0) FROM erasures) FROM pg_advisory_xact_lock_shared(`+lockKey+`)`, eraseLock).Scan(&n); err != nil {
+		return 0, err
+	}
+	return db.sessions.Observe(n), nil
+}
+
+// The rows of one person, over the array of their profile ids ($1).
+const (
+	personSessions = `SELECT id FROM sessions WHERE profile_id = ANY($1)`
+	personEvents   = `SELECT id FROM events WHERE profile_id = ANY($1) OR session_id IN (` + personSessions + `)`
+)
+
+// EraseProfile removes a person in one transaction. See
+// inlet.PrivacyStore. The rows are deleted; their bytes stay in the
+// table files until VACUUM reuses the space, and in backups and the WAL
+// archive until those age out (docs/privacy.md).
+func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time) (*inlet.Erasure, error) {
+	e := &inlet.Erasure{At: now.UTC().Truncate(time.Microsecond)}
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		// Identity merges take their own lock: none moves the person's
+		// rows while they are erased. Taken first, as batches take it
+		// before the erasure lock.
+		for _, lock := range []string{"identity", eraseLock} {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+lockKey+`)`, lock); err != nil {
+				return err
+			}
+		}
+		if _, err := findProfile(ctx, tx, profileID); err != nil {
+			return err
+		}
+		family, err := profileFamily(ctx, tx, profileID)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT value FROM identifiers WHERE profile_id = ANY($1)`, family)
+		if err != nil {
+			return err
+		}
+		values, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		steps := []struct {
+			n     *int
+			query string
+		}{
+			{&e.Deliveries, `DELETE FROM deliveries WHERE event_id IN (` + personEvents + `)`},
+			{&e.DedupKeys, `DELETE FROM dedup_keys WHERE event_id IN (` + personEvents + `)`},
+			{&e.Events, `DELETE FROM events WHERE id IN (` + personEvents + `)`},
+			{&e.Sessions, `DELETE FROM sessions WHERE profile_id = ANY($1)`},
+			{&e.Identifiers, `DELETE FROM identifiers WHERE profile_id = ANY($1)`},
+			{&e.Traits, `DELETE FROM traits WHERE profile_id = ANY($1)`},
+			{&e.Profiles, `DELETE FROM profiles WHERE id = ANY($1)`},
+		}
+		for _, st := range steps {
+			tag, err := tx.Exec(ctx, st.query, family)
+			if err != nil {
+				return err
+			}
+			*st.n = int(tag.RowsAffected())
+		}
+		for _, v := range values {
+			tag, err := tx.Exec(ctx, `DELETE FROM rejections WHERE position(convert_to($1, 'UTF8') IN body) > 0 OR strpos(headers::text, $1) > 0
+				OR strpos(query, $1) > 0 OR strpos(path, $1) > 0`, v)
+			if err != nil {
+				return err
+			}
+			e.Rejections += int(tag.RowsAffected())
+		}
+		counts, _ := json.Marshal(e)
+		_, err = tx.Exec(ctx, `INSERT INTO erasures (at, counts) VALUES ($1, $2)`, e.At, string(counts))
+		return err
+	})
+	if err != nil {
+		return nil, storeError(err)
+	}
+	db.sessions.Clear()
+	return e, nil
+}
+
+// ExportProfile writes every record of a person from one snapshot. See
+// inlet.PrivacyStore.
+func (db *DB) ExportProfile(ctx context.Context, profileID string, emit func(inlet.PersonRecord) error) error {
+	return storeError(pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		p, err := findProfile(ctx, tx, profileID)
+		if err != nil {
+			return err
+		}
+		if err := emit(inlet.PersonRecord{Kind: "profile", Data: p}); err != nil {
+			return err
+		}
+		family := append([]string{p.ID}, p.Aliases...)
+		rows, err := tx.Query(ctx, personSessions+` ORDER BY id`, family)
+		if err != nil {
+			return err
+		}
+		sessions, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, id := range sessions {
+			s, err := findSession(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if err := emit(inlet.PersonRecord{Kind: "session", Data: s}); err != nil {
+				return err
+			}
+		}
+		rows, err = tx.Query(ctx, selectEvent+` WHERE id IN (`+personEvents+`) ORDER BY inserted_at, id`, family)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				return err
+			}
+			if err := emit(inlet.PersonRecord{Kind: "event", Data: e}); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}))
+}

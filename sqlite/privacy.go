@@ -1,0 +1,226 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"inlet"
+)
+
+var _ inlet.PrivacyStore = (*DB)(nil)
+
+// The rows of one person, as subqueries over a temporary table of their
+// profile ids (person_profiles) filled at the start of an erasure or an
+// export.
+const (
+	personSessions = `SELECT id FROM sessions WHERE profile_id IN (SELECT id FROM person_profiles)`
+	personEvents   = `SELECT id FROM events WHERE profile_id IN (SELECT id FROM person_profiles)
+		UNION SELECT id FROM events WHERE session_id IN (` + personSessions + `)`
+)
+
+// person fills the temporary table person_profiles with the family of the
+// profile id resolves to (its survivor and every profile merged into it)
+// and returns the survivor. Returns ENOTFOUND.
+func person(ctx context.Context, q interface {
+	rowQuerier
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}, id string) (string, error) {
+	var into sql.NullString
+	err := q.QueryRowContext(ctx, `SELECT merged_into FROM profiles WHERE id = ?`, id).Scan(&into)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", inlet.Errorf(inlet.ENOTFOUND, "profile %q not found", id)
+	} else if err != nil {
+		return "", storeError(err)
+	}
+	root := id
+	if into.Valid {
+		root = into.String
+	}
+	for _, stmt := range []string{
+		`CREATE TEMP TABLE IF NOT EXISTS person_profiles (id TEXT PRIMARY KEY) WITHOUT ROWID`,
+		`DELETE FROM person_profiles`,
+	} {
+		if _, err := q.ExecContext(ctx, stmt); err != nil {
+			return "", storeError(err)
+		}
+	}
+	if _, err := q.ExecContext(ctx, `INSERT INTO person_profiles SELECT ? UNION SELECT id FROM profiles WHERE merged_into = ?`, root, root); err != nil {
+		return "", storeError(err)
+	}
+	return root, nil
+}
+
+// EraseProfile removes a person. See inlet.PrivacyStore.
+//
+// It runs on the one write connection, so intake waits for it and no
+// batch runs beside it; the session cache is cleared before the commit,
+// and a batch that began before caches nothing (SessionCache.PutIf). With
+// secure_delete the freed bytes are overwritten, and a checkpoint that
+// truncates the log leaves them in neither the database file nor its WAL.
+func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time) (*inlet.Erasure, error) {
+	conn, err := db.write.Conn(ctx)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	defer tx.Rollback()
+	if _, err := person(ctx, tx, profileID); err != nil {
+		return nil, err
+	}
+	var values []string
+	rows, err := tx.QueryContext(ctx, `SELECT value FROM identifiers WHERE profile_id IN (SELECT id FROM person_profiles)`)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return nil, storeError(err)
+		}
+		values = append(values, v)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, storeError(err)
+	}
+
+	e := &inlet.Erasure{At: now.UTC()}
+	steps := []struct {
+		n     *int
+		query string
+	}{
+		// Children first: they are found through the events and sessions.
+		{&e.Deliveries, `DELETE FROM deliveries WHERE event_id IN (` + personEvents + `)`},
+		{&e.DedupKeys, `DELETE FROM dedup_keys WHERE event_id IN (` + personEvents + `)`},
+		{&e.Events, `DELETE FROM events WHERE id IN (` + personEvents + `)`},
+		{&e.Sessions, `DELETE FROM sessions WHERE id IN (` + personSessions + `)`},
+		{&e.Identifiers, `DELETE FROM identifiers WHERE profile_id IN (SELECT id FROM person_profiles)`},
+		{&e.Traits, `DELETE FROM traits WHERE profile_id IN (SELECT id FROM person_profiles)`},
+		{&e.Profiles, `DELETE FROM profiles WHERE id IN (SELECT id FROM person_profiles)`},
+	}
+	for _, st := range steps {
+		res, err := tx.ExecContext(ctx, st.query)
+		if err != nil {
+			return nil, storeError(err)
+		}
+		n, _ := res.RowsAffected()
+		*st.n = int(n)
+	}
+	for _, v := range values {
+		res, err := tx.ExecContext(ctx, `DELETE FROM rejections WHERE instr(CAST(body AS TEXT), ?1) > 0 OR instr(headers, ?1) > 0
+			OR instr(query, ?1) > 0 OR instr(path, ?1) > 0`, v)
+		if err != nil {
+			return nil, storeError(err)
+		}
+		n, _ := res.RowsAffected()
+		e.Rejections += int(n)
+	}
+	counts, _ := json.Marshal(e)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO erasures (at, counts) VALUES (?, ?)`, now.UnixNano(), string(counts)); err != nil {
+		return nil, storeError(err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM person_profiles`); err != nil {
+		return nil, storeError(err)
+	}
+	// No batch runs beside this transaction (one write connection): the
+	// next one finds the cache empty.
+	db.sessions.Clear()
+	if err := tx.Commit(); err != nil {
+		return nil, storeError(err)
+	}
+	db.truncateLog(ctx, conn)
+	return e, nil
+}
+
+// truncateLog copies the log into the database file and truncates it, so
+// that the pages an erasure overwrote are gone from the log as well. A
+// reader holding an old snapshot can keep it from completing: it is tried
+// a few times, then left to the next checkpoint.
+func (db *DB) truncateLog(ctx context.Context, conn *sql.Conn) {
+	for range 20 {
+		var busy, frames, done int
+		if err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done); err == nil && busy == 0 {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// ExportProfile writes every record of a person. See inlet.PrivacyStore.
+func (db *DB) ExportProfile(ctx context.Context, profileID string, emit func(inlet.PersonRecord) error) error {
+	conn, err := db.read.Conn(ctx)
+	if err != nil {
+		return storeError(err)
+	}
+	defer conn.Close()
+	// The read connections are query_only: the temporary table of the
+	// person's profiles is the one thing written, in temp storage.
+	if _, err := conn.ExecContext(ctx, `PRAGMA query_only = 0`); err != nil {
+		return storeError(err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA query_only = 1`)
+	// A deferred transaction (ReadOnly): one snapshot, and no write lock
+	// taken from intake.
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return storeError(err)
+	}
+	defer tx.Rollback()
+	root, err := person(ctx, tx, profileID)
+	if err != nil {
+		return err
+	}
+	p, err := findProfile(ctx, tx, root)
+	if err != nil {
+		return err
+	}
+	if err := emit(inlet.PersonRecord{Kind: "profile", Data: p}); err != nil {
+		return err
+	}
+	var sessions []string
+	rows, err := tx.QueryContext(ctx, personSessions+` ORDER BY id`)
+	if err != nil {
+		return storeError(err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return storeError(err)
+		}
+		sessions = append(sessions, id)
+	}
+	rows.Close()
+	for _, id := range sessions {
+		s, err := findSession(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := emit(inlet.PersonRecord{Kind: "session", Data: s}); err != nil {
+			return err
+		}
+	}
+	rows, err = tx.QueryContext(ctx, selectEvent+` WHERE id IN (`+personEvents+`) ORDER BY seq`)
+	if err != nil {
+		return storeError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, _, err := scanEvent(rows)
+		if err != nil {
+			return err
+		}
+		if err := emit(inlet.PersonRecord{Kind: "event", Data: e}); err != nil {
+			return err
+		}
+	}
+	return storeError(rows.Err())
+}

@@ -1,0 +1,237 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"inlet"
+)
+
+// RunPrivacy runs the conformance suite of erasing and exporting a person.
+// open returns a new, empty store for one test.
+func RunPrivacy(t *testing.T, open func(t *testing.T) inlet.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s inlet.Store)
+	}{
+		{"erasing a person removes their profiles, sessions, identifiers, traits, events and deliveries, and nobody else's", testErase},
+		{"after an erasure, the person's session starts over with a new profile", testEraseThenSameSession},
+		{"events of the person arriving during an erasure are erased or stored after it, never linked to what it removed", testEraseUnderLoad},
+		{"an export holds every record of the person and nobody else's", testExport},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, open(t))
+		})
+	}
+}
+
+// twoPeople stores Ann (two profiles merged by her email, a session, a
+// trait) and Bob, and returns Ann's events and Bob's.
+func twoPeople(t *testing.T, s inlet.Store) (ann, bob []*event) {
+	t.Helper()
+	c := newClock()
+	visit := newEvent(c, "web", "page.view", "ann-session")
+	appendEvents(t, s, visit)
+	form := withTraits(identified(c, "ann-session", "email", "ann@example.com"), "name", `"Ann Example"`)
+	appendEvents(t, s, form)
+	phone := identified(c, "", "phone", "+15550100")
+	appendEvents(t, s, phone)
+	both := identified(c, "", "phone", "+15550100", "email", "ann@example.com")
+	appendEvents(t, s, both)
+	bobEvent := withTraits(identified(c, "bob-session", "email", "bob@example.com"), "name", `"Bob"`)
+	appendEvents(t, s, bobEvent)
+	return []*event{visit, form, phone, both}, []*event{bobEvent}
+}
+
+func testErase(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	ann, bob := twoPeople(t, s)
+	d := createDest(t, s, newDestination("d"))
+	cur := takeCursor(t, s, d.ID, "a", time.Now())
+	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
+	late := identified(c, "ann-session", "email", "ann@example.com")
+	appendEvents(t, s, late)
+	pos := positions(t, s, cur.Position, late)
+	settle(t, s, d.ID, "a", inlet.Settlement{Position: pos[late.ID], Failed: true,
+		Outcomes: []inlet.Outcome{failedOutcome(late, pos[late.ID], inlet.DeliveryDead, time.Now())}}, time.Now())
+	ann = append(ann, late)
+	phoneProfile := ann[2].ProfileID // merged into the email's profile
+
+	// Erased by the id of the profile merged into hers.
+	e, err := s.EraseProfile(ctx, phoneProfile, time.Now())
+	if err != nil {
+		t.Fatalf("EraseProfile: %v", err)
+	}
+	if e.Profiles != 2 || e.Sessions != 1 || e.Events != len(ann) || e.Identifiers != 2 || e.Traits != 1 || e.Deliveries != 1 {
+		t.Fatalf("erasure = %+v; want 2 profiles, 1 session, %d events, 2 identifiers, 1 trait, 1 delivery", e, len(ann))
+	}
+	for _, ev := range ann {
+		_, err := s.FindEvent(ctx, ev.ID)
+		wantCode(t, "FindEvent of an erased person's event", err, inlet.ENOTFOUND)
+	}
+	for _, id := range []string{ann[1].ProfileID, phoneProfile} {
+		_, err := s.FindProfile(ctx, id)
+		wantCode(t, "FindProfile of an erased profile", err, inlet.ENOTFOUND)
+	}
+	_, err = s.FindSession(ctx, "ann-session")
+	wantCode(t, "FindSession of an erased session", err, inlet.ENOTFOUND)
+	_, err = s.FindProfileByIdentifier(ctx, inlet.Identifier{Kind: "email", Value: "ann@example.com"})
+	wantCode(t, "FindProfileByIdentifier of an erased email", err, inlet.ENOTFOUND)
+	if ids := deliveryIDs(t, s, d.ID, ""); len(ids) != 0 {
+		t.Fatalf("deliveries of erased events stay: %v", ids)
+	}
+	page, err := s.ListEvents(ctx, inlet.EventFilter{Limit: 100})
+	if err != nil || len(page.Items) != 1 || page.Items[0].ID != bob[0].ID {
+		t.Fatalf("events after the erasure = %+v, %v; want Bob's only", page, err)
+	}
+	if p := byIdentifier(t, s, "email", "bob@example.com"); p.ID != bob[0].ProfileID || string(p.Traits["name"]) != `"Bob"` {
+		t.Fatalf("Bob after Ann's erasure = %+v", p)
+	}
+	_, err = s.EraseProfile(ctx, phoneProfile, time.Now())
+	wantCode(t, "EraseProfile of an erased profile", err, inlet.ENOTFOUND)
+}
+
+func testEraseThenSameSession(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	ann, _ := twoPeople(t, s)
+	if _, err := s.EraseProfile(ctx, ann[0].ProfileID, time.Now()); err != nil {
+		t.Fatalf("EraseProfile: %v", err)
+	}
+	// The store's session cache knew ann-session: it must not link the
+	// next event to the erased profile.
+	c := &clock{t: time.Now().UTC()}
+	again := newEvent(c, "web", "page.view", "ann-session")
+	appendEvents(t, s, again)
+	if again.ProfileID == ann[0].ProfileID || again.ProfileID == "" || !again.NewSession {
+		t.Fatalf("the next event of the erased session went to profile %q (new session %v); want a new session and profile", again.ProfileID, again.NewSession)
+	}
+	if p := findProfile(t, s, again.ProfileID); p.EventCount != 1 {
+		t.Fatalf("the new profile = %+v", p)
+	}
+}
+
+func testEraseUnderLoad(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	ann, _ := twoPeople(t, s)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	var sent []*event
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &clock{t: time.Now().UTC().Add(time.Duration(w) * time.Hour)}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				e := newEvent(c, "web", "page.view", "ann-session")
+				if w%2 == 1 {
+					e = identified(c, "", "email", "ann@example.com")
+				}
+				if err := appendTo(ctx, s, e); err != nil {
+					t.Errorf("Append during an erasure: %v", err)
+					return
+				}
+				mu.Lock()
+				sent = append(sent, e)
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	if _, err := s.EraseProfile(ctx, ann[0].ProfileID, time.Now()); err != nil {
+		t.Fatalf("EraseProfile: %v", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	// Every event stored is linked to a profile that exists and to a
+	// session that exists: none points at what the erasure removed.
+	mu.Lock()
+	defer mu.Unlock()
+	kept := 0
+	for _, e := range sent {
+		got, err := s.FindEvent(ctx, e.ID)
+		if inlet.ErrorCode(err) == inlet.ENOTFOUND {
+			continue // erased
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		kept++
+		if got.ProfileID == "" {
+			t.Fatalf("event %s kept without a profile", e.ID)
+		}
+		if _, err := s.FindProfile(ctx, got.ProfileID); err != nil {
+			t.Fatalf("event %s kept, linked to profile %s: %v", e.ID, got.ProfileID, err)
+		}
+		if got.SessionID != "" {
+			sess, err := s.FindSession(ctx, got.SessionID)
+			if err != nil {
+				t.Fatalf("event %s kept, linked to session %s: %v", e.ID, got.SessionID, err)
+			}
+			if sess.ProfileID != got.ProfileID {
+				if p := findProfile(t, s, sess.ProfileID); p.ID != findProfile(t, s, got.ProfileID).ID {
+					t.Fatalf("event %s is in profile %s, its session in %s", e.ID, got.ProfileID, sess.ProfileID)
+				}
+			}
+		}
+	}
+	if kept == 0 || kept == len(sent) {
+		t.Logf("%d of %d events sent during the erasure were kept", kept, len(sent))
+	}
+}
+
+func testExport(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	ann, bob := twoPeople(t, s)
+	var kinds []string
+	var events []string
+	var profile *inlet.Profile
+	err := s.ExportProfile(ctx, ann[2].ProfileID, func(r inlet.PersonRecord) error {
+		kinds = append(kinds, r.Kind)
+		switch v := r.Data.(type) {
+		case *inlet.Profile:
+			profile = v
+		case *inlet.Event:
+			events = append(events, v.ID)
+			if v.ID == bob[0].ID {
+				t.Fatalf("Bob's event is in Ann's export")
+			}
+		case *inlet.Session:
+			if v.ID != "ann-session" {
+				t.Fatalf("session %s in Ann's export", v.ID)
+			}
+		default:
+			t.Fatalf("a record of kind %s holds %T", r.Kind, r.Data)
+		}
+		if _, err := json.Marshal(r); err != nil {
+			t.Fatalf("record %s: %v", r.Kind, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("ExportProfile: %v", err)
+	}
+	if want := []string{"profile", "session", "event", "event", "event", "event"}; !slices.Equal(kinds, want) {
+		t.Fatalf("export kinds = %v; want %v", kinds, want)
+	}
+	if profile.ID != ann[1].ProfileID || len(profile.Aliases) != 1 || len(profile.Identifiers) != 2 {
+		t.Fatalf("exported profile = %+v", profile)
+	}
+	if want := []string{ann[0].ID, ann[1].ID, ann[2].ID, ann[3].ID}; !slices.Equal(events, want) {
+		t.Fatalf("exported events = %v; want Ann's in commit order %v", events, want)
+	}
+	err = s.ExportProfile(ctx, "nope", func(inlet.PersonRecord) error { return nil })
+	wantCode(t, "ExportProfile of an unknown profile", err, inlet.ENOTFOUND)
+}
