@@ -185,6 +185,11 @@ type Retainer interface {
 	// last day before t may stay. Sessions and profiles stay.
 	// Returns EUNAVAILABLE.
 	DeleteEventsBefore(ctx context.Context, t time.Time) error
+
+	// DeleteSourceEventsBefore deletes one source's events inserted
+	// before t, by the same rules: an event that a destination may still
+	// want stays. Returns EUNAVAILABLE.
+	DeleteSourceEventsBefore(ctx context.Context, sourceID string, t time.Time) error
 }
 
 // EventImporter brings in events stored elsewhere (an export), as they

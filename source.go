@@ -76,6 +76,10 @@ type SourceConfig struct {
 	// their properties must follow.
 	Schemas map[string]SchemaRule `json:"schemas,omitempty"`
 
+	// Privacy, when set, is what the source keeps of what it receives:
+	// field policies, the client's address and user agent, retention.
+	Privacy *Privacy `json:"privacy,omitempty"`
+
 	// Mapping takes an event's type, session, profile, identifiers and
 	// traits from its payload; see identity.go.
 	Mapping
@@ -413,6 +417,11 @@ func (c *SourceConfig) validate() error {
 	}
 	if c.Dedup != nil {
 		if err := c.Dedup.Validate(); err != nil {
+			return err
+		}
+	}
+	if c.Privacy != nil {
+		if err := c.Privacy.Validate(); err != nil {
 			return err
 		}
 	}

@@ -36,6 +36,9 @@ type Request struct {
 	// Shape is the source's compiled transform and schemas (see
 	// shape.Cache), nil when it has none.
 	Shape *shape.Program
+	// HashKey is the installation's key of the hash policies
+	// (inlet.SuppressionStore.HashKey).
+	HashKey []byte
 }
 
 // Built is what Build made of one request.
@@ -101,10 +104,20 @@ func build(source *inlet.Source, r Request) (Built, error) {
 			body, contentType = payload, payloadType
 		}
 	}
-	query := KeptQuery(r.RawQuery, &config)
+	privacy := config.Privacy
+	query := privateQuery(privacy, r.HashKey, KeptQuery(r.RawQuery, &config))
 	props, err := Parse(query, contentType, body)
 	if err != nil {
 		return Built{}, err
+	}
+	headers := KeptHeaders(r.Header, &config)
+	privateHeaders(privacy, r.HashKey, headers)
+	ip, userAgent := r.IP, header.Get("User-Agent")
+	if !privacy.KeepsIP() {
+		ip = ""
+	}
+	if !privacy.KeepsUserAgent() {
+		userAgent = ""
 	}
 	in := inlet.Intake{Event: inlet.Event{
 		ID:         inlet.NewID(),
@@ -116,9 +129,9 @@ func build(source *inlet.Source, r Request) (Built, error) {
 		Context: inlet.RequestContext{
 			Method:    r.Method,
 			Query:     query,
-			Headers:   KeptHeaders(r.Header, &config),
-			IP:        r.IP,
-			UserAgent: header.Get("User-Agent"),
+			Headers:   headers,
+			IP:        ip,
+			UserAgent: userAgent,
 		},
 	}}
 	if d := config.Dedup; d != nil && d.Header != "" {
@@ -134,7 +147,7 @@ func build(source *inlet.Source, r Request) (Built, error) {
 	// Most sources read nothing from the payload: the properties are
 	// never decoded.
 	rule := config.EventTypeRule()
-	if !config.Maps() && (config.Dedup == nil || config.Dedup.Path == "") && rule.IsZero() && r.Shape == nil && !preset.URLVerification {
+	if !config.Maps() && (config.Dedup == nil || config.Dedup.Path == "") && rule.IsZero() && r.Shape == nil && !preset.URLVerification && !hasPathPolicies(privacy) {
 		if err := in.Check(); err != nil {
 			return Built{}, err
 		}
@@ -245,6 +258,18 @@ func (b *builder) shape(source *inlet.Source, in *inlet.Intake, built *Built) (b
 			built.Challenge = c
 		}
 	}
+	// The privacy policy: what follows sees only what is kept.
+	if p := b.config.Privacy; hasPathPolicies(p) {
+		doc, err := decode()
+		if err != nil {
+			return false, err
+		}
+		if privateProperties(p, b.req.HashKey, doc) {
+			if in.Event.Properties, err = json.Marshal(doc); err != nil {
+				return false, err
+			}
+		}
+	}
 	// The transform, then validation.
 	if b.req.Shape != nil {
 		if b.vars == nil {
@@ -280,6 +305,7 @@ func (b *builder) shape(source *inlet.Source, in *inlet.Intake, built *Built) (b
 		if err := applyMapping(&b.config.Mapping, in, doc); err != nil {
 			return false, err
 		}
+		privateIdentifiers(b.config.Privacy, b.req.HashKey, in.Identity)
 	}
 	return true, in.Check()
 }

@@ -231,7 +231,7 @@ func (s *Server) handleGetSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
-	stats := map[string]any{"in_flight": s.inFlight.Load(), "dropped_by_transform": s.dropped.Load()}
+	stats := map[string]any{"in_flight": s.inFlight.Load(), "dropped_by_transform": s.dropped.Load(), "suppressed": s.suppressed.Load()}
 	if s.cfg.Catalog != nil {
 		stats["catalog"] = map[string]int64{"dropped": s.cfg.Catalog.Dropped()}
 	}

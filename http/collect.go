@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -79,13 +80,19 @@ func (s *Server) serveCollect(w http.ResponseWriter, r *http.Request) {
 		IP:        s.clientIP(r),
 		Now:       s.now().UTC(),
 		Shape:     program,
+		HashKey:   s.cfg.HashKey,
 	})
 	if err != nil {
 		s.reject(w, r, source, body, err)
 		return
 	}
-	intakes := built.Intakes
 	s.dropped.Add(int64(built.Dropped))
+	intakes, err := s.unsuppressed(ctx, built.Intakes)
+	if err != nil {
+		Error(w, r, errors.Join(inlet.Errorf(inlet.EUNAVAILABLE, "suppressions cannot be read right now; retry later"), err), s.cfg.Logger)
+		return
+	}
+	built.Dropped += len(built.Intakes) - len(intakes)
 	if len(intakes) == 0 {
 		writeDropped(w)
 		return
@@ -198,4 +205,34 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// unsuppressed returns the intakes whose identifiers are not suppressed:
+// an event of a suppressed person is answered as accepted (so that its
+// sender does not retry it), counted, and not stored.
+func (s *Server) unsuppressed(ctx context.Context, intakes []inlet.Intake) ([]inlet.Intake, error) {
+	if s.cfg.Suppressed == nil {
+		return intakes, nil
+	}
+	var kept []inlet.Intake // nil while every intake is kept
+	for i := range intakes {
+		sup, err := s.cfg.Suppressed.Suppressed(ctx, intakes[i].Identity)
+		if err != nil {
+			return nil, err
+		}
+		if sup {
+			s.suppressed.Add(1)
+			if kept == nil {
+				kept = append(make([]inlet.Intake, 0, len(intakes)), intakes[:i]...)
+			}
+			continue
+		}
+		if kept != nil {
+			kept = append(kept, intakes[i])
+		}
+	}
+	if kept == nil {
+		return intakes, nil
+	}
+	return kept, nil
 }

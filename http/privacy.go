@@ -18,6 +18,7 @@ func (s *Server) privacyRoutes() []route {
 		{"DELETE /api/v1/profiles/{id}", ClassAdmin, s.admin(s.handleEraseProfile)},
 		{"DELETE /api/v1/profiles", ClassAdmin, s.admin(s.handleEraseByIdentifier)},
 		{"GET /api/v1/profiles/{id}/export", ClassAdmin, s.admin(s.handleExportProfile)},
+		{"DELETE /api/v1/suppressions", ClassAdmin, s.admin(s.handleUnsuppress)},
 	}
 }
 
@@ -47,6 +48,32 @@ func (s *Server) handleEraseByIdentifier(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Server) erase(w http.ResponseWriter, r *http.Request, profileID string) {
+	suppress := false
+	switch v := r.URL.Query().Get("suppress"); v {
+	case "", "false":
+	case "true":
+		suppress = true
+	default:
+		Error(w, r, inlet.Reasonf(inlet.EINVALID, "bad_filter", "suppress must be true or false"), nil)
+		return
+	}
+	if suppress {
+		// Suppressed first: an event of the person arriving while the
+		// erasure runs is dropped rather than stored after it.
+		p, err := s.cfg.Store.FindProfile(r.Context(), profileID)
+		if err != nil {
+			Error(w, r, err, s.cfg.Logger)
+			return
+		}
+		if s.cfg.Suppressed == nil || len(p.Identifiers) == 0 {
+			Error(w, r, inlet.Reasonf(inlet.EINVALID, "nothing_to_suppress", "the profile has no identifier to suppress; erase it without suppress"), nil)
+			return
+		}
+		if err := s.cfg.Suppressed.Add(r.Context(), p.Identifiers); err != nil {
+			Error(w, r, err, s.cfg.Logger)
+			return
+		}
+	}
 	e, err := s.cfg.Store.EraseProfile(r.Context(), profileID, s.now())
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
@@ -55,6 +82,29 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request, profileID string)
 	// The log says that an erasure happened and its size, never whose.
 	s.cfg.Logger.Info("profile erased", "profiles", e.Profiles, "events", e.Events, "sessions", e.Sessions)
 	writeJSON(w, http.StatusOK, e)
+}
+
+// handleUnsuppress serves DELETE /api/v1/suppressions?identifier=kind:value:
+// the identifier's events are stored again.
+func (s *Server) handleUnsuppress(w http.ResponseWriter, r *http.Request) {
+	id, err := ParseIdentifier(r.URL.Query().Get("identifier"))
+	if err != nil {
+		Error(w, r, err, nil)
+		return
+	}
+	if s.cfg.Suppressed == nil {
+		Error(w, r, inlet.Errorf(inlet.ENOTFOUND, "no suppression of %s:%s", id.Kind, id.Value), nil)
+		return
+	}
+	ok, err := s.cfg.Suppressed.Remove(r.Context(), id)
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	} else if !ok {
+		Error(w, r, inlet.Errorf(inlet.ENOTFOUND, "no suppression of %s:%s", id.Kind, id.Value), nil)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // handleExportProfile serves GET /api/v1/profiles/{id}/export: every record
@@ -87,16 +137,28 @@ func (s *Server) handleExportProfile(w http.ResponseWriter, r *http.Request) {
 }
 
 // EraseProfile erases the person of a profile id and returns what it
-// removed.
-func (c *Client) EraseProfile(ctx context.Context, id string) (*inlet.Erasure, error) {
+// removed; suppress drops their identifiers' later events at intake.
+func (c *Client) EraseProfile(ctx context.Context, id string, suppress bool) (*inlet.Erasure, error) {
 	var e inlet.Erasure
-	return &e, c.do(ctx, http.MethodDelete, "/api/v1/profiles/"+url.PathEscape(id), nil, &e)
+	return &e, c.do(ctx, http.MethodDelete, "/api/v1/profiles/"+url.PathEscape(id)+suppressQuery(suppress, "?"), nil, &e)
 }
 
 // EraseByIdentifier erases the person who owns an identifier.
-func (c *Client) EraseByIdentifier(ctx context.Context, id inlet.Identifier) (*inlet.Erasure, error) {
+func (c *Client) EraseByIdentifier(ctx context.Context, id inlet.Identifier, suppress bool) (*inlet.Erasure, error) {
 	var e inlet.Erasure
-	return &e, c.do(ctx, http.MethodDelete, "/api/v1/profiles?identifier="+url.QueryEscape(id.Kind+":"+id.Value), nil, &e)
+	return &e, c.do(ctx, http.MethodDelete, "/api/v1/profiles?identifier="+url.QueryEscape(id.Kind+":"+id.Value)+suppressQuery(suppress, "&"), nil, &e)
+}
+
+func suppressQuery(suppress bool, sep string) string {
+	if suppress {
+		return sep + "suppress=true"
+	}
+	return ""
+}
+
+// Unsuppress lifts the suppression of an identifier.
+func (c *Client) Unsuppress(ctx context.Context, id inlet.Identifier) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/suppressions?identifier="+url.QueryEscape(id.Kind+":"+id.Value), nil, nil)
 }
 
 // ExportProfile writes every record of a person as NDJSON to w and

@@ -38,10 +38,15 @@ const DefaultMaxBodyMemory = 256 << 20
 
 // Config configures a Server. Store, Appender and Sources are required.
 type Config struct {
-	Store    inlet.Store
-	Appender Appender
-	Sources  *inlet.SourceCache
-	Logger   *slog.Logger
+	Store inlet.Store
+	// HashKey is the installation's key of the sources' hash policies;
+	// Suppressed, when set, lists the identifiers whose events are
+	// dropped at intake.
+	HashKey    []byte
+	Suppressed *inlet.SuppressionList
+	Appender   Appender
+	Sources    *inlet.SourceCache
+	Logger     *slog.Logger
 
 	// AdminToken guards /api/v1; it must not be empty.
 	AdminToken string
@@ -95,16 +100,17 @@ type Config struct {
 
 // Server serves the collector's HTTP API.
 type Server struct {
-	cfg       Config
-	mux       *recordingMux
-	tokenHash [32]byte
-	inFlight  atomic.Int64
-	bodyBytes atomic.Int64 // reserved by collect handlers for bodies
-	limiter   *ratelimit.Limiter
-	refusals  *refusalLimiter
-	shapes    *shape.Cache // sources' compiled transforms and schemas
-	dropped   atomic.Int64 // events dropped by sources' transforms
-	now       func() time.Time
+	cfg        Config
+	mux        *recordingMux
+	tokenHash  [32]byte
+	inFlight   atomic.Int64
+	bodyBytes  atomic.Int64 // reserved by collect handlers for bodies
+	limiter    *ratelimit.Limiter
+	refusals   *refusalLimiter
+	shapes     *shape.Cache // sources' compiled transforms and schemas
+	dropped    atomic.Int64 // events dropped by sources' transforms
+	suppressed atomic.Int64 // events of suppressed identifiers, not stored
+	now        func() time.Time
 
 	metricsTokenHash [32]byte
 }

@@ -183,7 +183,7 @@ func (s *Server) try(source *inlet.Source, method, eventType string, header http
 	}
 	built, err := collect.Build(source, collect.Request{
 		Method: method, EventType: eventType, Header: header, RawQuery: rawQuery, Body: body,
-		IP: ip, Now: s.now().UTC(), Shape: program,
+		IP: ip, Now: s.now().UTC(), Shape: program, HashKey: s.cfg.HashKey,
 	})
 	if err != nil {
 		return refuse(err)

@@ -165,3 +165,31 @@ func (db *DB) DeleteEventsBefore(ctx context.Context, t time.Time) error {
 	}
 	return nil
 }
+
+// DeleteSourceEventsBefore deletes one source's events inserted before t,
+// a thousand at a time (rows, not partitions: the day holds other
+// sources' events); an event that a cursor has not passed, or with a
+// delivery not yet delivered, stays. See inlet.Retainer.
+func (db *DB) DeleteSourceEventsBefore(ctx context.Context, sourceID string, t time.Time) error {
+	for {
+		var n int
+		if err := db.pool.QueryRow(ctx, `WITH gone AS (
+				DELETE FROM events WHERE (inserted_at, id) IN (
+					SELECT e.inserted_at, e.id FROM events e WHERE e.source_id = $1 AND e.inserted_at < $2
+						AND (e.log_tx IS NULL OR NOT EXISTS (SELECT 1 FROM delivery_cursors c
+							WHERE (e.log_tx, e.log_seq) > ((c.position_tx::bigint)::text::xid8, c.position_seq)))
+						AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status <> 'delivered')
+					LIMIT 1000)
+				RETURNING id),
+			rows AS (DELETE FROM deliveries WHERE event_id IN (SELECT id FROM gone))
+			SELECT count(*) FROM gone`, sourceID, t).Scan(&n); err != nil {
+			return storeError(err)
+		}
+		if n < 1000 {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return storeError(err)
+		}
+	}
+}

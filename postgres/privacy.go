@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"time"
 
@@ -148,4 +150,47 @@ func (db *DB) ExportProfile(ctx context.Context, profileID string, emit func(inl
 		}
 		return rows.Err()
 	}))
+}
+
+// HashKey returns the installation's key, made at the first call on any
+// node. See inlet.SuppressionStore.
+func (db *DB) HashKey(ctx context.Context) ([]byte, error) {
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	if _, err := db.pool.Exec(ctx, `INSERT INTO settings (name, value) VALUES ('hash_key', $1) ON CONFLICT (name) DO NOTHING`,
+		base64.StdEncoding.EncodeToString(fresh)); err != nil {
+		return nil, storeError(err)
+	}
+	var v string
+	if err := db.pool.QueryRow(ctx, `SELECT value FROM settings WHERE name = 'hash_key'`).Scan(&v); err != nil {
+		return nil, storeError(err)
+	}
+	return base64.StdEncoding.DecodeString(v)
+}
+
+// Suppress adds suppressions. See inlet.SuppressionStore.
+func (db *DB) Suppress(ctx context.Context, hashes []string, now time.Time) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO suppressions (hash, created_at) SELECT h, $2 FROM unnest($1::text[]) h ON CONFLICT (hash) DO NOTHING`, hashes, now)
+	return storeError(err)
+}
+
+// Unsuppress lifts a suppression. See inlet.SuppressionStore.
+func (db *DB) Unsuppress(ctx context.Context, hash string) (bool, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM suppressions WHERE hash = $1`, hash)
+	if err != nil {
+		return false, storeError(err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// Suppressions returns every suppression. See inlet.SuppressionStore.
+func (db *DB) Suppressions(ctx context.Context) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `SELECT hash FROM suppressions`)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return out, storeError(err)
 }

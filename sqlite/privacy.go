@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"time"
@@ -223,4 +225,72 @@ func (db *DB) ExportProfile(ctx context.Context, profileID string, emit func(inl
 		}
 	}
 	return storeError(rows.Err())
+}
+
+// HashKey returns the installation's key, made at the first call. See
+// inlet.SuppressionStore.
+func (db *DB) HashKey(ctx context.Context) ([]byte, error) {
+	return settingKey(ctx, db.write, `INSERT INTO settings (name, value) VALUES ('hash_key', ?) ON CONFLICT (name) DO NOTHING`,
+		`SELECT value FROM settings WHERE name = 'hash_key'`)
+}
+
+// settingKey reads a random key kept in settings, storing a new one first
+// when there is none (the insert does nothing when another node won).
+func settingKey(ctx context.Context, db *sql.DB, insert, read string) ([]byte, error) {
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	if _, err := db.ExecContext(ctx, insert, base64.StdEncoding.EncodeToString(fresh)); err != nil {
+		return nil, storeError(err)
+	}
+	var v string
+	if err := db.QueryRowContext(ctx, read).Scan(&v); err != nil {
+		return nil, storeError(err)
+	}
+	return base64.StdEncoding.DecodeString(v)
+}
+
+// Suppress adds suppressions. See inlet.SuppressionStore.
+func (db *DB) Suppress(ctx context.Context, hashes []string, now time.Time) error {
+	return storeError(db.configTx(ctx, func(tx *sql.Tx) error {
+		for _, h := range hashes {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO suppressions (hash, created_at) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING`, h, now.UnixNano()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// Unsuppress lifts a suppression. See inlet.SuppressionStore.
+func (db *DB) Unsuppress(ctx context.Context, hash string) (bool, error) {
+	var n int64
+	err := db.configTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM suppressions WHERE hash = ?`, hash)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n > 0, storeError(err)
+}
+
+// Suppressions returns every suppression. See inlet.SuppressionStore.
+func (db *DB) Suppressions(ctx context.Context) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT hash FROM suppressions`)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, storeError(err)
+		}
+		out = append(out, h)
+	}
+	return out, storeError(rows.Err())
 }

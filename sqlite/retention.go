@@ -19,8 +19,18 @@ const retentionBatch = 1000
 // the deliveries of the deleted events go with them.
 // Returns EUNAVAILABLE.
 func (db *DB) DeleteEventsBefore(ctx context.Context, t time.Time) error {
+	return db.deleteBefore(ctx, "", t)
+}
+
+// DeleteSourceEventsBefore deletes one source's old events. See
+// inlet.Retainer.
+func (db *DB) DeleteSourceEventsBefore(ctx context.Context, sourceID string, t time.Time) error {
+	return db.deleteBefore(ctx, sourceID, t)
+}
+
+func (db *DB) deleteBefore(ctx context.Context, sourceID string, t time.Time) error {
 	for {
-		n, err := db.deleteEventsBefore(ctx, t)
+		n, err := db.deleteEventsBefore(ctx, sourceID, t)
 		if err != nil {
 			return storeError(err)
 		}
@@ -33,16 +43,16 @@ func (db *DB) DeleteEventsBefore(ctx context.Context, t time.Time) error {
 	}
 }
 
-func (db *DB) deleteEventsBefore(ctx context.Context, t time.Time) (int, error) {
+func (db *DB) deleteEventsBefore(ctx context.Context, sourceID string, t time.Time) (int, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE inserted_at < ?
+	rows, err := tx.QueryContext(ctx, `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE inserted_at < ?1 AND (?2 = '' OR source_id = ?2)
 		AND (imported IS NOT NULL OR seq <= (SELECT coalesce(min(position), 9223372036854775807) FROM delivery_cursors))
 		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status <> 'delivered')
-		ORDER BY inserted_at LIMIT ?) RETURNING id`, t.UnixNano(), retentionBatch)
+		ORDER BY inserted_at LIMIT ?3) RETURNING id`, t.UnixNano(), sourceID, retentionBatch)
 	if err != nil {
 		return 0, err
 	}

@@ -23,6 +23,8 @@ func RunPrivacy(t *testing.T, open func(t *testing.T) inlet.Store) {
 		{"after an erasure, the person's session starts over with a new profile", testEraseThenSameSession},
 		{"events of the person arriving during an erasure are erased or stored after it, never linked to what it removed", testEraseUnderLoad},
 		{"an export holds every record of the person and nobody else's", testExport},
+		{"a source's retention deletes its old events only, and keeps what a destination may still want", testSourceRetention},
+		{"suppressions are kept by hash, listed and lifted", testSuppressions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,4 +236,59 @@ func testExport(t *testing.T, s inlet.Store) {
 	}
 	err = s.ExportProfile(ctx, "nope", func(inlet.PersonRecord) error { return nil })
 	wantCode(t, "ExportProfile of an unknown profile", err, inlet.ENOTFOUND)
+}
+
+func testSourceRetention(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	c := &clock{t: now.Add(-10 * 24 * time.Hour)}
+	oldShop, oldCRM := newEvent(c, "shop", "a", ""), newEvent(c, "crm", "a", "")
+	appendEvents(t, s, oldShop, oldCRM)
+	fresh := newEvent(&clock{t: now}, "shop", "a", "")
+	appendEvents(t, s, fresh)
+	if err := s.DeleteSourceEventsBefore(ctx, "shop", now.Add(-24*time.Hour)); err != nil {
+		t.Fatalf("DeleteSourceEventsBefore: %v", err)
+	}
+	_, err := s.FindEvent(ctx, oldShop.ID)
+	wantCode(t, "FindEvent of the source's old event", err, inlet.ENOTFOUND)
+	for _, e := range []*event{oldCRM, fresh} {
+		if _, err := s.FindEvent(ctx, e.ID); err != nil {
+			t.Fatalf("an event the source's retention does not cover was deleted: %v", err)
+		}
+	}
+	// A destination whose cursor has not passed an old event keeps it.
+	createDest(t, s, newDestination("d"))
+	old2 := newEvent(&clock{t: now.Add(-5 * 24 * time.Hour)}, "shop", "b", "")
+	appendEvents(t, s, old2)
+	if err := s.DeleteSourceEventsBefore(ctx, "shop", now.Add(-24*time.Hour)); err != nil {
+		t.Fatalf("DeleteSourceEventsBefore: %v", err)
+	}
+	if _, err := s.FindEvent(ctx, old2.ID); err != nil {
+		t.Fatalf("an event a destination may still want was deleted: %v", err)
+	}
+}
+
+func testSuppressions(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	key, err := s.HashKey(ctx)
+	if err != nil || len(key) < 16 {
+		t.Fatalf("HashKey = %d bytes, %v", len(key), err)
+	}
+	if again, _ := s.HashKey(ctx); string(again) != string(key) {
+		t.Fatal("HashKey changed between two calls")
+	}
+	h := inlet.SuppressionHash(key, inlet.Identifier{Kind: "email", Value: "ana@example.com"})
+	if err := s.Suppress(ctx, []string{h, h}, time.Now()); err != nil {
+		t.Fatalf("Suppress: %v", err)
+	}
+	list, err := s.Suppressions(ctx)
+	if err != nil || !slices.Equal(list, []string{h}) {
+		t.Fatalf("Suppressions = %v, %v", list, err)
+	}
+	if ok, err := s.Unsuppress(ctx, h); !ok || err != nil {
+		t.Fatalf("Unsuppress = %v, %v", ok, err)
+	}
+	if ok, err := s.Unsuppress(ctx, h); ok || err != nil {
+		t.Fatalf("Unsuppress of a lifted suppression = %v, %v", ok, err)
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 func profilesEraseCommand(env cliEnv) *cobra.Command {
 	var identifier string
+	var suppress bool
 	cmd := &cobra.Command{
 		Use:   "erase ID | --identifier KIND:VALUE",
 		Short: "Erase a person: their profiles, sessions, identifiers, traits and events",
@@ -34,20 +35,18 @@ those counts, never the data. It cannot be undone.`,
 		},
 	}
 	cmd.Flags().StringVar(&identifier, "identifier", "", "erase the person who owns this identifier, KIND:VALUE or KIND=VALUE (email:ana@example.com)")
+	cmd.Flags().BoolVar(&suppress, "suppress", false, "also drop the later events of the person's identifiers at intake, until lifted (inlet profiles unsuppress)")
 	return env.adminCommand(cmd, func(ctx context.Context, a adminCall, args []string) error {
 		var erasure *inlet.Erasure
 		var err error
 		if identifier != "" {
-			if k, v, ok := strings.Cut(identifier, "="); ok && !strings.Contains(k, ":") {
-				identifier = k + ":" + v
-			}
-			ident, perr := inlethttp.ParseIdentifier(identifier)
+			ident, perr := parseIdentifierArg(identifier)
 			if perr != nil {
 				return perr
 			}
-			erasure, err = a.client.EraseByIdentifier(ctx, ident)
+			erasure, err = a.client.EraseByIdentifier(ctx, ident, suppress)
 		} else {
-			erasure, err = a.client.EraseProfile(ctx, args[0])
+			erasure, err = a.client.EraseProfile(ctx, args[0], suppress)
 		}
 		if err != nil {
 			return err
@@ -79,6 +78,33 @@ its events in commit order, all from one consistent read.`,
 		if w := terminal(os.Stderr); w != nil {
 			fmt.Fprintf(w, "%d bytes exported\n", n)
 		}
+		return nil
+	})
+}
+
+// parseIdentifierArg reads KIND:VALUE, or KIND=VALUE.
+func parseIdentifierArg(s string) (inlet.Identifier, error) {
+	if k, v, ok := strings.Cut(s, "="); ok && !strings.Contains(k, ":") {
+		s = k + ":" + v
+	}
+	return inlethttp.ParseIdentifier(s)
+}
+
+func profilesUnsuppressCommand(env cliEnv) *cobra.Command {
+	return env.adminCommand(&cobra.Command{
+		Use:     "unsuppress KIND:VALUE",
+		Short:   "Store the events of a suppressed identifier again",
+		Example: "  inlet profiles unsuppress email:ana@example.com",
+		Args:    oneArg("identifier KIND:VALUE"),
+	}, func(ctx context.Context, a adminCall, args []string) error {
+		ident, err := parseIdentifierArg(args[0])
+		if err != nil {
+			return err
+		}
+		if err := a.client.Unsuppress(ctx, ident); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.out.w, "events of %s:%s are stored again\n", ident.Kind, ident.Value)
 		return nil
 	})
 }

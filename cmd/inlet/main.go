@@ -137,6 +137,10 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	m.store = db
+	hashKey, err := db.HashKey(ctx)
+	if err != nil {
+		return fmt.Errorf("read the hash key: %w", err)
+	}
 	m.retain = startRetention(db, cfg.Retention, m.Logger)
 	m.broker = stream.New(stream.Options{})
 	metrics := newMetrics(db)
@@ -164,6 +168,8 @@ func (m *Main) Run(ctx context.Context) error {
 
 	handler := inlethttp.NewServer(inlethttp.Config{
 		Store:          db,
+		HashKey:        hashKey,
+		Suppressed:     inlet.NewSuppressionList(db, hashKey, 2*time.Second),
 		Appender:       m.writer,
 		Sources:        sources,
 		Logger:         m.Logger,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -112,4 +113,77 @@ func TestErasingAPersonLeavesNothingOfTheirs(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no file in the data directory to check")
 	}
+}
+
+// TestAHashedFieldIsNeverStoredInClearAndASuppressedPersonStaysOut sends a
+// person's events to a source that hashes their email: the email is in no
+// file, and their events still share one profile. Erased with suppress,
+// their next event is acknowledged and not stored, until the suppression
+// is lifted.
+func TestAHashedFieldIsNeverStoredInClearAndASuppressedPersonStaysOut(t *testing.T) {
+	cfg := liveConfig(t)
+	s := startLive(t, cfg)
+	s.admin("POST", "/api/v1/sources", map[string]any{"id": "forms", "name": "Forms", "config": map[string]any{
+		"identify_by": map[string]string{"email": "email"},
+		"privacy":     map[string]any{"fields": []map[string]any{{"path": "email", "action": "hash"}}},
+	}}, http.StatusCreated, nil)
+	const email = "ana.hashed@example.com"
+	json := header("Content-Type", "application/json")
+	first := s.collect("POST", "/collect/signup/forms", json, strings.NewReader(`{"email": "`+email+`"}`))
+	second := s.collect("POST", "/collect/order/forms", json, strings.NewReader(`{"email": " ANA.Hashed@Example.com "}`))
+	if first.profileID() == "" || first.profileID() != second.profileID() {
+		t.Fatalf("profiles %q and %q: want the two events of one hashed email linked", first.profileID(), second.profileID())
+	}
+	if raw := s.admin("GET", "/api/v1/events/"+first.Events[0], nil, http.StatusOK, nil); !bytes.Contains(raw, []byte(`"email":"hmac:`)) {
+		t.Fatalf("the stored event: %s; want the email hashed", raw)
+	}
+
+	var e inlet.Erasure
+	s.admin("DELETE", "/api/v1/profiles/"+first.profileID()+"?suppress=true", nil, http.StatusOK, &e)
+	if e.Events != 2 {
+		t.Fatalf("erasure %+v", e)
+	}
+	status, _, raw := s.do("POST", "/collect/order/forms", json, strings.NewReader(`{"email": "`+email+`"}`))
+	if status != http.StatusOK || !bytes.Contains(raw, []byte(`"dropped":true`)) {
+		t.Fatalf("an event of the suppressed person: %d %s; want 200, dropped", status, raw)
+	}
+	var stats struct {
+		Suppressed int `json:"suppressed"`
+	}
+	s.admin("GET", "/api/v1/stats", nil, http.StatusOK, &stats)
+	if page := s.listEvents(""); len(page.Items) != 0 || stats.Suppressed != 1 {
+		t.Fatalf("after a suppressed event: %d events stored, %d suppressed; want none stored, 1 suppressed", len(page.Items), stats.Suppressed)
+	}
+	// Another person is not suppressed; lifted, the person is stored again.
+	s.collect("POST", "/collect/order/forms", json, strings.NewReader(`{"email": "bob@example.com"}`))
+	hashedID := "email:" + inlet.HashValue(mustHashKey(t, s), email)
+	s.admin("DELETE", "/api/v1/suppressions?identifier="+url.QueryEscape(hashedID), nil, http.StatusNoContent, nil)
+	s.admin("DELETE", "/api/v1/suppressions?identifier="+url.QueryEscape(hashedID), nil, http.StatusNotFound, nil)
+	back := s.collect("POST", "/collect/order/forms", json, strings.NewReader(`{"email": "`+email+`"}`))
+	if len(back.Events) != 1 {
+		t.Fatalf("after lifting: %+v", back)
+	}
+
+	s.stop()
+	entries, _ := os.ReadDir(cfg.DataDir)
+	for _, ent := range entries {
+		data, err := os.ReadFile(filepath.Join(cfg.DataDir, ent.Name()))
+		if err != nil || ent.IsDir() {
+			continue
+		}
+		if bytes.Contains(bytes.ToLower(data), []byte(email)) {
+			t.Errorf("the hashed email is in clear in %s", ent.Name())
+		}
+	}
+}
+
+// mustHashKey reads the installation's hash key from the store of a live
+// server.
+func mustHashKey(t *testing.T, s *liveServer) []byte {
+	t.Helper()
+	key, err := s.main.store.HashKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
 }

@@ -67,20 +67,18 @@ func parseRetention(s string) (time.Duration, error) {
 // a day's partition at once, so deleting more often gains nothing there.
 const retentionInterval = time.Hour
 
-// retention deletes events older than its period, at start and then every
+// retention deletes events older than its period, and each source's
+// events older than its own privacy.retention, at start and then every
 // retentionInterval, until stopped.
 type retention struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// startRetention starts deleting events of store older than period; a zero
-// period keeps them forever and starts nothing.
+// startRetention starts deleting old events of store: those older than
+// period (0 keeps them forever), and the events of each source whose
+// config sets a retention of its own.
 func startRetention(store inlet.Store, period time.Duration, logger *slog.Logger) *retention {
-	r := inlet.Retainer(store)
-	if period <= 0 {
-		return nil
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ret := &retention{cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -88,12 +86,7 @@ func startRetention(store inlet.Store, period time.Duration, logger *slog.Logger
 		ticker := time.NewTicker(retentionInterval)
 		defer ticker.Stop()
 		for {
-			before := time.Now().Add(-period)
-			if err := r.DeleteEventsBefore(ctx, before); err != nil && ctx.Err() == nil {
-				logger.Warn("retention: deleting old events failed; retrying later", "before", inlet.FormatTime(before), "err", err)
-			} else if err == nil {
-				logger.Debug("retention: deleted old events", "before", inlet.FormatTime(before))
-			}
+			retainOnce(ctx, store, period, logger)
 			select {
 			case <-ctx.Done():
 				return
@@ -102,6 +95,33 @@ func startRetention(store inlet.Store, period time.Duration, logger *slog.Logger
 		}
 	}()
 	return ret
+}
+
+// retainOnce runs one round of retention.
+func retainOnce(ctx context.Context, store inlet.Store, period time.Duration, logger *slog.Logger) {
+	if period > 0 {
+		before := time.Now().Add(-period)
+		if err := store.DeleteEventsBefore(ctx, before); err != nil && ctx.Err() == nil {
+			logger.Warn("retention: deleting old events failed; retrying later", "before", inlet.FormatTime(before), "err", err)
+		}
+	}
+	sources, err := store.ListSources(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			logger.Warn("retention: reading the sources failed; retrying later", "err", err)
+		}
+		return
+	}
+	for _, src := range sources {
+		d := src.Config.Privacy.RetentionPeriod()
+		if d <= 0 || (period > 0 && d >= period) {
+			continue
+		}
+		before := time.Now().Add(-d)
+		if err := store.DeleteSourceEventsBefore(ctx, src.ID, before); err != nil && ctx.Err() == nil {
+			logger.Warn("retention: deleting a source's old events failed; retrying later", "source", src.ID, "before", inlet.FormatTime(before), "err", err)
+		}
+	}
 }
 
 // stop stops the retention loop and waits for it; a nil retention is
