@@ -38,6 +38,9 @@ type Destination struct {
 	// before it is disabled by itself ("0s": never); empty means
 	// DefaultDisableAfter.
 	DisableAfter string `json:"disable_after"`
+	// ErasureNotices asks for a notice of each erasure of a person
+	// (ErasureNotice), whatever the filter says.
+	ErasureNotices bool `json:"erasure_notices,omitempty"`
 	// DisabledAt and DisabledReason say when and why delivery disabled
 	// the destination by itself (the receiver answered 410, or it only
 	// failed for DisableAfter); enabling it again clears them.
@@ -174,6 +177,9 @@ func (d *Destination) DisableAfterDuration() time.Duration {
 // it passes the filter and was inserted no earlier than the destination
 // was created. (A replay delivers older ones on request.)
 func (d *Destination) Wants(e *Event) bool {
+	if e.SourceID == ErasureSource {
+		return d.ErasureNotices
+	}
 	return !e.InsertedAt.Before(d.CreatedAt) && d.Filter.Match(e.SourceID, e.Type)
 }
 
@@ -307,6 +313,8 @@ type DestinationUpdate struct {
 	Ordered *bool              `json:"ordered"`
 	// DisableAfter: see Destination.
 	DisableAfter *string `json:"disable_after"`
+	// ErasureNotices: see Destination.
+	ErasureNotices *bool `json:"erasure_notices"`
 }
 
 // Apply changes d by u.
@@ -322,6 +330,9 @@ func (u *DestinationUpdate) Apply(d *Destination) {
 	}
 	if u.DisableAfter != nil {
 		d.DisableAfter = *u.DisableAfter
+	}
+	if u.ErasureNotices != nil {
+		d.ErasureNotices = *u.ErasureNotices
 	}
 	if u.Filter != nil {
 		d.Filter = *u.Filter

@@ -201,3 +201,35 @@ type SuppressionStore interface {
 	// Suppressions returns every suppression.
 	Suppressions(ctx context.Context) ([]string, error)
 }
+
+// ErasureSource is the source of the notices of erasures: the events of
+// type ErasureEventType that an erasure adds to the log, for the
+// destinations that asked for them (Destination.ErasureNotices), so that
+// the systems downstream can erase the person too. No source of a user
+// may take this id.
+const (
+	ErasureSource    = "inlet:erasures"
+	ErasureEventType = "profile.erased"
+)
+
+// ErasureNotice returns the event that tells destinations of an erasure:
+// the person's profile ids (which the destinations have seen in their
+// events) and, for each identifier, its kind and the hex SHA-256 of its
+// value (a receiver hashes the values it holds to find the person);
+// never a value itself.
+func ErasureNotice(profileIDs []string, ids []Identifier, at time.Time) *Event {
+	type hashed struct {
+		Kind   string `json:"kind"`
+		SHA256 string `json:"sha256"`
+	}
+	notice := struct {
+		ProfileIDs  []string `json:"profile_ids"`
+		Identifiers []hashed `json:"identifiers"`
+	}{ProfileIDs: profileIDs, Identifiers: []hashed{}}
+	for _, id := range ids {
+		sum := sha256.Sum256([]byte(id.Value))
+		notice.Identifiers = append(notice.Identifiers, hashed{id.Kind, hex.EncodeToString(sum[:])})
+	}
+	props, _ := json.Marshal(notice)
+	return &Event{ID: NewID(), Type: ErasureEventType, InsertedAt: at, SourceID: ErasureSource, Properties: props}
+}

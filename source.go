@@ -381,6 +381,8 @@ func (s *Source) Masked() *Source {
 func (s *Source) Validate() error {
 	if !ValidID(s.ID) {
 		return Errorf(EINVALID, "id must be 1 to %d characters from A-Z, a-z, 0-9, '-', '_', '.' and ':'", MaxIDLength)
+	} else if strings.HasPrefix(s.ID, "inlet:") {
+		return Errorf(EINVALID, "ids starting with inlet: are Inlet's own (%s)", ErasureSource)
 	} else if s.Name == "" {
 		return Errorf(EINVALID, "name is required")
 	} else if len(s.Name) > 256 {

@@ -35,8 +35,9 @@ type CreateDestinationRequest struct {
 	Config  json.RawMessage          `json:"config"`
 	Retry   *inlet.RetryPolicy       `json:"retry,omitempty"`
 	Ordered bool                     `json:"ordered,omitempty"`
-	// DisableAfter: see inlet.Destination.
-	DisableAfter string `json:"disable_after,omitempty"`
+	// DisableAfter and ErasureNotices: see inlet.Destination.
+	DisableAfter   string `json:"disable_after,omitempty"`
+	ErasureNotices bool   `json:"erasure_notices,omitempty"`
 }
 
 // destinationsChanged applies a change at once on this node.
@@ -59,7 +60,7 @@ func (s *Server) handleCreateDestination(w http.ResponseWriter, r *http.Request)
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
-	d := &inlet.Destination{ID: req.ID, Name: req.Name, Type: req.Type, Enabled: true, Config: req.Config, Ordered: req.Ordered, DisableAfter: req.DisableAfter}
+	d := &inlet.Destination{ID: req.ID, Name: req.Name, Type: req.Type, Enabled: true, Config: req.Config, Ordered: req.Ordered, DisableAfter: req.DisableAfter, ErasureNotices: req.ErasureNotices}
 	if d.ID == "" {
 		d.ID = inlet.NewID()
 	}

@@ -19,7 +19,7 @@ var (
 	_ inlet.DeliveryStore    = (*DB)(nil)
 )
 
-const selectDestination = `SELECT id, name, type, enabled, filter, config, retry, ordered, disable_after, disabled_at, disabled_reason, created_at, updated_at FROM destinations`
+const selectDestination = `SELECT id, name, type, enabled, filter, config, retry, ordered, disable_after, erasure_notices, disabled_at, disabled_reason, created_at, updated_at FROM destinations`
 
 // CreateDestination stores a new destination. See inlet.DestinationStore.
 func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) error {
@@ -33,8 +33,8 @@ func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) error
 		return err
 	}
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO destinations (id, name, type, enabled, filter, config, retry, ordered, disable_after, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
-			d.ID, d.Name, d.Type, d.Enabled, filter, string(d.Config), retry, d.Ordered, d.DisableAfter, now); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO destinations (id, name, type, enabled, filter, config, retry, ordered, disable_after, erasure_notices, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)`,
+			d.ID, d.Name, d.Type, d.Enabled, filter, string(d.Config), retry, d.Ordered, d.DisableAfter, d.ErasureNotices, now); err != nil {
 			return err
 		}
 		// The cursor starts below the oldest transaction still running:
@@ -84,7 +84,7 @@ func scanDestination(row pgx.CollectableRow) (*inlet.Destination, error) {
 		d                     inlet.Destination
 		filter, config, retry []byte
 	)
-	if err := row.Scan(&d.ID, &d.Name, &d.Type, &d.Enabled, &filter, &config, &retry, &d.Ordered, &d.DisableAfter, &d.DisabledAt, &d.DisabledReason, &d.CreatedAt, &d.UpdatedAt); err != nil {
+	if err := row.Scan(&d.ID, &d.Name, &d.Type, &d.Enabled, &filter, &config, &retry, &d.Ordered, &d.DisableAfter, &d.ErasureNotices, &d.DisabledAt, &d.DisabledReason, &d.CreatedAt, &d.UpdatedAt); err != nil {
 		return nil, err
 	}
 	if d.DisabledAt != nil {
@@ -153,8 +153,8 @@ func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.Destinat
 			return err
 		}
 		if _, err = tx.Exec(ctx, `UPDATE destinations SET name = $1, enabled = $2, filter = $3, config = $4, retry = $5, ordered = $6,
-			disable_after = $7, disabled_at = $8, disabled_reason = $9, updated_at = $10 WHERE id = $11`,
-			d.Name, d.Enabled, filter, string(d.Config), retry, d.Ordered, d.DisableAfter, d.DisabledAt, d.DisabledReason, d.UpdatedAt, id); err != nil {
+			disable_after = $7, disabled_at = $8, disabled_reason = $9, updated_at = $10, erasure_notices = $12 WHERE id = $11`,
+			d.Name, d.Enabled, filter, string(d.Config), retry, d.Ordered, d.DisableAfter, d.DisabledAt, d.DisabledReason, d.UpdatedAt, id, d.ErasureNotices); err != nil {
 			return err
 		}
 		if d.Enabled && !wasEnabled {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,8 +25,14 @@ const eraseLock = "erase"
 // observeErasures takes the erasure lock shared for the transaction and
 // returns the session cache's epoch after observing the erasures.
 func (db *DB) observeErasures(ctx context.Context, tx pgx.Tx) (int64, error) {
+	// Two statements, sent as one batch: the count must be read with a
+	// snapshot taken after the lock is granted (an erasure that held it
+	// has committed by then), which one statement would take before.
 	var n int64
-	if err := tx.QueryRow(ctx, `SELECT (SELECT coalesce(max(id), 0) FROM erasures) FROM pg_advisory_xact_lock_shared(`+lockKey+`)`, eraseLock).Scan(&n); err != nil {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock_shared(`+lockKey+`)`, eraseLock)
+	b.Queue(`SELECT coalesce(max(id), 0) FROM erasures`).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return 0, err
 	}
 	return db.sessions.Observe(n), nil
@@ -43,6 +50,11 @@ const (
 // archive until those age out (docs/privacy.md).
 func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time) (*inlet.Erasure, error) {
 	e := &inlet.Erasure{At: now.UTC().Truncate(time.Microsecond)}
+	// The day of the notice an erasure may add has its partition before
+	// the transaction takes its locks.
+	if err := db.ensurePartitions(ctx, day(e.At)); err != nil {
+		return nil, storeError(err)
+	}
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		// Identity merges take their own lock: none moves the person's
 		// rows while they are erased. Taken first, as batches take it
@@ -59,11 +71,11 @@ func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time)
 		if err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT value FROM identifiers WHERE profile_id = ANY($1)`, family)
+		rows, err := tx.Query(ctx, `SELECT kind, value FROM identifiers WHERE profile_id = ANY($1) ORDER BY kind, value`, family)
 		if err != nil {
 			return err
 		}
-		values, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		ids, err := pgx.CollectRows(rows, pgx.RowToStructByPos[inlet.Identifier])
 		if err != nil {
 			return err
 		}
@@ -86,7 +98,8 @@ func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time)
 			}
 			*st.n = int(tag.RowsAffected())
 		}
-		for _, v := range values {
+		for _, id := range ids {
+			v := id.Value
 			tag, err := tx.Exec(ctx, `DELETE FROM rejections WHERE position(convert_to($1, 'UTF8') IN body) > 0 OR strpos(headers::text, $1) > 0
 				OR strpos(query, $1) > 0 OR strpos(path, $1) > 0`, v)
 			if err != nil {
@@ -95,7 +108,19 @@ func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time)
 			e.Rejections += int(tag.RowsAffected())
 		}
 		counts, _ := json.Marshal(e)
-		_, err = tx.Exec(ctx, `INSERT INTO erasures (at, counts) VALUES ($1, $2)`, e.At, string(counts))
+		if _, err = tx.Exec(ctx, `INSERT INTO erasures (at, counts) VALUES ($1, $2)`, e.At, string(counts)); err != nil {
+			return err
+		}
+		// The notice for the destinations that asked for one, in the log.
+		var notify bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM destinations WHERE erasure_notices)`).Scan(&notify); err != nil || !notify {
+			return err
+		}
+		sorted := slices.Clone(family)
+		slices.Sort(sorted)
+		n := inlet.ErasureNotice(sorted, ids, e.At)
+		_, err = tx.Exec(ctx, `INSERT INTO events (inserted_at, id, type, source_id, properties, context) VALUES ($1, $2, $3, $4, $5, '{}')`,
+			n.InsertedAt, n.ID, n.Type, n.SourceID, string(n.Properties))
 		return err
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -69,6 +70,13 @@ type DB struct {
 	// Prepared on the read pool: delivery's reads of the log and of its
 	// due rows, which every destination makes many times a second.
 	readLog, dueRows *sql.Stmt
+
+	// nextSeq is the seq of the next event inserted, given explicitly
+	// rather than left to SQLite (which reuses the seqs of the last rows
+	// once they are deleted: an erasure or retention may delete the
+	// newest events, and a cursor that passed them would then skip the
+	// next ones). Read and moved only while holding the write connection.
+	nextSeq atomic.Int64
 }
 
 var _ inlet.Store = (*DB)(nil)
@@ -187,7 +195,25 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	// Past every seq a cursor or a replay may have passed, whatever was
+	// deleted since.
+	var next int64
+	if err := db.write.QueryRowContext(ctx, `SELECT 1 + max(
+			(SELECT coalesce(max(seq), 0) FROM events),
+			(SELECT coalesce(max(position), 0) FROM delivery_cursors),
+			(SELECT coalesce(max(release), 0) FROM deliveries))`).Scan(&next); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read the log's head %s: %w", opts.Path, err)
+	}
+	db.nextSeq.Store(next)
 	return db, nil
+}
+
+// takeSeqs returns the first of n seqs for events inserted by the
+// transaction that holds the write connection. A transaction that fails
+// after it leaves a gap, which the log does not mind.
+func (db *DB) takeSeqs(n int) int64 {
+	return db.nextSeq.Add(int64(n)) - int64(n)
 }
 
 // Rows are written with multi-row statements of these sizes, largest first,
@@ -221,7 +247,7 @@ func (db *DB) prepare(ctx context.Context) error {
 			to    map[int]*sql.Stmt
 			query string
 		}{
-			{db.insertEventsN, "INSERT INTO events (id, type, inserted_at, source_id, session_id, profile_id, properties, context, warnings) VALUES " + rowsOf(n, 9)},
+			{db.insertEventsN, "INSERT INTO events (seq, id, type, inserted_at, source_id, session_id, profile_id, properties, context, warnings) VALUES " + rowsOf(n, 10)},
 			{db.upsertSessions, "INSERT INTO sessions (id, profile_id, created_at) VALUES " + rowsOf(n, 3) + `
 				ON CONFLICT (id) DO UPDATE SET profile_id = profile_id RETURNING id, profile_id`},
 			{db.insertProfiles, "INSERT INTO profiles (id, created_at) VALUES " + rowsOf(n, 2)},

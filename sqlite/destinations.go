@@ -16,7 +16,7 @@ var (
 	_ inlet.DeliveryStore    = (*DB)(nil)
 )
 
-const selectDestination = `SELECT id, name, type, enabled, filter, config, retry, ordered, disable_after, disabled_at, disabled_reason, created_at, updated_at FROM destinations`
+const selectDestination = `SELECT id, name, type, enabled, filter, config, retry, ordered, disable_after, erasure_notices, disabled_at, disabled_reason, created_at, updated_at FROM destinations`
 
 // CreateDestination stores a new destination, with its cursor at the
 // log's head. See inlet.DestinationStore.
@@ -32,8 +32,8 @@ func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) error
 		return err
 	}
 	err = db.configTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO destinations (id, name, type, enabled, filter, config, retry, ordered, disable_after, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, d.Name, d.Type, d.Enabled, filter, string(d.Config), retry, d.Ordered, d.DisableAfter, now.UnixNano(), now.UnixNano()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO destinations (id, name, type, enabled, filter, config, retry, ordered, disable_after, erasure_notices, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.Name, d.Type, d.Enabled, filter, string(d.Config), retry, d.Ordered, d.DisableAfter, d.ErasureNotices, now.UnixNano(), now.UnixNano()); err != nil {
 			return err
 		}
 		// The one writer makes max(seq) the head: every event committed
@@ -98,7 +98,7 @@ func scanDestination(rows *sql.Rows) (*inlet.Destination, error) {
 		disabledAt            sql.NullInt64
 		created, updated      int64
 	)
-	if err := rows.Scan(&d.ID, &d.Name, &d.Type, &d.Enabled, &filter, &config, &retry, &d.Ordered, &d.DisableAfter, &disabledAt, &d.DisabledReason, &created, &updated); err != nil {
+	if err := rows.Scan(&d.ID, &d.Name, &d.Type, &d.Enabled, &filter, &config, &retry, &d.Ordered, &d.DisableAfter, &d.ErasureNotices, &disabledAt, &d.DisabledReason, &created, &updated); err != nil {
 		return nil, storeError(err)
 	}
 	if disabledAt.Valid {
@@ -185,8 +185,8 @@ func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.Destinat
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE destinations SET name = ?, enabled = ?, filter = ?, config = ?, retry = ?, ordered = ?, disable_after = ?,
-			disabled_at = ?, disabled_reason = ?, updated_at = ? WHERE id = ?`,
-			d.Name, d.Enabled, filter, string(d.Config), retry, d.Ordered, d.DisableAfter, nanosOrNil(d.DisabledAt), d.DisabledReason, d.UpdatedAt.UnixNano(), id); err != nil {
+			erasure_notices = ?, disabled_at = ?, disabled_reason = ?, updated_at = ? WHERE id = ?`,
+			d.Name, d.Enabled, filter, string(d.Config), retry, d.Ordered, d.DisableAfter, d.ErasureNotices, nanosOrNil(d.DisabledAt), d.DisabledReason, d.UpdatedAt.UnixNano(), id); err != nil {
 			return err
 		}
 		if d.Enabled && !wasEnabled {

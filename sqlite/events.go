@@ -176,7 +176,8 @@ func (db *DB) resolveSessions(ctx context.Context, tx *sql.Tx, b *inlet.AppendBa
 }
 
 func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, b *inlet.AppendBatch) error {
-	args := make([]any, 0, 9*chunkRows)
+	args := make([]any, 0, 10*chunkRows)
+	seq := db.takeSeqs(len(b.Events))
 	for k := 0; k < len(b.Events); {
 		n := chunkSize(len(b.Events) - k)
 		args = args[:0]
@@ -185,7 +186,8 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, b *inlet.AppendBatch
 			if err != nil {
 				return err
 			}
-			args = appendEventArgs(args, b.Events[k], ctxJSON)
+			args = appendEventArgs(append(args, seq), b.Events[k], ctxJSON)
+			seq++
 		}
 		if _, err := tx.StmtContext(ctx, db.insertEventsN[n]).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("insert events: %w", err)

@@ -27,9 +27,9 @@ func (db *DB) ImportEvents(ctx context.Context, events []*inlet.Event) (int, err
 		if err != nil {
 			return 0, err
 		}
-		args := appendEventArgs(nil, e, ctxJSON)
-		res, err := tx.ExecContext(ctx, `INSERT INTO events (id, type, inserted_at, source_id, session_id, profile_id, properties, context, warnings, imported)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING`, args...)
+		args := appendEventArgs([]any{db.takeSeqs(1)}, e, ctxJSON)
+		res, err := tx.ExecContext(ctx, `INSERT INTO events (seq, id, type, inserted_at, source_id, session_id, profile_id, properties, context, warnings, imported)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING`, args...)
 		if err != nil {
 			return 0, storeError(fmt.Errorf("import event %s: %w", e.ID, err))
 		}

@@ -76,23 +76,37 @@ func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time)
 	if _, err := person(ctx, tx, profileID); err != nil {
 		return nil, err
 	}
-	var values []string
-	rows, err := tx.QueryContext(ctx, `SELECT value FROM identifiers WHERE profile_id IN (SELECT id FROM person_profiles)`)
+	var ids []inlet.Identifier
+	rows, err := tx.QueryContext(ctx, `SELECT kind, value FROM identifiers WHERE profile_id IN (SELECT id FROM person_profiles) ORDER BY kind, value`)
 	if err != nil {
 		return nil, storeError(err)
 	}
 	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
+		var id inlet.Identifier
+		if err := rows.Scan(&id.Kind, &id.Value); err != nil {
 			rows.Close()
 			return nil, storeError(err)
 		}
-		values = append(values, v)
+		ids = append(ids, id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, storeError(err)
 	}
+	var profiles []string
+	rows, err = tx.QueryContext(ctx, `SELECT id FROM person_profiles ORDER BY id`)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, storeError(err)
+		}
+		profiles = append(profiles, id)
+	}
+	rows.Close()
 
 	e := &inlet.Erasure{At: now.UTC()}
 	steps := []struct {
@@ -116,9 +130,9 @@ func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time)
 		n, _ := res.RowsAffected()
 		*st.n = int(n)
 	}
-	for _, v := range values {
+	for _, id := range ids {
 		res, err := tx.ExecContext(ctx, `DELETE FROM rejections WHERE instr(CAST(body AS TEXT), ?1) > 0 OR instr(headers, ?1) > 0
-			OR instr(query, ?1) > 0 OR instr(path, ?1) > 0`, v)
+			OR instr(query, ?1) > 0 OR instr(path, ?1) > 0`, id.Value)
 		if err != nil {
 			return nil, storeError(err)
 		}
@@ -128,6 +142,18 @@ func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time)
 	counts, _ := json.Marshal(e)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO erasures (at, counts) VALUES (?, ?)`, now.UnixNano(), string(counts)); err != nil {
 		return nil, storeError(err)
+	}
+	// The notice for the destinations that asked for one, in the log.
+	var notify bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM destinations WHERE erasure_notices)`).Scan(&notify); err != nil {
+		return nil, storeError(err)
+	}
+	if notify {
+		n := inlet.ErasureNotice(profiles, ids, now.UTC())
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (seq, id, type, inserted_at, source_id, properties, context) VALUES (?, ?, ?, ?, ?, ?, '{}')`,
+			db.takeSeqs(1), n.ID, n.Type, n.InsertedAt.UnixNano(), n.SourceID, string(n.Properties)); err != nil {
+			return nil, storeError(err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM person_profiles`); err != nil {
 		return nil, storeError(err)

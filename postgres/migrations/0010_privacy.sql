@@ -21,3 +21,6 @@ CREATE TABLE suppressions (
 	hash       text COLLATE "C" PRIMARY KEY,
 	created_at timestamptz NOT NULL
 );
+
+-- A destination may ask for a notice of each erasure.
+ALTER TABLE destinations ADD COLUMN erasure_notices boolean NOT NULL DEFAULT false;

@@ -19,3 +19,6 @@ CREATE TABLE suppressions (
 	hash       TEXT PRIMARY KEY,
 	created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- A destination may ask for a notice of each erasure.
+ALTER TABLE destinations ADD COLUMN erasure_notices INTEGER NOT NULL DEFAULT 0;
