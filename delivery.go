@@ -160,6 +160,15 @@ type Outcome struct {
 	FromLog bool
 }
 
+// LastError is the error of the outcome's last attempt, "" after a
+// success.
+func (o *Outcome) LastError() string {
+	if n := len(o.Log); n > 0 {
+		return o.Log[n-1].Error
+	}
+	return ""
+}
+
 // Settlement is what a cursor's owner records in one transaction: the
 // cursor's new position, how many events were delivered, and the rows of
 // events that need one.

@@ -215,10 +215,7 @@ func writeOutcomes(ctx context.Context, tx pgx.Tx, destinationID string, outcome
 		if err != nil {
 			return err
 		}
-		lastErr := ""
-		if n := len(o.Log); n > 0 {
-			lastErr = o.Log[n-1].Error
-		}
+		lastErr := o.LastError()
 		if o.FromLog {
 			b.Queue(`INSERT INTO deliveries (destination_id, event_id, event_inserted_at, log_tx, seq, status, attempts, created_at, next_attempt_at, last_error, log)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (destination_id, event_id) DO NOTHING`,

@@ -237,10 +237,7 @@ func writeOutcomes(ctx context.Context, tx *sql.Tx, destinationID string, outcom
 		if err != nil {
 			return err
 		}
-		lastErr := ""
-		if n := len(o.Log); n > 0 {
-			lastErr = o.Log[n-1].Error
-		}
+		lastErr := o.LastError()
 		if o.FromLog {
 			_, err = insert.ExecContext(ctx, destinationID, o.EventID, o.Pos.Seq, o.Status, o.Attempts, o.CreatedAt.UnixNano(), o.NextAttemptAt.UnixNano(), lastErr, string(log))
 		} else {
