@@ -37,7 +37,7 @@ func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) error
 		db.destinations.Add(-1)
 		return err
 	}
-	_, err = db.write.ExecContext(ctx, `INSERT INTO destinations (id, name, type, enabled, filter, config, retry, ordered, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = db.durableExec(ctx, `INSERT INTO destinations (id, name, type, enabled, filter, config, retry, ordered, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.Name, d.Type, d.Enabled, filter, string(d.Config), retry, d.Ordered, now.UnixNano(), now.UnixNano())
 	if err != nil {
 		db.destinations.Add(-1)
@@ -148,7 +148,7 @@ func decodeKey(cursor string) (string, error) {
 
 // UpdateDestination changes a destination. See inlet.DestinationStore.
 func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.DestinationUpdate) (*inlet.Destination, error) {
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.durableTx(ctx)
 	if err != nil {
 		return nil, storeError(err)
 	}
@@ -177,7 +177,7 @@ func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.Destinat
 // DeleteDestination removes a destination and its deliveries. See
 // inlet.DestinationStore.
 func (db *DB) DeleteDestination(ctx context.Context, id string) error {
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.durableTx(ctx)
 	if err != nil {
 		return storeError(err)
 	}
