@@ -201,10 +201,13 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	return db, nil
 }
 
-// PageSize is the page size of a new database. 16 KiB pages make a commit
-// write a quarter of the WAL frames (one write each) that 4 KiB pages need.
-// A database keeps the page size it was created with.
-const PageSize = 16384
+// PageSize is the page size of a new database: SQLite's default, asked for
+// explicitly. 16 KiB pages, which would make a large commit write a quarter
+// of the WAL frames, were measured against it once they really applied
+// (BENCHMARKS.md, issue 26) and were no faster: a commit rewrites whole
+// pages, so a small one writes four times the bytes. A database keeps the
+// page size it was created with.
+const PageSize = 4096
 
 // create makes a new database at path with PageSize pages, in WAL mode.
 // The page size cannot go through the DSN: the driver runs its pragmas in
