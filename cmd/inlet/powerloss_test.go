@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -103,6 +104,48 @@ func TestPowerLoss(t *testing.T) {
 		}
 		t.Logf("the broken build under --sync full lost %d of %d acknowledged events in %d cuts: caught", lost, acked, len(results))
 	})
+}
+
+// TestPowerLossKeepsTheDataDirectoryAndToken starts the real binary on a
+// power-cut file system with a data directory it must create and an admin
+// token it must generate, under --sync off, and cuts the power as soon as
+// it is ready: the directory and the token must be there after the cut, and
+// the log must have warned about --sync off.
+func TestPowerLossKeepsTheDataDirectoryAndToken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary on a FUSE file system; skipped with -short")
+	}
+	requireFUSE(t)
+	bin := buildInlet(t)
+	m := &powerMachine{t: t, durable: t.TempDir(), mnt: t.TempDir()}
+	m.mount()
+	t.Cleanup(func() {
+		if m.fs != nil {
+			m.fs.Cut()
+			m.fs.Unmount()
+		}
+	})
+	h := &harness{t: t, bin: bin, dataDir: filepath.Join(m.mnt, "data", "inlet")}
+	p := h.start("--admin-token", "", "--sync", sqlite.SyncOff) // an empty token: generate one
+	token, err := os.ReadFile(filepath.Join(h.dataDir, tokenFile))
+	if err != nil || len(token) == 0 {
+		t.Fatalf("the generated admin token: %q, %v", token, err)
+	}
+	if err := m.fs.Cut(); err != nil {
+		t.Fatal(err)
+	}
+	p.kill()
+	m.unmount()
+	if log := p.stderrTail(); !strings.Contains(log, "--sync off: ") || !strings.Contains(log, "power cut") {
+		t.Errorf("under --sync off the log does not warn about a power cut; it ends:\n%s", log)
+	}
+	kept, err := os.ReadFile(filepath.Join(m.durable, "data", "inlet", tokenFile))
+	if err != nil {
+		t.Fatalf("after the cut, the admin token is gone: %v", err)
+	}
+	if string(kept) != string(token) {
+		t.Fatalf("after the cut, the admin token is %q; it was %q", kept, token)
+	}
 }
 
 // requireFUSE skips the test when FUSE cannot be used here, except in CI,
