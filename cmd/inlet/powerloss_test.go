@@ -200,11 +200,12 @@ func (m *powerMachine) unmount() {
 // the power rounds times, in turn four ways: cut then kill, kill then cut
 // (the process's last writes reach the page cache only), at the nth fsync
 // of the log, right after the nth write to the log. After each restart it
-// checks that the database passes its integrity check and that every
-// source and destination made is there; under --sync full, that every
-// acknowledged event is stored and every event owed to a destination
-// (every other round has one) reaches its receiver. It returns what each
-// cut cost in acknowledged events.
+// checks that the database the cut left passes its integrity check, that
+// every source and destination made is there and every one deleted is not,
+// that the acknowledged events kept are stored once each as sent, and that
+// each of them owed to a destination (every other round has one) reaches
+// its receiver. It returns what each cut cost in acknowledged events, for
+// the caller to hold against what its --sync mode promises.
 func runPowerRounds(t *testing.T, bin, mode string, rounds int) []powerResult {
 	m := &powerMachine{t: t, durable: t.TempDir(), mnt: t.TempDir()}
 	m.mount()
@@ -218,7 +219,7 @@ func runPowerRounds(t *testing.T, bin, mode string, rounds int) []powerResult {
 	recv := newIDReceiver(t)
 	began := time.Now()
 
-	var sources, destinations []string // every one made, to find after each cut
+	var sources, destinations, deleted []string // to find (or not) after each cut
 	var results []powerResult
 	p := h.start("--sync", mode)
 	client := inlethttp.NewClient(p.url, crashToken)
@@ -258,7 +259,7 @@ func runPowerRounds(t *testing.T, bin, mode string, rounds int) []powerResult {
 		m.mount()
 		p = h.start("--sync", mode)
 		client = inlethttp.NewClient(p.url, crashToken)
-		checkConfiguration(t, client, sources, destinations, round)
+		checkConfiguration(t, client, sources, destinations, deleted, round)
 		r, kept := lossOf(t, client, load, cutAt)
 		r.round, r.cut = round, how
 		if r.lost == 0 {
@@ -278,6 +279,7 @@ func runPowerRounds(t *testing.T, bin, mode string, rounds int) []powerResult {
 			}
 			cancel()
 			destinations = slices.DeleteFunc(destinations, func(d string) bool { return d == dest })
+			deleted = append(deleted, dest)
 		}
 		results = append(results, r)
 	}
@@ -376,8 +378,8 @@ func lossOf(t *testing.T, client *inlethttp.Client, l *roundLoad, cutAt time.Tim
 }
 
 // checkConfiguration checks that every source and destination made so far
-// is there after the cut.
-func checkConfiguration(t *testing.T, client *inlethttp.Client, sources, destinations []string, round int) {
+// is there after the cut, and that every destination deleted stayed deleted.
+func checkConfiguration(t *testing.T, client *inlethttp.Client, sources, destinations, deleted []string, round int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -389,6 +391,11 @@ func checkConfiguration(t *testing.T, client *inlethttp.Client, sources, destina
 	for _, id := range destinations {
 		if _, err := client.FindDestination(ctx, id); err != nil {
 			t.Fatalf("round %d: destination %s is gone after the cut: %v", round, id, err)
+		}
+	}
+	for _, id := range deleted {
+		if _, err := client.FindDestination(ctx, id); err == nil {
+			t.Fatalf("round %d: destination %s, deleted before the cut, is back after it", round, id)
 		}
 	}
 }
