@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -480,13 +481,7 @@ func (pc *FS) copyBlocks(fd int, id uint64, blocks map[int64]struct{}) error {
 	}
 	defer out.Close()
 	buf := make([]byte, blockSize)
-	for _, b := range slices.Sorted(func(yield func(int64) bool) {
-		for b := range blocks {
-			if !yield(b) {
-				return
-			}
-		}
-	}) {
+	for _, b := range slices.Sorted(maps.Keys(blocks)) {
 		off := b * blockSize
 		if off >= st.Size {
 			continue
