@@ -60,6 +60,7 @@ type DB struct {
 	stopped    chan struct{}
 	now        func() time.Time
 	path       string
+	sync       string // SyncFull, SyncNormal or SyncOff
 
 	sessions *inlet.SessionCache // session id to profile id, for committed sessions
 
@@ -111,10 +112,6 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 			q.Add("_pragma", p)
 		}
 		q.Add("_pragma", "busy_timeout(10000)")
-		// 16 KiB pages: a commit writes a quarter of the WAL frames (one
-		// write each) that 4 KiB pages need. It applies when the file is
-		// created.
-		q.Add("_pragma", "page_size(16384)")
 		q.Add("_pragma", "journal_mode(WAL)")
 		// Statement journals of multi-row inserts stay in memory instead
 		// of spilling to a temporary file past 64 KiB.
@@ -129,11 +126,14 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		return "file:" + opts.Path + "?" + q.Encode(), q
 	}
 	dsn, q := dsnWith(sync, cache)
+	if err := create(ctx, opts.Path); err != nil {
+		return nil, fmt.Errorf("create %s: %w", opts.Path, err)
+	}
 
 	if opts.Sessions <= 0 {
 		opts.Sessions = 100000
 	}
-	db := &DB{path: opts.Path, now: time.Now, sessions: inlet.NewSessionCache(opts.Sessions)}
+	db := &DB{path: opts.Path, sync: sync, now: time.Now, sessions: inlet.NewSessionCache(opts.Sessions)}
 	var err error
 	if db.write, err = sql.Open("sqlite", dsn); err != nil {
 		return nil, err
@@ -145,6 +145,13 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if err := db.migrate(ctx); err != nil {
 		db.write.Close()
 		return nil, fmt.Errorf("migrate %s: %w", opts.Path, err)
+	}
+	// The names of the database and of its log, both created by now, are
+	// synced once: SQLite syncs the directory only when it creates the log,
+	// which a --sync off store never syncs, and never for the database.
+	if err := syncDir(filepath.Dir(opts.Path)); err != nil {
+		db.write.Close()
+		return nil, err
 	}
 	// One process owns the file (see lock.go in cmd/inlet): the cursor
 	// leases of the process that last had it are void, and released at
@@ -214,6 +221,39 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 // after it leaves a gap, which the log does not mind.
 func (db *DB) takeSeqs(n int) int64 {
 	return db.nextSeq.Add(int64(n)) - int64(n)
+}
+
+// PageSize is the page size of a new database: SQLite's default, asked for
+// explicitly. 16 KiB pages, which would make a large commit write a quarter
+// of the WAL frames, were measured against it once they really applied
+// (BENCHMARKS.md) and were no faster: a commit rewrites whole
+// pages, so a small one writes four times the bytes. A database keeps the
+// page size it was created with.
+const PageSize = 4096
+
+// create makes a new database at path with PageSize pages, in WAL mode.
+// The page size cannot go through the DSN: the driver runs its pragmas in
+// alphabetical order, journal_mode before page_size, and once a database is
+// in WAL mode its page size is fixed.
+func create(ctx context.Context, path string) error {
+	if info, err := os.Stat(path); err == nil && info.Size() > 0 {
+		return nil
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", PageSize)); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, "PRAGMA journal_mode = WAL") // writes the header: the page size is set
+	return err
 }
 
 // Rows are written with multi-row statements of these sizes, largest first,

@@ -48,15 +48,15 @@ func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) error
 	return storeError(err)
 }
 
-// configTx runs fn in a write transaction. Configuration is written
-// through it, so that it is made durable the same way everywhere.
+// configTx runs fn in a write transaction whose commit is synced whatever
+// --sync says (durableTx): configuration is written through it.
 func (db *DB) configTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.durableTx(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if err := fn(tx); err != nil {
+	if err := fn(tx.Tx); err != nil {
 		return err
 	}
 	return tx.Commit()

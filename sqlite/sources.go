@@ -23,7 +23,7 @@ func (db *DB) CreateSource(ctx context.Context, s *inlet.Source) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.write.ExecContext(ctx, `INSERT INTO sources (id, name, type, enabled, config, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err = db.durableExec(ctx, `INSERT INTO sources (id, name, type, enabled, config, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, s.Name, s.Type, s.Enabled, string(config), now.UnixNano(), now.UnixNano())
 	if isUnique(err) {
 		return inlet.Errorf(inlet.ECONFLICT, "a source with id %q exists already", s.ID)
@@ -75,9 +75,9 @@ func (db *DB) ListSources(ctx context.Context) ([]*inlet.Source, error) {
 
 // UpdateSource changes a source. See inlet.SourceStore.
 func (db *DB) UpdateSource(ctx context.Context, id string, upd inlet.SourceUpdate) (*inlet.Source, error) {
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.durableTx(ctx)
 	if err != nil {
-		return nil, storeError(err)
+		return nil, err
 	}
 	defer tx.Rollback()
 	s, err := findSource(ctx, tx, id)
@@ -110,7 +110,7 @@ func (db *DB) UpdateSource(ctx context.Context, id string, upd inlet.SourceUpdat
 
 // DeleteSource removes a source. See inlet.SourceStore.
 func (db *DB) DeleteSource(ctx context.Context, id string) error {
-	res, err := db.write.ExecContext(ctx, `DELETE FROM sources WHERE id = ?`, id)
+	res, err := db.durableExec(ctx, `DELETE FROM sources WHERE id = ?`, id)
 	if err != nil {
 		return storeError(err)
 	}

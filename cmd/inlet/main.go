@@ -27,6 +27,7 @@ import (
 	"inlet/deliver"
 	inlethttp "inlet/http"
 	"inlet/http/console"
+	"inlet/sqlite"
 	"inlet/stream"
 )
 
@@ -114,7 +115,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := mkdirSynced(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	lock, err := lockDataDir(cfg.DataDir)
@@ -199,6 +200,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	if cfg.DB == "" {
 		m.Logger.Info("inlet listening", "addr", m.ln.Addr().String(), "data", cfg.DataDir, "store", storeName(cfg), "sync", cfg.Sync)
+		if cfg.Sync == sqlite.SyncOff {
+			m.Logger.Warn("--sync off: events are never synced to disk; a power cut or kernel crash loses every event since the last synced checkpoint (the last change of a source or destination) and may corrupt the database; sources and destinations themselves are always synced")
+		}
 	} else { // --sync is SQLite's; PostgreSQL commits are as durable as its own settings make them
 		m.Logger.Info("inlet listening", "addr", m.ln.Addr().String(), "data", cfg.DataDir, "store", storeName(cfg))
 	}
@@ -350,7 +354,7 @@ func (m *Main) adminToken() (string, error) {
 	buf := make([]byte, 32)
 	rand.Read(buf)
 	token := hex.EncodeToString(buf)
-	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+	if err := writeFileSynced(path, []byte(token+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("write admin token: %w", err)
 	}
 	m.Logger.Info("generated an admin token", "path", path)

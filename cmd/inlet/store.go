@@ -14,13 +14,21 @@ import (
 	"inlet/sqlite"
 )
 
+// brokenSync, when set (only by a build with -tags inlet_brokensync), is
+// the SQLite sync mode used whatever --sync says.
+var brokenSync string
+
 // openStore opens the store the configuration names: PostgreSQL when DB is
 // a postgres:// URL, else the SQLite file in the data directory.
 func openStore(ctx context.Context, cfg Config) (inlet.Store, error) {
 	if cfg.DB != "" {
 		return postgres.Open(ctx, cfg.DB, postgres.Options{})
 	}
-	return sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(cfg.DataDir, "inlet.db"), Sync: cfg.Sync})
+	sync := cfg.Sync
+	if brokenSync != "" {
+		sync = brokenSync
+	}
+	return sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(cfg.DataDir, "inlet.db"), Sync: sync})
 }
 
 // storeName says which store the configuration names, for the log: never
