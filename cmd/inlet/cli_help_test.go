@@ -202,4 +202,14 @@ func TestBadVariableIsNamed(t *testing.T) {
 	if want := `inlet failed to start: $INLET_QUEUE_SIZE: not a number: "many"` + "\n"; !strings.HasPrefix(stderr, want) {
 		t.Errorf("stderr %q, want it to start with %q", stderr, want)
 	}
+	// A value that parses but is not allowed names its variable too, and
+	// the flag when it came from the command line.
+	t.Setenv("INLET_QUEUE_SIZE", "")
+	t.Setenv("INLET_SYNC", "sometimes")
+	if _, stderr, _ := runInlet(t, "serve", "--data", t.TempDir()); !strings.HasPrefix(stderr, `inlet failed to start: $INLET_SYNC: "sometimes" is not full, normal or off`) {
+		t.Errorf("stderr %q; want it to name $INLET_SYNC", stderr)
+	}
+	if _, stderr, _ := runInlet(t, "serve", "--data", t.TempDir(), "--sync", "never"); !strings.HasPrefix(stderr, `inlet failed to start: --sync: "never" is not full, normal or off`) {
+		t.Errorf("stderr %q; want it to name --sync", stderr)
+	}
 }

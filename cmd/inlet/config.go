@@ -116,9 +116,27 @@ func (sf *serveFlags) register(fs *pflag.FlagSet, cfg *Config) {
 // finish reads the environment for the flags not given, then the flags
 // that need parsing, and validates the whole configuration.
 func (sf *serveFlags) finish(fs *pflag.FlagSet, cfg *Config, getenv func(string) string) error {
+	// The flags set on the command line, before the environment fills
+	// the others: an error then names the variable a value came from.
+	onLine := map[string]bool{}
+	fs.Visit(func(f *pflag.Flag) { onLine[f.Name] = true })
 	if err := applyEnv(fs, getenv); err != nil {
 		return err
 	}
+	if err := sf.check(fs, cfg); err != nil {
+		msg := err.Error()
+		if name, rest, ok := strings.Cut(strings.TrimPrefix(msg, "--"), ": "); ok && strings.HasPrefix(msg, "--") && !onLine[name] {
+			if f := fs.Lookup(name); f != nil && len(f.Annotations["env"]) > 0 && getenv(f.Annotations["env"][0]) != "" {
+				return usageErrorf("$%s: %s", f.Annotations["env"][0], rest)
+			}
+		}
+		return err
+	}
+	return nil
+}
+
+// check reads and validates the values of the flags.
+func (sf *serveFlags) check(fs *pflag.FlagSet, cfg *Config) error {
 	var err error
 	if cfg.DB, err = parseDB(sf.db); err != nil {
 		return usageErrorf("--db: %v", err)

@@ -42,7 +42,7 @@ func (o *DestinationOptions) Request() (inlethttp.CreateDestinationRequest, erro
 	}
 	if o.Config != "" {
 		if !json.Valid([]byte(o.Config)) {
-			return req, fmt.Errorf("--config must be a JSON object")
+			return req, usageErrorf("--config: not a JSON object: %q", o.Config)
 		}
 		req.Config = json.RawMessage(o.Config)
 	} else {
@@ -197,7 +197,7 @@ type ReplayOptions struct {
 // Replay delivers stored events to a destination again.
 func Replay(ctx context.Context, c *inlethttp.Client, id string, o ReplayOptions, out printer) error {
 	if o.Since == "" {
-		return fmt.Errorf("--since is required: an RFC 3339 time such as 2026-01-02T15:04:05Z")
+		return usageErrorf("--since: required, an RFC 3339 time such as 2026-01-02T15:04:05Z")
 	}
 	n, err := c.Replay(ctx, id, inlethttp.ReplayRequest{Since: o.Since, Until: o.Until, Sources: splitList(o.Sources), Types: splitList(o.Types)})
 	if err != nil {
