@@ -13,8 +13,13 @@ import (
 // Destination types of this build. A sender for each lives in package
 // deliver, where a new type is one file.
 const (
-	DestinationWebhook = "webhook" // an HTTP POST of each event
-	DestinationNATS    = "nats"    // a NATS JetStream publish of each event
+	DestinationWebhook  = "webhook"  // an HTTP POST of each event
+	DestinationNATS     = "nats"     // a NATS JetStream publish of each event
+	DestinationKafka    = "kafka"    // a Kafka record of each event
+	DestinationRabbitMQ = "rabbitmq" // an AMQP publish of each event, confirmed
+	DestinationRedis    = "redis"    // an XADD to a Redis stream of each event
+	DestinationPostgres = "postgres" // a row of a PostgreSQL table of each event
+	DestinationFiles    = "files"    // a line or row of a file in a bucket or directory
 )
 
 // Destination is a place events are delivered to, at least once, after
