@@ -3,6 +3,7 @@ package deliver_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -177,4 +178,19 @@ func mixedLoad(t *testing.T, s store) []string {
 		ids[i] = e.ID
 	}
 	return ids
+}
+
+// serviceURL returns the address of a service the test needs from the
+// variable env. Unset, the test is skipped, except under CI=true, where
+// every service must be there and a missing one fails the test.
+func serviceURL(t testing.TB, env, example string) string {
+	t.Helper()
+	u := os.Getenv(env)
+	if u == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not set, and CI=true needs every service (for example %s)", env, example)
+		}
+		t.Skipf("%s is not set (for example %s)", env, example)
+	}
+	return u
 }
