@@ -389,3 +389,29 @@ func EventJSON(e *Event) ([]byte, error) {
 	}
 	return append(b, '\n'), nil
 }
+
+// Outcomes of a destination's dry run.
+const (
+	TrySent     = "sent"     // the event would be sent, as Event shows
+	TryDropped  = "dropped"  // the destination's transform drops it
+	TryFailed   = "failed"   // the transform fails and its on_error is "reject"
+	TryFiltered = "filtered" // the destination's filter does not take it
+)
+
+// DestinationTry is what a destination's dry run makes of one stored
+// event; nothing is sent.
+type DestinationTry struct {
+	EventID string `json:"event_id"`
+	// Outcome is TrySent, TryDropped, TryFailed or TryFiltered. A
+	// filtered event still shows what the transform makes of it, for a
+	// replay that selects it.
+	Outcome string `json:"outcome"`
+	// Wanted is whether the filter takes the event.
+	Wanted bool `json:"wanted"`
+	// TransformError says how the transform failed on the event: with
+	// on_error "keep" the event is then sent as it is.
+	TransformError string `json:"transform_error,omitempty"`
+	// Event is the JSON the destination would receive, absent when
+	// nothing would be sent.
+	Event json.RawMessage `json:"event,omitempty"`
+}
