@@ -1,12 +1,26 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/parquet-go/parquet-go"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"inlet"
+	inlethttp "inlet/http"
+	"inlet/postgres/pgtest"
 )
 
 // TestDestinationsTryCLI creates destinations of the new types through the
@@ -45,4 +59,241 @@ func TestDestinationsTryCLI(t *testing.T) {
 	if inlet.ErrorCode(err) != inlet.EINVALID || !strings.Contains(inlet.ErrorMessageOrText(err), "config.topic") {
 		t.Fatalf("a kafka destination with a bad topic: %v; want invalid, naming config.topic", err)
 	}
+}
+
+// typePeer is the real peer of a destination type in a kill test: the
+// destination's config, and what the peer holds, by event id.
+type typePeer struct {
+	typ, config string
+	received    func(t *testing.T) map[string]int
+}
+
+// TestDestinationTypesSurviveKills kills the real binary with SIGKILL while
+// it delivers to each type's peer, mid-batch for the batching types, and
+// checks that every acknowledged event reaches the peer. A peer whose
+// service is not configured is skipped (failed under CI=true).
+func TestDestinationTypesSurviveKills(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills the real binary; skipped with -short")
+	}
+	bin := buildInlet(t)
+	for _, tc := range []struct {
+		name string
+		peer func(t *testing.T) typePeer
+	}{
+		{"kafka", kafkaPeer},
+		{"rabbitmq", rabbitmqPeer},
+		{"redis", redisPeer},
+		{"postgres", pgTablePeer},
+		{"files", filesPeer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testTypeSurvivesKills(t, bin, tc.peer(t), 2)
+		})
+	}
+}
+
+func testTypeSurvivesKills(t *testing.T, bin string, peer typePeer, rounds int) {
+	h := &harness{t: t, bin: bin, dataDir: t.TempDir()}
+	args := []string{"--delivery-lease", "2s"}
+	var acked []string
+	for round := 1; round <= rounds; round++ {
+		p := h.start(args...)
+		client := inlethttp.NewClient(p.url, crashToken)
+		if round == 1 {
+			createCrashSource(t, client)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, err := client.CreateDestination(ctx, inlethttp.CreateDestinationRequest{Name: peer.typ, Type: peer.typ,
+				Config: json.RawMessage(peer.config), Retry: &inlet.RetryPolicy{Backoff: []string{"100ms"}}})
+			cancel()
+			if err != nil {
+				t.Fatalf("create destination: %v", err)
+			}
+		}
+		load := startLoad(t, p.url, round, 4)
+		load.waitAcks(t, 200)
+		delay := time.Duration(200+rand.IntN(300)) * time.Millisecond
+		time.Sleep(delay)
+		p.kill()
+		load.finish()
+		for id := range load.acked {
+			acked = append(acked, id)
+		}
+		t.Logf("round %d: SIGKILL after %v: %d acknowledged so far, %d in the peer", round, delay, len(acked), len(peer.received(t)))
+	}
+	p := h.start(args...)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got := peer.received(t)
+		missing, twice := 0, 0
+		for _, id := range acked {
+			switch got[id] {
+			case 0:
+				missing++
+			case 1:
+			default:
+				twice++
+			}
+		}
+		if missing == 0 {
+			t.Logf("after the last restart every one of %d acknowledged events reached the peer; %d more than once", len(acked), twice)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the last restart %d of %d acknowledged events never reached the peer", missing, len(acked))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.terminate(shutdownTimeout)
+}
+
+// peerService returns the address of a service from env; unset, the test
+// is skipped, except under CI=true, which needs every service.
+func peerService(t *testing.T, env, example string) string {
+	t.Helper()
+	u := os.Getenv(env)
+	if u == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not set, and CI=true needs every service (for example %s)", env, example)
+		}
+		t.Skipf("%s is not set (for example %s)", env, example)
+	}
+	return u
+}
+
+func kafkaPeer(t *testing.T) typePeer {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers, _ := json.Marshal(c.ListenAddrs())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("events"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	got := map[string]int{}
+	return typePeer{typ: "kafka", config: `{"brokers":` + string(brokers) + `,"topic":"events","timeout":"1s"}`,
+		received: func(t *testing.T) map[string]int {
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			for _, r := range cl.PollFetches(ctx).Records() {
+				for _, h := range r.Headers {
+					if h.Key == "inlet-event-id" {
+						got[string(h.Value)]++
+					}
+				}
+			}
+			return got
+		}}
+}
+
+func rabbitmqPeer(t *testing.T) typePeer {
+	url := peerService(t, "INLET_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672/")
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatalf("RabbitMQ at %s: %v", url, err)
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue := "inlet_test_" + inlet.NewID()
+	if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ch.QueueDelete(queue, false, false, false)
+		conn.Close()
+	})
+	got := map[string]int{}
+	return typePeer{typ: "rabbitmq", config: `{"url":"` + url + `","exchange":"","routing_key":"` + queue + `","timeout":"500ms"}`,
+		received: func(t *testing.T) map[string]int {
+			for {
+				m, ok, err := ch.Get(queue, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !ok {
+					return got
+				}
+				got[m.MessageId]++
+			}
+		}}
+}
+
+func redisPeer(t *testing.T) typePeer {
+	url := peerService(t, "INLET_TEST_REDIS", "redis://127.0.0.1:6379/0")
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	stream := "inlet_test:" + inlet.NewID()
+	t.Cleanup(func() {
+		c.Del(context.Background(), stream)
+		c.Close()
+	})
+	return typePeer{typ: "redis", config: `{"url":"` + url + `","stream":"` + stream + `","maxlen":0,"timeout":"500ms"}`,
+		received: func(t *testing.T) map[string]int {
+			msgs, err := c.XRange(context.Background(), stream, "-", "+").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			for _, m := range msgs {
+				got[m.Values["id"].(string)]++
+			}
+			return got
+		}}
+}
+
+func pgTablePeer(t *testing.T) typePeer {
+	url := pgtest.URL(t)
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return typePeer{typ: "postgres", config: `{"url":"` + url + `","table":"events","timeout":"500ms"}`,
+		received: func(t *testing.T) map[string]int {
+			got := map[string]int{}
+			rows, err := conn.Query(context.Background(), `SELECT id FROM events`)
+			if err != nil {
+				return got // not created yet
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id string
+				rows.Scan(&id)
+				got[id]++
+			}
+			return got
+		}}
+}
+
+func filesPeer(t *testing.T) typePeer {
+	dir := t.TempDir()
+	return typePeer{typ: "files", config: `{"format":"parquet","directory":"` + dir + `","max_age":"100ms","timeout":"1s"}`,
+		received: func(t *testing.T) map[string]int {
+			got := map[string]int{}
+			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() || !strings.HasSuffix(p, ".parquet") {
+					return nil
+				}
+				rows, err := parquet.ReadFile[struct {
+					ID string `parquet:"id"`
+				}](p)
+				if err != nil {
+					t.Fatalf("%s is not a whole Parquet file: %v", p, err)
+				}
+				for _, r := range rows {
+					got[r.ID]++
+				}
+				return nil
+			})
+			return got
+		}}
 }
