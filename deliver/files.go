@@ -27,7 +27,7 @@ import (
 func init() {
 	// A file holds up to half of these: the Sends of a file wait together
 	// until it is written.
-	register(inlet.DestinationFiles, Type{Validate: validateFiles, Open: openFiles, InFlight: 16384})
+	register(inlet.DestinationFiles, Type{Validate: validateFiles, Open: openFiles, InFlight: 8192})
 }
 
 // filesConfig is the config of a files destination: batches of events
