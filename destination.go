@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -262,8 +263,44 @@ func maskConfig(config json.RawMessage) json.RawMessage {
 			m["headers"], _ = json.Marshal(h)
 		}
 	}
+	// A connection URL (redis://, amqp://, postgres://) may carry a
+	// password.
+	var raw string
+	if v, ok := m["url"]; ok && json.Unmarshal(v, &raw) == nil {
+		if u, err := url.Parse(raw); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				// Written by hand: url.URL.String would escape the mask's
+				// asterisks.
+				name := url.User(u.User.Username()).String()
+				u.User = nil
+				rest, _ := strings.CutPrefix(u.String(), u.Scheme+"://")
+				m["url"], _ = json.Marshal(u.Scheme + "://" + name + ":" + MaskedSecret + "@" + rest)
+			}
+		}
+	}
 	b, _ := json.Marshal(m)
 	return b
+}
+
+// keepURLPassword returns the URL raw with a masked password replaced by
+// the one of old, the stored URL.
+func keepURLPassword(raw, old string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if p, has := u.User.Password(); !has || !isMasked(p) {
+		return raw
+	}
+	o, err := url.Parse(old)
+	if err != nil || o.User == nil {
+		return raw
+	}
+	if p, has := o.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), p)
+		return u.String()
+	}
+	return raw
 }
 
 // KeepSecrets fills the secret values that config leaves out or sends back
@@ -293,6 +330,10 @@ func KeepSecrets(config, old json.RawMessage) json.RawMessage {
 			}
 			m["headers"], _ = json.Marshal(h)
 		}
+	}
+	var raw, oldRaw string
+	if json.Unmarshal(m["url"], &raw) == nil && json.Unmarshal(o["url"], &oldRaw) == nil {
+		m["url"], _ = json.Marshal(keepURLPassword(raw, oldRaw))
 	}
 	b, err := json.Marshal(m)
 	if err != nil {

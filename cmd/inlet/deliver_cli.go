@@ -359,19 +359,48 @@ func (p printer) destinations(dests ...*inlet.Destination) error {
 		if !d.Enabled {
 			state = "disabled"
 		}
-		var cfg struct {
-			URL     string `json:"url"`
-			Subject string `json:"subject"`
-		}
-		json.Unmarshal(d.Config, &cfg)
-		target := cfg.URL
-		if cfg.Subject != "" {
-			target += " " + cfg.Subject
-		}
 		filter := strings.Join(append(prefixed("source:", d.Filter.Sources), prefixed("type:", d.Filter.Types)...), ",")
-		rows = append(rows, []string{d.ID, d.Name, d.Type, state, orDash(target), orDash(filter), inlet.FormatTime(d.CreatedAt)})
+		rows = append(rows, []string{d.ID, d.Name, d.Type, state, orDash(destinationTarget(d)), orDash(filter), inlet.FormatTime(d.CreatedAt)})
 	}
 	return p.table([]string{"ID", "NAME", "TYPE", "STATE", "TARGET", "FILTER", "CREATED"}, rows...)
+}
+
+// destinationTarget says where a destination sends, from its (masked)
+// config: the URL or brokers, then the subject, topic, key, stream or
+// table; for files the directory or bucket.
+func destinationTarget(d *inlet.Destination) string {
+	var cfg struct {
+		URL        string   `json:"url"`
+		Brokers    []string `json:"brokers"`
+		Subject    string   `json:"subject"`
+		Topic      string   `json:"topic"`
+		Exchange   string   `json:"exchange"`
+		RoutingKey string   `json:"routing_key"`
+		Stream     string   `json:"stream"`
+		Table      string   `json:"table"`
+		Directory  string   `json:"directory"`
+		Bucket     string   `json:"bucket"`
+	}
+	json.Unmarshal(d.Config, &cfg)
+	target := cfg.URL
+	if len(cfg.Brokers) > 0 {
+		target = strings.Join(cfg.Brokers, ",")
+	}
+	if cfg.Bucket != "" {
+		target = "s3://" + cfg.Bucket
+	}
+	if cfg.Directory != "" {
+		target = cfg.Directory
+	}
+	if cfg.Exchange != "" {
+		target += " " + cfg.Exchange
+	}
+	for _, s := range []string{cfg.Subject, cfg.Topic, cfg.RoutingKey, cfg.Stream, cfg.Table} {
+		if s != "" {
+			target += " " + s
+		}
+	}
+	return target
 }
 
 func prefixed(prefix string, list []string) []string {
