@@ -3,6 +3,9 @@ package deliver_test
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -107,6 +110,55 @@ func TestKafkaDeliversAMixedLoadKeyedByProfile(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestKafkaAuthenticatesWithSASL(t *testing.T) {
+	for _, mech := range []string{"plain", "scram-sha-256", "scram-sha-512"} {
+		t.Run(mech, func(t *testing.T) {
+			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.EnableSASL(),
+				kfake.Superuser(strings.ToUpper(mech), "inlet", "s3cret"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.Close)
+			brokers := c.ListenAddrs()
+			s := openSQLite(t)
+			good := createDestination(t, s, &inlet.Destination{Type: inlet.DestinationKafka,
+				Config: kafkaConfig(brokers, `,"sasl":"`+mech+`","username":"inlet","password":"s3cret"`)})
+			bad := createDestination(t, s, &inlet.Destination{Type: inlet.DestinationKafka,
+				Config: kafkaConfig(brokers, `,"sasl":"`+mech+`","username":"inlet","password":"wrong","timeout":"1s"`),
+				Retry:  inlet.RetryPolicy{Backoff: []string{"50ms"}, MaxAge: "500ms"}})
+			start(t, s, deliver.Options{})
+			appendN(t, s, "shop", "order.created", 20)
+			waitDelivered(t, s, good.ID, 20, 10*time.Second)
+			dead := waitStatus(t, s, bad.ID, inlet.DeliveryDead, 20, 15*time.Second)
+			if dead[0].LastError == "" {
+				t.Fatalf("a wrong password: dead delivery %+v; want its error", dead[0])
+			}
+		})
+	}
+}
+
+func TestKafkaConnectsOverTLSVerifiedByTheConfiguredCA(t *testing.T) {
+	// httptest's certificate, for 127.0.0.1, signs nothing else: the
+	// brokers' certificate is verified against it, given as config.ca.
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	srv.Close()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.TLS(srv.TLS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ca, _ := json.Marshal(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
+	s := openSQLite(t)
+	d := createDestination(t, s, &inlet.Destination{Type: inlet.DestinationKafka, Config: kafkaConfig(c.ListenAddrs(), `,"tls":true,"ca":`+string(ca))})
+	// Without the CA, the system's roots do not know the certificate.
+	unknown := createDestination(t, s, &inlet.Destination{Type: inlet.DestinationKafka, Config: kafkaConfig(c.ListenAddrs(), `,"tls":true,"timeout":"1s"`),
+		Retry: inlet.RetryPolicy{Backoff: []string{"50ms"}, MaxAge: "500ms"}})
+	start(t, s, deliver.Options{})
+	appendN(t, s, "shop", "order.created", 20)
+	waitDelivered(t, s, d.ID, 20, 10*time.Second)
+	waitStatus(t, s, unknown.ID, inlet.DeliveryDead, 20, 15*time.Second)
 }
 
 func TestKafkaDownIsRetried(t *testing.T) {
