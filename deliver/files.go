@@ -72,6 +72,8 @@ var (
 	filesPrefix  = regexp.MustCompile(`^[A-Za-z0-9._=-]+(/[A-Za-z0-9._=-]+)*$`)
 )
 
+// parseFiles returns a files config with its defaults set, its max_age and
+// its timeout.
 func parseFiles(config json.RawMessage) (*filesConfig, time.Duration, time.Duration, error) {
 	var c filesConfig
 	if err := decodeConfig(config, &c); err != nil {

@@ -55,7 +55,7 @@ type kafkaConfig struct {
 
 const defaultKafkaTimeout = 10 * time.Second
 
-// kafkaTopicChars are the characters of a Kafka topic name.
+// kafkaTopicChar reports whether r may be in a Kafka topic name.
 func kafkaTopicChar(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
 }
