@@ -107,8 +107,10 @@ func redisStream(template string, e *inlet.Event) string {
 	return strings.NewReplacer("{type}", e.Type, "{source}", e.SourceID).Replace(template)
 }
 
-// flush sends one pipeline in a MULTI/EXEC transaction, so that the batch
-// is added whole or not at all.
+// flush sends one pipeline in a MULTI/EXEC transaction: a connection lost
+// before EXEC adds nothing, and readers never see part of a batch. (Redis
+// does not roll back: a command that fails inside EXEC, on a key of
+// another type, fails the batch, whose other events are then sent again.)
 func (s *redisSender) flush(ctx context.Context, items []batchItem) error {
 	pipe := s.client.TxPipeline()
 	for _, it := range items {
