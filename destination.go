@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -13,8 +14,13 @@ import (
 // Destination types of this build. A sender for each lives in package
 // deliver, where a new type is one file.
 const (
-	DestinationWebhook = "webhook" // an HTTP POST of each event
-	DestinationNATS    = "nats"    // a NATS JetStream publish of each event
+	DestinationWebhook  = "webhook"  // an HTTP POST of each event
+	DestinationNATS     = "nats"     // a NATS JetStream publish of each event
+	DestinationKafka    = "kafka"    // a Kafka record of each event
+	DestinationRabbitMQ = "rabbitmq" // an AMQP publish of each event, confirmed
+	DestinationRedis    = "redis"    // an XADD to a Redis stream of each event
+	DestinationPostgres = "postgres" // a row of a PostgreSQL table of each event
+	DestinationFiles    = "files"    // a line or row of a file in a bucket or directory
 )
 
 // Destination is a place events are delivered to, at least once, after
@@ -263,8 +269,44 @@ func maskConfig(config json.RawMessage) json.RawMessage {
 			m["headers"], _ = json.Marshal(h)
 		}
 	}
+	// A connection URL (redis://, amqp://, postgres://) may carry a
+	// password.
+	var raw string
+	if v, ok := m["url"]; ok && json.Unmarshal(v, &raw) == nil {
+		if u, err := url.Parse(raw); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				// Written by hand: url.URL.String would escape the mask's
+				// asterisks.
+				name := url.User(u.User.Username()).String()
+				u.User = nil
+				rest, _ := strings.CutPrefix(u.String(), u.Scheme+"://")
+				m["url"], _ = json.Marshal(u.Scheme + "://" + name + ":" + MaskedSecret + "@" + rest)
+			}
+		}
+	}
 	b, _ := json.Marshal(m)
 	return b
+}
+
+// keepURLPassword returns the URL raw with a masked password replaced by
+// the one of old, the stored URL.
+func keepURLPassword(raw, old string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if p, has := u.User.Password(); !has || !isMasked(p) {
+		return raw
+	}
+	o, err := url.Parse(old)
+	if err != nil || o.User == nil {
+		return raw
+	}
+	if p, has := o.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), p)
+		return u.String()
+	}
+	return raw
 }
 
 // KeepSecrets fills the secret values that config leaves out or sends back
@@ -294,6 +336,10 @@ func KeepSecrets(config, old json.RawMessage) json.RawMessage {
 			}
 			m["headers"], _ = json.Marshal(h)
 		}
+	}
+	var raw, oldRaw string
+	if json.Unmarshal(m["url"], &raw) == nil && json.Unmarshal(o["url"], &oldRaw) == nil {
+		m["url"], _ = json.Marshal(keepURLPassword(raw, oldRaw))
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -394,4 +440,30 @@ func EventJSON(e *Event) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// Outcomes of a destination's dry run.
+const (
+	TrySent     = "sent"     // the event would be sent, as Event shows
+	TryDropped  = "dropped"  // the destination's transform drops it
+	TryFailed   = "failed"   // the transform fails and its on_error is "reject"
+	TryFiltered = "filtered" // the destination's filter does not take it
+)
+
+// DestinationTry is what a destination's dry run makes of one stored
+// event; nothing is sent.
+type DestinationTry struct {
+	EventID string `json:"event_id"`
+	// Outcome is TrySent, TryDropped, TryFailed or TryFiltered. A
+	// filtered event still shows what the transform makes of it, for a
+	// replay that selects it.
+	Outcome string `json:"outcome"`
+	// Wanted is whether the filter takes the event.
+	Wanted bool `json:"wanted"`
+	// TransformError says how the transform failed on the event: with
+	// on_error "keep" the event is then sent as it is.
+	TransformError string `json:"transform_error,omitempty"`
+	// Event is the JSON the destination would receive, absent when
+	// nothing would be sent.
+	Event json.RawMessage `json:"event,omitempty"`
 }

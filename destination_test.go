@@ -89,3 +89,30 @@ func TestDestinationSecretsAreWriteOnly(t *testing.T) {
 		t.Fatalf("KeepSecrets(null) = %s", got)
 	}
 }
+
+func TestAPasswordInAConnectionURLIsMaskedAndKept(t *testing.T) {
+	stored := json.RawMessage(`{"url":"amqp://inlet:s3cret@mq.example.com:5672/prod","exchange":"events"}`)
+	d := &inlet.Destination{Config: stored}
+	b, _ := json.Marshal(d)
+	if strings.Contains(string(b), "s3cret") || !strings.Contains(string(b), `amqp://inlet:****@mq.example.com:5672/prod`) {
+		t.Fatalf("the JSON of a destination shows %s; want the URL's password masked", b)
+	}
+	sentBack := json.RawMessage(`{"url":"amqp://inlet:****@mq.example.com:5672/prod","exchange":"other"}`)
+	if got := string(inlet.KeepSecrets(sentBack, stored)); !strings.Contains(got, "amqp://inlet:s3cret@mq.example.com:5672/prod") || !strings.Contains(got, `"other"`) {
+		t.Fatalf("KeepSecrets = %s; want the stored password back and the new exchange", got)
+	}
+	changed := json.RawMessage(`{"url":"amqp://inlet:new@mq.example.com:5672/prod"}`)
+	if got := string(inlet.KeepSecrets(changed, stored)); !strings.Contains(got, "inlet:new@") {
+		t.Fatalf("KeepSecrets = %s; want the new password", got)
+	}
+	for _, plain := range []string{`{"url":"redis://127.0.0.1:6379/0"}`, `{"url":"https://hooks.example.com/x?token=1"}`} {
+		b, _ := json.Marshal(&inlet.Destination{Config: json.RawMessage(plain)})
+		var out struct{ Config map[string]string }
+		json.Unmarshal(b, &out)
+		var in map[string]string
+		json.Unmarshal([]byte(plain), &in)
+		if out.Config["url"] != in["url"] {
+			t.Fatalf("a URL without a password became %s", out.Config["url"])
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package deliver_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,11 +13,17 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"inlet"
 	"inlet/deliver"
@@ -225,4 +233,146 @@ func BenchmarkLag(b *testing.B) {
 	b.ReportMetric(float64(lags[len(lags)-1].Microseconds())/1000, "max-ms")
 	b.ReportMetric(float64(total)/5, "events/s")
 	fmt.Fprintf(os.Stderr, "lag: %d events at %d/s: p50 %.1f ms, p99 %.1f ms\n", total, rate, q(0.5), q(0.99))
+}
+
+// The destination types' benchmarks drain the backlog to their real peers:
+//
+//	go test ./deliver -run '^$' -bench 'Throughput(Kafka|Files)' -benchtime 100000x
+//	INLET_TEST_REDIS=redis://127.0.0.1:6379/0 go test ./deliver -run '^$' -bench ThroughputRedis -benchtime 100000x
+//	INLET_TEST_RABBITMQ=amqp://guest:guest@127.0.0.1:5672/ go test ./deliver -run '^$' -bench ThroughputRabbitMQ -benchtime 100000x
+//	INLET_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable go test ./deliver -run '^$' -bench ThroughputPostgresTable -benchtime 100000x
+//
+// Kafka's broker (kfake) runs in the benchmark's process: its CPU counts in
+// the CPU per event. The others' peers are servers of their own.
+
+// polled returns count called at most every 20ms, the last answer in
+// between: the benchmark's loop asks every millisecond.
+func polled(count func() int64) func() int64 {
+	var last int64
+	var at time.Time
+	return func() int64 {
+		if time.Since(at) >= 20*time.Millisecond {
+			last, at = count(), time.Now()
+		}
+		return last
+	}
+}
+
+func BenchmarkThroughputKafka(b *testing.B) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cl.Close)
+	brokers, _ := json.Marshal(c.ListenAddrs())
+	throughput(b, &inlet.Destination{Type: inlet.DestinationKafka, Config: json.RawMessage(`{"brokers":` + string(brokers) + `,"topic":"bench"}`)},
+		polled(func() int64 {
+			// The end offsets of the topic's partitions: the records acked.
+			req := kmsg.NewPtrListOffsetsRequest()
+			t := kmsg.NewListOffsetsRequestTopic()
+			t.Topic = "bench"
+			for p := range int32(3) {
+				part := kmsg.NewListOffsetsRequestTopicPartition()
+				part.Partition, part.Timestamp = p, -1
+				t.Partitions = append(t.Partitions, part)
+			}
+			req.Topics = append(req.Topics, t)
+			resp, err := req.RequestWith(context.Background(), cl)
+			if err != nil {
+				return 0
+			}
+			var n int64
+			for _, t := range resp.Topics {
+				for _, p := range t.Partitions {
+					n += p.Offset
+				}
+			}
+			return n
+		}))
+}
+
+func BenchmarkThroughputRedis(b *testing.B) {
+	c, u, prefix := redisClient(b)
+	throughput(b, &inlet.Destination{Type: inlet.DestinationRedis, Config: json.RawMessage(`{"url":"` + u + `","stream":"` + prefix + `bench","maxlen":0}`)},
+		polled(func() int64 { n, _ := c.XLen(context.Background(), prefix+"bench").Result(); return n }))
+}
+
+func BenchmarkThroughputRabbitMQ(b *testing.B) {
+	ch, u, exchange, queue := rabbitQueue(b)
+	throughput(b, &inlet.Destination{Type: inlet.DestinationRabbitMQ, Config: json.RawMessage(`{"url":"` + u + `","exchange":"` + exchange + `","routing_key":"bench"}`)},
+		polled(func() int64 {
+			q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+			if err != nil {
+				return 0
+			}
+			return int64(q.Messages)
+		}))
+}
+
+func BenchmarkThroughputPostgresTable(b *testing.B) {
+	u, conn := pgTableURL(b)
+	throughput(b, &inlet.Destination{Type: inlet.DestinationPostgres, Config: json.RawMessage(`{"url":"` + u + `","table":"bench"}`)},
+		polled(func() int64 {
+			var n int64
+			conn.QueryRow(context.Background(), `SELECT count(*) FROM bench`).Scan(&n)
+			return n
+		}))
+}
+
+func BenchmarkThroughputFilesParquet(b *testing.B) { benchFiles(b, "parquet") }
+func BenchmarkThroughputFilesNDJSON(b *testing.B)  { benchFiles(b, "ndjson") }
+
+func benchFiles(b *testing.B, format string) {
+	dir := b.TempDir()
+	counted := map[string]int64{} // files are whole once they appear
+	throughput(b, &inlet.Destination{Type: inlet.DestinationFiles, Config: json.RawMessage(`{"format":"` + format + `","directory":"` + dir + `","max_age":"1s"}`)},
+		polled(func() int64 {
+			// Each file is named by its first event and holds the events
+			// of one batch: count the rows of the Parquet files' footers,
+			// or the lines of the gzipped NDJSON.
+			var n int64
+			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".tmp-") {
+					return nil
+				}
+				if _, ok := counted[p]; !ok {
+					counted[p] = countEvents(b, p, format)
+				}
+				n += counted[p]
+				return nil
+			})
+			return n
+		}))
+}
+
+// countEvents returns how many events a file of the files destination
+// holds.
+func countEvents(b *testing.B, path, format string) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if format == "parquet" {
+		st, _ := f.Stat()
+		pf, err := parquet.OpenFile(f, st.Size())
+		if err != nil {
+			b.Fatalf("%s: %v", path, err)
+		}
+		return pf.NumRows()
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		b.Fatalf("%s: %v", path, err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		b.Fatalf("%s: %v", path, err)
+	}
+	return int64(bytes.Count(data, []byte("\n")))
 }

@@ -85,7 +85,11 @@ func Validate(d *inlet.Destination) error {
 	if !ok {
 		return inlet.Errorf(inlet.EINVALID, "type must be one of %v", Types())
 	}
-	return t.Validate(d.Config)
+	_, _, rest, err := parseCommon(d.Config)
+	if err != nil {
+		return err
+	}
+	return t.Validate(rest)
 }
 
 // decodeConfig reads a config into v, naming an unknown or mistyped field.
@@ -98,10 +102,34 @@ func decodeConfig(config json.RawMessage, v any) error {
 	return nil
 }
 
+// open returns the Sender of a destination: its type's, behind the
+// transform and the rate limit of its config when it has them.
 func open(d *inlet.Destination, inFlight int) (Sender, error) {
 	t, ok := types[d.Type]
 	if !ok {
 		return nil, fmt.Errorf("destination %s: unknown type %q", d.ID, d.Type)
 	}
-	return t.Open(d, inFlight)
+	c, prg, rest, err := parseCommon(d.Config)
+	if err != nil {
+		return nil, err
+	}
+	own := *d
+	own.Config = rest
+	sender, err := t.Open(&own, inFlight)
+	if err != nil || (prg == nil && c.RateLimit == 0) {
+		return sender, err
+	}
+	return &shapedSender{Sender: sender, transform: prg, pace: newPacer(c.RateLimit)}, nil
+}
+
+// inFlightFor is how many events are sent to d at once: its config's
+// in_flight, else the node's bound (Options.InFlight), else its type's.
+func inFlightFor(d *inlet.Destination, node int) int {
+	if c, _, _, err := parseCommon(d.Config); err == nil && c.InFlight > 0 {
+		return c.InFlight
+	}
+	if node > 0 {
+		return node
+	}
+	return types[d.Type].InFlight
 }

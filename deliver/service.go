@@ -35,8 +35,9 @@ type Options struct {
 	// five times the destination's timeout).
 	Lease time.Duration
 	// InFlight is how many events are sent at once to one destination
-	// (default: its type's, 64 for a webhook, 256 for NATS); a worker
-	// reads up to four times as many ahead.
+	// whose config sets no in_flight (default: its type's, 64 for a
+	// webhook, 256 for NATS); a worker reads up to four times as many
+	// ahead.
 	InFlight int
 	// Settle is how often outcomes are settled, each time in one
 	// transaction for many events (default 20ms).
@@ -242,10 +243,7 @@ func (s *Service) followOnce(ctx context.Context) error {
 }
 
 func (s *Service) startWorker(d *inlet.Destination, after <-chan struct{}) (*worker, error) {
-	inFlight := s.opts.InFlight
-	if inFlight <= 0 {
-		inFlight = types[d.Type].InFlight
-	}
+	inFlight := inFlightFor(d, s.opts.InFlight)
 	sender, err := open(d, inFlight)
 	if err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ func (s *Server) destinationRoutes() []route {
 		{"POST /api/v1/destinations/{id}/retry", ClassAdmin, s.admin(s.handleRetryDeliveries)},
 		{"POST /api/v1/destinations/{id}/discard", ClassAdmin, s.admin(s.handleDiscardDeliveries)},
 		{"POST /api/v1/destinations/{id}/replay", ClassAdmin, s.admin(s.handleReplay)},
+		{"POST /api/v1/destinations/{id}/try", ClassAdmin, s.admin(s.handleTryDestination)},
 		{"GET /api/v1/events/{id}/deliveries", ClassAdmin, s.admin(s.handleEventDeliveries)},
 	}
 }
@@ -274,6 +275,45 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]int{"replayed": n})
+}
+
+// TryDestinationRequest is the body of POST /api/v1/destinations/{id}/try.
+type TryDestinationRequest struct {
+	EventID string `json:"event_id"`
+}
+
+// handleTryDestination answers what the destination's filter and
+// transform make of a stored event, without sending it.
+func (s *Server) handleTryDestination(w http.ResponseWriter, r *http.Request) {
+	var req TryDestinationRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	if req.EventID == "" {
+		Error(w, r, inlet.Errorf(inlet.EINVALID, "event_id is required: the id of a stored event"), nil)
+		return
+	}
+	if s.cfg.TryDestination == nil {
+		Error(w, r, inlet.Errorf(inlet.EUNAVAILABLE, "this server has no delivery to try destinations with"), nil)
+		return
+	}
+	d, err := s.cfg.Store.FindDestination(r.Context(), r.PathValue("id"))
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	e, err := s.cfg.Store.FindEvent(r.Context(), req.EventID)
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	res, err := s.cfg.TryDestination(r.Context(), d, e)
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // EventDeliveriesPage is the answer of GET /api/v1/events/{id}/deliveries.

@@ -76,6 +76,16 @@ func (c *Client) Replay(ctx context.Context, id string, req ReplayRequest) (int,
 	return out.Replayed, c.do(ctx, http.MethodPost, "/api/v1/destinations/"+url.PathEscape(id)+"/replay", req, &out)
 }
 
+// TryDestination returns what a destination would make of a stored
+// event; nothing is sent.
+func (c *Client) TryDestination(ctx context.Context, id, eventID string) (*inlet.DestinationTry, error) {
+	var out inlet.DestinationTry
+	if err := c.do(ctx, http.MethodPost, "/api/v1/destinations/"+url.PathEscape(id)+"/try", TryDestinationRequest{EventID: eventID}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // DiscardDeliveries gives deliveries up and returns how many.
 func (c *Client) DiscardDeliveries(ctx context.Context, id string, req RetryRequest) (int, error) {
 	var out struct {

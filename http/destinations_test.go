@@ -22,7 +22,8 @@ func TestDestinationRoutesRefuseBadInput(t *testing.T) {
 	}{
 		{"an unknown field is named", "POST", "/api/v1/destinations", `{"name": "x", "type": "webhook", "config": {"url": "http://x"}, "colour": 1}`, 400, "unknown_field", `"colour"`},
 		{"a body that is not JSON", "POST", "/api/v1/destinations", `{"name":`, 400, "bad_json", "JSON"},
-		{"an unknown type", "POST", "/api/v1/destinations", `{"name": "x", "type": "kafka", "config": {}}`, 400, "invalid", "type must be one of [nats webhook]"},
+		{"an unknown type", "POST", "/api/v1/destinations", `{"name": "x", "type": "sqs", "config": {}}`, 400, "invalid", "type must be one of [files kafka nats postgres rabbitmq redis webhook]"},
+		{"a config of a new type names its field", "POST", "/api/v1/destinations", `{"name": "x", "type": "kafka", "config": {}}`, 400, "invalid", "config.brokers"},
 		{"a webhook without a URL", "POST", "/api/v1/destinations", `{"name": "x", "type": "webhook", "config": {}}`, 400, "invalid", "config.url"},
 		{"a config field the type does not take", "POST", "/api/v1/destinations", `{"name": "x", "type": "webhook", "config": {"url": "http://x", "subject": "s"}}`, 400, "invalid", `unknown field "subject"`},
 		{"a secret not in the whsec_ format", "POST", "/api/v1/destinations", `{"name": "x", "type": "webhook", "config": {"url": "http://x", "secret": "hunter2"}}`, 400, "invalid", "config.secret"},

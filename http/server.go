@@ -89,6 +89,9 @@ type Config struct {
 	// called after a change of destinations.
 	ValidateDestination func(*inlet.Destination) error
 	DestinationsChanged func()
+	// TryDestination, when set, is a destination's dry run on one stored
+	// event (POST /api/v1/destinations/{id}/try); it sends nothing.
+	TryDestination func(context.Context, *inlet.Destination, *inlet.Event) (*inlet.DestinationTry, error)
 
 	// Metrics, when set, is told of every request.
 	Metrics Metrics

@@ -210,6 +210,35 @@ func Replay(ctx context.Context, c *inlethttp.Client, id string, o ReplayOptions
 	return nil
 }
 
+// TryDestination prints what a destination's filter and transform make of
+// a stored event: the outcome, then the JSON it would be sent.
+func TryDestination(ctx context.Context, c *inlethttp.Client, id, eventID string, out printer) error {
+	res, err := c.TryDestination(ctx, id, eventID)
+	if err != nil {
+		return err
+	}
+	if out.json {
+		return out.json1(res)
+	}
+	switch res.Outcome {
+	case inlet.TrySent:
+		fmt.Fprintf(out.w, "%s would send event %s as:\n", id, res.EventID)
+	case inlet.TryDropped:
+		fmt.Fprintf(out.w, "%s would drop event %s: its transform's drop is true\n", id, res.EventID)
+	case inlet.TryFailed:
+		fmt.Fprintf(out.w, "%s would fail to deliver event %s: its transform fails and on_error is reject\n", id, res.EventID)
+	case inlet.TryFiltered:
+		fmt.Fprintf(out.w, "%s does not take event %s: its filter leaves it out (a replay that selects it would send what follows)\n", id, res.EventID)
+	}
+	if res.TransformError != "" {
+		fmt.Fprintf(out.w, "transform: %s\n", res.TransformError)
+	}
+	if len(res.Event) > 0 {
+		fmt.Fprintf(out.w, "%s\n", res.Event)
+	}
+	return nil
+}
+
 // ListDeliveries prints a page of a destination's deliveries.
 func ListDeliveries(ctx context.Context, c *inlethttp.Client, id string, f inlet.DeliveryFilter, out printer) error {
 	page, err := c.ListDeliveries(ctx, id, f)
@@ -330,19 +359,48 @@ func (p printer) destinations(dests ...*inlet.Destination) error {
 		if !d.Enabled {
 			state = "disabled"
 		}
-		var cfg struct {
-			URL     string `json:"url"`
-			Subject string `json:"subject"`
-		}
-		json.Unmarshal(d.Config, &cfg)
-		target := cfg.URL
-		if cfg.Subject != "" {
-			target += " " + cfg.Subject
-		}
 		filter := strings.Join(append(prefixed("source:", d.Filter.Sources), prefixed("type:", d.Filter.Types)...), ",")
-		rows = append(rows, []string{d.ID, d.Name, d.Type, state, orDash(target), orDash(filter), inlet.FormatTime(d.CreatedAt)})
+		rows = append(rows, []string{d.ID, d.Name, d.Type, state, orDash(destinationTarget(d)), orDash(filter), inlet.FormatTime(d.CreatedAt)})
 	}
 	return p.table([]string{"ID", "NAME", "TYPE", "STATE", "TARGET", "FILTER", "CREATED"}, rows...)
+}
+
+// destinationTarget says where a destination sends, from its (masked)
+// config: the URL or brokers, then the subject, topic, key, stream or
+// table; for files the directory or bucket.
+func destinationTarget(d *inlet.Destination) string {
+	var cfg struct {
+		URL        string   `json:"url"`
+		Brokers    []string `json:"brokers"`
+		Subject    string   `json:"subject"`
+		Topic      string   `json:"topic"`
+		Exchange   string   `json:"exchange"`
+		RoutingKey string   `json:"routing_key"`
+		Stream     string   `json:"stream"`
+		Table      string   `json:"table"`
+		Directory  string   `json:"directory"`
+		Bucket     string   `json:"bucket"`
+	}
+	json.Unmarshal(d.Config, &cfg)
+	target := cfg.URL
+	if len(cfg.Brokers) > 0 {
+		target = strings.Join(cfg.Brokers, ",")
+	}
+	if cfg.Bucket != "" {
+		target = "s3://" + cfg.Bucket
+	}
+	if cfg.Directory != "" {
+		target = cfg.Directory
+	}
+	if cfg.Exchange != "" {
+		target += " " + cfg.Exchange
+	}
+	for _, s := range []string{cfg.Subject, cfg.Topic, cfg.RoutingKey, cfg.Stream, cfg.Table} {
+		if s != "" {
+			target += " " + s
+		}
+	}
+	return target
 }
 
 func prefixed(prefix string, list []string) []string {
@@ -358,7 +416,7 @@ func prefixed(prefix string, list []string) []string {
 
 // destinationsCommand is the destinations group.
 func destinationsCommand(env cliEnv) *cobra.Command {
-	return group("destinations", "Send events on to webhooks and NATS",
+	return group("destinations", "Send events on to webhooks, NATS, Kafka, RabbitMQ, Redis, PostgreSQL and files",
 		"  inlet destinations create --name CRM --url https://crm.example.com/hook --types 'order.*'\n  inlet destinations get DESTINATION_ID",
 		destinationsCreateCommand(env),
 		destinationsListCommand(env),
@@ -367,6 +425,7 @@ func destinationsCommand(env cliEnv) *cobra.Command {
 		destinationsSetEnabledCommand(env, false),
 		destinationsDeleteCommand(env),
 		destinationsReplayCommand(env),
+		destinationsTryCommand(env),
 	)
 }
 
@@ -383,20 +442,24 @@ func deliveriesCommand(env cliEnv) *cobra.Command {
 func destinationsCreateCommand(env cliEnv) *cobra.Command {
 	var o DestinationOptions
 	cmd := &cobra.Command{
-		Use:   "create --name NAME [--type webhook|nats] [--url URL] [flags]",
+		Use:   "create --name NAME [--type TYPE] [--url URL] [--config JSON] [flags]",
 		Short: "Register a destination",
 		Long: `Register a destination: every event committed from now on that passes its
 filter is delivered to it, at least once, retried on its schedule until it is
 dead. A webhook gets an HTTP POST of the event, signed when --secret is set; a
-nats destination a JetStream publish on --subject.`,
+nats destination a JetStream publish on --subject. The other types (kafka,
+rabbitmq, redis, postgres, files) take their config as --config JSON, as do
+rate_limit, in_flight and transform of every type.`,
 		Example: `  inlet destinations create --name CRM --url https://crm.example.com/hook --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --types 'order.*'
-  inlet destinations create --name Stream --type nats --url nats://127.0.0.1:4222 --subject 'inlet.{source}.{type}'`,
+  inlet destinations create --name Stream --type nats --url nats://127.0.0.1:4222 --subject 'inlet.{source}.{type}'
+  inlet destinations create --name Kafka --type kafka --config '{"brokers":["127.0.0.1:9092"],"topic":"events.{source}"}'
+  inlet destinations create --name Lake --type files --config '{"format":"parquet","directory":"/var/lib/lake"}'`,
 		Args: noArgs,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.Name, "name", "", "name of the destination (required)")
 	fs.StringVar(&o.ID, "id", "", "id of the destination (default: generated)")
-	fs.StringVar(&o.Type, "type", inlet.DestinationWebhook, "webhook or nats")
+	fs.StringVar(&o.Type, "type", inlet.DestinationWebhook, "webhook, nats, kafka, rabbitmq, redis, postgres or files")
 	fs.StringVar(&o.URL, "url", "", "webhook: the URL events are POSTed to; nats: the server, such as nats://127.0.0.1:4222")
 	fs.StringVar(&o.Secret, "secret", "", "webhook: whsec_... secret that signs requests (Standard Webhooks)")
 	fs.StringVar(&o.Subject, "subject", "", "nats: the subject, which may hold {type} and {source}")
@@ -484,6 +547,20 @@ func destinationsReplayCommand(env cliEnv) *cobra.Command {
 	})
 }
 
+func destinationsTryCommand(env cliEnv) *cobra.Command {
+	return env.adminCommand(&cobra.Command{
+		Use:   "try ID EVENT_ID",
+		Short: "Show what a destination would send of a stored event, without sending it",
+		Long: `A dry run of the destination's filter and transform on one stored event:
+whether it would be sent, dropped by the transform, or fail, and the JSON the
+destination would receive. Nothing is sent.`,
+		Example: "  inlet destinations try crm 0193f1c2-7a4e-7b8a-9c3d-2e1f0a9b8c7d\n  inlet destinations try crm EVENT_ID --json",
+		Args:    destinationAndEvent,
+	}, func(ctx context.Context, a adminCall, args []string) error {
+		return TryDestination(ctx, a.client, args[0], args[1], a.out)
+	})
+}
+
 func deliveriesListCommand(env cliEnv) *cobra.Command {
 	var f inlet.DeliveryFilter
 	cmd := &cobra.Command{
@@ -506,6 +583,14 @@ func deliveriesListCommand(env cliEnv) *cobra.Command {
 func destinationAndEvents(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return usageErrorf("%s takes the destination ID, then event IDs or --status", cmd.CommandPath())
+	}
+	return nil
+}
+
+// destinationAndEvent wants a destination id and one event id.
+func destinationAndEvent(cmd *cobra.Command, args []string) error {
+	if len(args) != 2 {
+		return usageErrorf("%s takes two arguments, the destination ID and an event ID (got %d)", cmd.CommandPath(), len(args))
 	}
 	return nil
 }

@@ -189,6 +189,7 @@ func (m *Main) Run(ctx context.Context) error {
 		MetricsToken:   cfg.MetricsToken,
 
 		ValidateDestination: deliver.Validate,
+		TryDestination:      deliver.Try,
 		DestinationsChanged: m.deliver.Refresh,
 	})
 	m.server = inlethttp.HTTPServer(handler, m.Logger)

@@ -226,6 +226,10 @@ func answersMatchOpenAPI(t *testing.T, s *liveServer) {
 	admin("POST", "/api/v1/destinations/mirror/replay", `{"since":"2026-01-01T00:00:00Z","types":["order"]}`, 202)
 	admin("POST", "/api/v1/destinations/mirror/replay", `{}`, 400)
 	admin("POST", "/api/v1/destinations/none/replay", `{"since":"2026-01-01T00:00:00Z"}`, 404)
+	admin("POST", "/api/v1/destinations/mirror/try", `{"event_id":"`+first.Events[0]+`"}`, 200)
+	admin("POST", "/api/v1/destinations/mirror/try", `{}`, 400)
+	admin("POST", "/api/v1/destinations/mirror/try", `{"event_id":"none"}`, 404)
+	admin("POST", "/api/v1/destinations/none/try", `{"event_id":"`+first.Events[0]+`"}`, 404)
 	admin("DELETE", "/api/v1/destinations/mirror", "", 204)
 	admin("DELETE", "/api/v1/destinations/mirror", "", 404)
 
