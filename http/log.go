@@ -165,3 +165,26 @@ func (s *Server) readLog(ctx context.Context, after inlet.LogPosition, q LogQuer
 		}
 	}
 }
+
+// ReadLog reads the event log after q.After (see LogQuery). The client's
+// timeout must be longer than q.Wait.
+func (c *Client) ReadLog(ctx context.Context, q LogQuery) (*LogPage, error) {
+	v := url.Values{}
+	if q.After != "" {
+		v.Set("after", q.After)
+	}
+	for _, s := range q.Filter.Sources {
+		v.Add("source", s)
+	}
+	for _, t := range q.Filter.Types {
+		v.Add("type", t)
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Wait > 0 {
+		v.Set("wait", q.Wait.String())
+	}
+	var page LogPage
+	return &page, c.do(ctx, http.MethodGet, "/api/v1/log?"+v.Encode(), nil, &page)
+}
