@@ -174,6 +174,10 @@ func NewRequest(e *inlet.Event, v *inlet.VerifyConfig, formPayload bool, target 
 	h.Set("Content-Type", contentType)
 	h.Set(EventIDHeader, e.ID)
 	if v != nil {
+		var err error
+		if body, err = verify.SignBody(v, body, now); err != nil {
+			return nil, fmt.Errorf("event %s of source %s: %w", e.ID, e.SourceID, err)
+		}
 		sig, err := verify.Sign(v, verify.Request{Header: h, Body: body, URL: full, Now: now})
 		if err != nil {
 			return nil, fmt.Errorf("event %s of source %s: %w", e.ID, e.SourceID, err)

@@ -17,6 +17,7 @@ import (
 
 	"inlet"
 	inlethttp "inlet/http"
+	"inlet/verify"
 )
 
 // Log is what a listener reads from the collector; *inlethttp.Client is one.
@@ -292,6 +293,9 @@ func (l *Listener) signing(ctx context.Context, id string) sourceSigning {
 			v.Password = secret
 		}
 		s.verify = &v
+		if v.Type == inlet.VerifyDiscord {
+			fmt.Fprintf(l.Err, "inlet: source %s: Discord requests are signed with the Ed25519 key whose public key is %s\n", id, verify.DiscordPublicKey(secret))
+		}
 		p, _ := inlet.LookupPreset(src.Config.Preset)
 		s.formPayload = p.FormPayload
 	}

@@ -16,7 +16,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,22 +27,48 @@ import (
 //go:embed fixtures
 var fixtures embed.FS
 
-// Entry is one sample: a sender (a preset's name) and an event type.
+// Entry is one sample: a sender (a preset's name) and its name, the event
+// type it is stored as, or that type, '+' and a variant
+// (form_response+nps_low).
 type Entry struct {
 	Sender string `json:"sender"`
 	Type   string `json:"type"`
 }
 
+// EventType returns the type the sample is stored as.
+func (e Entry) EventType() string { return EventType(e.Type) }
+
+// EventType returns the event type of a sample's name: the name without
+// its variant.
+func EventType(name string) string {
+	t, _, _ := strings.Cut(name, "+")
+	return t
+}
+
+// senderSamples returns a sender's samples by name, from
+// fixtures/<sender>.json.
+func senderSamples(sender string) map[string]json.RawMessage {
+	raw, err := fixtures.ReadFile("fixtures/" + sender + ".json")
+	if err != nil {
+		return nil
+	}
+	var samples map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &samples); err != nil {
+		panic(fmt.Sprintf("sample: fixtures/%s.json: %v", sender, err)) // a build defect, caught by the tests
+	}
+	return samples
+}
+
 // List returns every sample, by sender then type.
 func List() []Entry {
 	var out []Entry
-	fs.WalkDir(fixtures, "fixtures", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || path.Ext(p) != ".json" {
-			return nil
+	files, _ := fs.ReadDir(fixtures, "fixtures")
+	for _, f := range files {
+		sender := strings.TrimSuffix(f.Name(), ".json")
+		for name := range senderSamples(sender) {
+			out = append(out, Entry{Sender: sender, Type: name})
 		}
-		out = append(out, Entry{Sender: path.Base(path.Dir(p)), Type: strings.TrimSuffix(path.Base(p), ".json")})
-		return nil
-	})
+	}
 	slices.SortFunc(out, func(a, b Entry) int {
 		if c := strings.Compare(a.Sender, b.Sender); c != 0 {
 			return c
@@ -75,8 +100,8 @@ type Request struct {
 // to its body. Returns ENOTFOUND for an unknown sender or type, EINVALID
 // for a set that cannot apply.
 func Build(sender, typ string, sets []string, now time.Time) (*Request, error) {
-	raw, err := fixtures.ReadFile("fixtures/" + sender + "/" + typ + ".json")
-	if err != nil || strings.ContainsAny(sender+typ, "/\\") {
+	raw, ok := senderSamples(sender)[typ]
+	if !ok {
 		if len(Types(sender)) == 0 {
 			return nil, inlet.Errorf(inlet.ENOTFOUND, "no samples of the sender %q; inlet trigger --list shows them", sender)
 		}
@@ -107,11 +132,15 @@ func Build(sender, typ string, sets []string, now time.Time) (*Request, error) {
 			form.Set(k, fmt.Sprint(v))
 		}
 		r.Body = []byte(form.Encode())
-	} else if r.Body, err = json.Marshal(props); err != nil {
-		return nil, err
+	} else {
+		b, err := json.Marshal(props)
+		if err != nil {
+			return nil, err
+		}
+		r.Body = b
 	}
 	if s.header != nil {
-		s.header(r.Header, typ, fill)
+		s.header(r.Header, EventType(typ), fill)
 	}
 	return r, nil
 }
@@ -219,4 +248,71 @@ var senders = map[string]senderHeaders{
 		h.Set("I-Twilio-Idempotency-Token", f.uuid)
 		h.Set("User-Agent", "TwilioProxy/1.1")
 	}},
+	"gitlab": {"application/json", func(h http.Header, typ string, f *filler) {
+		kind, _, _ := strings.Cut(typ, ".")
+		h.Set("X-Gitlab-Event", gitlabEvents[kind])
+		h.Set("X-Gitlab-Event-Uuid", f.uuid)
+		h.Set("Idempotency-Key", f.uuid)
+		h.Set("X-Gitlab-Instance", "https://gitlab.com")
+		h.Set("User-Agent", "GitLab/17.6.0")
+	}},
+	"bitbucket": {"application/json", func(h http.Header, typ string, f *filler) {
+		h.Set("X-Event-Key", typ)
+		h.Set("X-Request-Uuid", f.uuid)
+		h.Set("X-Hook-Uuid", "a0a1a2a3-0000-4000-8000-000000000003")
+		h.Set("User-Agent", "Bitbucket-Webhooks/2.0")
+	}},
+	"jira": {"application/json", func(h http.Header, _ string, f *filler) {
+		h.Set("X-Atlassian-Webhook-Identifier", strconv.FormatInt(f.now.UnixNano()%1e12, 10))
+		h.Set("User-Agent", "Atlassian Webhook HTTP Client")
+	}},
+	"linear": {"application/json; charset=utf-8", func(h http.Header, typ string, f *filler) {
+		kind, _, _ := strings.Cut(typ, ".")
+		h.Set("Linear-Delivery", f.uuid)
+		h.Set("Linear-Event", strings.ToUpper(kind[:1])+kind[1:])
+		h.Set("User-Agent", "Linear-Webhook")
+	}},
+	"woocommerce": {"application/json", func(h http.Header, typ string, f *filler) {
+		resource, event, _ := strings.Cut(typ, ".")
+		h.Set("X-Wc-Webhook-Topic", typ)
+		h.Set("X-Wc-Webhook-Resource", resource)
+		h.Set("X-Wc-Webhook-Event", event)
+		h.Set("X-Wc-Webhook-Id", "12")
+		h.Set("X-Wc-Webhook-Delivery-Id", f.uuid)
+		h.Set("X-Wc-Webhook-Source", "https://shop.example.com/")
+		h.Set("User-Agent", "WooCommerce/9.4.2 Hookshot (WordPress/6.7)")
+	}},
+	"zendesk": {"application/json", func(h http.Header, _ string, f *filler) {
+		h.Set("X-Zendesk-Webhook-Id", "01GKHNAGG7SAMPLE")
+		h.Set("X-Zendesk-Webhook-Invocation-Id", f.uuid)
+		h.Set("User-Agent", "Zendesk Webhook")
+	}},
+	"twitch": {"application/json", func(h http.Header, typ string, f *filler) {
+		h.Set("Twitch-Eventsub-Message-Id", f.uuid)
+		h.Set("Twitch-Eventsub-Message-Type", "notification")
+		h.Set("Twitch-Eventsub-Subscription-Type", typ)
+		h.Set("Twitch-Eventsub-Subscription-Version", "1")
+		h.Set("Twitch-Eventsub-Message-Retry", "0")
+	}},
+	"clerk":  {"application/json", svixHeaders},
+	"resend": {"application/json", svixHeaders},
+	"svix":   {"application/json", svixHeaders},
+	"meta": {"application/json", func(h http.Header, _ string, _ *filler) {
+		h.Set("User-Agent", "facebookexternalua")
+	}},
+	"discord": {"application/json", func(h http.Header, _ string, _ *filler) {
+		h.Set("User-Agent", "Discord-Webhook/1.0 (+https://discord.com)")
+	}},
+	"okta": {"application/json", func(h http.Header, _ string, _ *filler) {
+		h.Set("User-Agent", "Okta Event Hooks")
+	}},
+}
+
+// gitlabEvents are the X-Gitlab-Event values of object kinds.
+var gitlabEvents = map[string]string{
+	"push": "Push Hook", "merge_request": "Merge Request Hook", "issue": "Issue Hook", "pipeline": "Pipeline Hook", "note": "Note Hook",
+}
+
+func svixHeaders(h http.Header, _ string, f *filler) {
+	h.Set("Svix-Id", "msg_"+f.id)
 }

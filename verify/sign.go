@@ -1,13 +1,16 @@
 package verify
 
 import (
+	"crypto/ed25519"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"inlet"
 )
@@ -32,8 +35,38 @@ func Sign(cfg *inlet.VerifyConfig, r Request) (Signature, error) {
 	sig := Signature{Header: h}
 	ts := strconv.FormatInt(r.Now.Unix(), 10)
 	switch cfg.Type {
-	case inlet.VerifyGitHub:
+	case inlet.VerifyGitHub, inlet.VerifyMeta:
 		h.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(sign(sha256.New, cfg.Secret, r.Body)))
+	case inlet.VerifyPaddle:
+		h.Set("Paddle-Signature", "ts="+ts+";h1="+hex.EncodeToString(sign(sha256.New, cfg.Secret, []byte(ts+":"), r.Body)))
+	case inlet.VerifyCalendly:
+		h.Set("Calendly-Webhook-Signature", "t="+ts+",v1="+hex.EncodeToString(sign(sha256.New, cfg.Secret, []byte(ts+"."), r.Body)))
+	case inlet.VerifyRecurly:
+		ms := strconv.FormatInt(r.Now.UnixMilli(), 10)
+		h.Set("Recurly-Signature", ms+","+hex.EncodeToString(sign(sha256.New, cfg.Secret, []byte(ms+"."), r.Body)))
+	case inlet.VerifyZoom:
+		h.Set("X-Zm-Request-Timestamp", ts)
+		h.Set("X-Zm-Signature", "v0="+hex.EncodeToString(sign(sha256.New, cfg.Secret, []byte("v0:"+ts+":"), r.Body)))
+	case inlet.VerifyZendesk:
+		at := r.Now.UTC().Format(time.RFC3339)
+		h.Set("X-Zendesk-Webhook-Signature-Timestamp", at)
+		h.Set("X-Zendesk-Webhook-Signature", base64.StdEncoding.EncodeToString(sign(sha256.New, cfg.Secret, []byte(at), r.Body)))
+	case inlet.VerifyTwitch:
+		id := r.Header.Get("Twitch-Eventsub-Message-Id")
+		if id == "" {
+			id = inlet.NewID()
+			h.Set("Twitch-Eventsub-Message-Id", id)
+		}
+		at := r.Now.UTC().Format(time.RFC3339Nano)
+		h.Set("Twitch-Eventsub-Message-Timestamp", at)
+		h.Set("Twitch-Eventsub-Message-Signature", "sha256="+hex.EncodeToString(sign(sha256.New, cfg.Secret, []byte(id+at), r.Body)))
+	case inlet.VerifySquare:
+		h.Set("X-Square-Hmacsha256-Signature", base64.StdEncoding.EncodeToString(sign(sha256.New, cfg.Secret, []byte(r.URL), r.Body)))
+	case inlet.VerifyDiscord:
+		h.Set("X-Signature-Timestamp", ts)
+		h.Set("X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(DiscordPrivateKey(cfg.Secret), append([]byte(ts), r.Body...))))
+	case inlet.VerifyMailgun, inlet.VerifyGraph:
+		// The signature is in the body: see SignBody.
 	case inlet.VerifyShopify:
 		h.Set("X-Shopify-Hmac-Sha256", base64.StdEncoding.EncodeToString(sign(sha256.New, cfg.Secret, r.Body)))
 	case inlet.VerifyHMAC:
@@ -76,6 +109,59 @@ func Sign(cfg *inlet.VerifyConfig, r Request) (Signature, error) {
 		return sig, inlet.Errorf(inlet.EINVALID, "cannot sign for the verifier type %q", cfg.Type)
 	}
 	return sig, nil
+}
+
+// DiscordPrivateKey returns the Ed25519 key a Discord request is signed
+// with for secret: the key itself as hex (a 32-byte seed or a 64-byte
+// private key), or else one derived from the text, such as a development
+// secret. DiscordPublicKey returns its public key, what a Discord source
+// and the application verify with.
+func DiscordPrivateKey(secret string) ed25519.PrivateKey {
+	if b, err := hex.DecodeString(secret); err == nil {
+		switch len(b) {
+		case ed25519.SeedSize:
+			return ed25519.NewKeyFromSeed(b)
+		case ed25519.PrivateKeySize:
+			return ed25519.PrivateKey(b)
+		}
+	}
+	seed := sha256.Sum256([]byte(secret))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+// DiscordPublicKey returns the hex public key of DiscordPrivateKey(secret).
+func DiscordPublicKey(secret string) string {
+	return hex.EncodeToString(DiscordPrivateKey(secret).Public().(ed25519.PublicKey))
+}
+
+// SignBody returns body signed for a verifier that reads its signature
+// from the body (mailgun's signature object, microsoft-graph's
+// clientState), and body itself for the others. The body must be a JSON
+// object (mailgun) or a Graph notification list.
+func SignBody(cfg *inlet.VerifyConfig, body []byte, now time.Time) ([]byte, error) {
+	var doc map[string]any
+	switch cfg.Type {
+	case inlet.VerifyMailgun:
+		if err := json.Unmarshal(body, &doc); err != nil {
+			return nil, inlet.Errorf(inlet.EINVALID, "mailgun signs a JSON object body: %s", err)
+		}
+		ts := strconv.FormatInt(now.Unix(), 10)
+		token := hex.EncodeToString(sign(sha256.New, ts, []byte(inlet.NewID())))[:50]
+		doc["signature"] = map[string]string{"timestamp": ts, "token": token, "signature": hex.EncodeToString(sign(sha256.New, cfg.Secret, []byte(ts), []byte(token)))}
+	case inlet.VerifyGraph:
+		if err := json.Unmarshal(body, &doc); err != nil {
+			return nil, inlet.Errorf(inlet.EINVALID, "a Microsoft Graph body is a JSON object: %s", err)
+		}
+		values, _ := doc["value"].([]any)
+		for _, v := range values {
+			if n, ok := v.(map[string]any); ok {
+				n["clientState"] = cfg.Secret
+			}
+		}
+	default:
+		return body, nil
+	}
+	return json.Marshal(doc)
 }
 
 func signStandardWebhooks(secret string, r Request, ts string) (Signature, error) {

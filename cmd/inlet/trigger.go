@@ -120,7 +120,7 @@ func trigger(ctx context.Context, a adminCall, o triggerOptions, sender, typ str
 	}
 	target := o.collectURL
 	if target == "" {
-		target = a.client.URL + "/collect/" + url.PathEscape(typ) + "/" + url.PathEscape(o.source)
+		target = a.client.URL + "/collect/" + url.PathEscape(sample.EventType(typ)) + "/" + url.PathEscape(o.source)
 	}
 	if e := src.Config.Effective(); e.Verify != nil {
 		if o.secret == "" {
@@ -128,6 +128,9 @@ func trigger(ctx context.Context, a adminCall, o triggerOptions, sender, typ str
 		}
 		v := *e.Verify
 		v.Secret, v.Password = o.secret, o.secret
+		if req.Body, err = verify.SignBody(&v, req.Body, now); err != nil {
+			return err
+		}
 		sig, err := verify.Sign(&v, verify.Request{Header: req.Header, Body: req.Body, URL: target, Now: now})
 		if err != nil {
 			return err
