@@ -181,10 +181,11 @@ type filler struct {
 	uuid string
 	id   string
 	hex  string
+	num  string // a number of 12 digits
 }
 
 func newFiller(now time.Time) *filler {
-	return &filler{now: now, uuid: inlet.NewID(), id: randomString(14, "abcdefghijklmnopqrstuvwxyz0123456789"), hex: randomString(40, "0123456789abcdef")}
+	return &filler{now: now, uuid: inlet.NewID(), id: randomString(14, "abcdefghijklmnopqrstuvwxyz0123456789"), hex: randomString(40, "0123456789abcdef"), num: randomString(1, "123456789") + randomString(11, "0123456789")}
 }
 
 func randomString(n int, alphabet string) string {
@@ -199,8 +200,7 @@ func randomString(n int, alphabet string) string {
 // replace fills the placeholders: a whole string "{{now}}" or "{{num}}"
 // becomes a number, any other the text.
 func (f *filler) replace(raw []byte) []byte {
-	num := strconv.FormatInt(f.now.UnixNano()/1000%1e12, 10)
-	now := strconv.FormatInt(f.now.Unix(), 10)
+	num, now := f.num, strconv.FormatInt(f.now.Unix(), 10)
 	r := strings.NewReplacer(
 		`"{{now}}"`, now, `"{{num}}"`, num,
 		"{{now}}", now, "{{num}}", num,
@@ -263,7 +263,7 @@ var senders = map[string]senderHeaders{
 		h.Set("User-Agent", "Bitbucket-Webhooks/2.0")
 	}},
 	"jira": {"application/json", func(h http.Header, _ string, f *filler) {
-		h.Set("X-Atlassian-Webhook-Identifier", strconv.FormatInt(f.now.UnixNano()%1e12, 10))
+		h.Set("X-Atlassian-Webhook-Identifier", f.num)
 		h.Set("User-Agent", "Atlassian Webhook HTTP Client")
 	}},
 	"linear": {"application/json; charset=utf-8", func(h http.Header, typ string, f *filler) {

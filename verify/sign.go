@@ -55,8 +55,8 @@ func Sign(cfg *inlet.VerifyConfig, r Request) (Signature, error) {
 		id := r.Header.Get("Twitch-Eventsub-Message-Id")
 		if id == "" {
 			id = inlet.NewID()
-			h.Set("Twitch-Eventsub-Message-Id", id)
 		}
+		h.Set("Twitch-Eventsub-Message-Id", id)
 		at := r.Now.UTC().Format(time.RFC3339Nano)
 		h.Set("Twitch-Eventsub-Message-Timestamp", at)
 		h.Set("Twitch-Eventsub-Message-Signature", "sha256="+hex.EncodeToString(sign(sha256.New, cfg.Secret, []byte(id+at), r.Body)))
