@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -156,5 +158,13 @@ func runListen(ctx context.Context, env cliEnv, a adminCall, o listenOptions, cm
 		}
 		fmt.Fprintf(stderr, "inlet: forwarding %s to %s\n", what, r.URL)
 	}
-	return l.Run(ctx)
+	// Ctrl-C or SIGTERM stops it between two events' writes of its
+	// place, as the state file's rename makes every stop.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := l.Run(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "inlet: listener %q stopped; 'inlet listen --name %s' resumes here\n", o.name, o.name)
+	return nil
 }
