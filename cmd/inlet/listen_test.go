@@ -10,17 +10,21 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-github/v72/github"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stripe/stripe-go/v82/webhook"
+
+	"inlet/postgres/pgtest"
 )
 
 // listenSecret is the application's secret in these tests: whsec_ and
@@ -37,6 +41,7 @@ type localApp struct {
 	got    []received
 	failN  int // answer 503 to this many requests first
 	secret string
+	delay  time.Duration // before each answer; set before the first request
 }
 
 type received struct {
@@ -53,6 +58,7 @@ func newLocalApp(t *testing.T, secret string) *localApp {
 
 func (a *localApp) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	time.Sleep(a.delay)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.failN > 0 {
@@ -213,44 +219,7 @@ func TestListen(t *testing.T) {
 	})
 
 	t.Run("a listener stopped and started again forwards every event it missed, in order", func(t *testing.T) {
-		app := newLocalApp(t, listenSecret)
-		dir := t.TempDir()
-		args := []string{"--name", "resume", "--secret", listenSecret, "--forward-to", app.srv.URL + "/hooks"}
-		l := startListen(t, s, dir, args...)
-		sendStripe(t, s, "stripe", "whsec_sender", "evt_r0", "invoice.paid")
-		app.waitFor(1)
-		l.stop()
-		var want []string
-		for i := range 6 {
-			if i%2 == 0 {
-				sendStripe(t, s, "stripe", "whsec_sender", fmt.Sprintf("evt_r%d", i+1), "charge.succeeded")
-			} else {
-				sendGitHub(t, s, "gh", "gh-sender", fmt.Sprintf("d-r%d", i+1))
-			}
-			want = append(want, fmt.Sprintf("%d", i+1))
-		}
-		time.Sleep(50 * time.Millisecond)
-		if n := len(app.received()); n != 1 {
-			t.Fatalf("the application got %d requests while listen was stopped", n)
-		}
-		l = startListen(t, s, dir, args...)
-		if !strings.Contains(l.stderr.String(), "resumes where it stopped") {
-			t.Errorf("a restarted listener says %q; want that it resumes", l.stderr.String())
-		}
-		sendStripe(t, s, "stripe", "whsec_sender", "evt_r7", "invoice.paid")
-		got := app.waitFor(8)
-		var order []string
-		for _, r := range got[1:] {
-			if m := resumeIDRE.FindSubmatch(r.body); m != nil {
-				order = append(order, string(m[1]))
-			}
-		}
-		if want = append(want, "7"); !slices.Equal(order, want) {
-			t.Errorf("after the restart the application got events %v, want %v: every missed one, in order, then the new one", order, want)
-		}
-		if len(got) != 8 {
-			t.Errorf("the application got %d requests, want 8: none twice", len(got))
-		}
+		listenResumes(t, s)
 	})
 
 	t.Run("a failing endpoint is retried and the events behind it wait", func(t *testing.T) {
@@ -318,6 +287,62 @@ func TestListen(t *testing.T) {
 
 var resumeIDRE = regexp.MustCompile(`[_-]r(\d+)"`)
 
+func TestListenOnPostgreSQL(t *testing.T) {
+	isolateCLIEnv(t)
+	fastListen(t)
+	cfg := liveConfig(t)
+	cfg.DB = pgtest.URL(t)
+	s := startLive(t, cfg)
+	conn := []string{"--server", s.url, "--admin-token", s.token}
+	mustRunInlet(t, append([]string{"sources", "create", "--name", "Stripe", "--id", "stripe", "--preset", "stripe", "--secret", "whsec_sender"}, conn...)...)
+	mustRunInlet(t, append([]string{"sources", "create", "--name", "GitHub", "--id", "gh", "--preset", "github", "--secret", "gh-sender"}, conn...)...)
+	listenResumes(t, s)
+}
+
+// listenResumes stops a listener, sends events, and starts it again: it
+// forwards every one, in order, then the new ones. The server has the
+// sources stripe (whsec_sender) and gh (gh-sender).
+func listenResumes(t *testing.T, s *liveServer) {
+	app := newLocalApp(t, listenSecret)
+	dir := t.TempDir()
+	args := []string{"--name", "resume", "--secret", listenSecret, "--forward-to", app.srv.URL + "/hooks"}
+	l := startListen(t, s, dir, args...)
+	sendStripe(t, s, "stripe", "whsec_sender", "evt_r0", "invoice.paid")
+	app.waitFor(1)
+	l.stop()
+	var want []string
+	for i := range 6 {
+		if i%2 == 0 {
+			sendStripe(t, s, "stripe", "whsec_sender", fmt.Sprintf("evt_r%d", i+1), "charge.succeeded")
+		} else {
+			sendGitHub(t, s, "gh", "gh-sender", fmt.Sprintf("d-r%d", i+1))
+		}
+		want = append(want, fmt.Sprintf("%d", i+1))
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(app.received()); n != 1 {
+		t.Fatalf("the application got %d requests while listen was stopped", n)
+	}
+	l = startListen(t, s, dir, args...)
+	if !strings.Contains(l.stderr.String(), "resumes where it stopped") {
+		t.Errorf("a restarted listener says %q; want that it resumes", l.stderr.String())
+	}
+	sendStripe(t, s, "stripe", "whsec_sender", "evt_r7", "invoice.paid")
+	got := app.waitFor(8)
+	var order []string
+	for _, r := range got[1:] {
+		if m := resumeIDRE.FindSubmatch(r.body); m != nil {
+			order = append(order, string(m[1]))
+		}
+	}
+	if want = append(want, "7"); !slices.Equal(order, want) {
+		t.Errorf("after the restart the application got events %v, want %v: every missed one, in order, then the new one", order, want)
+	}
+	if len(got) != 8 {
+		t.Errorf("the application got %d requests, want 8: none twice", len(got))
+	}
+}
+
 func TestListenStatePath(t *testing.T) {
 	env := cliEnv{getenv: func(k string) string { return map[string]string{"XDG_STATE_HOME": "/state"}[k] }}
 	got, err := listenStatePath(env, "", "http://127.0.0.1:8686", "my app")
@@ -325,3 +350,82 @@ func TestListenStatePath(t *testing.T) {
 		t.Errorf("state path = %q, %v; want %q", got, err, want)
 	}
 }
+
+// TestListenSurvivesKill runs listen as its own process, kills it with
+// SIGKILL while it forwards, lets more events arrive, and starts it again:
+// the application gets every event, in order, and at most the one in
+// flight at the kill twice.
+func TestListenSurvivesKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the inlet binary")
+	}
+	bin := buildInlet(t)
+	s := startLive(t, liveConfig(t))
+	mustRunInlet(t, "sources", "create", "--name", "Stripe", "--id", "stripe", "--preset", "stripe", "--secret", "whsec_sender", "--server", s.url, "--admin-token", s.token)
+	app := newLocalApp(t, listenSecret)
+	app.delay = 20 * time.Millisecond // so that the kill lands mid-stream
+	dir := t.TempDir()
+	start := func() *exec.Cmd {
+		t.Helper()
+		cmd := exec.Command(bin, "listen", "--server", s.url, "--admin-token", s.token, "--state-dir", dir, "--name", "killed",
+			"--secret", listenSecret, "--forward-to", app.srv.URL+"/hooks")
+		var stderr lockedBuffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "forwarding"); {
+			if time.Now().After(deadline) {
+				t.Fatalf("listen did not start: %s", stderr.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return cmd
+	}
+	l := start()
+	var want []string
+	send := func(n int) {
+		for range n {
+			id := fmt.Sprintf("evt_k%02d", len(want))
+			sendStripe(t, s, "stripe", "whsec_sender", id, "invoice.paid")
+			want = append(want, id)
+		}
+	}
+	send(20)
+	app.waitFor(5)
+	if err := l.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	l.Wait()
+	send(10)
+	start()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var seen []string
+		dups := 0
+		for _, r := range app.received() {
+			id := killIDRE.FindString(string(r.body))
+			if slices.Contains(seen, id) {
+				dups++
+				continue
+			}
+			seen = append(seen, id)
+		}
+		if len(seen) == len(want) {
+			if !slices.Equal(seen, want) {
+				t.Errorf("the application got %v, want %v: every event, in order", seen, want)
+			}
+			if dups > 1 {
+				t.Errorf("%d events were forwarded twice; only the one in flight at the kill may be", dups)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the application got %d of %d events: %v", len(seen), len(want), seen)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var killIDRE = regexp.MustCompile(`evt_k\d+`)
