@@ -73,6 +73,9 @@ type Preset struct {
 	// FormPayload: a form-encoded body carries the JSON payload in its
 	// payload field, which becomes the properties (GitHub).
 	FormPayload bool
+	// SplitArray: the sender batches events in a JSON array, one event
+	// each (SendGrid), as the mapping's split_array.
+	SplitArray bool
 	// Handshake names how the sender checks the endpoint (a Handshake
 	// constant), or is empty.
 	Handshake string
@@ -128,6 +131,7 @@ var presets = map[string]Preset{
 	},
 	PresetTwilio: {Verify: VerifyTwilio, DedupHeaders: []string{"I-Twilio-Idempotency-Token"}},
 	"mailgun":    {Verify: VerifyMailgun, EventTypePaths: []string{"event-data.event"}, DedupPath: "event-data.id"},
+	"sendgrid":   {Verify: VerifySendGrid, EventTypePaths: []string{"event"}, DedupPath: "sg_event_id", SplitArray: true},
 	"postmark":   {Verify: VerifyBasic, EventTypePaths: []string{"RecordType"}},
 	"intercom": {
 		Verify: VerifyHMAC, Header: "X-Hub-Signature", Prefix: "sha1=", Algorithm: "sha1", EventTypePaths: []string{"topic"}, DedupPath: "id",
@@ -190,8 +194,9 @@ func LookupPreset(name string) (Preset, bool) {
 }
 
 // Effective returns c with what its preset implies filled in where c says
-// nothing itself: the verifier type of a verify without one, the dedup key
-// when there is no dedup, and the event type's header and paths when the
+// nothing itself: the verifier type (and signature header) of a verify
+// without one, the dedup key when there is no dedup, split_array for a
+// sender that batches, and the event type's header and paths when the
 // mapping names neither. Without a preset it returns c.
 func (c *SourceConfig) Effective() SourceConfig {
 	p, ok := LookupPreset(c.Preset)
@@ -213,6 +218,9 @@ func (c *SourceConfig) Effective() SourceConfig {
 			}
 		}
 		e.Verify = &v
+	}
+	if p.SplitArray {
+		e.SplitArray = true
 	}
 	if e.Dedup == nil && (len(p.DedupHeaders) > 0 || p.DedupPath != "") {
 		d := &DedupConfig{Path: p.DedupPath}

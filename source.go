@@ -3,6 +3,7 @@ package inlet
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -100,6 +101,7 @@ const (
 	VerifyTwitch           = "twitch"            // Twitch-Eventsub-Message-Signature: sha256=<hex HMAC-SHA256 of id+timestamp+body>
 	VerifySquare           = "square"            // x-square-hmacsha256-signature: <base64 HMAC-SHA256 of URL+body>
 	VerifyGraph            = "microsoft-graph"   // clientState of every notification in the body equals the secret
+	VerifySendGrid         = "sendgrid"          // X-Twilio-Email-Event-Webhook-Signature: <base64 ECDSA P-256 of timestamp+body>; the secret is the public key
 	VerifyDiscord          = "discord"           // X-Signature-Ed25519: <hex Ed25519 of X-Signature-Timestamp+body>; the secret is the public key
 	VerifyMailgun          = "mailgun"           // signature.signature in the body: <hex HMAC-SHA256 of timestamp+token>
 	VerifyHMAC             = "hmac"              // any header holding an HMAC of the body
@@ -234,6 +236,8 @@ func (v *VerifyConfig) SignatureHeaders() []string {
 		return []string{"X-Square-Hmacsha256-Signature", "X-Square-Signature"}
 	case VerifyDiscord:
 		return []string{"X-Signature-Ed25519"}
+	case VerifySendGrid:
+		return []string{"X-Twilio-Email-Event-Webhook-Signature"}
 	case VerifyStripe:
 		return []string{"Stripe-Signature"}
 	case VerifyShopify:
@@ -490,6 +494,7 @@ var verifyFields = map[string][]string{
 	VerifyTwitch:           {"secret", "tolerance"},
 	VerifySquare:           {"secret"},
 	VerifyGraph:            {"secret"},
+	VerifySendGrid:         {"secret", "tolerance"},
 	VerifyDiscord:          {"secret", "tolerance"},
 	VerifyMailgun:          {"secret", "tolerance"},
 	VerifyHMAC:             {"secret", "header", "algorithm", "encoding", "prefix"},
@@ -535,6 +540,14 @@ func (v *VerifyConfig) Validate() error {
 			key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(v.Secret, whsecPrefix))
 			if err != nil || len(key) == 0 {
 				return Errorf(EINVALID, "config.verify.secret must be whsec_ followed by the base64 key, as the sender shows it")
+			}
+		case v.Type == VerifySendGrid:
+			der, err := base64.StdEncoding.DecodeString(v.Secret)
+			if err == nil {
+				_, err = x509.ParsePKIXPublicKey(der)
+			}
+			if err != nil {
+				return Errorf(EINVALID, "config.verify.secret must be the verification key SendGrid shows, a base64 ECDSA public key")
 			}
 		case v.Type == VerifyDiscord:
 			if key, err := hex.DecodeString(v.Secret); err != nil || len(key) != ed25519.PublicKeySize {

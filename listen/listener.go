@@ -76,6 +76,7 @@ type Listener struct {
 type sourceSigning struct {
 	verify      *inlet.VerifyConfig
 	formPayload bool
+	batch       bool // the sender sends events in arrays: each is forwarded as an array of one
 }
 
 // LoadState reads the state file at path; a missing file is a new state
@@ -235,7 +236,13 @@ func (l *Listener) forward(ctx context.Context, e *inlet.Event) bool {
 	delay := l.Backoff
 	for {
 		start := l.now()
-		req, err := NewRequest(e, signing.verify, signing.formPayload, target, start)
+		fe := e
+		if signing.batch {
+			batched := *e
+			batched.Properties = append(append([]byte("["), e.Properties...), ']')
+			fe = &batched
+		}
+		req, err := NewRequest(fe, signing.verify, signing.formPayload, target, start)
 		if err != nil {
 			fmt.Fprintf(l.Out, "%s  %s  %s  not forwarded: %s\n", stamp(start), e.SourceID, e.Type, err)
 			return true
@@ -293,11 +300,14 @@ func (l *Listener) signing(ctx context.Context, id string) sourceSigning {
 			v.Password = secret
 		}
 		s.verify = &v
-		if v.Type == inlet.VerifyDiscord {
+		switch v.Type {
+		case inlet.VerifyDiscord:
 			fmt.Fprintf(l.Err, "inlet: source %s: Discord requests are signed with the Ed25519 key whose public key is %s\n", id, verify.DiscordPublicKey(secret))
+		case inlet.VerifySendGrid:
+			fmt.Fprintf(l.Err, "inlet: source %s: SendGrid requests are signed with the ECDSA key whose verification key is %s\n", id, verify.SendGridPublicKey(secret))
 		}
 		p, _ := inlet.LookupPreset(src.Config.Preset)
-		s.formPayload = p.FormPayload
+		s.formPayload, s.batch = p.FormPayload, p.SplitArray
 	}
 	l.sources[id] = s
 	return s

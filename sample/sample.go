@@ -113,27 +113,38 @@ func Build(sender, typ string, sets []string, now time.Time) (*Request, error) {
 	}
 	fill := newFiller(now)
 	body := fill.replace(raw)
-	var props map[string]any
+	var doc any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	if err := dec.Decode(&props); err != nil {
+	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("sample %s/%s: %w", sender, typ, err)
 	}
+	// A batch (SendGrid) is an array of objects: each takes the sets.
+	objects, _ := doc.([]any)
+	if m, ok := doc.(map[string]any); ok {
+		objects = []any{m}
+	}
 	for _, set := range sets {
-		if err := apply(props, set); err != nil {
-			return nil, err
+		for _, o := range objects {
+			m, ok := o.(map[string]any)
+			if !ok {
+				continue
+			}
+			if err := apply(m, set); err != nil {
+				return nil, err
+			}
 		}
 	}
 	r := &Request{Header: http.Header{}}
 	r.Header.Set("Content-Type", s.contentType)
-	if s.contentType == "application/x-www-form-urlencoded" {
+	if props, ok := doc.(map[string]any); ok && s.contentType == "application/x-www-form-urlencoded" {
 		form := url.Values{}
 		for k, v := range props {
 			form.Set(k, fmt.Sprint(v))
 		}
 		r.Body = []byte(form.Encode())
 	} else {
-		b, err := json.Marshal(props)
+		b, err := json.Marshal(doc)
 		if err != nil {
 			return nil, err
 		}
@@ -302,6 +313,9 @@ var senders = map[string]senderHeaders{
 	}},
 	"discord": {"application/json", func(h http.Header, _ string, _ *filler) {
 		h.Set("User-Agent", "Discord-Webhook/1.0 (+https://discord.com)")
+	}},
+	"sendgrid": {"application/json", func(h http.Header, _ string, _ *filler) {
+		h.Set("User-Agent", "SendGrid Event API")
 	}},
 	"okta": {"application/json", func(h http.Header, _ string, _ *filler) {
 		h.Set("User-Agent", "Okta Event Hooks")

@@ -21,6 +21,8 @@ func presetSource(preset, secret string) (*inlet.Source, string) {
 	switch p.Verify {
 	case inlet.VerifyDiscord:
 		v.Secret = verify.DiscordPublicKey(secret)
+	case inlet.VerifySendGrid:
+		v.Secret = verify.SendGridPublicKey(secret)
 	case inlet.VerifyBasic:
 		v = &inlet.VerifyConfig{Username: "hooks", Password: secret}
 	}

@@ -257,3 +257,43 @@ func TestGraphClientState(t *testing.T) {
 		t.Errorf("a notification without clientState: %v, want missing_signature", err)
 	}
 }
+
+func TestSendGridECDSA(t *testing.T) {
+	// SendGrid's worked example (its Go library's event webhook test): a
+	// verification key, a batch of one event with the trailing CRLF SendGrid
+	// sends, the timestamp and the signature.
+	const (
+		publicKey = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g=="
+		signature = "MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+uOe5W0JuG+luQAbPIqHh89M15TluLtEZtM="
+		timestamp = "1600112502"
+		payload   = `[{"email":"hello@world.com","event":"dropped","reason":"Bounced Address","sg_event_id":"ZHJvcC0xMDk5NDkxOS1MUnpYbF9OSFN0T0doUTRrb2ZTbV9BLTA","sg_message_id":"LRzXl_NHStOGhQ4kofSm_A.filterdrecv-p3mdw1-756b745b58-kmzbl-18-5F5FC76C-9.0","smtp-id":"<LRzXl_NHStOGhQ4kofSm_A@ismtpd0039p1iad1.sendgrid.net>","timestamp":1600112492}]` + "\r\n"
+	)
+	cfg := &inlet.VerifyConfig{Type: "sendgrid", Secret: publicKey}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(1600112502, 0)
+	h := hdr("X-Twilio-Email-Event-Webhook-Signature", signature, "X-Twilio-Email-Event-Webhook-Timestamp", timestamp)
+	if err := verify.Verify(cfg, verify.Request{Header: h, Body: []byte(payload), Now: at}); err != nil {
+		t.Errorf("SendGrid's worked example is refused: %v", err)
+	}
+	if err := verify.Verify(cfg, verify.Request{Header: h, Body: []byte(payload[:len(payload)-2]), Now: at}); inlet.ErrorReason(err) != verify.ReasonBadSignature {
+		t.Errorf("the example without its CRLF: %v, want bad_signature", err)
+	}
+	if err := verify.Verify(cfg, verify.Request{Header: h, Body: []byte(payload), Now: time.Now()}); inlet.ErrorReason(err) != verify.ReasonTimestampTolerance {
+		t.Errorf("the example years later: %v, want timestamp_out_of_tolerance", err)
+	}
+	other := &inlet.VerifyConfig{Type: "sendgrid", Secret: verify.SendGridPublicKey("another")}
+	if err := verify.Verify(other, verify.Request{Header: h, Body: []byte(payload), Now: at}); inlet.ErrorReason(err) != verify.ReasonBadSignature {
+		t.Errorf("another verification key: %v, want bad_signature", err)
+	}
+	// What Sign signs with a secret, the secret's public key verifies.
+	sig, err := verify.Sign(&inlet.VerifyConfig{Type: "sendgrid", Secret: "dev"}, verify.Request{Body: []byte(payload), Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := &inlet.VerifyConfig{Type: "sendgrid", Secret: verify.SendGridPublicKey("dev")}
+	if err := verify.Verify(mine, verify.Request{Header: sig.Header, Body: []byte(payload), Now: time.Now()}); err != nil {
+		t.Errorf("what Sign signs is refused: %v", err)
+	}
+}

@@ -1,12 +1,15 @@
 package verify
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -310,4 +313,49 @@ func twitchTolerance(cfg *inlet.VerifyConfig) time.Duration {
 		return 10 * time.Minute
 	}
 	return cfg.TolerancePeriod()
+}
+
+// verifySendGrid checks X-Twilio-Email-Event-Webhook-Signature: the base64
+// ASN.1 ECDSA P-256 signature of the SHA-256 of
+// X-Twilio-Email-Event-Webhook-Timestamp followed by the body, under the
+// verification key SendGrid shows (the secret: a base64 public key).
+func verifySendGrid(r Request, publicKey string, tolerance time.Duration) error {
+	const header, tsHeader = "X-Twilio-Email-Event-Webhook-Signature", "X-Twilio-Email-Event-Webhook-Timestamp"
+	value, ts, err := headerPair(r, header, tsHeader)
+	if err != nil {
+		return err
+	}
+	unix, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return malformed(tsHeader, "it is not a Unix time")
+	}
+	key, err := sendGridPublicKey(publicKey)
+	if err != nil {
+		return inlet.Reasonf(inlet.EUNAUTHORIZED, ReasonBadSignature, "the source's secret is not SendGrid's verification key; fix the source configuration")
+	}
+	sig, err := base64.StdEncoding.DecodeString(value)
+	if err != nil {
+		return malformed(header, "the signature is not base64")
+	}
+	digest := sha256.Sum256(append([]byte(ts), r.Body...))
+	if !ecdsa.VerifyASN1(key, digest[:], sig) {
+		return mismatch(header)
+	}
+	return checkTimestamp(tsHeader, unix, r.Now, tolerance)
+}
+
+func sendGridPublicKey(s string) (*ecdsa.PublicKey, error) {
+	der, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	key, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, err
+	}
+	ec, ok := key.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, errors.New("not an ECDSA key")
+	}
+	return ec, nil
 }

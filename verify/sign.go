@@ -1,9 +1,13 @@
 package verify
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -65,6 +69,14 @@ func Sign(cfg *inlet.VerifyConfig, r Request) (Signature, error) {
 	case inlet.VerifyDiscord:
 		h.Set("X-Signature-Timestamp", ts)
 		h.Set("X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(DiscordPrivateKey(cfg.Secret), append([]byte(ts), r.Body...))))
+	case inlet.VerifySendGrid:
+		digest := sha256.Sum256(append([]byte(ts), r.Body...))
+		der, err := ecdsa.SignASN1(rand.Reader, SendGridPrivateKey(cfg.Secret), digest[:])
+		if err != nil {
+			return sig, err
+		}
+		h.Set("X-Twilio-Email-Event-Webhook-Timestamp", ts)
+		h.Set("X-Twilio-Email-Event-Webhook-Signature", base64.StdEncoding.EncodeToString(der))
 	case inlet.VerifyMailgun, inlet.VerifyGraph:
 		// The signature is in the body: see SignBody.
 	case inlet.VerifyShopify:
@@ -132,6 +144,34 @@ func DiscordPrivateKey(secret string) ed25519.PrivateKey {
 // DiscordPublicKey returns the hex public key of DiscordPrivateKey(secret).
 func DiscordPublicKey(secret string) string {
 	return hex.EncodeToString(DiscordPrivateKey(secret).Public().(ed25519.PublicKey))
+}
+
+// SendGridPrivateKey returns the ECDSA P-256 key a SendGrid request is
+// signed with for secret: a base64 PKCS #8 private key, or else one
+// derived from the text, such as a development secret. SendGridPublicKey
+// returns its public key as SendGrid shows it (base64 PKIX), what a
+// SendGrid source and the application verify with.
+func SendGridPrivateKey(secret string) *ecdsa.PrivateKey {
+	if der, err := base64.StdEncoding.DecodeString(secret); err == nil {
+		if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
+			if ec, ok := k.(*ecdsa.PrivateKey); ok {
+				return ec
+			}
+		}
+	}
+	for i := byte(0); ; i++ {
+		d := sha256.Sum256(append([]byte(secret), i))
+		if k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d[:]); err == nil {
+			return k
+		}
+	}
+}
+
+// SendGridPublicKey returns the base64 PKIX public key of
+// SendGridPrivateKey(secret).
+func SendGridPublicKey(secret string) string {
+	der, _ := x509.MarshalPKIXPublicKey(&SendGridPrivateKey(secret).PublicKey)
+	return base64.StdEncoding.EncodeToString(der)
 }
 
 // SignBody returns body signed for a verifier that reads its signature

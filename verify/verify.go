@@ -2,7 +2,8 @@
 // source names: an HMAC signature over the exact raw body (GitHub, Stripe,
 // Shopify, Standard Webhooks, Slack, or a generic HMAC header), with a
 // signed timestamp or id (Paddle, Calendly, Recurly, Zoom, Zendesk,
-// Twitch), over the URL (Twilio, Square), an Ed25519 signature (Discord), a
+// Twitch), over the URL (Twilio, Square), an Ed25519 signature (Discord) or
+// an ECDSA one (SendGrid), a
 // signature or secret in the body (Mailgun, Microsoft Graph), HTTP Basic
 // credentials, or an API key. Every comparison is constant-time. Sign signs
 // a request as each of these senders does.
@@ -80,6 +81,8 @@ func Verify(cfg *inlet.VerifyConfig, r Request) error {
 		return verifyMailgun(r, cfg.Secret, cfg.TolerancePeriod())
 	case inlet.VerifyGraph:
 		return verifyGraph(r, cfg.Secret)
+	case inlet.VerifySendGrid:
+		return verifySendGrid(r, cfg.Secret, cfg.TolerancePeriod())
 	case inlet.VerifyShopify:
 		return verifyHMACHeader(r, "X-Shopify-Hmac-Sha256", "", "base64", sha256.New, cfg.Secret)
 	case inlet.VerifyHMAC:

@@ -21,6 +21,8 @@ func presetCredentials(preset string, n int) (create []string, secret string) {
 	case inlet.VerifyDiscord:
 		secret = strings.Repeat([]string{"1f", "2e"}[n], 32)
 		return []string{"--secret", verify.DiscordPublicKey(secret)}, secret
+	case inlet.VerifySendGrid:
+		return []string{"--secret", verify.SendGridPublicKey(secret)}, secret
 	case inlet.VerifyBasic:
 		return []string{"--config", `{"verify":{"username":"hooks","password":"` + secret + `"}}`}, secret
 	}
