@@ -114,6 +114,7 @@ var presets = map[string]Preset{
 	"square":     {Verify: VerifySquare, EventTypePaths: []string{"type"}, DedupPath: "event_id"},
 	"recurly":    {Verify: VerifyRecurly, EventTypePaths: []string{"object_type"}, ActionPath: "event_type", DedupPath: "id"},
 	"chargebee":  {Verify: VerifyBasic, EventTypePaths: []string{"event_type"}, DedupPath: "id"},
+	"adyen":      {Verify: VerifyAdyen, EventTypePaths: []string{"notificationItems.0.NotificationRequestItem.eventCode"}},
 
 	// Commerce.
 	PresetShopify: {

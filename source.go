@@ -101,6 +101,7 @@ const (
 	VerifyTwitch           = "twitch"            // Twitch-Eventsub-Message-Signature: sha256=<hex HMAC-SHA256 of id+timestamp+body>
 	VerifySquare           = "square"            // x-square-hmacsha256-signature: <base64 HMAC-SHA256 of URL+body>
 	VerifyGraph            = "microsoft-graph"   // clientState of every notification in the body equals the secret
+	VerifyAdyen            = "adyen"             // additionalData.hmacSignature of every notification item: <base64 HMAC-SHA256 of its fields>, the secret a hex key
 	VerifySendGrid         = "sendgrid"          // X-Twilio-Email-Event-Webhook-Signature: <base64 ECDSA P-256 of timestamp+body>; the secret is the public key
 	VerifyDiscord          = "discord"           // X-Signature-Ed25519: <hex Ed25519 of X-Signature-Timestamp+body>; the secret is the public key
 	VerifyMailgun          = "mailgun"           // signature.signature in the body: <hex HMAC-SHA256 of timestamp+token>
@@ -495,6 +496,7 @@ var verifyFields = map[string][]string{
 	VerifySquare:           {"secret"},
 	VerifyGraph:            {"secret"},
 	VerifySendGrid:         {"secret", "tolerance"},
+	VerifyAdyen:            {"secret"},
 	VerifyDiscord:          {"secret", "tolerance"},
 	VerifyMailgun:          {"secret", "tolerance"},
 	VerifyHMAC:             {"secret", "header", "algorithm", "encoding", "prefix"},
@@ -540,6 +542,10 @@ func (v *VerifyConfig) Validate() error {
 			key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(v.Secret, whsecPrefix))
 			if err != nil || len(key) == 0 {
 				return Errorf(EINVALID, "config.verify.secret must be whsec_ followed by the base64 key, as the sender shows it")
+			}
+		case v.Type == VerifyAdyen:
+			if _, err := hex.DecodeString(v.Secret); err != nil {
+				return Errorf(EINVALID, "config.verify.secret must be the HMAC key Adyen shows, in hex")
 			}
 		case v.Type == VerifySendGrid:
 			der, err := base64.StdEncoding.DecodeString(v.Secret)

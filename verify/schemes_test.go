@@ -297,3 +297,36 @@ func TestSendGridECDSA(t *testing.T) {
 		t.Errorf("what Sign signs is refused: %v", err)
 	}
 }
+
+func TestAdyenHMAC(t *testing.T) {
+	// Adyen's worked example of an HMAC signature for a notification item.
+	const key = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
+	body := func(value, sig string) string {
+		return `{"live":"false","notificationItems":[{"NotificationRequestItem":{"additionalData":{"hmacSignature":"` + sig + `"},` +
+			`"amount":{"currency":"EUR","value":` + value + `},"eventCode":"AUTHORISATION","merchantAccountCode":"TestMerchant",` +
+			`"merchantReference":"TestPayment-1407325143704","pspReference":"7914073381342284","success":"true"}}]}`
+	}
+	cfg := &inlet.VerifyConfig{Type: "adyen", Secret: key}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	check := func(b string) error {
+		return verify.Verify(cfg, verify.Request{Body: []byte(b), Now: time.Now()})
+	}
+	if err := check(body("1130", "coqCmt/IZ4E3CzPvMY8zTjQVL5hYJUiBRg8UU+iCWo0=")); err != nil {
+		t.Errorf("Adyen's worked example is refused: %v", err)
+	}
+	if err := check(body("1131", "coqCmt/IZ4E3CzPvMY8zTjQVL5hYJUiBRg8UU+iCWo0=")); inlet.ErrorReason(err) != verify.ReasonBadSignature {
+		t.Errorf("a changed amount: %v, want bad_signature", err)
+	}
+	if err := check(body("1130", "")); inlet.ErrorReason(err) != verify.ReasonMissingSignature {
+		t.Errorf("no signature: %v, want missing_signature", err)
+	}
+	signedBody, err := verify.SignBody(cfg, []byte(body("990", "")), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := check(string(signedBody)); err != nil {
+		t.Errorf("what SignBody signs is refused: %v", err)
+	}
+}

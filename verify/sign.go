@@ -77,7 +77,7 @@ func Sign(cfg *inlet.VerifyConfig, r Request) (Signature, error) {
 		}
 		h.Set("X-Twilio-Email-Event-Webhook-Timestamp", ts)
 		h.Set("X-Twilio-Email-Event-Webhook-Signature", base64.StdEncoding.EncodeToString(der))
-	case inlet.VerifyMailgun, inlet.VerifyGraph:
+	case inlet.VerifyMailgun, inlet.VerifyGraph, inlet.VerifyAdyen:
 		// The signature is in the body: see SignBody.
 	case inlet.VerifyShopify:
 		h.Set("X-Shopify-Hmac-Sha256", base64.StdEncoding.EncodeToString(sign(sha256.New, cfg.Secret, r.Body)))
@@ -175,8 +175,8 @@ func SendGridPublicKey(secret string) string {
 }
 
 // SignBody returns body signed for a verifier that reads its signature
-// from the body (mailgun's signature object, microsoft-graph's
-// clientState), and body itself for the others. The body must be a JSON
+// from the body (mailgun's signature object, adyen's hmacSignature of each
+// item, microsoft-graph's clientState), and body itself for the others. The body must be a JSON
 // object (mailgun) or a Graph notification list.
 func SignBody(cfg *inlet.VerifyConfig, body []byte, now time.Time) ([]byte, error) {
 	var doc map[string]any
@@ -198,6 +198,8 @@ func SignBody(cfg *inlet.VerifyConfig, body []byte, now time.Time) ([]byte, erro
 				n["clientState"] = cfg.Secret
 			}
 		}
+	case inlet.VerifyAdyen:
+		return signAdyen(cfg.Secret, body)
 	default:
 		return body, nil
 	}

@@ -4,7 +4,7 @@
 // signed timestamp or id (Paddle, Calendly, Recurly, Zoom, Zendesk,
 // Twitch), over the URL (Twilio, Square), an Ed25519 signature (Discord) or
 // an ECDSA one (SendGrid), a
-// signature or secret in the body (Mailgun, Microsoft Graph), HTTP Basic
+// signature or secret in the body (Mailgun, Adyen, Microsoft Graph), HTTP Basic
 // credentials, or an API key. Every comparison is constant-time. Sign signs
 // a request as each of these senders does.
 package verify
@@ -81,6 +81,8 @@ func Verify(cfg *inlet.VerifyConfig, r Request) error {
 		return verifyMailgun(r, cfg.Secret, cfg.TolerancePeriod())
 	case inlet.VerifyGraph:
 		return verifyGraph(r, cfg.Secret)
+	case inlet.VerifyAdyen:
+		return verifyAdyen(r, cfg.Secret)
 	case inlet.VerifySendGrid:
 		return verifySendGrid(r, cfg.Secret, cfg.TolerancePeriod())
 	case inlet.VerifyShopify:

@@ -23,6 +23,8 @@ func presetCredentials(preset string, n int) (create []string, secret string) {
 		return []string{"--secret", verify.DiscordPublicKey(secret)}, secret
 	case inlet.VerifySendGrid:
 		return []string{"--secret", verify.SendGridPublicKey(secret)}, secret
+	case inlet.VerifyAdyen:
+		secret = strings.Repeat([]string{"4478", "c0ff"}[n], 16)
 	case inlet.VerifyBasic:
 		return []string{"--config", `{"verify":{"username":"hooks","password":"` + secret + `"}}`}, secret
 	}
