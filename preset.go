@@ -121,6 +121,9 @@ var presets = map[string]Preset{
 		Verify: VerifyShopify, EventTypeHeader: "X-Shopify-Topic",
 		DedupHeaders: []string{"X-Shopify-Event-Id", "X-Shopify-Webhook-Id"},
 	},
+	"bigcommerce": {
+		Verify: VerifyAPIKey, Key: "Authorization", EventTypePaths: []string{"scope"}, DedupPath: "hash",
+	},
 	"woocommerce": {
 		Verify: VerifyHMAC, Header: "X-Wc-Webhook-Signature", Encoding: "base64", EventTypeHeader: "X-Wc-Webhook-Topic",
 		DedupHeaders: []string{"X-Wc-Webhook-Delivery-Id"},
