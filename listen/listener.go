@@ -68,6 +68,9 @@ type Listener struct {
 	// Wait is how long one read of the log waits for an event.
 	Wait time.Duration
 	Now  func() time.Time
+	// Ready, when set, is called once the listener has its place in the
+	// log: every event committed from then on will be forwarded.
+	Ready func()
 
 	sources map[string]sourceSigning
 }
@@ -168,6 +171,11 @@ func (l *Listener) Run(ctx context.Context) error {
 	if l.sources == nil {
 		l.sources = map[string]sourceSigning{}
 	}
+	// Saved at once: the development secret printed holds from now on,
+	// and a state file that cannot be written fails before any event.
+	if err := l.save(); err != nil {
+		return fmt.Errorf("saving the listener's state: %w", err)
+	}
 	after := l.State.Cursor
 	if after == "" {
 		after = inlethttp.LogCursorNow
@@ -203,6 +211,10 @@ func (l *Listener) Run(ctx context.Context) error {
 			said = false
 		}
 		delay = l.Backoff
+		if l.Ready != nil {
+			l.Ready()
+			l.Ready = nil
+		}
 		for _, item := range page.Items {
 			if !l.forward(ctx, item.Event) {
 				return nil

@@ -146,17 +146,22 @@ func runListen(ctx context.Context, env cliEnv, a adminCall, o listenOptions, cm
 	if o.secret == "" {
 		fmt.Fprintf(stderr, "inlet: signing with the development secret %s (give your application this secret, or run listen with --secret)\n", st.Secret)
 	}
-	if st.Cursor == "" {
-		fmt.Fprintf(stderr, "inlet: listener %q starts with the events from now on; state in %s\n", o.name, path)
-	} else {
-		fmt.Fprintf(stderr, "inlet: listener %q resumes where it stopped (%s); state in %s\n", o.name, st.UpdatedAt, path)
-	}
-	for _, r := range rules {
-		what := "every event"
-		if len(r.Types) > 0 {
-			what = strings.Join(r.Types, ", ")
+	resumed := st.Cursor != ""
+	// Said once the listener has its place in the log, so that whoever
+	// waits for these lines knows that no later event will be missed.
+	l.Ready = func() {
+		if resumed {
+			fmt.Fprintf(stderr, "inlet: listener %q resumes where it stopped (%s); state in %s\n", o.name, st.UpdatedAt, path)
+		} else {
+			fmt.Fprintf(stderr, "inlet: listener %q starts with the events from now on; state in %s\n", o.name, path)
 		}
-		fmt.Fprintf(stderr, "inlet: forwarding %s to %s\n", what, r.URL)
+		for _, r := range rules {
+			what := "every event"
+			if len(r.Types) > 0 {
+				what = strings.Join(r.Types, ", ")
+			}
+			fmt.Fprintf(stderr, "inlet: forwarding %s to %s\n", what, r.URL)
+		}
 	}
 	// Ctrl-C or SIGTERM stops it between two events' writes of its
 	// place, as the state file's rename makes every stop.
