@@ -420,6 +420,11 @@ type DeliveryStore interface {
 	// EUNAVAILABLE.
 	ReadLog(ctx context.Context, after LogPosition, limit int) (*LogRead, error)
 
+	// LogHead returns the position every event committed from now on is
+	// after, where a reader that wants only new events starts. Returns
+	// EUNAVAILABLE.
+	LogHead(ctx context.Context) (LogPosition, error)
+
 	// DueDeliveries returns a destination's rows to attempt next, in
 	// delivery order, with their events: pending or failed, released, and
 	// due at f.Now (see DueFilter.Ordered). Returns EUNAVAILABLE.

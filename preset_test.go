@@ -86,7 +86,7 @@ func TestPresetValidate(t *testing.T) {
 		config string
 		field  string
 	}{
-		{"an unknown preset names the presets", `{"preset":"gitlab","verify":{"secret":"s"}}`, "config.preset must be one of github, shopify, slack, standard-webhooks, stripe, twilio"},
+		{"an unknown preset names the presets", `{"preset":"gitlub","verify":{"secret":"s"}}`, "config.preset must be one of adyen, auth0, bigcommerce,"},
 		{"a preset without a secret asks for it", `{"preset":"github"}`, "config.verify.secret is required with preset"},
 		{"a preset with an empty verify asks for the secret", `{"preset":"stripe","verify":{}}`, "config.verify.secret is required"},
 		{"a standard-webhooks preset checks the secret's form", `{"preset":"standard-webhooks","verify":{"secret":"not base64!"}}`, "config.verify.secret must be whsec_"},

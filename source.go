@@ -2,7 +2,10 @@ package inlet
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"math"
 	"net/textproto"
@@ -93,6 +96,19 @@ const (
 	VerifyStandardWebhooks = "standard-webhooks" // webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">
 	VerifySlack            = "slack"             // X-Slack-Signature: v0=<hex HMAC-SHA256 of "v0:timestamp:body">
 	VerifyTwilio           = "twilio"            // X-Twilio-Signature: <base64 HMAC-SHA1 of the URL and sorted form fields>
+	VerifyMeta             = "meta"              // X-Hub-Signature-256 as github; verify_token answers the subscription GET
+	VerifyPaddle           = "paddle"            // Paddle-Signature: ts=<unix>;h1=<hex HMAC-SHA256 of "ts:body">
+	VerifyCalendly         = "calendly"          // Calendly-Webhook-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">
+	VerifyRecurly          = "recurly"           // Recurly-Signature: <unix ms>,<hex HMAC-SHA256 of "ms.body">[,...]
+	VerifyZoom             = "zoom"              // x-zm-signature: v0=<hex HMAC-SHA256 of "v0:x-zm-request-timestamp:body">
+	VerifyZendesk          = "zendesk"           // X-Zendesk-Webhook-Signature: <base64 HMAC-SHA256 of "timestamp"+body>
+	VerifyTwitch           = "twitch"            // Twitch-Eventsub-Message-Signature: sha256=<hex HMAC-SHA256 of id+timestamp+body>
+	VerifySquare           = "square"            // x-square-hmacsha256-signature: <base64 HMAC-SHA256 of URL+body>
+	VerifyGraph            = "microsoft-graph"   // clientState of every notification in the body equals the secret
+	VerifyAdyen            = "adyen"             // additionalData.hmacSignature of every notification item: <base64 HMAC-SHA256 of its fields>, the secret a hex key
+	VerifySendGrid         = "sendgrid"          // X-Twilio-Email-Event-Webhook-Signature: <base64 ECDSA P-256 of timestamp+body>; the secret is the public key
+	VerifyDiscord          = "discord"           // X-Signature-Ed25519: <hex Ed25519 of X-Signature-Timestamp+body>; the secret is the public key
+	VerifyMailgun          = "mailgun"           // signature.signature in the body: <hex HMAC-SHA256 of timestamp+token>
 	VerifyHMAC             = "hmac"              // any header holding an HMAC of the body
 	VerifyBasic            = "basic"             // HTTP Basic authentication
 	VerifyAPIKey           = "api-key"           // a fixed key in a header or query parameter
@@ -138,6 +154,9 @@ type VerifyConfig struct {
 	// header or query parameter that carries the key (api-key).
 	In  string `json:"in,omitempty"`
 	Key string `json:"key,omitempty"`
+	// VerifyToken is the token a subscription request must show to be
+	// answered (meta's hub.verify_token); write-only as the secret.
+	VerifyToken string `json:"verify_token,omitempty"`
 }
 
 // MarshalJSON writes the verifier with its secret and password masked (see
@@ -151,6 +170,9 @@ func (v VerifyConfig) MarshalJSON() ([]byte, error) {
 	}
 	if v.Password != "" {
 		v.Password = MaskedSecret
+	}
+	if v.VerifyToken != "" {
+		v.VerifyToken = MaskedSecret
 	}
 	return json.Marshal(plainVerify(v))
 }
@@ -201,8 +223,26 @@ func (v *VerifyConfig) KeyName() string {
 // carry the verifier's signature or key, which are never stored.
 func (v *VerifyConfig) SignatureHeaders() []string {
 	switch v.Type {
-	case VerifyGitHub:
+	case VerifyGitHub, VerifyMeta:
 		return []string{"X-Hub-Signature-256", "X-Hub-Signature"}
+	case VerifyPaddle:
+		return []string{"Paddle-Signature"}
+	case VerifyCalendly:
+		return []string{"Calendly-Webhook-Signature"}
+	case VerifyRecurly:
+		return []string{"Recurly-Signature"}
+	case VerifyZoom:
+		return []string{"X-Zm-Signature"}
+	case VerifyZendesk:
+		return []string{"X-Zendesk-Webhook-Signature"}
+	case VerifyTwitch:
+		return []string{"Twitch-Eventsub-Message-Signature"}
+	case VerifySquare:
+		return []string{"X-Square-Hmacsha256-Signature", "X-Square-Signature"}
+	case VerifyDiscord:
+		return []string{"X-Signature-Ed25519"}
+	case VerifySendGrid:
+		return []string{"X-Twilio-Email-Event-Webhook-Signature"}
 	case VerifyStripe:
 		return []string{"Stripe-Signature"}
 	case VerifyShopify:
@@ -338,6 +378,9 @@ func (c SourceConfig) Masked() SourceConfig {
 		if v.Password != "" {
 			v.Password = MaskedSecret
 		}
+		if v.VerifyToken != "" {
+			v.VerifyToken = MaskedSecret
+		}
 		c.Verify = &v
 	}
 	c.SecretHeaders = append([]string(nil), c.SecretHeaders...)
@@ -367,6 +410,9 @@ func (c *SourceConfig) KeepSecrets(old *SourceConfig) {
 	}
 	if c.Verify.Password == "" || isMasked(c.Verify.Password) {
 		c.Verify.Password = old.Verify.Password
+	}
+	if c.Verify.VerifyToken == "" || isMasked(c.Verify.VerifyToken) {
+		c.Verify.VerifyToken = old.Verify.VerifyToken
 	}
 }
 
@@ -451,21 +497,44 @@ var verifyFields = map[string][]string{
 	VerifyStandardWebhooks: {"secret", "tolerance"},
 	VerifySlack:            {"secret", "tolerance"},
 	VerifyTwilio:           {"secret"},
+	VerifyMeta:             {"secret", "verify_token"},
+	VerifyPaddle:           {"secret", "tolerance"},
+	VerifyCalendly:         {"secret", "tolerance"},
+	VerifyRecurly:          {"secret", "tolerance"},
+	VerifyZoom:             {"secret", "tolerance"},
+	VerifyZendesk:          {"secret", "tolerance"},
+	VerifyTwitch:           {"secret", "tolerance"},
+	VerifySquare:           {"secret"},
+	VerifyGraph:            {"secret"},
+	VerifySendGrid:         {"secret", "tolerance"},
+	VerifyAdyen:            {"secret"},
+	VerifyDiscord:          {"secret", "tolerance"},
+	VerifyMailgun:          {"secret", "tolerance"},
 	VerifyHMAC:             {"secret", "header", "algorithm", "encoding", "prefix"},
 	VerifyBasic:            {"username", "password"},
 	VerifyAPIKey:           {"secret", "in", "key"},
+}
+
+// VerifyTypes returns the verifier types, sorted.
+func VerifyTypes() []string {
+	types := make([]string, 0, len(verifyFields))
+	for t := range verifyFields {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	return types
 }
 
 // Validate returns an EINVALID error naming the first field that is wrong.
 func (v *VerifyConfig) Validate() error {
 	allowed, ok := verifyFields[v.Type]
 	if !ok {
-		return Errorf(EINVALID, "config.verify.type must be one of github, stripe, shopify, standard-webhooks, slack, twilio, hmac, basic, api-key")
+		return Errorf(EINVALID, "config.verify.type must be one of %s", strings.Join(VerifyTypes(), ", "))
 	}
 	for _, f := range []struct{ name, value string }{
 		{"secret", v.Secret}, {"header", v.Header}, {"algorithm", v.Algorithm}, {"encoding", v.Encoding},
 		{"prefix", v.Prefix}, {"tolerance", v.Tolerance}, {"username", v.Username}, {"password", v.Password},
-		{"in", v.In}, {"key", v.Key},
+		{"in", v.In}, {"key", v.Key}, {"verify_token", v.VerifyToken},
 	} {
 		if f.value != "" && !slices.Contains(allowed, f.name) {
 			return Errorf(EINVALID, "config.verify.%s does not apply to type %q, which takes %s", f.name, v.Type, strings.Join(allowed, ", "))
@@ -484,6 +553,22 @@ func (v *VerifyConfig) Validate() error {
 			key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(v.Secret, whsecPrefix))
 			if err != nil || len(key) == 0 {
 				return Errorf(EINVALID, "config.verify.secret must be whsec_ followed by the base64 key, as the sender shows it")
+			}
+		case v.Type == VerifyAdyen:
+			if _, err := hex.DecodeString(v.Secret); err != nil {
+				return Errorf(EINVALID, "config.verify.secret must be the HMAC key Adyen shows, in hex")
+			}
+		case v.Type == VerifySendGrid:
+			der, err := base64.StdEncoding.DecodeString(v.Secret)
+			if err == nil {
+				_, err = x509.ParsePKIXPublicKey(der)
+			}
+			if err != nil {
+				return Errorf(EINVALID, "config.verify.secret must be the verification key SendGrid shows, a base64 ECDSA public key")
+			}
+		case v.Type == VerifyDiscord:
+			if key, err := hex.DecodeString(v.Secret); err != nil || len(key) != ed25519.PublicKeySize {
+				return Errorf(EINVALID, "config.verify.secret must be the application's public key, 64 hex digits, as the Discord developer portal shows it")
 			}
 		}
 	}

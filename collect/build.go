@@ -51,6 +51,9 @@ type Built struct {
 	// Challenge, when set, is what the request must be answered with: the
 	// challenge of a Slack url_verification request (which is also stored).
 	Challenge string
+	// Reply, when set, is the answer another sender's handshake wants
+	// (see inlet.Preset.Handshake); the request is stored as well.
+	Reply *Reply
 }
 
 // Build returns the events of one collect request to source, as intakes
@@ -147,7 +150,7 @@ func build(source *inlet.Source, r Request) (Built, error) {
 	// Most sources read nothing from the payload: the properties are
 	// never decoded.
 	rule := config.EventTypeRule()
-	if !config.Maps() && (config.Dedup == nil || config.Dedup.Path == "") && rule.IsZero() && r.Shape == nil && !preset.URLVerification && !hasPathPolicies(privacy) {
+	if !config.Maps() && (config.Dedup == nil || config.Dedup.Path == "") && rule.IsZero() && r.Shape == nil && preset.Handshake == "" && !hasPathPolicies(privacy) {
 		if err := in.Check(); err != nil {
 			return Built{}, err
 		}
@@ -249,13 +252,15 @@ func (b *builder) shape(source *inlet.Source, in *inlet.Intake, built *Built) (b
 			in.Event.Warnings = append(in.Event.Warnings, missingTypeWarning(b.rule))
 		}
 	}
-	if b.preset.URLVerification && built.Challenge == "" {
+	if b.preset.Handshake != "" && built.Challenge == "" && built.Reply == nil {
 		doc, err := decode()
 		if err != nil {
 			return false, err
 		}
-		if c, ok := SlackChallenge(doc); ok {
+		if c, ok := SlackChallenge(doc); ok && b.preset.Handshake == inlet.HandshakeSlack {
 			built.Challenge = c
+		} else {
+			built.Reply = signedHandshake(b.preset, b.config, b.header, doc)
 		}
 	}
 	// The privacy policy: what follows sees only what is kept.

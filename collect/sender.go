@@ -27,7 +27,8 @@ func FormPayload(contentType string, body []byte) (payload []byte, payloadType s
 
 // EventType reads an event's type by rule from the request's headers (get
 // returns a header's value) and its decoded properties (see
-// jsonpath.Decode). found is false when the rule reads nothing, and the
+// jsonpath.Decode); in a header's value, and in a preset's body path's,
+// '/' becomes '.'. found is false when the rule reads nothing, and the
 // URL's type stands; a value that is there but not a valid type is
 // EINVALID with reason bad_event_type.
 func EventType(rule inlet.EventTypeRule, get func(name string) string, props any) (eventType string, found bool, err error) {
@@ -46,7 +47,11 @@ func EventType(rule inlet.EventTypeRule, get func(name string) string, props any
 			if !ok {
 				continue
 			}
-			t, err := inlet.NormalizeEventType(v)
+			normalize := inlet.NormalizeEventType
+			if rule.FromPreset {
+				normalize = inlet.HeaderEventType // a sender's store/order/created is store.order.created
+			}
+			t, err := normalize(v)
 			if err != nil {
 				return "", false, inlet.Reasonf(inlet.EINVALID, "bad_event_type", "the event type at %s: %s", path, inlet.ErrorMessage(err))
 			}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"inlet"
+	"inlet/collect"
 )
 
 // collectedEvent is one event of an answer to a collect request.
@@ -66,4 +67,14 @@ func writeChallenge(w http.ResponseWriter, challenge string, out []inlet.Appende
 		answer.Events = append(answer.Events, a.EventID)
 	}
 	writeJSON(w, http.StatusOK, answer)
+}
+
+// writeReply answers a sender's handshake as the sender wants it.
+func writeReply(w http.ResponseWriter, reply *collect.Reply) {
+	if reply.ContentType != "" {
+		w.Header().Set("Content-Type", reply.ContentType)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+	}
+	w.WriteHeader(reply.Status)
+	w.Write(reply.Body)
 }

@@ -62,6 +62,16 @@ func (s *Server) serveCollect(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, source, body, err)
 		return
 	}
+	if reply, ok := collect.Handshake(&source.Config, r.Method, r.Header, r.URL.RawQuery); ok {
+		// Unsigned, so it spends the budget of requests that prove no
+		// source, as a refusal does.
+		if ok, wait := s.refusals.allow(s.clientIP(r)); !ok {
+			Error(w, r, &retryError{err: inlet.Reasonf(inlet.ERATELIMITED, "too_many_refusals", "too many unsigned requests from this address"), seconds: wait}, nil)
+			return
+		}
+		writeReply(w, reply)
+		return
+	}
 	if !s.admit(w, r, source, body) {
 		return
 	}
@@ -110,6 +120,8 @@ func (s *Server) serveCollect(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case built.Challenge != "":
 		writeChallenge(w, built.Challenge, out)
+	case built.Reply != nil:
+		writeReply(w, built.Reply)
 	case len(out) == 1 && len(intakes[0].Event.Warnings) == 0 && built.Dropped == 0:
 		writeCollected(w, out[0])
 	default:

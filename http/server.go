@@ -179,6 +179,7 @@ func (s *Server) routeTable() []route {
 		{"GET /api/v1/events", ClassAdmin, s.admin(s.handleListEvents)},
 		{"GET /api/v1/events/stream", ClassStream, s.streamAuth(s.handleStream)},
 		{"GET /api/v1/events/{id}", ClassAdmin, s.admin(s.handleGetEvent)},
+		{"GET /api/v1/log", ClassStream, s.admin(s.handleReadLog)},
 		{"GET /api/v1/profiles", ClassAdmin, s.admin(s.handleFindProfiles)},
 		{"GET /api/v1/profiles/{id}", ClassAdmin, s.admin(s.handleGetProfile)},
 		{"GET /api/v1/sessions/{id}", ClassAdmin, s.admin(s.handleGetSession)},

@@ -110,6 +110,14 @@ func (db *DB) ReadLog(ctx context.Context, after inlet.LogPosition, limit int) (
 	return r, nil
 }
 
+// LogHead returns the log's head: below the oldest transaction still
+// running, as for a new destination. See inlet.DeliveryStore.
+func (db *DB) LogHead(ctx context.Context) (inlet.LogPosition, error) {
+	var h int64
+	err := db.pool.QueryRow(ctx, `SELECT `+horizon).Scan(&h)
+	return inlet.LogPosition{Tx: h}, storeError(err)
+}
+
 const deliveryColumns = `event_id, event_inserted_at, log_tx, seq, status, attempts, created_at, next_attempt_at, last_error, log, version`
 
 func scanDelivery(row pgx.CollectableRow, d *inlet.Delivery, insertedAt *time.Time) error {

@@ -95,6 +95,14 @@ func (db *DB) ReadLog(ctx context.Context, after inlet.LogPosition, limit int) (
 	return r, storeError(rows.Err())
 }
 
+// LogHead returns the log's head. See inlet.DeliveryStore.
+func (db *DB) LogHead(ctx context.Context) (inlet.LogPosition, error) {
+	// The one writer makes max(seq) the head, as for a new destination.
+	var h int64
+	err := db.read.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM events`).Scan(&h)
+	return inlet.LogPosition{Seq: h}, storeError(err)
+}
+
 const deliveryColumns = `event_id, seq, status, attempts, created_at, next_attempt_at, last_error, log, version`
 
 const dueRowsQuery = `SELECT ` + deliveryColumns + ` FROM deliveries WHERE destination_id = ? AND status IN ('pending', 'failed')

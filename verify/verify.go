@@ -1,8 +1,12 @@
 // Package verify checks that a webhook request comes from the sender a
 // source names: an HMAC signature over the exact raw body (GitHub, Stripe,
-// Shopify, Standard Webhooks, Slack, or a generic HMAC header), over the URL
-// and form fields (Twilio), HTTP Basic credentials, or an API key. Every
-// comparison is constant-time.
+// Shopify, Standard Webhooks, Slack, or a generic HMAC header), with a
+// signed timestamp or id (Paddle, Calendly, Recurly, Zoom, Zendesk,
+// Twitch), over the URL (Twilio, Square), an Ed25519 signature (Discord) or
+// an ECDSA one (SendGrid), a
+// signature or secret in the body (Mailgun, Adyen, Microsoft Graph), HTTP Basic
+// credentials, or an API key. Every comparison is constant-time. Sign signs
+// a request as each of these senders does.
 package verify
 
 import (
@@ -55,8 +59,32 @@ type Request struct {
 // An unknown cfg.Type fails closed.
 func Verify(cfg *inlet.VerifyConfig, r Request) error {
 	switch cfg.Type {
-	case inlet.VerifyGitHub:
+	case inlet.VerifyGitHub, inlet.VerifyMeta:
 		return verifyHMACHeader(r, "X-Hub-Signature-256", "sha256=", "hex", sha256.New, cfg.Secret)
+	case inlet.VerifyPaddle:
+		return verifyPaddle(r, cfg.Secret, cfg.TolerancePeriod())
+	case inlet.VerifyCalendly:
+		return verifyCalendly(r, cfg.Secret, cfg.TolerancePeriod())
+	case inlet.VerifyRecurly:
+		return verifyRecurly(r, cfg.Secret, cfg.TolerancePeriod())
+	case inlet.VerifyZoom:
+		return verifyZoom(r, cfg.Secret, cfg.TolerancePeriod())
+	case inlet.VerifyZendesk:
+		return verifyZendesk(r, cfg.Secret, cfg.TolerancePeriod())
+	case inlet.VerifyTwitch:
+		return verifyTwitch(r, cfg.Secret, twitchTolerance(cfg))
+	case inlet.VerifySquare:
+		return verifySquare(r, cfg.Secret)
+	case inlet.VerifyDiscord:
+		return verifyDiscord(r, cfg.Secret, cfg.TolerancePeriod())
+	case inlet.VerifyMailgun:
+		return verifyMailgun(r, cfg.Secret, cfg.TolerancePeriod())
+	case inlet.VerifyGraph:
+		return verifyGraph(r, cfg.Secret)
+	case inlet.VerifyAdyen:
+		return verifyAdyen(r, cfg.Secret)
+	case inlet.VerifySendGrid:
+		return verifySendGrid(r, cfg.Secret, cfg.TolerancePeriod())
 	case inlet.VerifyShopify:
 		return verifyHMACHeader(r, "X-Shopify-Hmac-Sha256", "", "base64", sha256.New, cfg.Secret)
 	case inlet.VerifyHMAC:

@@ -19,15 +19,18 @@ import (
 func sourcesCreateCommand(env cliEnv) *cobra.Command {
 	var req inlethttp.CreateSourceRequest
 	var disabled bool
-	var config string
+	var config, preset, secret string
 	cmd := &cobra.Command{
-		Use:   "create --name NAME [--id ID] [--disabled] [--config JSON]",
+		Use:   "create --name NAME [--id ID] [--disabled] [--preset SENDER --secret SECRET] [--config JSON]",
 		Short: "Register a source",
 		Long: `Register a source, a sender of webhooks. Events are collected at
 /collect/{event_type}/{source_id}. The configuration (signature check,
 idempotency key, limits, payload mapping) is a JSON object; see docs/senders.md,
-docs/identity.md and docs/shaping.md.`,
+docs/identity.md and docs/shaping.md. --preset names a known sender (see
+docs/senders.md), and --secret is the signing secret it shows: one step to a
+source that verifies, types and deduplicates that sender's events.`,
 		Example: `  inlet sources create --name "Shop backend" --id shop
+  inlet sources create --name Stripe --id stripe --preset stripe --secret whsec_...
   inlet sources create --name GitHub --id gh --config '{"verify": {"type": "github", "secret": "gh-secret"}}'`,
 		Args: noArgs,
 	}
@@ -35,6 +38,9 @@ docs/identity.md and docs/shaping.md.`,
 	cmd.Flags().StringVar(&req.ID, "id", "", "id of the source (default: generated)")
 	cmd.Flags().BoolVar(&disabled, "disabled", false, "create the source disabled")
 	cmd.Flags().StringVar(&config, "config", "", "source configuration as a JSON object")
+	cmd.Flags().StringVar(&preset, "preset", "", "known sender the source receives from: "+strings.Join(inlet.PresetNames(), ", "))
+	cmd.Flags().StringVar(&secret, "secret", "", "the sender's signing secret (with --preset)")
+	cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions(inlet.PresetNames(), cobra.ShellCompDirectiveNoFileComp))
 	return env.adminCommand(cmd, func(ctx context.Context, a adminCall, _ []string) error {
 		if disabled {
 			enabled := false
@@ -48,8 +54,36 @@ docs/identity.md and docs/shaping.md.`,
 				return usageErrorf("--config: not a source configuration: %v", err)
 			}
 		}
+		if err := applyPreset(&req, preset, secret); err != nil {
+			return err
+		}
 		return createSource(ctx, a, req)
 	})
+}
+
+// applyPreset sets the preset and secret of --preset and --secret on the
+// configuration, over what --config says.
+func applyPreset(req *inlethttp.CreateSourceRequest, preset, secret string) error {
+	if preset == "" {
+		if secret != "" {
+			return usageErrorf("--secret: goes with --preset; without one, give the verifier in --config")
+		}
+		return nil
+	}
+	if _, ok := inlet.LookupPreset(preset); !ok {
+		return usageErrorf("--preset: must be one of %s: %q", strings.Join(inlet.PresetNames(), ", "), preset)
+	}
+	if req.Config == nil {
+		req.Config = &inlet.SourceConfig{}
+	}
+	req.Config.Preset = preset
+	if secret != "" {
+		if req.Config.Verify == nil {
+			req.Config.Verify = &inlet.VerifyConfig{}
+		}
+		req.Config.Verify.Secret = secret
+	}
+	return nil
 }
 
 // createSource registers a source and prints it.

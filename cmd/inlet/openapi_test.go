@@ -157,6 +157,11 @@ func answersMatchOpenAPI(t *testing.T, s *liveServer) {
 	admin("GET", "/api/v1/events/"+first.Events[0], "", 200)
 	admin("GET", "/api/v1/events/none", "", 404)
 	admin("GET", "/api/v1/events/stream?type=Bad!Type", "", 400)
+	admin("GET", "/api/v1/log?limit=2", "", 200)
+	admin("GET", "/api/v1/log?after=now&source=shop&type=ord*&wait=10ms", "", 200)
+	admin("GET", "/api/v1/log?after=not-a-cursor", "", 400)
+	admin("GET", "/api/v1/log?wait=1h", "", 400)
+	s.call(apiCall{method: "GET", path: "/api/v1/log", want: 401})
 	s.call(apiCall{method: "GET", path: "/api/v1/events/stream", want: 401})
 	s.streamStart("/api/v1/events/stream?source=shop", header("Authorization", "Bearer "+s.token))
 	var found struct {
