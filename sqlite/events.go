@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -233,10 +235,13 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 		where = append(where, cond)
 		args = append(args, arg)
 	}
+	if f.EventID != "" {
+		add("id = ?", f.EventID)
+	}
 	if f.SourceID != "" {
 		add("source_id = ?", f.SourceID)
 	}
-	if f.Type != "" {
+	if f.Type != "" && !f.TypePattern() {
 		add("type = ?", f.Type)
 	}
 	if f.ProfileID != "" { // with the profiles merged into it
@@ -271,15 +276,36 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 			add("seq < ?", seq)
 		}
 	}
-	query := selectEvent
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
+	order := " ORDER BY seq DESC"
 	if f.Oldest {
-		query += " ORDER BY seq LIMIT ?"
-	} else {
-		query += " ORDER BY seq DESC LIMIT ?"
+		order = " ORDER BY seq"
 	}
+	var window *inlet.SearchWindow
+	var bound int64 // the last event of the window, when it is reached
+	if f.Searches() {
+		// The window: the f.SearchWindow() events the indexed filters
+		// select, found on the index alone; the search reads only them.
+		window = &inlet.SearchWindow{Events: f.SearchWindow()}
+		q := `SELECT seq FROM events` + whereSQL(where) + order + ` LIMIT 1 OFFSET ?`
+		err := db.read.QueryRowContext(ctx, q, append(slices.Clone(args), f.SearchWindow()-1)...).Scan(&bound)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return nil, storeError(err)
+		case f.Oldest:
+			add("seq <= ?", bound)
+		default:
+			add("seq >= ?", bound)
+		}
+		if f.TypePattern() {
+			add(`type LIKE ? ESCAPE '\'`, inlet.LikePattern(f.Type))
+		}
+		if p := f.Property; p != nil {
+			where = append(where, "CAST(json_extract(properties, ?) AS TEXT) = ?")
+			args = append(args, jsonPath(p.Path), p.Value)
+		}
+	}
+	query := selectEvent + whereSQL(where) + order + " LIMIT ?"
 	args = append(args, limit+1)
 
 	rows, err := db.read.QueryContext(ctx, query, args...)
@@ -287,7 +313,7 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 		return nil, storeError(err)
 	}
 	defer rows.Close()
-	page := &inlet.EventPage{Items: make([]*inlet.Event, 0, min(limit, 64))}
+	page := &inlet.EventPage{Items: make([]*inlet.Event, 0, min(limit, 64)), Window: window}
 	var lastSeq int64
 	for rows.Next() {
 		if len(page.Items) == limit {
@@ -305,7 +331,28 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 	if err := rows.Err(); err != nil {
 		return nil, storeError(err)
 	}
+	if page.Next == nil && bound != 0 { // the window ends the page: go on below it
+		next := EncodeCursor(bound)
+		page.Next, window.Reached = &next, true
+	}
 	return page, nil
+}
+
+func whereSQL(where []string) string {
+	if len(where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(where, " AND ")
+}
+
+// jsonPath is the SQLite JSON path of a property's keys.
+func jsonPath(keys []string) string {
+	var b strings.Builder
+	b.WriteString("$")
+	for _, k := range keys {
+		b.WriteString(`."` + k + `"`)
+	}
+	return b.String()
 }
 
 func scanEvent(rows *sql.Rows) (*inlet.Event, int64, error) {
