@@ -30,6 +30,26 @@ var funcs = template.FuncMap{
 		}
 		return id
 	},
+	"ago": ago,
+	"last": func(v any) int {
+		if a, ok := v.([]inlet.Attempt); ok {
+			return len(a) - 1
+		}
+		return 0
+	},
+	"seconds": func(s float64) string {
+		if s <= 0 {
+			return "-"
+		}
+		return strings.TrimSuffix(relative(time.Duration(s*float64(time.Second))), " ago")
+	},
+	"clip": func(raw json.RawMessage, n int) string {
+		s := string(raw)
+		if r := []rune(s); len(r) > n {
+			return string(r[:n-1]) + "…"
+		}
+		return s
+	},
 	"orDash": func(s string) string {
 		if s == "" {
 			return "-"
@@ -62,21 +82,6 @@ func prettyJSON(raw json.RawMessage) string {
 		return string(raw)
 	}
 	return buf.String()
-}
-
-func (c *Console) handleEvent(w http.ResponseWriter, r *http.Request, sess *session) {
-	e, err := c.cfg.Store.FindEvent(r.Context(), r.PathValue("id"))
-	if err != nil {
-		c.fail(w, r, sess, err)
-		return
-	}
-	type header struct{ Name, Value string }
-	headers := make([]header, 0, len(e.Context.Headers))
-	for k, v := range e.Context.Headers {
-		headers = append(headers, header{k, v})
-	}
-	sort.Slice(headers, func(i, j int) bool { return headers[i].Name < headers[j].Name })
-	c.render(w, r, sess, http.StatusOK, "event", "Event "+e.Type, map[string]any{"Event": e, "Headers": headers, "Properties": prettyJSON(e.Properties)})
 }
 
 func (c *Console) handleSession(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -168,8 +173,4 @@ func (c *Console) handleLive(w http.ResponseWriter, r *http.Request, sess *sessi
 	c.render(w, r, sess, http.StatusOK, "live", "Live", map[string]any{
 		"Sources": sources, "Source": q.Get("source"), "Type": q.Get("type"), "Session": q.Get("session"),
 	})
-}
-
-func (c *Console) handleDestinations(w http.ResponseWriter, r *http.Request, sess *session) {
-	c.render(w, r, sess, http.StatusOK, "destinations", "Destinations", nil)
 }

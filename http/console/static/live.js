@@ -27,9 +27,17 @@
     return p.toString();
   }
 
+  // visible shows the characters that turn the reading direction as
+  // their code points, so that a value cannot read otherwise than it is.
+  function visible(text) {
+    return String(text).replace(/[\u202A-\u202E\u2066-\u2069]/g, function (c) {
+      return '[U+' + c.charCodeAt(0).toString(16).toUpperCase() + ']';
+    });
+  }
+
   function cell(tr, text, cls) {
     var td = document.createElement('td');
-    td.textContent = text;
+    td.textContent = visible(text);
     if (cls) { td.className = cls; }
     tr.appendChild(td);
     return td;
@@ -40,7 +48,7 @@
     if (text) {
       var a = document.createElement('a');
       a.href = href;
-      a.textContent = text;
+      a.textContent = visible(text);
       td.appendChild(a);
     } else {
       td.textContent = '-';
