@@ -123,6 +123,7 @@ func New(cfg Config) *Console {
 	c.mux.Handle("GET /console/sessions/{id}", c.page(c.handleSession))
 	c.mux.Handle("GET /console/profiles/{id}", c.page(c.handleProfile))
 	c.mux.Handle("GET /console/rejections", c.page(c.handleRejections))
+	c.mux.Handle("GET /console/catalog", c.page(c.handleCatalog))
 	c.mux.Handle("GET /console/destinations", c.page(c.handleDestinations))
 	c.mux.Handle("GET /console/destinations/{id}", c.page(c.handleDestination))
 	c.mux.Handle("POST /console/destinations/{id}/{action}", c.post(c.handleDestinationAction))

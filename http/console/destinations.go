@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -16,28 +17,35 @@ type destinationRow struct {
 }
 
 func (c *Console) handleDestinations(w http.ResponseWriter, r *http.Request, sess *session) {
+	rows, err := c.destinationRows(r.Context())
+	if err != nil {
+		c.fail(w, r, sess, err)
+		return
+	}
+	c.render(w, r, sess, http.StatusOK, "destinations", "Destinations", map[string]any{"Destinations": rows, "Notice": doneNotices[r.URL.Query().Get("done")]})
+}
+
+// destinationRows returns every destination with its delivery state.
+func (c *Console) destinationRows(ctx context.Context) ([]destinationRow, error) {
 	var rows []destinationRow
 	f := inlet.ListFilter{Limit: inlet.MaxEventLimit}
 	for {
-		page, err := c.cfg.Store.ListDestinations(r.Context(), f)
+		page, err := c.cfg.Store.ListDestinations(ctx, f)
 		if err != nil {
-			c.fail(w, r, sess, err)
-			return
+			return nil, err
 		}
 		for _, d := range page.Items {
-			st, err := c.cfg.Store.DeliveryState(r.Context(), d.ID, c.now())
+			st, err := c.cfg.Store.DeliveryState(ctx, d.ID, c.now())
 			if err != nil {
-				c.fail(w, r, sess, err)
-				return
+				return nil, err
 			}
 			rows = append(rows, destinationRow{d, st})
 		}
 		if page.Next == nil {
-			break
+			return rows, nil
 		}
 		f.Cursor = *page.Next
 	}
-	c.render(w, r, sess, http.StatusOK, "destinations", "Destinations", map[string]any{"Destinations": rows, "Notice": doneNotices[r.URL.Query().Get("done")]})
 }
 
 // deliveryStatuses are the tabs of a destination's deliveries.

@@ -163,6 +163,10 @@ func (c *Console) handleRejections(w http.ResponseWriter, r *http.Request, sess 
 	c.render(w, r, sess, http.StatusOK, "rejections", "Rejections", map[string]any{"Rows": rows, "Filter": f, "Next": next})
 }
 
+// liveRecent is how many stored events the live page opens with: a
+// screenful.
+const liveRecent = 30
+
 func (c *Console) handleLive(w http.ResponseWriter, r *http.Request, sess *session) {
 	sources, err := c.cfg.Store.ListSources(r.Context())
 	if err != nil {
@@ -170,7 +174,22 @@ func (c *Console) handleLive(w http.ResponseWriter, r *http.Request, sess *sessi
 		return
 	}
 	q := r.URL.Query()
-	c.render(w, r, sess, http.StatusOK, "live", "Live", map[string]any{
-		"Sources": sources, "Source": q.Get("source"), "Type": q.Get("type"), "Session": q.Get("session"),
-	})
+	data := map[string]any{"Sources": sources, "Source": q.Get("source"), "Type": q.Get("type"), "Session": q.Get("session")}
+	// The page opens with the latest events, newest first, before the
+	// stream adds new ones above them.
+	f := inlet.EventFilter{SourceID: q.Get("source"), SessionID: q.Get("session"), Limit: liveRecent}
+	if t := q.Get("type"); t != "" {
+		if f.Type, err = inlet.NormalizeEventType(t); err != nil {
+			data["Error"] = "Type: " + inlet.ErrorMessage(err) + "."
+			c.render(w, r, sess, http.StatusBadRequest, "live", "Live", data)
+			return
+		}
+	}
+	page, err := c.cfg.Store.ListEvents(r.Context(), f)
+	if err != nil {
+		c.fail(w, r, sess, err)
+		return
+	}
+	data["Recent"] = page.Items
+	c.render(w, r, sess, http.StatusOK, "live", "Live", data)
 }
