@@ -143,14 +143,30 @@ func (c *Console) handleRejections(w http.ResponseWriter, r *http.Request, sess 
 		c.fail(w, r, sess, err)
 		return
 	}
+	// A refusal names the source of its URL, which for an unknown source
+	// is whatever a stranger wrote: it is shown as the bucket it is
+	// counted in.
+	sources, err := c.cfg.Store.ListSources(r.Context())
+	if err != nil {
+		c.fail(w, r, sess, err)
+		return
+	}
+	known := make(map[string]bool, len(sources))
+	for _, s := range sources {
+		known[s.ID] = true
+	}
 	type row struct {
 		*inlet.Rejection
+		Source  string
 		Body    string
 		Headers []string
 	}
 	rows := make([]row, len(items))
 	for i, rj := range items {
-		rows[i] = row{Rejection: rj, Body: string(bytes.ToValidUTF8(rj.Body, []byte("�")))}
+		rows[i] = row{Rejection: rj, Source: inlet.UnknownSourceBucket, Body: string(bytes.ToValidUTF8(rj.Body, []byte("�")))}
+		if known[rj.SourceID] {
+			rows[i].Source = rj.SourceID
+		}
 		for k, v := range rj.Headers {
 			rows[i].Headers = append(rows[i].Headers, k+": "+v)
 		}
