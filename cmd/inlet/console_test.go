@@ -270,3 +270,26 @@ func TestCurlSamples(t *testing.T) {
 		})
 	}
 }
+
+func TestConsoleProfileSaysWhichItAbsorbed(t *testing.T) {
+	s := startLive(t, liveConfig(t))
+	s.createSource(map[string]any{"id": "web", "name": "Web", "config": map[string]any{"identify_by": map[string]string{"email": "email"}}})
+	first := s.collect("POST", "/collect/visit/web/sess-1", header("Content-Type", "application/json"), strings.NewReader(`{"email": "ann@example.com"}`)).profileID()
+	second := s.collect("POST", "/collect/visit/web/sess-2", header("Content-Type", "application/json"), strings.NewReader(`{}`)).profileID()
+	s.collect("POST", "/collect/signup/web/sess-2", header("Content-Type", "application/json"), strings.NewReader(`{"email": "ann@example.com"}`))
+	if first == "" || second == "" || first == second {
+		t.Fatalf("profiles %q and %q, want two", first, second)
+	}
+	var p inlet.Profile
+	s.admin("GET", "/api/v1/profiles/"+second, nil, http.StatusOK, &p)
+	if p.MergedInto == "" {
+		t.Fatalf("profile %s was not merged: %+v", second, p)
+	}
+	c := newConsoleClient(t, s)
+	c.signIn()
+	_, page := c.do("GET", "/console/profiles/"+second, nil, nil)
+	want := fmt.Sprintf(`Profile <code>%s</code>, which was asked for, was merged into this one, <code>%s</code>`, second, p.ID)
+	if !strings.Contains(page, want) {
+		t.Fatalf("the page of an absorbed profile does not say %s:\n%.2000s", want, page)
+	}
+}
