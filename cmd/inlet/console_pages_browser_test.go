@@ -62,7 +62,7 @@ func operatorPages(t *testing.T, b *browser, cfg Config) {
 	}
 	waitCatalog(t, s, "order.created", inlet.DriftAfterEvents+1)
 	s.collect("POST", "/collect/order.created/shop", header("Content-Type", "application/json"), strings.NewReader(`{"order": "A-2000", "total": 5, "coupon": "WINTER"}`))
-	s.collect("POST", "/collect/upload/shop", header("Content-Type", "application/json"), strings.NewReader(`{"file": "invoice‮fdp.exe"}`))
+	upload := s.collect("POST", "/collect/upload/shop", header("Content-Type", "application/json"), strings.NewReader(`{"file": "invoice‮fdp.exe"}`)).Events[0]
 
 	b.open(base+"/console/events", "#token")
 	b.do("sign in", chromedp.SendKeys("#token", s.token), chromedp.Click("form button[type=submit]"), chromedp.WaitVisible("#f-property"))
@@ -156,6 +156,13 @@ func operatorPages(t *testing.T, b *browser, cfg Config) {
 		b.open(base+"/console/events?since=yesterday", "#filter-error")
 		if msg := b.text("#filter-error"); !strings.Contains(msg, "Since") {
 			t.Fatalf("a bad time says %q", msg)
+		}
+		b.open(base+"/console/live", "#rows")
+		if first := eval[string](b, `(document.querySelector('#rows tr.recent') || {dataset: {}}).dataset.id || ''`); first != upload {
+			t.Fatalf("the live page opens with %q first, want the latest event %s", first, upload)
+		}
+		if n := eval[int](b, `document.querySelectorAll('#rows tr.recent').length`); n != inlet.DriftAfterEvents+3 {
+			t.Fatalf("the live page opens with %d stored events, want all %d", n, inlet.DriftAfterEvents+3)
 		}
 		b.open(base+"/console/live?type=a/b", "#filter-error")
 		b.waitFor("the live page names the refusal", `document.getElementById('status').textContent.startsWith('refused: event type')`, 5*time.Second)

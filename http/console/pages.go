@@ -31,6 +31,13 @@ var funcs = template.FuncMap{
 		return id
 	},
 	"ago": ago,
+	"agoText": func(s string) template.HTML {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return template.HTML(template.HTMLEscapeString(s))
+		}
+		return ago(t)
+	},
 	"last": func(v any) int {
 		if a, ok := v.([]inlet.Attempt); ok {
 			return len(a) - 1
