@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"inlet"
@@ -186,6 +188,18 @@ func operatorPages(t *testing.T, b *browser, cfg Config) {
 		b.waitFor("the menu opens", `getComputedStyle(document.querySelector('header nav')).display !== 'none'`, 2*time.Second)
 		b.open(base+"/console/events/"+wanted, "h1")
 		b.shot("phone-event")
+
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		defer cancel()
+		dark := emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}}
+		if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, dark); err != nil {
+			t.Fatal(err)
+		}
+		defer chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{})
+		if bg := eval[string](b, `getComputedStyle(document.body).backgroundColor`); bg != "rgb(18, 22, 30)" {
+			t.Fatalf("in dark mode the page's background is %s", bg)
+		}
+		b.shot("phone-event-dark")
 	})
 
 	t.Run("hostile values stay text on the new pages", func(t *testing.T) {
