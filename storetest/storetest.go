@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) inlet.Store) {
 		{"a bad cursor is invalid", testListBadCursor},
 		{"events are found by id, type pattern and property value", testListSearch},
 		{"a search reads a bounded window and pages on below it", testListSearchWindow},
+		{"cursors page through a time range once, with or without a search", testListTimePaging},
 		{"retention deletes old events and keeps the rest", testRetention},
 	}
 	for _, tt := range tests {
@@ -1013,5 +1014,32 @@ func testListSearchWindow(t *testing.T, s inlet.Store) {
 	want := [][]string{{all[9].ID, all[6].ID}, {all[3].ID}, {all[0].ID}}
 	if !reflect.DeepEqual(pages, want) {
 		t.Fatalf("pages %v, want %v", pages, want)
+	}
+}
+
+func testListTimePaging(t *testing.T, s inlet.Store) {
+	var props [][2]string
+	for i := range 7 {
+		props = append(props, [2]string{"t", fmt.Sprintf(`{"k": "v", "i": %d}`, i)})
+	}
+	all := searchEvents(t, s, props...)
+	m, _ := inlet.ParsePropertyMatch("k", "v")
+	for _, f := range []inlet.EventFilter{
+		{Since: all[1].InsertedAt, Until: all[6].InsertedAt, Limit: 2},
+		{Since: all[1].InsertedAt, Until: all[6].InsertedAt, Limit: 2, Property: m, Window: 3},
+	} {
+		var got []string
+		for range 10 {
+			page, err := s.ListEvents(context.Background(), f)
+			if err != nil {
+				t.Fatalf("ListEvents(%+v): %v", f, err)
+			}
+			got = append(got, ids(page.Items)...)
+			if page.Next == nil {
+				break
+			}
+			f.Cursor = *page.Next
+		}
+		sameIDs(t, fmt.Sprintf("pages of %+v", f), got, newestFirst(all[1:6]))
 	}
 }
