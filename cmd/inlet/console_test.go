@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
 	"os/exec"
 	"regexp"
@@ -291,5 +292,36 @@ func TestConsoleProfileSaysWhichItAbsorbed(t *testing.T) {
 	want := fmt.Sprintf(`Profile <code>%s</code>, which was asked for, was merged into this one, <code>%s</code>`, second, p.ID)
 	if !strings.Contains(page, want) {
 		t.Fatalf("the page of an absorbed profile does not say %s:\n%.2000s", want, page)
+	}
+}
+
+func TestConsoleSignInLimitedBehindAProxy(t *testing.T) {
+	cfg := liveConfig(t)
+	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	s := startLive(t, cfg)
+	signIn := func(from, token string) *http.Response {
+		c := newConsoleClient(t, s)
+		resp, _ := c.do("POST", "/console/signin", url.Values{"token": {token}}, header("X-Forwarded-For", from, "X-Forwarded-Proto", "https"))
+		return resp
+	}
+	for i := range 5 {
+		if resp := signIn("198.51.100.7", "wrong"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %s", i+1, resp.Status)
+		}
+	}
+	resp := signIn("198.51.100.7", s.token)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("after 5 failures the address got %s, Retry-After %q; want 429 with Retry-After", resp.Status, resp.Header.Get("Retry-After"))
+	}
+	resp = signIn("203.0.113.9", s.token)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the right token from another address: %s", resp.Status)
+	}
+	if cookies := resp.Cookies(); len(cookies) != 1 || !cookies[0].Secure {
+		t.Fatalf("behind a proxy that says https, the cookie is %+v; want it Secure", cookies)
+	}
+	m := s.scrape(header("Authorization", "Bearer "+s.token))["inlet_console_signin_limited_total"]
+	if m == nil || m.GetMetric()[0].GetCounter().GetValue() != 1 {
+		t.Fatalf("inlet_console_signin_limited_total = %v, want 1", m)
 	}
 }
