@@ -53,6 +53,16 @@ func operatorPages(t *testing.T, b *browser, cfg Config) {
 		"retry":  map[string]any{"backoff": []string{"1h"}},
 	}, http.StatusCreated, nil)
 
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusGone)
+	}))
+	t.Cleanup(gone.Close)
+	s.admin("POST", "/api/v1/destinations", map[string]any{
+		"id": "archive", "name": "Archive", "type": "webhook", "filter": map[string]any{"types": []string{"upload"}},
+		"config": map[string]any{"url": gone.URL},
+	}, http.StatusCreated, nil)
+
 	// Orders for the catalog to learn, the one searched for among them.
 	var wanted string
 	for i := range inlet.DriftAfterEvents + 1 {
@@ -127,6 +137,14 @@ func operatorPages(t *testing.T, b *browser, cfg Config) {
 			t.Fatalf("after a discard %d failed deliveries, want %d", after, before-1)
 		}
 		b.shot("destination")
+		reloadUntil(b, base+"/console/destinations/archive", `document.getElementById('disabled-reason') !== null`)
+		if why := b.text("#disabled-reason"); !strings.Contains(why, "410") {
+			t.Fatalf("the disabled destination says %q, want the reason", why)
+		}
+		b.open(base+"/console/destinations", "#destinations")
+		if state := b.text(`#destinations tr[data-id="archive"]`); !strings.Contains(state, "disabled") || !strings.Contains(state, "410") {
+			t.Fatalf("the list shows the disabled destination as %q", state)
+		}
 		b.open(base+"/console/", "#delivery-health")
 		if h := b.text("#delivery-health"); !strings.Contains(h, "CRM") {
 			t.Fatalf("the overview's delivery health: %q", h)
