@@ -325,3 +325,42 @@ func TestConsoleSignInLimitedBehindAProxy(t *testing.T) {
 		t.Fatalf("inlet_console_signin_limited_total = %v, want 1", m)
 	}
 }
+
+func TestConsoleActionsRefuseForgedForms(t *testing.T) {
+	s := startLive(t, liveConfig(t))
+	s.createSource(map[string]any{"id": "shop", "name": "Shop"})
+	s.admin("POST", "/api/v1/destinations", map[string]any{"id": "crm", "name": "CRM", "type": "webhook",
+		"config": map[string]any{"url": "http://127.0.0.1:9/hook"}}, http.StatusCreated, nil)
+	id := s.collect("POST", "/collect/order/shop", header("Content-Type", "application/json"), strings.NewReader(`{}`)).Events[0]
+	c := newConsoleClient(t, s)
+	c.signIn()
+	token := c.csrf()
+	for _, path := range []string{
+		"/console/events/" + id + "/deliveries/crm/retry",
+		"/console/events/" + id + "/deliveries/crm/discard",
+		"/console/destinations/crm/enabled",
+		"/console/destinations/crm/retry",
+		"/console/destinations/crm/discard",
+		"/console/destinations/crm/replay",
+	} {
+		form := url.Values{"enabled": {"false"}, "status": {"dead"}, "since": {"2026-01-01"}}
+		if resp, _ := c.do("POST", path, form, nil); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s without the CSRF token: %s, want 403", path, resp.Status)
+		}
+		form.Set("csrf", token)
+		if resp, _ := c.do("POST", path, form, header("Origin", "http://evil.example")); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s from another origin: %s, want 403", path, resp.Status)
+		}
+	}
+	var d inlet.Destination
+	s.admin("GET", "/api/v1/destinations/crm", nil, http.StatusOK, &d)
+	if !d.Enabled {
+		t.Fatal("a forged form disabled the destination")
+	}
+	if resp, _ := c.do("POST", "/console/destinations/crm/enabled", url.Values{"csrf": {token}, "enabled": {"false"}}, nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/destinations/crm?done=disabled" {
+		t.Fatalf("the real form: %s to %q", resp.Status, resp.Header.Get("Location"))
+	}
+	if resp, body := c.do("POST", "/console/destinations/crm/replay", url.Values{"csrf": {token}, "since": {"last week"}}, nil); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "is not a time") {
+		t.Fatalf("a replay with a bad time: %s %.300s", resp.Status, body)
+	}
+}
