@@ -110,7 +110,11 @@ func ValidateSessionID(s string) error {
 
 // EventFilter selects events. Zero fields do not filter.
 type EventFilter struct {
-	SourceID  string
+	// EventID selects one event.
+	EventID  string
+	SourceID string
+	// Type is an event type; a "*" in it stands for any run of
+	// characters ("order.*").
 	Type      string
 	ProfileID string
 	SessionID string
@@ -121,7 +125,87 @@ type EventFilter struct {
 	// Oldest lists oldest first (commit order), as an export does;
 	// otherwise newest first.
 	Oldest bool
+	// Property keeps the events whose property at a path has a value.
+	// It reads each event, so a page searches at most
+	// PropertySearchWindow events (see EventPage.Window).
+	Property *PropertyMatch
+	// Window is the most events one page of a search reads; 0 means
+	// PropertySearchWindow.
+	Window int
 }
+
+// SearchWindow returns the most events a page of a search reads.
+func (f *EventFilter) SearchWindow() int {
+	if f.Window > 0 {
+		return f.Window
+	}
+	return PropertySearchWindow
+}
+
+// PropertyMatch selects events by the value of one property.
+type PropertyMatch struct {
+	// Path names the property, from the top of the properties: object
+	// keys, outermost first ("customer", "email").
+	Path []string
+	// Value is the property's text: a string's characters, or the JSON
+	// text of a number or boolean.
+	Value string
+}
+
+// PropertySearchWindow is how many events, of those the other filters
+// select, one page of a search by property or by a type pattern reads at
+// most: on a store of millions of events a search answers in bounded
+// time, and the page's next cursor continues below the window.
+const PropertySearchWindow = 100000
+
+// ParsePropertyMatch reads a path ("customer.email", keys joined by dots)
+// and a value. Returns EINVALID.
+func ParsePropertyMatch(path, value string) (*PropertyMatch, error) {
+	path = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(path), "$."))
+	if path == "" {
+		return nil, Reasonf(EINVALID, "bad_filter", "property needs a path, such as order or customer.email")
+	}
+	keys := strings.Split(path, ".")
+	for _, k := range keys {
+		if k == "" || len(k) > MaxIDLength || strings.ContainsAny(k, `"\`) {
+			return nil, Reasonf(EINVALID, "bad_filter", "property path %q must be keys of 1 to %d characters joined by dots, such as customer.email", path, MaxIDLength)
+		}
+	}
+	return &PropertyMatch{Path: keys, Value: value}, nil
+}
+
+// NormalizeTypePattern is NormalizeEventType for a type filter, which may
+// hold "*" for any run of characters. Returns EINVALID.
+func NormalizeTypePattern(s string) (string, error) {
+	parts := strings.Split(strings.TrimSpace(s), "*")
+	for i, p := range parts {
+		if p == "" {
+			continue
+		}
+		var err error
+		if parts[i], err = NormalizeEventType(p); err != nil {
+			return "", err
+		}
+	}
+	if out := strings.Join(parts, "*"); out != "" {
+		return out, nil
+	}
+	return "", Reasonf(EINVALID, "bad_event_type", "event type is empty")
+}
+
+// LikePattern returns a type pattern as a SQL LIKE pattern whose escape
+// character is a backslash.
+func LikePattern(pattern string) string {
+	r := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`, "*", "%")
+	return r.Replace(pattern)
+}
+
+// TypePattern reports whether a type filter holds a "*".
+func (f *EventFilter) TypePattern() bool { return strings.Contains(f.Type, "*") }
+
+// Searches reports whether f reads events beyond its indexes (a property
+// or a type pattern), so that a page is bounded by PropertySearchWindow.
+func (f *EventFilter) Searches() bool { return f.Property != nil || f.TypePattern() }
 
 // Limits of an event listing.
 const (
@@ -144,6 +228,17 @@ func pageLimit(limit, def, most int) int {
 type EventPage struct {
 	Items []*Event `json:"items"`
 	Next  *string  `json:"next"`
+	// Window is set for a search (EventFilter.Searches).
+	Window *SearchWindow `json:"window,omitempty"`
+}
+
+// SearchWindow says how far one page of a search read.
+type SearchWindow struct {
+	// Events is the most events a page reads (PropertySearchWindow).
+	Events int `json:"events"`
+	// Reached is true when the page stopped at the window: it may hold
+	// fewer items than asked, and next searches the older events.
+	Reached bool `json:"reached"`
 }
 
 // EventStore stores and reads events.

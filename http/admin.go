@@ -156,6 +156,7 @@ func ParseEventFilter(q map[string][]string) (inlet.EventFilter, error) {
 		return ""
 	}
 	f := inlet.EventFilter{
+		EventID:   strings.TrimSpace(get("id")),
 		SourceID:  get("source"),
 		ProfileID: get("profile"),
 		SessionID: get("session"),
@@ -163,7 +164,19 @@ func ParseEventFilter(q map[string][]string) (inlet.EventFilter, error) {
 	}
 	if t := get("type"); t != "" {
 		var err error
-		if f.Type, err = inlet.NormalizeEventType(t); err != nil {
+		if f.Type, err = inlet.NormalizeTypePattern(t); err != nil {
+			return f, err
+		}
+	}
+	if p, v := get("property"), q["value"]; p != "" || len(v) > 0 {
+		if p == "" {
+			return f, inlet.Reasonf(inlet.EINVALID, "bad_filter", "value needs a property: the path of the property to compare, such as order")
+		}
+		if len(v) == 0 {
+			return f, inlet.Reasonf(inlet.EINVALID, "bad_filter", "property needs a value to compare with")
+		}
+		var err error
+		if f.Property, err = inlet.ParsePropertyMatch(p, v[0]); err != nil {
 			return f, err
 		}
 	}

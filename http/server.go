@@ -403,18 +403,26 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(buf.Bytes())
 }
 
-// clientIP returns the address of the client: the peer, or, when the peer
-// is a trusted proxy, the last address in X-Forwarded-For that is not one.
+// clientIP returns the address of the client: see ClientIP.
 func (s *Server) clientIP(r *http.Request) string {
+	return ClientIP(r, s.cfg.TrustedProxies)
+}
+
+func (s *Server) trusted(a netip.Addr) bool { return trustedAddr(a, s.cfg.TrustedProxies) }
+
+// ClientIP returns the address of r's client: the peer, or, when the peer
+// is one of the trusted proxies, the last address in X-Forwarded-For that
+// is not one.
+func ClientIP(r *http.Request, proxies []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	if len(s.cfg.TrustedProxies) == 0 {
+	if len(proxies) == 0 {
 		return host
 	}
 	peer, err := netip.ParseAddr(host)
-	if err != nil || !s.trusted(peer) {
+	if err != nil || !trustedAddr(peer, proxies) {
 		return host
 	}
 	values := r.Header.Values("X-Forwarded-For")
@@ -429,7 +437,7 @@ func (s *Server) clientIP(r *http.Request) string {
 			if err != nil {
 				return host // a malformed hop: stop believing the chain
 			}
-			if !s.trusted(addr) {
+			if !trustedAddr(addr, proxies) {
 				return addr.Unmap().String()
 			}
 			host = addr.Unmap().String()
@@ -439,9 +447,27 @@ func (s *Server) clientIP(r *http.Request) string {
 	return host
 }
 
-func (s *Server) trusted(a netip.Addr) bool {
+// HTTPS reports whether r's client reached the collector over HTTPS: a
+// TLS connection, or a trusted proxy's X-Forwarded-Proto of https.
+func HTTPS(r *http.Request, proxies []netip.Prefix) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !trustedAddr(peer, proxies) {
+		return false
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
+}
+
+func trustedAddr(a netip.Addr, proxies []netip.Prefix) bool {
 	a = a.Unmap()
-	for _, p := range s.cfg.TrustedProxies {
+	for _, p := range proxies {
 		if p.Contains(a) {
 			return true
 		}

@@ -22,3 +22,16 @@ func BenchmarkAppend(b *testing.B) {
 		return db
 	})
 }
+
+// BenchmarkSearch measures the events listing's searches on PostgreSQL; it
+// needs INLET_TEST_POSTGRES.
+func BenchmarkSearch(b *testing.B) {
+	storetest.BenchmarkSearch(b, func(b *testing.B) inlet.Store {
+		db, err := postgres.Open(context.Background(), pgtest.URL(b), postgres.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		return db
+	})
+}

@@ -284,10 +284,13 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 		}
 		where = append(where, cond)
 	}
+	if f.EventID != "" {
+		add("id = ?", f.EventID)
+	}
 	if f.SourceID != "" {
 		add("source_id = ?", f.SourceID)
 	}
-	if f.Type != "" {
+	if f.Type != "" && !f.TypePattern() {
 		add("type = ?", f.Type)
 	}
 	if f.ProfileID != "" { // with the profiles merged into it
@@ -321,15 +324,45 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 			add("(inserted_at, id) < (?, ?)", at, id)
 		}
 	}
-	query := selectEvent
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
+	order := " ORDER BY inserted_at DESC, id DESC"
 	if f.Oldest {
-		query += " ORDER BY inserted_at, id LIMIT " + strconv.Itoa(limit+1)
-	} else {
-		query += " ORDER BY inserted_at DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
+		order = " ORDER BY inserted_at, id"
 	}
+	var window *inlet.SearchWindow
+	var boundAt time.Time // the last event of the window, when it is reached
+	var boundID string
+	if f.Searches() {
+		// The window: the f.SearchWindow() events the indexed filters
+		// select, found on an index alone; the search reads only them.
+		window = &inlet.SearchWindow{Events: f.SearchWindow()}
+		q := `SELECT inserted_at, id FROM events` + whereSQL(where) + order + ` OFFSET ` + strconv.Itoa(f.SearchWindow()-1) + ` LIMIT 1`
+		err := db.pool.QueryRow(ctx, q, args...).Scan(&boundAt, &boundID)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return nil, storeError(err)
+		case f.Oldest:
+			add("(inserted_at, id) <= (?, ?)", boundAt, boundID)
+		default:
+			add("(inserted_at, id) >= (?, ?)", boundAt, boundID)
+		}
+	}
+	query := selectEvent + whereSQL(where) + order
+	if f.Searches() {
+		// The search filters the window's events, read in order from the
+		// subquery, which no index of a type or a property can replace:
+		// an index scan of every event of a type pattern, in a store of
+		// millions, is what the window is there to avoid.
+		base := len(where)
+		if f.TypePattern() {
+			add(`type LIKE ? ESCAPE '\'`, inlet.LikePattern(f.Type))
+		}
+		if p := f.Property; p != nil {
+			add("properties #>> ? = ?", p.Path, p.Value)
+		}
+		query = `SELECT * FROM (` + query + ` LIMIT ` + strconv.Itoa(f.SearchWindow()) + `) w` + whereSQL(where[base:]) + order
+	}
+	query += " LIMIT " + strconv.Itoa(limit+1)
 
 	rows, err := db.pool.Query(ctx, query, args...)
 	if err != nil {
@@ -339,7 +372,7 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 	if err != nil {
 		return nil, storeError(err)
 	}
-	page := &inlet.EventPage{Items: items}
+	page := &inlet.EventPage{Items: items, Window: window}
 	if page.Items == nil {
 		page.Items = []*inlet.Event{}
 	}
@@ -348,6 +381,9 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 		last := items[limit-1]
 		next := EncodeCursor(last.InsertedAt, last.ID)
 		page.Next = &next
+	} else if boundID != "" { // the window ends the page: go on below it
+		next := EncodeCursor(boundAt, boundID)
+		page.Next, window.Reached = &next, true
 	}
 	return page, nil
 }
@@ -402,4 +438,11 @@ func DecodeCursor(cursor string) (time.Time, string, error) {
 		}
 	}
 	return time.Time{}, "", inlet.Reasonf(inlet.EINVALID, "bad_cursor", "cursor is not one this server gave out")
+}
+
+func whereSQL(where []string) string {
+	if len(where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(where, " AND ")
 }

@@ -74,7 +74,8 @@ type Metrics struct {
 	dedupHits     prom.Counter
 	merges        prom.Counter
 
-	delivery *deliveryMetrics
+	delivery      *deliveryMetrics
+	signInLimited prom.Counter
 
 	reg      prom.Registerer
 	children sync.Map // collectKey -> *collectSeries
@@ -139,6 +140,7 @@ func New(reg *prom.Registry) *Metrics {
 		}),
 	}
 	m.delivery = newDeliveryMetrics(reg)
+	m.signInLimited = newSignInRefusals(reg)
 	m.classLatency = map[string]prom.Observer{}
 	for _, class := range []string{classCollect, classAdmin, classPublic} {
 		m.classLatency[class] = m.latency.WithLabelValues(class)

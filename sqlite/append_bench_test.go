@@ -22,3 +22,15 @@ func BenchmarkAppend(b *testing.B) {
 		return db
 	})
 }
+
+// BenchmarkSearch measures the events listing's searches on SQLite.
+func BenchmarkSearch(b *testing.B) {
+	storetest.BenchmarkSearch(b, func(b *testing.B) inlet.Store {
+		db, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(b.TempDir(), "bench.db"), Sync: sqlite.SyncOff})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		return db
+	})
+}

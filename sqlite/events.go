@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -230,19 +232,42 @@ func (db *DB) FindEvent(ctx context.Context, id string) (*inlet.Event, error) {
 }
 
 // ListEvents returns a page of events, newest first. See inlet.EventStore.
+//
+// A newest-first listing with a time range is ordered by insertion time
+// (then seq), the order of the events_time index, so that a range of a
+// store of millions is read in order rather than sorted; its cursors hold
+// both. Every other listing follows seq, the commit order.
 func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.EventPage, error) {
 	limit := f.PageLimit()
+	byTime := !f.Oldest && (!f.Since.IsZero() || !f.Until.IsZero())
 	var where []string
 	var args []any
-	add := func(cond string, arg any) {
+	add := func(cond string, arg ...any) {
 		where = append(where, cond)
-		args = append(args, arg)
+		args = append(args, arg...)
 	}
-	if f.SourceID != "" {
-		add("source_id = ?", f.SourceID)
+	if f.EventID != "" {
+		add("id = ?", f.EventID)
 	}
-	if f.Type != "" {
-		add("type = ?", f.Type)
+	for _, c := range []struct{ column, value string }{{"source_id", f.SourceID}, {"type", f.Type}} {
+		if c.value == "" || c.column == "type" && f.TypePattern() {
+			continue
+		}
+		cond := c.column + " = ?"
+		if byTime {
+			// Of a source or type with many events, the time range is
+			// the better index: a unary + keeps SQLite from choosing the
+			// column's, whose events it would sort. One with few is
+			// found on its index, and its events sorted.
+			many, err := db.manyEvents(ctx, c.column, c.value)
+			if err != nil {
+				return nil, err
+			}
+			if many {
+				cond = "+" + cond
+			}
+		}
+		add(cond, c.value)
 	}
 	if f.ProfileID != "" { // with the profiles merged into it
 		root, aliases, err := db.profileRoot(ctx, f.ProfileID)
@@ -250,8 +275,7 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 			return nil, err
 		}
 		if aliases {
-			where = append(where, "profile_id IN "+familySQL)
-			args = append(args, root, root)
+			add("profile_id IN "+familySQL, root, root)
 		} else { // the index gives the order: no sort
 			add("profile_id = ?", root)
 		}
@@ -259,32 +283,69 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 	if f.SessionID != "" {
 		add("session_id = ?", f.SessionID)
 	}
+	sinceArg := -1 // where Since is in args
 	if !f.Since.IsZero() {
+		sinceArg = len(args)
 		add("inserted_at >= ?", f.Since.UnixNano())
 	}
 	if !f.Until.IsZero() {
 		add("inserted_at < ?", f.Until.UnixNano())
 	}
 	if f.Cursor != "" {
-		seq, err := DecodeCursor(f.Cursor)
+		at, seq, err := decodeListCursor(f.Cursor)
 		if err != nil {
 			return nil, err
 		}
-		if f.Oldest {
+		switch {
+		case f.Oldest:
 			add("seq > ?", seq)
-		} else {
+		case byTime && at != 0:
+			add("(inserted_at, seq) < (?, ?)", at, seq)
+		default:
 			add("seq < ?", seq)
 		}
 	}
-	query := selectEvent
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
+	order := " ORDER BY seq DESC"
 	if f.Oldest {
-		query += " ORDER BY seq LIMIT ?"
-	} else {
-		query += " ORDER BY seq DESC LIMIT ?"
+		order = " ORDER BY seq"
+	} else if byTime {
+		order = " ORDER BY inserted_at DESC, seq DESC"
 	}
+	var window *inlet.SearchWindow
+	var boundAt, bound int64 // the last event of the window, when it is reached
+	if f.Searches() {
+		// The window: the f.SearchWindow() events the indexed filters
+		// select, found on the index alone; the search reads only them.
+		window = &inlet.SearchWindow{Events: f.SearchWindow()}
+		q := `SELECT inserted_at, seq FROM events` + whereSQL(where) + order + ` LIMIT 1 OFFSET ?`
+		err := db.read.QueryRowContext(ctx, q, append(slices.Clone(args), f.SearchWindow()-1)...).Scan(&boundAt, &bound)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return nil, storeError(err)
+		case f.Oldest:
+			add("seq <= ?", bound)
+		case byTime:
+			// The index's range starts at the window's last event: SQLite
+			// takes one lower bound of a column for it, so the window's
+			// replaces Since, which it is at or after.
+			if sinceArg >= 0 {
+				args[sinceArg] = boundAt
+			} else {
+				add("inserted_at >= ?", boundAt)
+			}
+			add("(inserted_at, seq) >= (?, ?)", boundAt, bound)
+		default:
+			add("seq >= ?", bound)
+		}
+		if f.TypePattern() {
+			add(`type LIKE ? ESCAPE '\'`, inlet.LikePattern(f.Type))
+		}
+		if p := f.Property; p != nil {
+			add("CAST(json_extract(properties, ?) AS TEXT) = ?", jsonPath(p.Path), p.Value)
+		}
+	}
+	query := selectEvent + whereSQL(where) + order + " LIMIT ?"
 	args = append(args, limit+1)
 
 	rows, err := db.read.QueryContext(ctx, query, args...)
@@ -292,12 +353,18 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 		return nil, storeError(err)
 	}
 	defer rows.Close()
-	page := &inlet.EventPage{Items: make([]*inlet.Event, 0, min(limit, 64))}
+	cursor := func(at, seq int64) *string {
+		c := EncodeCursor(seq)
+		if byTime {
+			c = encodeTimeCursor(at, seq)
+		}
+		return &c
+	}
+	page := &inlet.EventPage{Items: make([]*inlet.Event, 0, min(limit, 64)), Window: window}
 	var lastSeq int64
 	for rows.Next() {
 		if len(page.Items) == limit {
-			next := EncodeCursor(lastSeq)
-			page.Next = &next
+			page.Next = cursor(page.Items[limit-1].InsertedAt.UnixNano(), lastSeq)
 			break
 		}
 		e, seq, err := scanEvent(rows)
@@ -310,7 +377,42 @@ func (db *DB) ListEvents(ctx context.Context, f inlet.EventFilter) (*inlet.Event
 	if err := rows.Err(); err != nil {
 		return nil, storeError(err)
 	}
+	if page.Next == nil && bound != 0 { // the window ends the page: go on below it
+		page.Next, window.Reached = cursor(boundAt, bound), true
+	}
 	return page, nil
+}
+
+// manyEventsAt is where a source or a type has many events: sorting that
+// many is slower than reading a time range in order.
+const manyEventsAt = 20_000
+
+// manyEvents reports whether at least manyEventsAt events have value in
+// column (source_id or type), counted on its index up to there.
+func (db *DB) manyEvents(ctx context.Context, column, value string) (bool, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM events WHERE `+column+` = ? LIMIT ?)`, value, manyEventsAt).Scan(&n)
+	if err != nil {
+		return false, storeError(err)
+	}
+	return n >= manyEventsAt, nil
+}
+
+func whereSQL(where []string) string {
+	if len(where) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(where, " AND ")
+}
+
+// jsonPath is the SQLite JSON path of a property's keys.
+func jsonPath(keys []string) string {
+	var b strings.Builder
+	b.WriteString("$")
+	for _, k := range keys {
+		b.WriteString(`."` + k + `"`)
+	}
+	return b.String()
 }
 
 func scanEvent(rows *sql.Rows) (*inlet.Event, int64, error) {
@@ -341,6 +443,28 @@ func scanEvent(rows *sql.Rows) (*inlet.Event, int64, error) {
 // EncodeCursor makes an opaque cursor from a position in the event order.
 func EncodeCursor(seq int64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("e" + strconv.FormatInt(seq, 10)))
+}
+
+// encodeTimeCursor makes a cursor of a listing in time order: an
+// insertion time (Unix nanoseconds) and a seq.
+func encodeTimeCursor(at, seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("t" + strconv.FormatInt(at, 10) + "." + strconv.FormatInt(seq, 10)))
+}
+
+// decodeListCursor reads a cursor of ListEvents: either kind, with at 0 for
+// one of EncodeCursor. Returns EINVALID.
+func decodeListCursor(cursor string) (at, seq int64, err error) {
+	if b, derr := base64.RawURLEncoding.DecodeString(cursor); derr == nil && len(b) > 1 && b[0] == 't' {
+		a, sq, ok := strings.Cut(string(b[1:]), ".")
+		at, err1 := strconv.ParseInt(a, 10, 64)
+		seq, err2 := strconv.ParseInt(sq, 10, 64)
+		if ok && err1 == nil && err2 == nil && seq > 0 && at != 0 {
+			return at, seq, nil
+		}
+		return 0, 0, inlet.Reasonf(inlet.EINVALID, "bad_cursor", "cursor is not one this server gave out")
+	}
+	seq, err = DecodeCursor(cursor)
+	return 0, seq, err
 }
 
 // DecodeCursor reads a cursor made by EncodeCursor. Returns EINVALID.

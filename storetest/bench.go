@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -40,5 +42,62 @@ func BenchmarkAppend(b *testing.B, open func(b *testing.B) inlet.Store) {
 				b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
 			})
 		}
+	}
+}
+
+// BenchmarkSearch measures a page of the events listing on a store of
+// INLET_BENCH_SEARCH_EVENTS events (200000 by default, more than one
+// search window): by a property value that no event has (a search of a
+// whole window), by one the newest events have, by a type pattern, and
+// with no filter. open returns a fresh store.
+func BenchmarkSearch(b *testing.B, open func(b *testing.B) inlet.Store) {
+	n := 200_000
+	if v := os.Getenv("INLET_BENCH_SEARCH_EVENTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("INLET_BENCH_SEARCH_EVENTS=%q is not a count of events", v)
+		}
+	}
+	ctx := context.Background()
+	s := open(b)
+	start := time.Now().Add(-time.Duration(n) * time.Millisecond)
+	headers := map[string]string{"Content-Type": "application/json"}
+	intakes := make([]inlet.Intake, 0, 5000)
+	for i := 0; i < n; {
+		intakes = intakes[:0]
+		for ; i < n && len(intakes) < cap(intakes); i++ {
+			props := fmt.Sprintf(`{"order":"A-%d","customer":{"email":"c%d@example.com"},"total":%d}`, i, i%1000, i%500)
+			intakes = append(intakes, inlet.Intake{Event: inlet.Event{ID: inlet.NewID(), Type: "order.created", InsertedAt: start.Add(time.Duration(i) * time.Millisecond),
+				SourceID: "shop", Properties: json.RawMessage(props), Context: inlet.RequestContext{Method: "POST", Headers: headers}}})
+		}
+		if _, err := s.Append(ctx, intakes); err != nil {
+			b.Fatal(err)
+		}
+	}
+	match := func(path, value string) *inlet.PropertyMatch {
+		m, err := inlet.ParsePropertyMatch(path, value)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return m
+	}
+	for _, bc := range []struct {
+		name string
+		f    inlet.EventFilter
+	}{
+		{"property=none", inlet.EventFilter{Property: match("order", "none")}},
+		{"property=nested,none", inlet.EventFilter{Property: match("customer.email", "none")}},
+		{"property=newest", inlet.EventFilter{Property: match("order", fmt.Sprintf("A-%d", n-1))}},
+		{"type=order.*", inlet.EventFilter{Type: "order.*"}},
+		{"type=none*", inlet.EventFilter{Type: "none*"}},
+		{"no_filter", inlet.EventFilter{}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.ListEvents(ctx, bc.f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

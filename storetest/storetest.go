@@ -54,6 +54,9 @@ func Run(t *testing.T, open func(t *testing.T) inlet.Store) {
 		{"the limit bounds a page", testListLimit},
 		{"cursors page through every event once", testListPaging},
 		{"a bad cursor is invalid", testListBadCursor},
+		{"events are found by id, type pattern and property value", testListSearch},
+		{"a search reads a bounded window and pages on below it", testListSearchWindow},
+		{"cursors page through a time range once, with or without a search", testListTimePaging},
 		{"retention deletes old events and keeps the rest", testRetention},
 	}
 	for _, tt := range tests {
@@ -911,4 +914,132 @@ func testClosedUnavailable(t *testing.T, s inlet.Store) {
 	wantCode(t, "FindEvent in a closed store", err, inlet.EUNAVAILABLE)
 	_, err = s.ListEvents(ctx, inlet.EventFilter{})
 	wantCode(t, "ListEvents in a closed store", err, inlet.EUNAVAILABLE)
+}
+
+// searchEvents appends events of the given types with the given
+// properties, oldest first.
+func searchEvents(t *testing.T, s inlet.Store, props ...[2]string) []*event {
+	t.Helper()
+	c := newClock()
+	var all []*event
+	for _, p := range props {
+		e := newEvent(c, "shop", p[0], "")
+		e.Properties = json.RawMessage(p[1])
+		all = append(all, e)
+	}
+	appendEvents(t, s, all...)
+	return all
+}
+
+func testListSearch(t *testing.T, s inlet.Store) {
+	all := searchEvents(t, s,
+		[2]string{"order.created", `{"order": "A-1001", "total": 12, "customer": {"email": "a@example.com"}}`},
+		[2]string{"order.paid", `{"order": "A-1002", "total": 12.5, "customer": {"email": "b@example.com"}}`},
+		[2]string{"order_paid", `{"order": "A-1001", "paid": true}`},
+		[2]string{"refund", `{"order": ["A-1001"], "customer": "a@example.com"}`},
+	)
+	match := func(path, value string) *inlet.PropertyMatch {
+		m, err := inlet.ParsePropertyMatch(path, value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		f    inlet.EventFilter
+		want []*event
+	}{
+		{"event id", inlet.EventFilter{EventID: all[1].ID}, all[1:2]},
+		{"an unknown event id", inlet.EventFilter{EventID: inlet.NewID()}, nil},
+		{"a type pattern", inlet.EventFilter{Type: "order.*"}, []*event{all[1], all[0]}},
+		{"a type pattern whose _ is no wildcard", inlet.EventFilter{Type: "order_*"}, all[2:3]},
+		{"a pattern of any type", inlet.EventFilter{Type: "*"}, []*event{all[3], all[2], all[1], all[0]}},
+		{"a string property", inlet.EventFilter{Property: match("order", "A-1001")}, []*event{all[2], all[0]}},
+		{"a nested property", inlet.EventFilter{Property: match("customer.email", "a@example.com")}, all[0:1]},
+		{"a whole number", inlet.EventFilter{Property: match("total", "12")}, all[0:1]},
+		{"a fraction", inlet.EventFilter{Property: match("total", "12.5")}, all[1:2]},
+		{"a property and a type pattern", inlet.EventFilter{Type: "order.*", Property: match("order", "A-1001")}, all[0:1]},
+		{"a value that is not there", inlet.EventFilter{Property: match("order", "A-9")}, nil},
+		{"a path that is not there", inlet.EventFilter{Property: match("missing.key", "A-1001")}, nil},
+	} {
+		page, err := s.ListEvents(context.Background(), tc.f)
+		if err != nil {
+			t.Fatalf("search by %s: %v", tc.name, err)
+		}
+		sameIDs(t, "search by "+tc.name, ids(page.Items), ids(tc.want))
+		if page.Next != nil {
+			t.Fatalf("search by %s: next = %q on the only page", tc.name, *page.Next)
+		}
+		if searches := tc.f.Searches(); (page.Window != nil) != searches || searches && (page.Window.Events != inlet.PropertySearchWindow || page.Window.Reached) {
+			t.Fatalf("search by %s: window %+v", tc.name, page.Window)
+		}
+	}
+}
+
+func testListSearchWindow(t *testing.T, s inlet.Store) {
+	var props [][2]string
+	for i := range 10 {
+		v := "other"
+		if i%3 == 0 {
+			v = "wanted"
+		}
+		props = append(props, [2]string{"t", `{"k": "` + v + `"}`})
+	}
+	all := searchEvents(t, s, props...) // wanted: 0, 3, 6, 9
+	m, _ := inlet.ParsePropertyMatch("k", "wanted")
+	f := inlet.EventFilter{Property: m, Window: 4}
+	var pages [][]string
+	for {
+		page, err := s.ListEvents(context.Background(), f)
+		if err != nil {
+			t.Fatalf("ListEvents(%+v): %v", f, err)
+		}
+		pages = append(pages, ids(page.Items))
+		if page.Window == nil || page.Window.Events != 4 {
+			t.Fatalf("page %d: window %+v, want 4 events", len(pages), page.Window)
+		}
+		if page.Next == nil {
+			if page.Window.Reached {
+				t.Fatalf("the last page says it reached its window")
+			}
+			break
+		}
+		if !page.Window.Reached {
+			t.Fatalf("page %d is not full and has a next cursor, yet does not say it reached its window", len(pages))
+		}
+		f.Cursor = *page.Next
+	}
+	// Windows of 4 events: 9..6, 5..2, 1..0.
+	want := [][]string{{all[9].ID, all[6].ID}, {all[3].ID}, {all[0].ID}}
+	if !reflect.DeepEqual(pages, want) {
+		t.Fatalf("pages %v, want %v", pages, want)
+	}
+}
+
+func testListTimePaging(t *testing.T, s inlet.Store) {
+	var props [][2]string
+	for i := range 7 {
+		props = append(props, [2]string{"t", fmt.Sprintf(`{"k": "v", "i": %d}`, i)})
+	}
+	all := searchEvents(t, s, props...)
+	m, _ := inlet.ParsePropertyMatch("k", "v")
+	for _, f := range []inlet.EventFilter{
+		{Since: all[1].InsertedAt, Until: all[6].InsertedAt, Limit: 2},
+		{Since: all[1].InsertedAt, Until: all[6].InsertedAt, Limit: 2, Property: m, Window: 3},
+	} {
+		var got []string
+		for range 10 {
+			page, err := s.ListEvents(context.Background(), f)
+			if err != nil {
+				t.Fatalf("ListEvents(%+v): %v", f, err)
+			}
+			got = append(got, ids(page.Items)...)
+			if page.Next == nil {
+				break
+			}
+			f.Cursor = *page.Next
+		}
+		sameIDs(t, fmt.Sprintf("pages of %+v", f), got, newestFirst(all[1:6]))
+	}
 }

@@ -303,7 +303,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		for range 4 {
 			githubPost(t, base+"/collect/page-view/shop/visit-1?page=/pricing", secret, `{"page": "/pricing"}`, nil)
 		}
-		b.waitFor("five rows", `document.querySelectorAll('#rows tr').length === 5`, 2*time.Second)
+		b.waitFor("five new rows", `document.querySelectorAll('#rows tr:not(.recent)').length === 5`, 2*time.Second)
 		b.waitFor("the rate counter", `document.getElementById('rate').textContent !== '0.0'`, 3*time.Second)
 		b.shot("live")
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
 	"os/exec"
 	"regexp"
@@ -268,5 +269,98 @@ func TestCurlSamples(t *testing.T) {
 				t.Fatalf("sample:\n%s\nanswered %s (%v)", sample, out, err)
 			}
 		})
+	}
+}
+
+func TestConsoleProfileSaysWhichItAbsorbed(t *testing.T) {
+	s := startLive(t, liveConfig(t))
+	s.createSource(map[string]any{"id": "web", "name": "Web", "config": map[string]any{"identify_by": map[string]string{"email": "email"}}})
+	first := s.collect("POST", "/collect/visit/web/sess-1", header("Content-Type", "application/json"), strings.NewReader(`{"email": "ann@example.com"}`)).profileID()
+	second := s.collect("POST", "/collect/visit/web/sess-2", header("Content-Type", "application/json"), strings.NewReader(`{}`)).profileID()
+	s.collect("POST", "/collect/signup/web/sess-2", header("Content-Type", "application/json"), strings.NewReader(`{"email": "ann@example.com"}`))
+	if first == "" || second == "" || first == second {
+		t.Fatalf("profiles %q and %q, want two", first, second)
+	}
+	var p inlet.Profile
+	s.admin("GET", "/api/v1/profiles/"+second, nil, http.StatusOK, &p)
+	if p.MergedInto == "" {
+		t.Fatalf("profile %s was not merged: %+v", second, p)
+	}
+	c := newConsoleClient(t, s)
+	c.signIn()
+	_, page := c.do("GET", "/console/profiles/"+second, nil, nil)
+	want := fmt.Sprintf(`Profile <code>%s</code>, which was asked for, was merged into this one, <code>%s</code>`, second, p.ID)
+	if !strings.Contains(page, want) {
+		t.Fatalf("the page of an absorbed profile does not say %s:\n%.2000s", want, page)
+	}
+}
+
+func TestConsoleSignInLimitedBehindAProxy(t *testing.T) {
+	cfg := liveConfig(t)
+	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	s := startLive(t, cfg)
+	signIn := func(from, token string) *http.Response {
+		c := newConsoleClient(t, s)
+		resp, _ := c.do("POST", "/console/signin", url.Values{"token": {token}}, header("X-Forwarded-For", from, "X-Forwarded-Proto", "https"))
+		return resp
+	}
+	for i := range 5 {
+		if resp := signIn("198.51.100.7", "wrong"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %s", i+1, resp.Status)
+		}
+	}
+	resp := signIn("198.51.100.7", s.token)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("after 5 failures the address got %s, Retry-After %q; want 429 with Retry-After", resp.Status, resp.Header.Get("Retry-After"))
+	}
+	resp = signIn("203.0.113.9", s.token)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the right token from another address: %s", resp.Status)
+	}
+	if cookies := resp.Cookies(); len(cookies) != 1 || !cookies[0].Secure {
+		t.Fatalf("behind a proxy that says https, the cookie is %+v; want it Secure", cookies)
+	}
+	m := s.scrape(header("Authorization", "Bearer "+s.token))["inlet_console_signin_limited_total"]
+	if m == nil || m.GetMetric()[0].GetCounter().GetValue() != 1 {
+		t.Fatalf("inlet_console_signin_limited_total = %v, want 1", m)
+	}
+}
+
+func TestConsoleActionsRefuseForgedForms(t *testing.T) {
+	s := startLive(t, liveConfig(t))
+	s.createSource(map[string]any{"id": "shop", "name": "Shop"})
+	s.admin("POST", "/api/v1/destinations", map[string]any{"id": "crm", "name": "CRM", "type": "webhook",
+		"config": map[string]any{"url": "http://127.0.0.1:9/hook"}}, http.StatusCreated, nil)
+	id := s.collect("POST", "/collect/order/shop", header("Content-Type", "application/json"), strings.NewReader(`{}`)).Events[0]
+	c := newConsoleClient(t, s)
+	c.signIn()
+	token := c.csrf()
+	for _, path := range []string{
+		"/console/events/" + id + "/deliveries/crm/retry",
+		"/console/events/" + id + "/deliveries/crm/discard",
+		"/console/destinations/crm/enabled",
+		"/console/destinations/crm/retry",
+		"/console/destinations/crm/discard",
+		"/console/destinations/crm/replay",
+	} {
+		form := url.Values{"enabled": {"false"}, "status": {"dead"}, "since": {"2026-01-01"}}
+		if resp, _ := c.do("POST", path, form, nil); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s without the CSRF token: %s, want 403", path, resp.Status)
+		}
+		form.Set("csrf", token)
+		if resp, _ := c.do("POST", path, form, header("Origin", "http://evil.example")); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s from another origin: %s, want 403", path, resp.Status)
+		}
+	}
+	var d inlet.Destination
+	s.admin("GET", "/api/v1/destinations/crm", nil, http.StatusOK, &d)
+	if !d.Enabled {
+		t.Fatal("a forged form disabled the destination")
+	}
+	if resp, _ := c.do("POST", "/console/destinations/crm/enabled", url.Values{"csrf": {token}, "enabled": {"false"}}, nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/destinations/crm?done=disabled" {
+		t.Fatalf("the real form: %s to %q", resp.Status, resp.Header.Get("Location"))
+	}
+	if resp, body := c.do("POST", "/console/destinations/crm/replay", url.Values{"csrf": {token}, "since": {"last week"}}, nil); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "is not a time") {
+		t.Fatalf("a replay with a bad time: %s %.300s", resp.Status, body)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"inlet/deliver"
 	inlethttp "inlet/http"
 	"inlet/http/console"
+	"inlet/prometheus"
 	"inlet/sqlite"
 	"inlet/stream"
 )
@@ -160,7 +161,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}, m.Logger)
 
 	sources := inlet.NewSourceCache(db, cfg.SourceTTL)
-	web := m.console(db, sources, token)
+	web := m.console(db, sources, token, metrics)
 	if cfg.Catalog {
 		m.catalog = catalog.NewRecorder(db, catalog.Options{Interval: cfg.CatalogInterval}, m.Logger)
 	}
@@ -297,14 +298,21 @@ func (m *Main) Close() error {
 }
 
 // console returns the web console over the store.
-func (m *Main) console(db inlet.Store, sources *inlet.SourceCache, token string) *console.Console {
+func (m *Main) console(db inlet.Store, sources *inlet.SourceCache, token string, metrics *prometheus.Metrics) *console.Console {
+	proxies := m.Config.TrustedProxies
 	cfg := console.Config{
-		Store:       db,
-		Sources:     sources,
-		Rejections:  db,
-		AdminToken:  token,
-		SessionFile: filepath.Join(m.Config.DataDir, consoleSessionsFile),
-		Logger:      m.Logger,
+		Store:         db,
+		Sources:       sources,
+		Rejections:    db,
+		AdminToken:    token,
+		SessionFile:   filepath.Join(m.Config.DataDir, consoleSessionsFile),
+		PublicURL:     m.Config.PublicURL,
+		ClientIP:      func(r *http.Request) string { return inlethttp.ClientIP(r, proxies) },
+		HTTPS:         func(r *http.Request) bool { return inlethttp.HTTPS(r, proxies) },
+		SignInLimited: metrics.SignInLimited,
+		// m.deliver starts after the console is made.
+		DestinationsChanged: func() { m.deliver.Refresh() },
+		Logger:              m.Logger,
 	}
 	if o, ok := db.(inlet.OverviewStore); ok {
 		cfg.Overview = o

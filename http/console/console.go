@@ -15,9 +15,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -56,7 +58,22 @@ type Config struct {
 	MaxSessions int
 	// SessionTTL is how long a sign-in lasts (12h).
 	SessionTTL time.Duration
-	Logger     *slog.Logger
+	// PublicURL, when set, is the collector's base URL as senders call
+	// it: collect URLs and curl samples use it rather than the Host
+	// header. An https one also makes the session cookie Secure.
+	PublicURL string
+	// ClientIP returns a request's client address (the peer's, or what a
+	// trusted proxy says); HTTPS reports whether the browser reached the
+	// collector over HTTPS (TLS, or a trusted proxy's X-Forwarded-Proto).
+	// When nil, the peer and the connection decide.
+	ClientIP func(*http.Request) string
+	HTTPS    func(*http.Request) bool
+	// SignInLimited, when set, counts a sign-in refused by the limit.
+	SignInLimited func()
+	// DestinationsChanged, when set, applies a change of destinations or
+	// deliveries at once on this node.
+	DestinationsChanged func()
+	Logger              *slog.Logger
 }
 
 // Console is the web console's handler.
@@ -66,6 +83,7 @@ type Console struct {
 	pages     map[string]*template.Template
 	sessions  *sessions
 	tokenHash [32]byte
+	signins   *signInGuard
 	now       func() time.Time
 }
 
@@ -81,6 +99,7 @@ func New(cfg Config) *Console {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Console{cfg: cfg, mux: http.NewServeMux(), tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), now: time.Now}
+	c.signins = newSignInGuard(func() time.Time { return c.now() })
 	c.sessions = newSessions(cfg.MaxSessions, cfg.SessionTTL, cfg.SessionFile, cfg.Logger, c.now)
 	c.pages = parsePages()
 
@@ -98,13 +117,16 @@ func New(cfg Config) *Console {
 	c.mux.Handle("POST /console/sources/{id}", c.post(c.handleUpdateSource))
 	c.mux.Handle("POST /console/sources/{id}/enabled", c.post(c.handleSetEnabled))
 	c.mux.Handle("GET /console/live", c.page(c.handleLive))
+	c.mux.Handle("GET /console/events", c.page(c.handleEvents))
 	c.mux.Handle("GET /console/events/{id}", c.page(c.handleEvent))
+	c.mux.Handle("POST /console/events/{id}/deliveries/{destination}/{action}", c.post(c.handleEventDelivery))
 	c.mux.Handle("GET /console/sessions/{id}", c.page(c.handleSession))
 	c.mux.Handle("GET /console/profiles/{id}", c.page(c.handleProfile))
 	c.mux.Handle("GET /console/rejections", c.page(c.handleRejections))
-	// Destinations (issue 12) get their page here: a handler and a
-	// template named destinations.html; the nav already links to it.
+	c.mux.Handle("GET /console/catalog", c.page(c.handleCatalog))
 	c.mux.Handle("GET /console/destinations", c.page(c.handleDestinations))
+	c.mux.Handle("GET /console/destinations/{id}", c.page(c.handleDestination))
+	c.mux.Handle("POST /console/destinations/{id}/{action}", c.post(c.handleDestinationAction))
 	c.mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, nil, http.StatusNotFound, "There is no console page at "+r.URL.Path+".")
 	})
@@ -203,15 +225,30 @@ func (c *Console) handleSignInPage(w http.ResponseWriter, r *http.Request) {
 func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	next := safeNext(r.PostFormValue("next"))
+	addr := c.clientIP(r)
+	if wait := c.signins.locked(addr); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		c.cfg.Logger.Warn("console sign-in refused: too many tries from one address", "client", addr, "retry_after_s", secs)
+		if c.cfg.SignInLimited != nil {
+			c.cfg.SignInLimited()
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		c.render(w, r, nil, http.StatusTooManyRequests, "signin", "Sign in", map[string]any{"Next": next,
+			"Error": fmt.Sprintf("Too many sign-in attempts from this address. Try again in %d seconds.", secs)})
+		return
+	}
 	got := sha256.Sum256([]byte(r.PostFormValue("token")))
 	if !sameOrigin(r) || subtle.ConstantTimeCompare(got[:], c.tokenHash[:]) != 1 {
+		c.cfg.Logger.Info("console sign-in with a wrong token", "client", addr)
+		c.signins.failed(addr)
 		c.render(w, r, nil, http.StatusUnauthorized, "signin", "Sign in", map[string]any{"Next": next, "Error": "That is not the admin token. It is in the data directory's admin-token file, or in --admin-token / INLET_ADMIN_TOKEN."})
 		return
 	}
+	c.signins.succeeded(addr)
 	id, _ := c.sessions.create()
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: r.TLS != nil, MaxAge: int(c.cfg.SessionTTL / time.Second),
+		Secure: c.secureCookie(r), MaxAge: int(c.cfg.SessionTTL / time.Second),
 	})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -220,8 +257,41 @@ func (c *Console) handleSignOut(w http.ResponseWriter, r *http.Request, _ *sessi
 	if ck, err := r.Cookie(CookieName); err == nil {
 		c.sessions.end(ck.Value)
 	}
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secureCookie(r), MaxAge: -1})
 	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+}
+
+// secureCookie reports whether the session cookie is sent over HTTPS
+// only: when the browser reached the console over HTTPS, or the public URL
+// is an https one.
+func (c *Console) secureCookie(r *http.Request) bool {
+	return c.https(r) || strings.HasPrefix(strings.ToLower(c.cfg.PublicURL), "https://")
+}
+
+// clientIP is the address a sign-in is limited by.
+func (c *Console) clientIP(r *http.Request) string {
+	if c.cfg.ClientIP != nil {
+		return c.cfg.ClientIP(r)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// https reports whether the browser reached the console over HTTPS.
+func (c *Console) https(r *http.Request) bool {
+	if c.cfg.HTTPS != nil {
+		return c.cfg.HTTPS(r)
+	}
+	return r.TLS != nil
+}
+
+func (c *Console) destinationsChanged() {
+	if c.cfg.DestinationsChanged != nil {
+		c.cfg.DestinationsChanged()
+	}
 }
 
 // safeNext keeps a redirect target inside the console.
@@ -257,7 +327,24 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, sess *session, 
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(escapeBidi(buf.Bytes()))
+}
+
+// bidiControls are the characters that change the reading direction of
+// what follows them (U+202A to U+202E, U+2066 to U+2069): a value holding
+// one could show a name that reads otherwise than it is.
+var bidiControls = strings.NewReplacer(
+	"\u202a", "[U+202A]", "\u202b", "[U+202B]", "\u202c", "[U+202C]", "\u202d", "[U+202D]", "\u202e", "[U+202E]",
+	"\u2066", "[U+2066]", "\u2067", "[U+2067]", "\u2068", "[U+2068]", "\u2069", "[U+2069]")
+
+// escapeBidi shows every bidirectional control character of a page as
+// its code point. The templates hold none, so every one comes from a
+// value; the replacement is HTML-escaped text.
+func escapeBidi(page []byte) []byte {
+	if !bytes.ContainsAny(page, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") {
+		return page
+	}
+	return []byte(bidiControls.Replace(string(page)))
 }
 
 // renderError shows an error page; the status follows the error code.

@@ -15,14 +15,18 @@ const SecretPlaceholder = "paste-the-source-secret-here"
 // signed the way its verifier checks (openssl computes the HMACs), after
 // the secret is pasted in place of SecretPlaceholder.
 func CurlSample(base string, src *inlet.Source) string {
-	url := base + "/collect/test-event/" + src.ID
+	return curlLines(base+"/collect/test-event/"+src.ID, `{"hello": "world", "n": 1}`, src)
+}
+
+// curlLines returns shell lines that POST body to url, signed for src.
+func curlLines(url, body string, src *inlet.Source) string {
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	v := src.Config.Verify
 	if v != nil && v.Type != inlet.VerifyBasic {
 		line("SECRET=%s  # the source's secret, which the console does not show", shellQuote(SecretPlaceholder))
 	}
-	line("BODY=%s", shellQuote(`{"hello": "world", "n": 1}`))
+	line("BODY=%s", shellQuote(body))
 	curl := "curl -sS -X POST " + shellQuote(url) + " -H 'Content-Type: application/json'"
 	if v == nil {
 		line("%s -d \"$BODY\"", curl)

@@ -68,6 +68,12 @@ func (c *Console) handleOverview(w http.ResponseWriter, r *http.Request, sess *s
 		}
 	}
 	data := map[string]any{"Hours": hours, "Windows": overviewWindows}
+	destinations, err := c.destinationRows(r.Context())
+	if err != nil {
+		c.fail(w, r, sess, err)
+		return
+	}
+	data["Destinations"] = destinations
 	if c.cfg.Overview == nil {
 		data["Disabled"] = true
 		c.render(w, r, sess, http.StatusOK, "overview", "Overview", data)

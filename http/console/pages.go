@@ -30,6 +30,33 @@ var funcs = template.FuncMap{
 		}
 		return id
 	},
+	"ago": ago,
+	"agoText": func(s string) template.HTML {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return template.HTML(template.HTMLEscapeString(s))
+		}
+		return ago(t)
+	},
+	"last": func(v any) int {
+		if a, ok := v.([]inlet.Attempt); ok {
+			return len(a) - 1
+		}
+		return 0
+	},
+	"seconds": func(s float64) string {
+		if s <= 0 {
+			return "-"
+		}
+		return strings.TrimSuffix(relative(time.Duration(s*float64(time.Second))), " ago")
+	},
+	"clip": func(raw json.RawMessage, n int) string {
+		s := string(raw)
+		if r := []rune(s); len(r) > n {
+			return string(r[:n-1]) + "…"
+		}
+		return s
+	},
 	"orDash": func(s string) string {
 		if s == "" {
 			return "-"
@@ -62,21 +89,6 @@ func prettyJSON(raw json.RawMessage) string {
 		return string(raw)
 	}
 	return buf.String()
-}
-
-func (c *Console) handleEvent(w http.ResponseWriter, r *http.Request, sess *session) {
-	e, err := c.cfg.Store.FindEvent(r.Context(), r.PathValue("id"))
-	if err != nil {
-		c.fail(w, r, sess, err)
-		return
-	}
-	type header struct{ Name, Value string }
-	headers := make([]header, 0, len(e.Context.Headers))
-	for k, v := range e.Context.Headers {
-		headers = append(headers, header{k, v})
-	}
-	sort.Slice(headers, func(i, j int) bool { return headers[i].Name < headers[j].Name })
-	c.render(w, r, sess, http.StatusOK, "event", "Event "+e.Type, map[string]any{"Event": e, "Headers": headers, "Properties": prettyJSON(e.Properties)})
 }
 
 func (c *Console) handleSession(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -138,14 +150,30 @@ func (c *Console) handleRejections(w http.ResponseWriter, r *http.Request, sess 
 		c.fail(w, r, sess, err)
 		return
 	}
+	// A refusal names the source of its URL, which for an unknown source
+	// is whatever a stranger wrote: it is shown as the bucket it is
+	// counted in.
+	sources, err := c.cfg.Store.ListSources(r.Context())
+	if err != nil {
+		c.fail(w, r, sess, err)
+		return
+	}
+	known := make(map[string]bool, len(sources))
+	for _, s := range sources {
+		known[s.ID] = true
+	}
 	type row struct {
 		*inlet.Rejection
+		Source  string
 		Body    string
 		Headers []string
 	}
 	rows := make([]row, len(items))
 	for i, rj := range items {
-		rows[i] = row{Rejection: rj, Body: string(bytes.ToValidUTF8(rj.Body, []byte("�")))}
+		rows[i] = row{Rejection: rj, Source: inlet.UnknownSourceBucket, Body: string(bytes.ToValidUTF8(rj.Body, []byte("�")))}
+		if known[rj.SourceID] {
+			rows[i].Source = rj.SourceID
+		}
 		for k, v := range rj.Headers {
 			rows[i].Headers = append(rows[i].Headers, k+": "+v)
 		}
@@ -158,6 +186,10 @@ func (c *Console) handleRejections(w http.ResponseWriter, r *http.Request, sess 
 	c.render(w, r, sess, http.StatusOK, "rejections", "Rejections", map[string]any{"Rows": rows, "Filter": f, "Next": next})
 }
 
+// liveRecent is how many stored events the live page opens with: a
+// screenful.
+const liveRecent = 30
+
 func (c *Console) handleLive(w http.ResponseWriter, r *http.Request, sess *session) {
 	sources, err := c.cfg.Store.ListSources(r.Context())
 	if err != nil {
@@ -165,11 +197,22 @@ func (c *Console) handleLive(w http.ResponseWriter, r *http.Request, sess *sessi
 		return
 	}
 	q := r.URL.Query()
-	c.render(w, r, sess, http.StatusOK, "live", "Live", map[string]any{
-		"Sources": sources, "Source": q.Get("source"), "Type": q.Get("type"), "Session": q.Get("session"),
-	})
-}
-
-func (c *Console) handleDestinations(w http.ResponseWriter, r *http.Request, sess *session) {
-	c.render(w, r, sess, http.StatusOK, "destinations", "Destinations", nil)
+	data := map[string]any{"Sources": sources, "Source": q.Get("source"), "Type": q.Get("type"), "Session": q.Get("session")}
+	// The page opens with the latest events, newest first, before the
+	// stream adds new ones above them.
+	f := inlet.EventFilter{SourceID: q.Get("source"), SessionID: q.Get("session"), Limit: liveRecent}
+	if t := q.Get("type"); t != "" {
+		if f.Type, err = inlet.NormalizeEventType(t); err != nil {
+			data["Error"] = "Type: " + inlet.ErrorMessage(err) + "."
+			c.render(w, r, sess, http.StatusBadRequest, "live", "Live", data)
+			return
+		}
+	}
+	page, err := c.cfg.Store.ListEvents(r.Context(), f)
+	if err != nil {
+		c.fail(w, r, sess, err)
+		return
+	}
+	data["Recent"] = page.Items
+	c.render(w, r, sess, http.StatusOK, "live", "Live", data)
 }

@@ -83,7 +83,7 @@ func (c *Console) renderSource(w http.ResponseWriter, r *http.Request, sess *ses
 		b, _ := json.MarshalIndent(masked.Config, "", "  ")
 		configText = string(b)
 	}
-	base := baseURL(r)
+	base := c.baseURL(r)
 	c.render(w, r, sess, status, "source", "Source "+src.Name, map[string]any{
 		"Source": masked,
 		"Form":   sourceForm{ID: src.ID, Name: src.Name, Config: configText, Enabled: src.Enabled, Error: formError},
@@ -136,10 +136,14 @@ func (c *Console) handleSetEnabled(w http.ResponseWriter, r *http.Request, sess 
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
-// baseURL is the collector's address as the browser reached it.
-func baseURL(r *http.Request) string {
+// baseURL is the collector's address as senders call it: the public URL
+// when one is set, otherwise as the browser reached it.
+func (c *Console) baseURL(r *http.Request) string {
+	if c.cfg.PublicURL != "" {
+		return strings.TrimRight(c.cfg.PublicURL, "/")
+	}
 	scheme := "http"
-	if r.TLS != nil {
+	if c.https(r) {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host

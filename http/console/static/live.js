@@ -27,9 +27,17 @@
     return p.toString();
   }
 
+  // visible shows the characters that turn the reading direction as
+  // their code points, so that a value cannot read otherwise than it is.
+  function visible(text) {
+    return String(text).replace(/[\u202A-\u202E\u2066-\u2069]/g, function (c) {
+      return '[U+' + c.charCodeAt(0).toString(16).toUpperCase() + ']';
+    });
+  }
+
   function cell(tr, text, cls) {
     var td = document.createElement('td');
-    td.textContent = text;
+    td.textContent = visible(text);
     if (cls) { td.className = cls; }
     tr.appendChild(td);
     return td;
@@ -40,7 +48,7 @@
     if (text) {
       var a = document.createElement('a');
       a.href = href;
-      a.textContent = text;
+      a.textContent = visible(text);
       td.appendChild(a);
     } else {
       td.textContent = '-';
@@ -79,6 +87,28 @@
     show(e);
   }
 
+  // explain asks the stream why it refused, since EventSource does not
+  // say: a bad filter is named, a signed-out session sent to sign in.
+  function explain() {
+    var ctl = new AbortController();
+    fetch('/api/v1/events/stream?' + query(), { signal: ctl.signal, credentials: 'same-origin' }).then(function (resp) {
+      if (resp.ok) {
+        ctl.abort();
+        setStatus('disconnected: reload this page');
+        return;
+      }
+      if (resp.status === 401) {
+        setStatus('disconnected: sign in again, then reload this page');
+        return;
+      }
+      return resp.json().then(function (body) {
+        setStatus('refused: ' + visible((body && body.error && body.error.message) || resp.statusText));
+      });
+    }).catch(function () {
+      setStatus('disconnected: the collector cannot be reached');
+    });
+  }
+
   function connect() {
     if (es) { es.close(); }
     setStatus('connecting…');
@@ -87,7 +117,7 @@
     es.onmessage = onEvent;
     es.onerror = function () {
       if (es.readyState === EventSource.CLOSED) {
-        setStatus('disconnected: sign in again, then reload this page');
+        explain();
       } else {
         setStatus('reconnecting…');
       }
@@ -108,6 +138,8 @@
     history.replaceState(null, '', location.pathname + (q ? '?' + q : ''));
     rows.textContent = '';
     countEl.textContent = '0';
+    var err = document.getElementById('filter-error');
+    if (err) { err.remove(); }
     connect();
   });
 
@@ -128,5 +160,6 @@
     rateEl.textContent = (arrivals.length / 5).toFixed(1);
   }, 1000);
 
+  countEl.textContent = String(rows.rows.length);
   connect();
 }());
