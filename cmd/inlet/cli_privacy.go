@@ -71,14 +71,12 @@ its events in commit order, all from one consistent read.`,
 		Example: "  inlet profiles export 01a24e02-5133-7b49-bf10-f33017f055f6 > ana.ndjson",
 		Args:    oneArg("profile ID"),
 	}, func(ctx context.Context, a adminCall, args []string) error {
-		n, err := a.client.ExportProfile(ctx, args[0], os.Stdout)
-		if err != nil {
-			return err
-		}
-		if w := terminal(os.Stderr); w != nil {
-			fmt.Fprintf(w, "%d bytes exported\n", n)
-		}
-		return nil
+		// A progress bar (bytes) on stderr when it is a terminal, as for
+		// an export of events.
+		w, done := withProgress(os.Stdout, terminal(os.Stderr))
+		defer done()
+		_, err := a.client.ExportProfile(ctx, args[0], w)
+		return err
 	})
 }
 

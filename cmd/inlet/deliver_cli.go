@@ -294,15 +294,22 @@ func changeDeliveries(ctx context.Context, id string, req inlethttp.RetryRequest
 // ExportEvents writes the events of f as NDJSON to w, with a progress bar
 // (events written) on progress when it is not nil.
 func ExportEvents(ctx context.Context, c *inlethttp.Client, f inlet.EventFilter, w io.Writer, progress io.Writer) error {
-	if progress != nil {
-		bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("exporting"),
-			progressbar.OptionShowBytes(true), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSpinnerType(14), progressbar.OptionOnCompletion(func() { fmt.Fprintln(progress) }))
-		defer bar.Finish()
-		w = io.MultiWriter(w, bar)
-	}
+	w, done := withProgress(w, progress)
+	defer done()
 	_, err := c.Export(ctx, f, w)
 	return err
+}
+
+// withProgress returns w with a bar of the bytes written on progress (a
+// terminal), or w itself when progress is nil; done finishes the bar.
+func withProgress(w, progress io.Writer) (io.Writer, func()) {
+	if progress == nil {
+		return w, func() {}
+	}
+	bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("exporting"),
+		progressbar.OptionShowBytes(true), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSpinnerType(14), progressbar.OptionOnCompletion(func() { fmt.Fprintln(progress) }))
+	return io.MultiWriter(w, bar), func() { bar.Finish() }
 }
 
 // ImportEvents sends an NDJSON file (an export) to the server, with a
