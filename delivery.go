@@ -180,6 +180,31 @@ type Settlement struct {
 	// succeeded: the cursor's FailingSince is cleared by a success and
 	// set by a failure when it is not set.
 	Failed, Succeeded bool
+	// Attempts counts the attempts settled, Failures those of them that
+	// failed. They are added to the minute of the settlement (see
+	// AttemptMinute), from which a destination's failure rate over the
+	// last hour is read on every node.
+	Attempts, Failures int
+}
+
+// FailureRateWindow is the span of a destination's failure rate: the
+// attempts of the last FailureRateMinutes minutes, the current one
+// included.
+const (
+	FailureRateWindow  = time.Hour
+	FailureRateMinutes = int64(FailureRateWindow / time.Minute)
+)
+
+// AttemptMinute is the minute that attempts settled at t are counted in,
+// in minutes since the Unix epoch.
+func AttemptMinute(t time.Time) int64 {
+	return t.Unix() / 60
+}
+
+// FirstAttemptMinute is the oldest minute of the failure rate at now:
+// counts of earlier minutes are no longer read, and a store may drop them.
+func FirstAttemptMinute(now time.Time) int64 {
+	return AttemptMinute(now) - FailureRateMinutes + 1
 }
 
 // DueFilter selects the rows a destination's owner works on next.
@@ -228,6 +253,12 @@ type DeliveryState struct {
 	DeadAgeSeconds float64    `json:"dead_age_seconds"`
 	// OldestUndelivered is the older of the two.
 	OldestUndelivered *time.Time `json:"oldest_undelivered_at"`
+	// Attempts1h counts the attempts of the last hour (see
+	// FailureRateWindow), Failures1h those that failed; FailureRate1h is
+	// their ratio, nil when there was no attempt.
+	Attempts1h    int64    `json:"attempts_1h"`
+	Failures1h    int64    `json:"failures_1h"`
+	FailureRate1h *float64 `json:"failure_rate_1h"`
 	// Cursor is the destination's place in the log.
 	Cursor     LogPosition `json:"cursor"`
 	LeaseOwner string      `json:"lease_owner,omitempty"`
@@ -247,6 +278,9 @@ type BacklogFacts struct {
 	// Backlog are the events of the log after the cursor, up to
 	// MaxBacklogCount of them, as (source, type, inserted) triples.
 	Backlog []BacklogEvent
+	// Attempts and Failures are the counts of the minutes from
+	// FirstAttemptMinute(now) to AttemptMinute(now).
+	Attempts, Failures int64
 }
 
 // BacklogEvent is an event of the log after a cursor.
@@ -258,7 +292,12 @@ type BacklogEvent struct {
 // State computes a destination's DeliveryState from what its store read.
 func (f *BacklogFacts) State(d *Destination, now time.Time) *DeliveryState {
 	st := &DeliveryState{Failed: f.Rows[DeliveryFailed], Dead: f.Rows[DeliveryDead],
-		Delivered: f.Cursor.Delivered, Cursor: f.Cursor.Position}
+		Delivered: f.Cursor.Delivered, Cursor: f.Cursor.Position,
+		Attempts1h: f.Attempts, Failures1h: f.Failures}
+	if f.Attempts > 0 {
+		rate := float64(f.Failures) / float64(f.Attempts)
+		st.FailureRate1h = &rate
+	}
 	if f.Cursor.LeaseUntil.After(now) {
 		st.LeaseOwner = f.Cursor.Owner
 	}
@@ -307,10 +346,14 @@ func (s *DeliveryState) MarshalJSON() ([]byte, error) {
 		OldestDead        *string     `json:"oldest_dead_at"`
 		DeadAgeSeconds    float64     `json:"dead_age_seconds"`
 		OldestUndelivered *string     `json:"oldest_undelivered_at"`
+		Attempts1h        int64       `json:"attempts_1h"`
+		Failures1h        int64       `json:"failures_1h"`
+		FailureRate1h     *float64    `json:"failure_rate_1h"`
 		Cursor            LogPosition `json:"cursor"`
 		LeaseOwner        string      `json:"lease_owner,omitempty"`
 	}{s.Pending, s.Failed, s.Dead, s.Delivered, formatTimePtr(s.OldestPending), s.LagSeconds,
-		formatTimePtr(s.OldestDead), s.DeadAgeSeconds, formatTimePtr(s.OldestUndelivered), s.Cursor, s.LeaseOwner})
+		formatTimePtr(s.OldestDead), s.DeadAgeSeconds, formatTimePtr(s.OldestUndelivered),
+		s.Attempts1h, s.Failures1h, s.FailureRate1h, s.Cursor, s.LeaseOwner})
 }
 
 func formatTimePtr(t *time.Time) *string {

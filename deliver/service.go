@@ -627,11 +627,13 @@ func (p *pump) collect() {
 		if it.event == nil && it.row == nil {
 			continue
 		}
+		p.pending.Attempts++
 		if it.ok {
 			p.pending.Delivered++
 			p.pending.Succeeded = true
 		} else {
 			p.pending.Failed = true
+			p.pending.Failures++
 		}
 		if it.result != nil {
 			p.pending.Outcomes = append(p.pending.Outcomes, *it.result)

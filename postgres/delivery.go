@@ -205,12 +205,29 @@ func (db *DB) Settle(ctx context.Context, destinationID, owner string, s inlet.S
 		} else if err != nil {
 			return err
 		}
+		if s.Attempts > 0 {
+			if err := countAttempts(ctx, tx, destinationID, s, now); err != nil {
+				return err
+			}
+		}
 		if len(s.Outcomes) == 0 {
 			return nil
 		}
 		return writeOutcomes(ctx, tx, destinationID, s.Outcomes)
 	})
 	return c, storeError(err)
+}
+
+// countAttempts adds a settlement's attempts and failures to its minute,
+// and drops the minutes no failure rate reads any more.
+func countAttempts(ctx context.Context, tx pgx.Tx, destinationID string, s inlet.Settlement, now time.Time) error {
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO delivery_attempts (destination_id, minute, attempts, failures) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (destination_id, minute) DO UPDATE SET attempts = delivery_attempts.attempts + excluded.attempts,
+		failures = delivery_attempts.failures + excluded.failures`,
+		destinationID, inlet.AttemptMinute(now), s.Attempts, s.Failures)
+	b.Queue(`DELETE FROM delivery_attempts WHERE destination_id = $1 AND minute < $2`, destinationID, inlet.FirstAttemptMinute(now))
+	return tx.SendBatch(ctx, b).Close()
 }
 
 // writeOutcomes writes the rows of outcomes in one round trip: new rows
@@ -405,6 +422,10 @@ func (db *DB) DeliveryState(ctx context.Context, destinationID string, now time.
 			f.Rows[status], f.OldestRow[status] = n, oldest.UTC()
 			return nil
 		}); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(attempts), 0)::bigint, coalesce(sum(failures), 0)::bigint FROM delivery_attempts WHERE destination_id = $1 AND minute BETWEEN $2 AND $3`,
+			destinationID, inlet.FirstAttemptMinute(now), inlet.AttemptMinute(now)).Scan(&f.Attempts, &f.Failures); err != nil {
 			return err
 		}
 		rows, err = tx.Query(ctx, `SELECT source_id, type, inserted_at FROM events WHERE (log_tx, log_seq) > (`+xid8("$1")+`, $2) LIMIT $3`,

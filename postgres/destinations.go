@@ -184,6 +184,9 @@ func (db *DB) DeleteDestination(ctx context.Context, id string) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM delivery_cursors WHERE destination_id = $1`, id); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM delivery_attempts WHERE destination_id = $1`, id); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `DELETE FROM deliveries WHERE destination_id = $1`, id)
 		return err
 	}))

@@ -217,11 +217,28 @@ func (db *DB) Settle(ctx context.Context, destinationID, owner string, s inlet.S
 			return nil, err
 		}
 	}
+	if s.Attempts > 0 {
+		if err := countAttempts(ctx, tx, destinationID, s, now); err != nil {
+			return nil, err
+		}
+	}
 	c, err := readCursor(ctx, tx, destinationID)
 	if err != nil {
 		return nil, err
 	}
 	return c, storeError(tx.Commit())
+}
+
+// countAttempts adds a settlement's attempts and failures to its minute,
+// and drops the minutes no failure rate reads any more.
+func countAttempts(ctx context.Context, tx *sql.Tx, destinationID string, s inlet.Settlement, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_attempts (destination_id, minute, attempts, failures) VALUES (?, ?, ?, ?)
+		ON CONFLICT (destination_id, minute) DO UPDATE SET attempts = attempts + excluded.attempts, failures = failures + excluded.failures`,
+		destinationID, inlet.AttemptMinute(now), s.Attempts, s.Failures); err != nil {
+		return storeError(err)
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM delivery_attempts WHERE destination_id = ? AND minute < ?`, destinationID, inlet.FirstAttemptMinute(now))
+	return storeError(err)
 }
 
 // writeOutcomes writes the rows of outcomes: a new row for an event from
@@ -440,6 +457,10 @@ func (db *DB) DeliveryState(ctx context.Context, destinationID string, now time.
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
+		return nil, storeError(err)
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(attempts), 0), coalesce(sum(failures), 0) FROM delivery_attempts WHERE destination_id = ? AND minute BETWEEN ? AND ?`,
+		destinationID, inlet.FirstAttemptMinute(now), inlet.AttemptMinute(now)).Scan(&f.Attempts, &f.Failures); err != nil {
 		return nil, storeError(err)
 	}
 	rows, err = tx.QueryContext(ctx, `SELECT source_id, type, inserted_at FROM events WHERE seq > ? AND imported IS NULL ORDER BY seq LIMIT ?`, c.Position.Seq, inlet.MaxBacklogCount)

@@ -242,6 +242,9 @@ func (db *DB) DeleteDestination(ctx context.Context, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM delivery_cursors WHERE destination_id = ?`, id); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM delivery_attempts WHERE destination_id = ?`, id); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM deliveries WHERE destination_id = ?`, id)
 		return err
 	})

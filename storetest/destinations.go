@@ -32,6 +32,7 @@ func RunDelivery(t *testing.T, open func(t *testing.T) inlet.Store) {
 		{"retry and discard change the rows they name", testRetryAndDiscard},
 		{"a replay is released behind the events already in the log", testReplayPosition},
 		{"pending and dead are counted and aged apart", testPendingAndDead},
+		{"the failure rate counts the attempts of the last hour settled by every owner", testFailureRate},
 		{"an event's deliveries list every destination it was for", testEventDeliveries},
 		{"a destination disabled by delivery says when and why until it is enabled", testDisable},
 		{"deleting a destination deletes its cursor and its rows", testDeleteDestination},
@@ -397,6 +398,54 @@ func testSettle(t *testing.T, s inlet.Store) {
 	}
 }
 
+func testFailureRate(t *testing.T, s inlet.Store) {
+	ctx := context.Background()
+	d := createDest(t, s, newDestination("d"))
+	other := createDest(t, s, newDestination("other"))
+	rate := func(at time.Time) *inlet.DeliveryState {
+		t.Helper()
+		st, err := s.DeliveryState(ctx, d.ID, at)
+		if err != nil {
+			t.Fatalf("DeliveryState: %v", err)
+		}
+		return st
+	}
+	start := time.Now().UTC().Truncate(time.Minute)
+	if st := rate(start); st.Attempts1h != 0 || st.Failures1h != 0 || st.FailureRate1h != nil {
+		t.Fatalf("state of a destination never attempted = %+v; want no attempts and no rate", st)
+	}
+	// Node a settles 4 attempts, 1 failed; its lease runs out and node b
+	// settles 6 more, 5 failed, 30 minutes later: both count.
+	takeCursor(t, s, d.ID, "a", start)
+	settle(t, s, d.ID, "a", inlet.Settlement{Delivered: 3, Succeeded: true, Failed: true, Attempts: 4, Failures: 1}, start)
+	takeCursor(t, s, other.ID, "a", start)
+	settle(t, s, other.ID, "a", inlet.Settlement{Failed: true, Attempts: 7, Failures: 7}, start)
+	later := start.Add(30 * time.Minute)
+	takeCursor(t, s, d.ID, "b", later)
+	settle(t, s, d.ID, "b", inlet.Settlement{Delivered: 1, Succeeded: true, Failed: true, Attempts: 6, Failures: 5}, later)
+	settle(t, s, d.ID, "b", inlet.Settlement{Position: inlet.LogPosition{}}, later) // a renewal counts nothing
+	st := rate(later.Add(time.Second))
+	if st.Attempts1h != 10 || st.Failures1h != 6 || st.FailureRate1h == nil || *st.FailureRate1h != 0.6 {
+		t.Fatalf("state after 10 attempts, 6 failed, on two nodes = %+v (rate %v); want 10, 6, 0.6", st, st.FailureRate1h)
+	}
+	// An hour after the first settlement, only the later one counts.
+	st = rate(start.Add(time.Hour))
+	if st.Attempts1h != 6 || st.Failures1h != 5 {
+		t.Fatalf("state an hour after the first 4 attempts = %+v; want only the 6 of later", st)
+	}
+	// A settlement drops the minutes older than the hour, and the rate
+	// reads none of them.
+	settle(t, s, d.ID, "b", inlet.Settlement{Succeeded: true, Delivered: 2, Attempts: 2}, start.Add(2*time.Hour))
+	st = rate(start.Add(2 * time.Hour))
+	if st.Attempts1h != 2 || st.Failures1h != 0 || st.FailureRate1h == nil || *st.FailureRate1h != 0 {
+		t.Fatalf("state two hours on = %+v; want 2 attempts, none failed, rate 0", st)
+	}
+	st = rate(start.Add(-time.Minute))
+	if st.Attempts1h != 0 {
+		t.Fatalf("state read at a time before every minute still kept = %+v; want the dropped minutes gone", st)
+	}
+}
+
 func testDueRows(t *testing.T, s inlet.Store) {
 	ctx := context.Background()
 	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
@@ -668,7 +717,8 @@ func testDeleteDestination(t *testing.T, s inlet.Store) {
 	e1 := newEvent(c, "shop", "a", "")
 	appendEvents(t, s, e1)
 	pos := positions(t, s, cur.Position, e1)
-	settle(t, s, d.ID, "a", inlet.Settlement{Position: pos[e1.ID], Failed: true, Outcomes: []inlet.Outcome{failedOutcome(e1, pos[e1.ID], inlet.DeliveryDead, time.Now())}}, time.Now())
+	settle(t, s, d.ID, "a", inlet.Settlement{Position: pos[e1.ID], Failed: true, Attempts: 1, Failures: 1,
+		Outcomes: []inlet.Outcome{failedOutcome(e1, pos[e1.ID], inlet.DeliveryDead, time.Now())}}, time.Now())
 	if err := s.DeleteDestination(ctx, "d"); err != nil {
 		t.Fatalf("DeleteDestination: %v", err)
 	}
@@ -678,6 +728,9 @@ func testDeleteDestination(t *testing.T, s inlet.Store) {
 	}
 	if c := takeCursor(t, s, "d", "b", time.Now()); c.Delivered != 0 {
 		t.Fatalf("a new destination of the same id has the old one's cursor: %+v", c)
+	}
+	if st, err := s.DeliveryState(ctx, "d", time.Now()); err != nil || st.Attempts1h != 0 || st.FailureRate1h != nil {
+		t.Fatalf("a new destination of the same id has the old one's attempts: %+v, %v", st, err)
 	}
 }
 
