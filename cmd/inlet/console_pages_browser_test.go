@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"inlet"
+	"inlet/deliver"
 )
 
 // TestConsoleOperatorPagesInBrowser drives the pages an operator opens to
@@ -124,7 +127,21 @@ func operatorPages(t *testing.T, b *browser, cfg Config) {
 		if failed := b.text(`#destinations tr[data-id="crm"] td.failed`); failed != fmt.Sprint(inlet.DriftAfterEvents+1) {
 			t.Fatalf("the list shows %q failed, want %d", failed, inlet.DriftAfterEvents+1)
 		}
+		// Every order failed once (a backoff of 1h), and one retry succeeded.
+		var crm struct{ State inlet.DeliveryState }
+		s.admin("GET", "/api/v1/destinations/crm", nil, http.StatusOK, &crm)
+		if st := crm.State; st.Failures1h != inlet.DriftAfterEvents+2 || st.Attempts1h != st.Failures1h+1 || st.FailureRate1h == nil {
+			t.Fatalf("the API's state of crm = %+v; want %d attempts of the last hour, all but one failed", st, inlet.DriftAfterEvents+3)
+		}
+		rate := fmt.Sprintf("%.0f%% %d of %d", *crm.State.FailureRate1h*100, crm.State.Failures1h, crm.State.Attempts1h)
+		if got := b.text(`#destinations tr[data-id="crm"] td.failure-rate`); got != rate {
+			t.Fatalf("the list shows a failure rate of %q, want %q", got, rate)
+		}
 		b.do("open", chromedp.Click(`#destinations tr[data-id="crm"] a`), chromedp.WaitVisible("#config"))
+		if got := b.text("#failure-rate"); !strings.HasPrefix(got, fmt.Sprintf("%.0f%%", *crm.State.FailureRate1h*100)) ||
+			!strings.Contains(got, fmt.Sprintf("%d of %d attempts failed in the last hour", crm.State.Failures1h, crm.State.Attempts1h)) {
+			t.Fatalf("the destination page shows a failure rate of %q", got)
+		}
 		if cfgText := b.text("#config"); strings.Contains(cfgText, "MfKQ9r8") || !strings.Contains(cfgText, "****") {
 			t.Fatalf("the config shows its secret: %s", cfgText)
 		}
@@ -218,6 +235,105 @@ func operatorPages(t *testing.T, b *browser, cfg Config) {
 			t.Fatalf("in dark mode the page's background is %s", bg)
 		}
 		b.shot("phone-event-dark")
+	})
+
+	t.Run("a destination is edited as a source is: applied, refused with the API's message, secrets kept", func(t *testing.T) {
+		b.t = t
+		key, _ := base64.StdEncoding.DecodeString("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+		got := make(chan string, 16) // ids of the requests signed with the kept secret
+		moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			id := r.Header.Get("webhook-id")
+			if r.Header.Get("webhook-signature") == "v1,"+deliver.Sign(key, id, r.Header.Get("webhook-timestamp"), body) {
+				select {
+				case got <- id:
+				default:
+				}
+			}
+		}))
+		t.Cleanup(moved.Close)
+
+		b.open(base+"/console/destinations/crm", "#edit")
+		if cfgText := eval[string](b, `document.getElementById('config').value`); strings.Contains(cfgText, "MfKQ9r8") || !strings.Contains(cfgText, recv.URL) {
+			t.Fatalf("the form's config: %s", cfgText)
+		}
+		eval[bool](b, fmt.Sprintf(`(() => {
+			const c = document.getElementById('config');
+			c.value = c.value.replace(%q, %q);
+			document.getElementById('name').value = 'CRM (moved)';
+			return true;
+		})()`, recv.URL, moved.URL))
+		b.do("save the new URL and name", chromedp.Click("#save"))
+		b.waitFor("the save's notice", `location.search.includes('done=saved')`, 5*time.Second)
+		if n := b.text(".notice"); !strings.Contains(n, "saved") {
+			t.Fatalf("the notice after saving: %q", n)
+		}
+		var d inlet.Destination
+		s.admin("GET", "/api/v1/destinations/crm", nil, http.StatusOK, &d)
+		if d.Name != "CRM (moved)" || !strings.Contains(string(d.Config), moved.URL) || !slices.Equal(d.Filter.Types, []string{"order.*"}) || !slices.Equal(d.Retry.Backoff, []string{"1h"}) {
+			t.Fatalf("the destination after the edit: %+v %s", d, d.Config)
+		}
+		id := s.collect("POST", "/collect/order.moved/shop", header("Content-Type", "application/json"), strings.NewReader(`{"order": "A-3000"}`)).Events[0]
+		for deadline := time.After(10 * time.Second); ; {
+			select {
+			case gotID := <-got:
+				if gotID != id {
+					continue
+				}
+			case <-deadline:
+				t.Fatal("no event signed with the kept secret reached the new URL")
+			}
+			break
+		}
+		b.shot("destination-edited")
+
+		// A bad value: the page says what the API says, the form keeps what
+		// was sent, and nothing changes.
+		bad := `{"url": "ftp://\"><img src=x onerror=\"window.__sentinel='pwned'\">", "secret": "whsec_****"}`
+		raw := s.admin("PATCH", "/api/v1/destinations/crm", map[string]any{"config": json.RawMessage(bad)}, http.StatusBadRequest, nil)
+		var apiErr struct{ Error struct{ Message string } }
+		if err := json.Unmarshal(raw, &apiErr); err != nil || apiErr.Error.Message == "" {
+			t.Fatalf("the API's refusal: %s", raw)
+		}
+		b.open(base+"/console/destinations/crm", "#edit")
+		b.do("send a bad URL", chromedp.SetValue("#config", bad), chromedp.Click("#save"))
+		b.waitFor("the refusal", `document.getElementById('edit-error') !== null`, 5*time.Second)
+		if msg := b.text("#edit-error"); msg != apiErr.Error.Message {
+			t.Fatalf("the page refuses with %q, want the API's %q", msg, apiErr.Error.Message)
+		}
+		if v := eval[string](b, `document.getElementById('config').value`); v != bad {
+			t.Fatalf("the form after a refusal holds %q, want what was sent", v)
+		}
+		s.admin("GET", "/api/v1/destinations/crm", nil, http.StatusOK, &d)
+		if !strings.Contains(string(d.Config), moved.URL) {
+			t.Fatalf("a refused edit changed the config: %s", d.Config)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if got := eval[string](b, `String(window.__sentinel)`); got != "undefined" {
+			t.Fatalf("a payload in a refused config ran: %s", got)
+		}
+		if n := eval[int](b, `document.querySelectorAll('main img, main script').length`); n != 0 {
+			t.Fatalf("the refusal: %d elements came from the payload", n)
+		}
+		b.shot("destination-refused")
+
+		// A hostile name is saved and stays text on the list and the page.
+		b.open(base+"/console/destinations/crm", "#edit")
+		b.do("name it with a payload", chromedp.SetValue("#name", `"><img src=x onerror="window.__sentinel='pwned'"><script>window.__sentinel='pwned'</script>`), chromedp.Click("#save"))
+		b.waitFor("the save's notice", `location.search.includes('done=saved')`, 5*time.Second)
+		for _, page := range []string{"/console/destinations", "/console/destinations/crm"} {
+			b.open(base+page, "h1")
+			eval[bool](b, `(window.__sentinel = 'untouched', true)`)
+			time.Sleep(100 * time.Millisecond)
+			if got := eval[string](b, `String(window.__sentinel)`); got != "untouched" {
+				t.Fatalf("%s: a payload ran", page)
+			}
+			if n := eval[int](b, `document.querySelectorAll('main img, main script').length`); n != 0 {
+				t.Fatalf("%s: %d elements came from the payload", page, n)
+			}
+			b.clean(page)
+		}
+		s.admin("PATCH", "/api/v1/destinations/crm", map[string]any{"name": "CRM"}, http.StatusOK, nil)
 	})
 
 	t.Run("hostile values stay text on the new pages", func(t *testing.T) {

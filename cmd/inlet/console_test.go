@@ -342,8 +342,9 @@ func TestConsoleActionsRefuseForgedForms(t *testing.T) {
 		"/console/destinations/crm/retry",
 		"/console/destinations/crm/discard",
 		"/console/destinations/crm/replay",
+		"/console/destinations/crm",
 	} {
-		form := url.Values{"enabled": {"false"}, "status": {"dead"}, "since": {"2026-01-01"}}
+		form := url.Values{"enabled": {"false"}, "status": {"dead"}, "since": {"2026-01-01"}, "name": {"Forged"}, "config": {`{"url": "http://evil.example/hook"}`}}
 		if resp, _ := c.do("POST", path, form, nil); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("POST %s without the CSRF token: %s, want 403", path, resp.Status)
 		}
@@ -354,8 +355,8 @@ func TestConsoleActionsRefuseForgedForms(t *testing.T) {
 	}
 	var d inlet.Destination
 	s.admin("GET", "/api/v1/destinations/crm", nil, http.StatusOK, &d)
-	if !d.Enabled {
-		t.Fatal("a forged form disabled the destination")
+	if !d.Enabled || d.Name != "CRM" || strings.Contains(string(d.Config), "evil") {
+		t.Fatalf("a forged form changed the destination: %+v", d)
 	}
 	if resp, _ := c.do("POST", "/console/destinations/crm/enabled", url.Values{"csrf": {token}, "enabled": {"false"}}, nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/destinations/crm?done=disabled" {
 		t.Fatalf("the real form: %s to %q", resp.Status, resp.Header.Get("Location"))

@@ -312,6 +312,7 @@ func (m *Main) console(db inlet.Store, sources *inlet.SourceCache, token string,
 		SignInLimited: metrics.SignInLimited,
 		// m.deliver starts after the console is made.
 		DestinationsChanged: func() { m.deliver.Refresh() },
+		ValidateDestination: deliver.Validate,
 		Logger:              m.Logger,
 	}
 	if o, ok := db.(inlet.OverviewStore); ok {

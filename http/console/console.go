@@ -73,6 +73,10 @@ type Config struct {
 	// DestinationsChanged, when set, applies a change of destinations or
 	// deliveries at once on this node.
 	DestinationsChanged func()
+	// ValidateDestination checks an edited destination with its type's
+	// config, as the destinations API does (Destination.Validate when
+	// nil).
+	ValidateDestination func(*inlet.Destination) error
 	Logger              *slog.Logger
 }
 
@@ -126,6 +130,7 @@ func New(cfg Config) *Console {
 	c.mux.Handle("GET /console/catalog", c.page(c.handleCatalog))
 	c.mux.Handle("GET /console/destinations", c.page(c.handleDestinations))
 	c.mux.Handle("GET /console/destinations/{id}", c.page(c.handleDestination))
+	c.mux.Handle("POST /console/destinations/{id}", c.post(c.handleUpdateDestination))
 	c.mux.Handle("POST /console/destinations/{id}/{action}", c.post(c.handleDestinationAction))
 	c.mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, nil, http.StatusNotFound, "There is no console page at "+r.URL.Path+".")

@@ -52,10 +52,12 @@ func (c *Console) destinationRows(ctx context.Context) ([]destinationRow, error)
 var deliveryStatuses = []string{inlet.DeliveryDead, inlet.DeliveryFailed, inlet.DeliveryPending, inlet.DeliveryDelivered}
 
 func (c *Console) handleDestination(w http.ResponseWriter, r *http.Request, sess *session) {
-	c.renderDestination(w, r, sess, http.StatusOK, "")
+	c.renderDestination(w, r, sess, http.StatusOK, "", nil)
 }
 
-func (c *Console) renderDestination(w http.ResponseWriter, r *http.Request, sess *session, status int, formError string) {
+// renderDestination shows a destination's page with an action's error,
+// or with the edit form as sent and its error when form is not nil.
+func (c *Console) renderDestination(w http.ResponseWriter, r *http.Request, sess *session, status int, formError string, form *destinationForm) {
 	id := r.PathValue("id")
 	d, err := c.cfg.Store.FindDestination(r.Context(), id)
 	if err != nil {
@@ -81,14 +83,11 @@ func (c *Console) renderDestination(w http.ResponseWriter, r *http.Request, sess
 		c.fail(w, r, sess, err)
 		return
 	}
-	// The default JSON of a destination masks its secrets.
-	var shown struct {
-		Config json.RawMessage `json:"config"`
+	if form == nil {
+		form = newDestinationForm(d)
 	}
-	b, _ := json.Marshal(d)
-	json.Unmarshal(b, &shown)
 	data := map[string]any{
-		"Destination": d, "State": st, "Config": prettyJSON(shown.Config), "Status": show, "Statuses": deliveryStatuses,
+		"Destination": d, "State": st, "Form": form, "Status": show, "Statuses": deliveryStatuses,
 		"Deliveries": page.Items, "Notice": doneNotices[q.Get("done")], "Error": formError,
 	}
 	if page.Next != nil {
@@ -141,7 +140,7 @@ func (c *Console) handleDestinationAction(w http.ResponseWriter, r *http.Request
 	}
 	if err != nil {
 		if inlet.ErrorCode(err) == inlet.EINVALID {
-			c.renderDestination(w, r, sess, http.StatusBadRequest, inlet.ErrorMessage(err))
+			c.renderDestination(w, r, sess, http.StatusBadRequest, inlet.ErrorMessage(err), nil)
 			return
 		}
 		c.fail(w, r, sess, err)
@@ -162,4 +161,106 @@ func deliverySelection(r *http.Request) ([]string, string) {
 		return []string{id}, ""
 	}
 	return nil, r.PostFormValue("status")
+}
+
+// destinationForm is what the edit form of a destination holds: lists as
+// comma-separated text, the config as JSON with its secrets masked.
+type destinationForm struct {
+	Name, Sources, Types, Backoff, MaxAge, Config string
+	Enabled                                       bool
+	Error                                         string
+}
+
+func newDestinationForm(d *inlet.Destination) *destinationForm {
+	// The default JSON of a destination masks its secrets.
+	var shown struct {
+		Config json.RawMessage `json:"config"`
+	}
+	b, _ := json.Marshal(d)
+	json.Unmarshal(b, &shown)
+	return &destinationForm{
+		Name: d.Name, Enabled: d.Enabled, Config: prettyJSON(shown.Config),
+		Sources: strings.Join(d.Filter.Sources, ", "), Types: strings.Join(d.Filter.Types, ", "),
+		Backoff: strings.Join(d.Retry.Backoff, ", "), MaxAge: d.Retry.MaxAge,
+	}
+}
+
+// readDestinationForm reads an edit form as it was sent.
+func readDestinationForm(r *http.Request) *destinationForm {
+	return &destinationForm{
+		Name: strings.TrimSpace(r.PostFormValue("name")), Enabled: r.PostFormValue("enabled") != "",
+		Sources: r.PostFormValue("sources"), Types: r.PostFormValue("types"),
+		Backoff: r.PostFormValue("backoff"), MaxAge: strings.TrimSpace(r.PostFormValue("max_age")),
+		Config: r.PostFormValue("config"),
+	}
+}
+
+// update is the change the form asks of old, with the secrets that come
+// back masked kept from old, as the API's PATCH keeps them.
+func (f *destinationForm) update(old *inlet.Destination) (inlet.DestinationUpdate, error) {
+	text := strings.TrimSpace(f.Config)
+	var v any
+	if err := json.Unmarshal([]byte(text), &v); err != nil {
+		return inlet.DestinationUpdate{}, inlet.Errorf(inlet.EINVALID, "the configuration is not valid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+	} else if _, ok := v.(map[string]any); !ok {
+		return inlet.DestinationUpdate{}, inlet.Errorf(inlet.EINVALID, "the configuration must be a JSON object, such as {\"url\": \"https://…\"}")
+	}
+	return inlet.DestinationUpdate{
+		Name: &f.Name, Enabled: &f.Enabled,
+		Filter: &inlet.DestinationFilter{Sources: commaList(f.Sources), Types: commaList(f.Types)},
+		Retry:  &inlet.RetryPolicy{Backoff: commaList(f.Backoff), MaxAge: f.MaxAge},
+		Config: inlet.KeepSecrets(json.RawMessage(text), old.Config),
+	}, nil
+}
+
+// commaList splits a comma-separated field, dropping empty items.
+func commaList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// handleUpdateDestination saves the edit form with the checks of the
+// destinations API: a refused change shows the form again as sent, with
+// the API's message.
+func (c *Console) handleUpdateDestination(w http.ResponseWriter, r *http.Request, sess *session) {
+	id := r.PathValue("id")
+	old, err := c.cfg.Store.FindDestination(r.Context(), id)
+	if err != nil {
+		c.fail(w, r, sess, err)
+		return
+	}
+	form := readDestinationForm(r)
+	u, err := form.update(old)
+	if err == nil {
+		next := *old
+		u.Apply(&next)
+		if err = c.validateDestination(&next); err == nil {
+			_, err = c.cfg.Store.UpdateDestination(r.Context(), id, u)
+		}
+	}
+	if err != nil {
+		if inlet.ErrorCode(err) != inlet.EINVALID {
+			c.fail(w, r, sess, err)
+			return
+		}
+		form.Error = inlet.ErrorMessage(err)
+		c.renderDestination(w, r, sess, http.StatusBadRequest, "", form)
+		return
+	}
+	c.destinationsChanged()
+	http.Redirect(w, r, "/console/destinations/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
+}
+
+// validateDestination checks a destination with its type's config, as
+// the destinations API does.
+func (c *Console) validateDestination(d *inlet.Destination) error {
+	if c.cfg.ValidateDestination != nil {
+		return c.cfg.ValidateDestination(d)
+	}
+	return d.Validate()
 }

@@ -213,6 +213,7 @@ var doneNotices = map[string]string{
 	"disabled": "The destination is disabled.",
 	"retried":  "The dead deliveries are pending again.",
 	"replayed": "The events of the range are pending again.",
+	"saved":    "The destination is saved; delivery uses it from now on.",
 }
 
 // EventCurl returns a curl command that collects e again: its properties

@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -57,6 +58,7 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
+	"rate": failureRate,
 	"orDash": func(s string) string {
 		if s == "" {
 			return "-"
@@ -215,4 +217,21 @@ func (c *Console) handleLive(w http.ResponseWriter, r *http.Request, sess *sessi
 	}
 	data["Recent"] = page.Items
 	c.render(w, r, sess, http.StatusOK, "live", "Live", data)
+}
+
+// failureRate shows a destination's failure rate over the last hour: "-"
+// without attempts, a whole percent otherwise, and "<1%" for a few
+// failures among many attempts, which 0% would hide.
+func failureRate(st *inlet.DeliveryState) string {
+	if st == nil || st.FailureRate1h == nil {
+		return "-"
+	}
+	switch r := *st.FailureRate1h * 100; {
+	case r > 0 && r < 1:
+		return "<1%"
+	case r > 99 && r < 100:
+		return ">99%"
+	default:
+		return fmt.Sprintf("%.0f%%", r)
+	}
 }
