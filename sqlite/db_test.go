@@ -13,7 +13,13 @@ import (
 // open opens a new database in t's temporary directory, closed at cleanup.
 func open(t *testing.T) *sqlite.DB {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "inlet.db")})
+	return openAt(t, filepath.Join(t.TempDir(), "inlet.db"))
+}
+
+// openAt opens the database at path, closed at cleanup.
+func openAt(t *testing.T, path string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), sqlite.Options{Path: path})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
