@@ -299,3 +299,7 @@ func TestErasureLeavesNoRowOfThePerson(t *testing.T) {
 		}
 	}
 }
+
+func TestTokens(t *testing.T) {
+	storetest.RunTokens(t, func(t *testing.T) inlet.Store { return open(t) })
+}

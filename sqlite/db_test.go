@@ -58,3 +58,7 @@ func TestOverview(t *testing.T) {
 func TestCatalog(t *testing.T) {
 	storetest.RunCatalog(t, func(t *testing.T) inlet.Store { return open(t) })
 }
+
+func TestTokens(t *testing.T) {
+	storetest.RunTokens(t, func(t *testing.T) inlet.Store { return open(t) })
+}

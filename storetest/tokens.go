@@ -1,0 +1,134 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"inlet"
+)
+
+// RunTokens runs the conformance suite of inlet.TokenStore against stores
+// made by open, which must implement it.
+func RunTokens(t *testing.T, open func(t *testing.T) inlet.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s inlet.TokenStore)
+	}{
+		{"a created token is found by id, name and hash, never by its secret", testTokenFound},
+		{"a second token with the same name is a conflict", testTokenConflict},
+		{"an invalid token is refused", testTokenInvalid},
+		{"a revoked token stays listed with the first revocation time", testTokenRevoke},
+		{"revoking or finding an unknown token is not found", testTokenNotFound},
+		{"a touched token records when it was last used", testTokenTouch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ts, ok := open(t).(inlet.TokenStore)
+			if !ok {
+				t.Fatal("the store is not an inlet.TokenStore")
+			}
+			tt.fn(t, ts)
+		})
+	}
+}
+
+func newToken(t *testing.T, s inlet.TokenStore, name, scope string) (*inlet.Token, string) {
+	t.Helper()
+	secret, hash := inlet.NewTokenSecret()
+	tok := &inlet.Token{ID: inlet.NewID(), Name: name, Scope: scope, Hash: hash}
+	if err := s.CreateToken(context.Background(), tok); err != nil {
+		t.Fatalf("CreateToken: %v", err)
+	}
+	return tok, secret
+}
+
+func testTokenFound(t *testing.T, s inlet.TokenStore) {
+	ctx := context.Background()
+	tok, _ := newToken(t, s, "ci-reader", inlet.ScopeRead)
+	for _, key := range []string{tok.ID, "ci-reader"} {
+		got, err := s.FindToken(ctx, key)
+		if err != nil {
+			t.Fatalf("FindToken(%q): %v", key, err)
+		}
+		if got.ID != tok.ID || got.Name != "ci-reader" || got.Scope != inlet.ScopeRead || got.Hash != tok.Hash || got.RevokedAt != nil || got.LastUsedAt != nil {
+			t.Errorf("FindToken(%q) = %+v, want %+v", key, got, tok)
+		}
+	}
+	got, err := s.FindTokenByHash(ctx, tok.Hash)
+	if err != nil || got.ID != tok.ID {
+		t.Fatalf("FindTokenByHash = %v, %v", got, err)
+	}
+	list, err := s.ListTokens(ctx)
+	if err != nil || len(list) != 1 || list[0].Name != "ci-reader" {
+		t.Fatalf("ListTokens = %v, %v", list, err)
+	}
+}
+
+func testTokenConflict(t *testing.T, s inlet.TokenStore) {
+	newToken(t, s, "ci", inlet.ScopeRead)
+	_, hash := inlet.NewTokenSecret()
+	err := s.CreateToken(context.Background(), &inlet.Token{ID: inlet.NewID(), Name: "ci", Scope: inlet.ScopeAdmin, Hash: hash})
+	if inlet.ErrorCode(err) != inlet.ECONFLICT {
+		t.Fatalf("CreateToken of a taken name = %v, want conflict", err)
+	}
+}
+
+func testTokenInvalid(t *testing.T, s inlet.TokenStore) {
+	for _, tok := range []*inlet.Token{
+		{ID: inlet.NewID(), Name: "", Scope: inlet.ScopeRead},
+		{ID: inlet.NewID(), Name: "x", Scope: "root"},
+	} {
+		if err := s.CreateToken(context.Background(), tok); inlet.ErrorCode(err) != inlet.EINVALID {
+			t.Errorf("CreateToken(%+v) = %v, want invalid", tok, err)
+		}
+	}
+}
+
+func testTokenRevoke(t *testing.T, s inlet.TokenStore) {
+	ctx := context.Background()
+	tok, _ := newToken(t, s, "ci", inlet.ScopeWrite)
+	first := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	got, err := s.RevokeToken(ctx, "ci", first)
+	if err != nil || got.RevokedAt == nil || !got.RevokedAt.Equal(first) {
+		t.Fatalf("RevokeToken = %+v, %v", got, err)
+	}
+	if got, err = s.RevokeToken(ctx, tok.ID, first.Add(time.Hour)); err != nil || !got.RevokedAt.Equal(first) {
+		t.Fatalf("a second RevokeToken = %+v, %v; want the first time kept", got, err)
+	}
+	if got.Usable(first.Add(-time.Hour)) {
+		t.Error("a revoked token is usable")
+	}
+	list, err := s.ListTokens(ctx)
+	if err != nil || len(list) != 1 || list[0].RevokedAt == nil {
+		t.Fatalf("ListTokens = %v, %v", list, err)
+	}
+}
+
+func testTokenNotFound(t *testing.T, s inlet.TokenStore) {
+	ctx := context.Background()
+	if _, err := s.FindToken(ctx, "nobody"); inlet.ErrorCode(err) != inlet.ENOTFOUND {
+		t.Errorf("FindToken = %v, want not_found", err)
+	}
+	if _, err := s.RevokeToken(ctx, "nobody", time.Now()); inlet.ErrorCode(err) != inlet.ENOTFOUND {
+		t.Errorf("RevokeToken = %v, want not_found", err)
+	}
+	if _, err := s.FindTokenByHash(ctx, [32]byte{1}); inlet.ErrorCode(err) != inlet.ENOTFOUND {
+		t.Errorf("FindTokenByHash = %v, want not_found", err)
+	}
+}
+
+func testTokenTouch(t *testing.T, s inlet.TokenStore) {
+	ctx := context.Background()
+	tok, _ := newToken(t, s, "ci", inlet.ScopeRead)
+	at := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	if err := s.TouchToken(ctx, tok.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FindToken(ctx, tok.ID)
+	if err != nil || got.LastUsedAt == nil || !got.LastUsedAt.Equal(at) {
+		t.Fatalf("FindToken after TouchToken = %+v, %v", got, err)
+	}
+}
