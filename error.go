@@ -13,6 +13,7 @@ const (
 	ENOTFOUND     = "not_found"    // the named thing does not exist
 	ECONFLICT     = "conflict"     // the thing exists already
 	EUNAUTHORIZED = "unauthorized" // missing or wrong credentials, unknown source
+	EFORBIDDEN    = "forbidden"    // the credentials are right but their scope does not allow the call
 	ETOOLARGE     = "too_large"    // a body or a value over its limit
 	EUNAVAILABLE  = "unavailable"  // overloaded or the store is down; retry later
 	ERATELIMITED  = "rate_limited" // the sender is over its rate limit; retry later

@@ -12,17 +12,17 @@ import (
 // destinationRoutes are the routes of destinations and their deliveries.
 func (s *Server) destinationRoutes() []route {
 	return []route{
-		{"POST /api/v1/destinations", ClassAdmin, s.admin(s.handleCreateDestination)},
-		{"GET /api/v1/destinations", ClassAdmin, s.admin(s.handleListDestinations)},
-		{"GET /api/v1/destinations/{id}", ClassAdmin, s.admin(s.handleGetDestination)},
-		{"PATCH /api/v1/destinations/{id}", ClassAdmin, s.admin(s.handleUpdateDestination)},
-		{"DELETE /api/v1/destinations/{id}", ClassAdmin, s.admin(s.handleDeleteDestination)},
-		{"GET /api/v1/destinations/{id}/deliveries", ClassAdmin, s.admin(s.handleListDeliveries)},
-		{"POST /api/v1/destinations/{id}/retry", ClassAdmin, s.admin(s.handleRetryDeliveries)},
-		{"POST /api/v1/destinations/{id}/discard", ClassAdmin, s.admin(s.handleDiscardDeliveries)},
-		{"POST /api/v1/destinations/{id}/replay", ClassAdmin, s.admin(s.handleReplay)},
-		{"POST /api/v1/destinations/{id}/try", ClassAdmin, s.admin(s.handleTryDestination)},
-		{"GET /api/v1/events/{id}/deliveries", ClassAdmin, s.admin(s.handleEventDeliveries)},
+		{"POST /api/v1/destinations", ClassAdmin, inlet.ScopeWrite, http.HandlerFunc(s.handleCreateDestination)},
+		{"GET /api/v1/destinations", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleListDestinations)},
+		{"GET /api/v1/destinations/{id}", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleGetDestination)},
+		{"PATCH /api/v1/destinations/{id}", ClassAdmin, inlet.ScopeWrite, http.HandlerFunc(s.handleUpdateDestination)},
+		{"DELETE /api/v1/destinations/{id}", ClassAdmin, inlet.ScopeWrite, http.HandlerFunc(s.handleDeleteDestination)},
+		{"GET /api/v1/destinations/{id}/deliveries", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleListDeliveries)},
+		{"POST /api/v1/destinations/{id}/retry", ClassAdmin, inlet.ScopeWrite, http.HandlerFunc(s.handleRetryDeliveries)},
+		{"POST /api/v1/destinations/{id}/discard", ClassAdmin, inlet.ScopeWrite, http.HandlerFunc(s.handleDiscardDeliveries)},
+		{"POST /api/v1/destinations/{id}/replay", ClassAdmin, inlet.ScopeWrite, http.HandlerFunc(s.handleReplay)},
+		{"POST /api/v1/destinations/{id}/try", ClassAdmin, inlet.ScopeWrite, http.HandlerFunc(s.handleTryDestination)},
+		{"GET /api/v1/events/{id}/deliveries", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleEventDeliveries)},
 	}
 }
 

@@ -15,10 +15,10 @@ import (
 // privacyRoutes are the routes of a person's rights: erasure and export.
 func (s *Server) privacyRoutes() []route {
 	return []route{
-		{"DELETE /api/v1/profiles/{id}", ClassAdmin, s.admin(s.handleEraseProfile)},
-		{"DELETE /api/v1/profiles", ClassAdmin, s.admin(s.handleEraseByIdentifier)},
-		{"GET /api/v1/profiles/{id}/export", ClassAdmin, s.admin(s.handleExportProfile)},
-		{"DELETE /api/v1/suppressions", ClassAdmin, s.admin(s.handleUnsuppress)},
+		{"DELETE /api/v1/profiles/{id}", ClassAdmin, inlet.ScopeWrite, http.HandlerFunc(s.handleEraseProfile)},
+		{"DELETE /api/v1/profiles", ClassAdmin, inlet.ScopeWrite, http.HandlerFunc(s.handleEraseByIdentifier)},
+		{"GET /api/v1/profiles/{id}/export", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleExportProfile)},
+		{"DELETE /api/v1/suppressions", ClassAdmin, inlet.ScopeWrite, http.HandlerFunc(s.handleUnsuppress)},
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,8 +49,12 @@ type Config struct {
 	Sources    *inlet.SourceCache
 	Logger     *slog.Logger
 
-	// AdminToken guards /api/v1; it must not be empty.
+	// AdminToken guards /api/v1 with the admin scope; it must not be
+	// empty.
 	AdminToken string
+	// Tokens, when set, holds the API tokens accepted beside AdminToken,
+	// each with its scope.
+	Tokens inlet.TokenStore
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// MaxInFlight bounds concurrent collect requests (default 4096); over
@@ -116,6 +121,7 @@ type Server struct {
 	now        func() time.Time
 
 	metricsTokenHash [32]byte
+	touched          sync.Map // token ID -> when this node last recorded its use
 }
 
 // NewServer returns a Server with its routes.
@@ -131,7 +137,11 @@ func NewServer(cfg Config) *Server {
 		s.metricsTokenHash = sha256.Sum256([]byte(cfg.MetricsToken))
 	}
 	for _, rt := range s.routeTable() {
-		s.mux.Handle(rt.pattern, s.observed(rt.class, rt.handler))
+		h := rt.handler
+		if rt.scope != ScopePublic {
+			h = s.authorize(rt.scope, h)
+		}
+		s.mux.Handle(rt.pattern, s.observed(rt.class, h))
 	}
 	// Not a route: the answer to every request no route takes.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -156,7 +166,10 @@ type route struct {
 	// methods it refuses).
 	pattern string
 	// class groups the route in the latency metrics.
-	class   string
+	class string
+	// scope is the token scope the route needs (inlet.ScopeRead, ScopeWrite,
+	// ScopeAdmin), or ScopePublic for a route that checks no API token.
+	scope   string
 	handler http.Handler
 }
 
@@ -164,43 +177,44 @@ type route struct {
 // in openapi.json, which a test holds to the routes registered.
 func (s *Server) routeTable() []route {
 	rts := []route{
-		{"/collect/{event_type}/{source_id}", ClassCollect, http.HandlerFunc(s.handleCollect)},
-		{"/collect/{event_type}/{source_id}/{session_id}", ClassCollect, http.HandlerFunc(s.handleCollect)},
+		{"/collect/{event_type}/{source_id}", ClassCollect, ScopePublic, http.HandlerFunc(s.handleCollect)},
+		{"/collect/{event_type}/{source_id}/{session_id}", ClassCollect, ScopePublic, http.HandlerFunc(s.handleCollect)},
 
-		{"GET /healthz", ClassPublic, http.HandlerFunc(s.handleHealth)},
-		{"GET /readyz", ClassPublic, http.HandlerFunc(s.handleReady)},
-		{"GET /api/v1/openapi.json", ClassPublic, http.HandlerFunc(handleOpenAPI)},
+		{"GET /healthz", ClassPublic, ScopePublic, http.HandlerFunc(s.handleHealth)},
+		{"GET /readyz", ClassPublic, ScopePublic, http.HandlerFunc(s.handleReady)},
+		{"GET /api/v1/openapi.json", ClassPublic, ScopePublic, http.HandlerFunc(handleOpenAPI)},
 
-		{"POST /api/v1/sources", ClassAdmin, s.admin(s.handleCreateSource)},
-		{"GET /api/v1/sources", ClassAdmin, s.admin(s.handleListSources)},
-		{"GET /api/v1/sources/{id}", ClassAdmin, s.admin(s.handleGetSource)},
-		{"PATCH /api/v1/sources/{id}", ClassAdmin, s.admin(s.handleUpdateSource)},
-		{"DELETE /api/v1/sources/{id}", ClassAdmin, s.admin(s.handleDeleteSource)},
-		{"GET /api/v1/events", ClassAdmin, s.admin(s.handleListEvents)},
-		{"GET /api/v1/events/stream", ClassStream, s.streamAuth(s.handleStream)},
-		{"GET /api/v1/events/{id}", ClassAdmin, s.admin(s.handleGetEvent)},
-		{"GET /api/v1/log", ClassStream, s.admin(s.handleReadLog)},
-		{"GET /api/v1/profiles", ClassAdmin, s.admin(s.handleFindProfiles)},
-		{"GET /api/v1/profiles/{id}", ClassAdmin, s.admin(s.handleGetProfile)},
-		{"GET /api/v1/sessions/{id}", ClassAdmin, s.admin(s.handleGetSession)},
-		{"GET /api/v1/stats", ClassAdmin, s.admin(s.handleStats)},
-		{"GET /api/v1/rejections", ClassAdmin, s.admin(s.handleListRejections)},
-		{"GET /api/v1/rejections/counts", ClassAdmin, s.admin(s.handleCountRejections)},
-		{"POST /api/v1/sources/{id}/try", ClassAdmin, s.admin(s.handleTrySource)},
-		{"GET /api/v1/catalog", ClassAdmin, s.admin(s.handleListCatalog)},
-		{"GET /api/v1/catalog/{source}/{type}", ClassAdmin, s.admin(s.handleGetCatalog)},
-		{"GET /api/v1/catalog/{source}/{type}/schema", ClassAdmin, s.admin(s.handleCatalogSchema)},
+		{"POST /api/v1/sources", ClassAdmin, inlet.ScopeWrite, http.HandlerFunc(s.handleCreateSource)},
+		{"GET /api/v1/sources", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleListSources)},
+		{"GET /api/v1/sources/{id}", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleGetSource)},
+		{"PATCH /api/v1/sources/{id}", ClassAdmin, inlet.ScopeWrite, http.HandlerFunc(s.handleUpdateSource)},
+		{"DELETE /api/v1/sources/{id}", ClassAdmin, inlet.ScopeWrite, http.HandlerFunc(s.handleDeleteSource)},
+		{"GET /api/v1/events", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleListEvents)},
+		{"GET /api/v1/events/stream", ClassStream, inlet.ScopeRead, consoleSessionOK(s.handleStream)},
+		{"GET /api/v1/events/{id}", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleGetEvent)},
+		{"GET /api/v1/log", ClassStream, inlet.ScopeRead, http.HandlerFunc(s.handleReadLog)},
+		{"GET /api/v1/profiles", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleFindProfiles)},
+		{"GET /api/v1/profiles/{id}", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleGetProfile)},
+		{"GET /api/v1/sessions/{id}", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleGetSession)},
+		{"GET /api/v1/stats", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleStats)},
+		{"GET /api/v1/rejections", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleListRejections)},
+		{"GET /api/v1/rejections/counts", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleCountRejections)},
+		{"POST /api/v1/sources/{id}/try", ClassAdmin, inlet.ScopeWrite, http.HandlerFunc(s.handleTrySource)},
+		{"GET /api/v1/catalog", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleListCatalog)},
+		{"GET /api/v1/catalog/{source}/{type}", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleGetCatalog)},
+		{"GET /api/v1/catalog/{source}/{type}/schema", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleCatalogSchema)},
 	}
 	rts = append(rts, s.destinationRoutes()...)
 	rts = append(rts, s.privacyRoutes()...)
 	rts = append(rts, s.exportRoutes()...)
+	rts = append(rts, s.tokenRoutes()...)
 	if s.cfg.Console != nil {
 		rts = append(rts,
-			route{"/console/", ClassConsole, s.cfg.Console},
-			route{"GET /console", ClassConsole, http.RedirectHandler("/console/", http.StatusFound)})
+			route{"/console/", ClassConsole, ScopePublic, s.cfg.Console},
+			route{"GET /console", ClassConsole, ScopePublic, http.RedirectHandler("/console/", http.StatusFound)})
 	}
 	if s.cfg.MetricsHandler != nil {
-		rts = append(rts, route{"GET /metrics", ClassPublic, s.metricsAuth(s.cfg.MetricsHandler)})
+		rts = append(rts, route{"GET /metrics", ClassPublic, ScopePublic, s.metricsAuth(s.cfg.MetricsHandler)})
 	}
 	return rts
 }
@@ -293,11 +307,6 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// admin guards an admin handler with the bearer token.
-func (s *Server) admin(h http.HandlerFunc) http.Handler {
-	return bearer("admin", &s.tokenHash, h)
-}
-
 // bearer guards h with a bearer token, given as its SHA-256 (so that the
 // comparison takes the same time whatever the token); name says which
 // token in the error message.
@@ -324,6 +333,7 @@ var codes = map[string]int{
 	inlet.ENOTFOUND:     http.StatusNotFound,
 	inlet.ECONFLICT:     http.StatusConflict,
 	inlet.EUNAUTHORIZED: http.StatusUnauthorized,
+	inlet.EFORBIDDEN:    http.StatusForbidden,
 	inlet.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	inlet.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	inlet.ERATELIMITED:  http.StatusTooManyRequests,

@@ -30,19 +30,6 @@ const streamChunk = 64 << 10
 // streamRetry is the reconnection delay (milliseconds) sent to clients.
 const streamRetry = 2000
 
-// streamAuth lets in the admin token, or, when the server has one, a
-// console session (an EventSource cannot send an Authorization header).
-func (s *Server) streamAuth(h http.HandlerFunc) http.Handler {
-	admin := s.admin(h)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.SessionAuth != nil && r.Header.Get("Authorization") == "" && s.cfg.SessionAuth(r) {
-			h(w, r)
-			return
-		}
-		admin.ServeHTTP(w, r)
-	})
-}
-
 // handleStream serves GET /api/v1/events/stream as Server-Sent Events:
 // each committed event that matches the filters is one message whose id
 // is the event id and whose data is the event as GET /api/v1/events/{id}

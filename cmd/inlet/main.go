@@ -176,6 +176,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Sources:        sources,
 		Logger:         m.Logger,
 		AdminToken:     token,
+		Tokens:         tokenStore(db),
 		TrustedProxies: cfg.TrustedProxies,
 		MaxInFlight:    cfg.MaxInFlight,
 		Stats:          func() any { return m.writer.Stats() },
@@ -369,4 +370,11 @@ func (m *Main) adminToken() (string, error) {
 	}
 	m.Logger.Info("generated an admin token", "path", path)
 	return token, nil
+}
+
+// tokenStore returns the store's API tokens, or nil for a store that
+// keeps none.
+func tokenStore(db inlet.Store) inlet.TokenStore {
+	ts, _ := db.(inlet.TokenStore)
+	return ts
 }

@@ -1,0 +1,195 @@
+package http
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"inlet"
+)
+
+// ScopePublic is the scope of a route that checks no API token: collect,
+// probes, the API description, the console's pages (which sign in on
+// their own) and the metrics (with their own token).
+const ScopePublic = "public"
+
+// touchEvery bounds how often a token's time of last use is written.
+const touchEvery = time.Minute
+
+// consoleSessionOK is a handler that, beside a token of its route's scope,
+// lets in a request of a signed-in console session (an EventSource cannot
+// send an Authorization header).
+type consoleSessionOK http.HandlerFunc
+
+func (h consoleSessionOK) ServeHTTP(w http.ResponseWriter, r *http.Request) { h(w, r) }
+
+// tokenRoutes are the routes of API tokens.
+func (s *Server) tokenRoutes() []route {
+	return []route{
+		{"POST /api/v1/tokens", ClassAdmin, inlet.ScopeAdmin, http.HandlerFunc(s.handleCreateToken)},
+		{"GET /api/v1/tokens", ClassAdmin, inlet.ScopeAdmin, http.HandlerFunc(s.handleListTokens)},
+		{"DELETE /api/v1/tokens/{id}", ClassAdmin, inlet.ScopeAdmin, http.HandlerFunc(s.handleRevokeToken)},
+	}
+}
+
+// authorize guards h with a bearer token that has scope: the admin token,
+// or a token of the token store, read from the store on every call so
+// that a revocation on one node holds at once on every node.
+func (s *Server) authorize(scope string, h http.Handler) http.Handler {
+	_, sessionOK := h.(consoleSessionOK)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		const prefix = "Bearer "
+		auth := r.Header.Get("Authorization")
+		if sessionOK && auth == "" && s.cfg.SessionAuth != nil && s.cfg.SessionAuth(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if len(auth) <= len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) { // the scheme is case-insensitive
+			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "send an API token as 'Authorization: Bearer <token>'"), nil)
+			return
+		}
+		got := sha256.Sum256([]byte(auth[len(prefix):]))
+		if subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) == 1 {
+			h.ServeHTTP(w, r) // the admin token: every scope
+			return
+		}
+		if s.cfg.Tokens == nil {
+			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "the token is wrong"), nil)
+			return
+		}
+		tok, err := s.cfg.Tokens.FindTokenByHash(r.Context(), got)
+		switch {
+		case inlet.ErrorCode(err) == inlet.ENOTFOUND:
+			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "the token is wrong"), nil)
+			return
+		case err != nil:
+			Error(w, r, err, s.cfg.Logger)
+			return
+		case !tok.Usable(s.now()):
+			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "the token %q is revoked or expired", tok.Name), nil)
+			return
+		}
+		s.touch(tok)
+		if !inlet.ScopeAllows(tok.Scope, scope) {
+			Error(w, r, inlet.Reasonf(inlet.EFORBIDDEN, "forbidden", "%s %s needs the %s scope; the token %q has the %s scope", r.Method, r.URL.Path, scope, tok.Name, tok.Scope), nil)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// touch records, off the request's path and at most once a touchEvery per
+// token on this node, that tok was used.
+func (s *Server) touch(tok *inlet.Token) {
+	now := s.now()
+	if tok.LastUsedAt != nil && now.Sub(*tok.LastUsedAt) < touchEvery {
+		return
+	}
+	if last, ok := s.touched.Load(tok.ID); ok && now.Sub(last.(time.Time)) < touchEvery {
+		return
+	}
+	s.touched.Store(tok.ID, now)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.cfg.Tokens.TouchToken(ctx, tok.ID, now); err != nil {
+			s.cfg.Logger.Warn("recording a token's use", "token", tok.Name, "err", err)
+		}
+	}()
+}
+
+// CreateTokenRequest is the body of POST /api/v1/tokens.
+type CreateTokenRequest struct {
+	Name  string `json:"name"`
+	Scope string `json:"scope"`
+	// Expires is a duration from now: "90d", "12h"; empty: never.
+	Expires string `json:"expires,omitempty"`
+}
+
+// CreatedToken is the answer of POST /api/v1/tokens: the token and, this
+// once only, its secret.
+type CreatedToken struct {
+	*inlet.Token
+	Secret string `json:"token"`
+}
+
+// ParseExpiry parses a token's lifetime: a Go duration or a number of days
+// ("90d").
+func ParseExpiry(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		if days, err := strconv.Atoi(n); err == nil && days > 0 {
+			return time.Duration(days) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return d, nil
+	}
+	return 0, inlet.Errorf(inlet.EINVALID, "expires %q is not a duration such as 90d or 12h", v)
+}
+
+func (s *Server) tokenStore(w http.ResponseWriter, r *http.Request) inlet.TokenStore {
+	if s.cfg.Tokens == nil {
+		Error(w, r, inlet.Errorf(inlet.ENOTFOUND, "this server keeps no tokens"), nil)
+	}
+	return s.cfg.Tokens
+}
+
+func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
+	store := s.tokenStore(w, r)
+	if store == nil {
+		return
+	}
+	var req CreateTokenRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	secret, hash := inlet.NewTokenSecret()
+	tok := &inlet.Token{ID: inlet.NewID(), Name: req.Name, Scope: req.Scope, Hash: hash}
+	if req.Expires != "" {
+		d, err := ParseExpiry(req.Expires)
+		if err != nil {
+			Error(w, r, err, nil)
+			return
+		}
+		at := s.now().UTC().Add(d).Truncate(time.Microsecond)
+		tok.ExpiresAt = &at
+	}
+	if err := store.CreateToken(r.Context(), tok); err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	writeJSON(w, http.StatusCreated, CreatedToken{Token: tok, Secret: secret})
+}
+
+func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) {
+	store := s.tokenStore(w, r)
+	if store == nil {
+		return
+	}
+	list, err := store.ListTokens(r.Context())
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	if list == nil {
+		list = []*inlet.Token{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": list})
+}
+
+func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) {
+	store := s.tokenStore(w, r)
+	if store == nil {
+		return
+	}
+	tok, err := store.RevokeToken(r.Context(), r.PathValue("id"), s.now())
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	writeJSON(w, http.StatusOK, tok)
+}
