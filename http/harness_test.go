@@ -76,6 +76,7 @@ func newTestServer(t *testing.T, opts serverOptions) *testServer {
 		Sources:        inlet.NewSourceCache(store, time.Hour),
 		Logger:         logger,
 		AdminToken:     testToken,
+		Tokens:         db,
 		TrustedProxies: opts.trustedProxies,
 		MaxBodyMemory:  opts.maxBodyMemory,
 		MetricsHandler: opts.metricsHandler,

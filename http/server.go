@@ -121,7 +121,8 @@ type Server struct {
 	now        func() time.Time
 
 	metricsTokenHash [32]byte
-	touched          sync.Map // token ID -> when this node last recorded its use
+	touched          sync.Map          // token ID -> when this node last recorded its use
+	scopes           map[string]string // route pattern -> the scope it needs
 }
 
 // NewServer returns a Server with its routes.
@@ -132,12 +133,13 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxBodyMemory <= 0 {
 		cfg.MaxBodyMemory = DefaultMaxBodyMemory
 	}
-	s := &Server{cfg: cfg, mux: &recordingMux{ServeMux: http.NewServeMux()}, tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), limiter: ratelimit.New(nil), refusals: newRefusalLimiter(cfg.Refusals), shapes: shape.NewCache(), now: time.Now}
+	s := &Server{cfg: cfg, mux: &recordingMux{ServeMux: http.NewServeMux()}, tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), limiter: ratelimit.New(nil), refusals: newRefusalLimiter(cfg.Refusals), shapes: shape.NewCache(), now: time.Now, scopes: map[string]string{}}
 	if cfg.MetricsToken != "" {
 		s.metricsTokenHash = sha256.Sum256([]byte(cfg.MetricsToken))
 	}
 	for _, rt := range s.routeTable() {
 		h := rt.handler
+		s.scopes[rt.pattern] = rt.scope
 		if rt.scope != ScopePublic {
 			h = s.authorize(rt.scope, h)
 		}
@@ -229,6 +231,13 @@ func (s *Server) Patterns() []string {
 		}
 	}
 	return out
+}
+
+// Scope returns the token scope the route of pattern needs (ScopePublic
+// for a route that checks no API token), and false for no such route.
+func (s *Server) Scope(pattern string) (string, bool) {
+	scope, ok := s.scopes[pattern]
+	return scope, ok
 }
 
 // recordingMux is an http.ServeMux that remembers the patterns registered
