@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +50,7 @@ func (s *Server) authorize(scope string, h http.Handler) http.Handler {
 			return
 		}
 		if len(auth) <= len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) { // the scheme is case-insensitive
-			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "send an API token as 'Authorization: Bearer <token>'"), nil)
+			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "send the admin token as 'Authorization: Bearer <token>'"), nil)
 			return
 		}
 		got := sha256.Sum256([]byte(auth[len(prefix):]))
@@ -58,13 +59,13 @@ func (s *Server) authorize(scope string, h http.Handler) http.Handler {
 			return
 		}
 		if s.cfg.Tokens == nil {
-			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "the token is wrong"), nil)
+			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "the admin token is wrong"), nil)
 			return
 		}
 		tok, err := s.cfg.Tokens.FindTokenByHash(r.Context(), got)
 		switch {
 		case inlet.ErrorCode(err) == inlet.ENOTFOUND:
-			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "the token is wrong"), nil)
+			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "the admin token is wrong"), nil)
 			return
 		case err != nil:
 			Error(w, r, err, s.cfg.Logger)
@@ -192,4 +193,25 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, tok)
+}
+
+// CreateToken creates an API token; the answer holds its secret, shown
+// this once only.
+func (c *Client) CreateToken(ctx context.Context, req CreateTokenRequest) (*CreatedToken, error) {
+	out := CreatedToken{Token: &inlet.Token{}}
+	return &out, c.do(ctx, http.MethodPost, "/api/v1/tokens", req, &out)
+}
+
+// ListTokens returns every API token, revoked ones included.
+func (c *Client) ListTokens(ctx context.Context) ([]*inlet.Token, error) {
+	var out struct {
+		Tokens []*inlet.Token `json:"tokens"`
+	}
+	return out.Tokens, c.do(ctx, http.MethodGet, "/api/v1/tokens", nil, &out)
+}
+
+// RevokeToken revokes the API token of the given id or name.
+func (c *Client) RevokeToken(ctx context.Context, idOrName string) (*inlet.Token, error) {
+	var tok inlet.Token
+	return &tok, c.do(ctx, http.MethodDelete, "/api/v1/tokens/"+url.PathEscape(idOrName), nil, &tok)
 }

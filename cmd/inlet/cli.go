@@ -84,6 +84,7 @@ through its admin API.`,
 		catalogCommand(env),
 		destinationsCommand(env),
 		deliveriesCommand(env),
+		tokensCommand(env),
 		versionCommand(),
 	)
 	makeGroup(root)
