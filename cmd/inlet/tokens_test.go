@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
 	"inlet"
@@ -33,5 +36,39 @@ func TestTokensRevokedOnOneNodeAreRefusedOnAnother(t *testing.T) {
 	}
 	if _, err := onB.ListSources(ctx); inlet.ErrorCode(err) != inlet.EUNAUTHORIZED {
 		t.Fatalf("node B right after the revocation: %v, want unauthorized", err)
+	}
+}
+
+// TestTokensSignInToTheConsole signs in to the console with a read token:
+// its pages open, a form that changes something answers 403 naming the
+// scope, and a revocation signs it out at once.
+func TestTokensSignInToTheConsole(t *testing.T) {
+	s := startLive(t, liveConfig(t))
+	ctx := context.Background()
+	admin := inlethttp.NewClient(s.url, s.token)
+	tok, err := admin.CreateToken(ctx, inlethttp.CreateTokenRequest{Name: "viewer", Scope: inlet.ScopeRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConsoleClient(t, s)
+	resp, _ := c.do("POST", "/console/signin", url.Values{"token": {tok.Secret}, "next": {"/console/sources"}}, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/sources" {
+		t.Fatalf("sign in with a read token: %s to %q", resp.Status, resp.Header.Get("Location"))
+	}
+	if resp, _ := c.do("GET", "/console/sources", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the sources page with a read token: %s", resp.Status)
+	}
+	resp, body := c.do("POST", "/console/sources", url.Values{"csrf": {c.csrf()}, "id": {"shop"}, "name": {"Shop"}}, nil)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "write scope") {
+		t.Fatalf("creating a source with a read token: %s %.300s", resp.Status, body)
+	}
+	if _, err := admin.FindSource(ctx, "shop"); inlet.ErrorCode(err) != inlet.ENOTFOUND {
+		t.Fatalf("the refused form created the source: %v", err)
+	}
+	if _, err := admin.RevokeToken(ctx, "viewer"); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := c.do("GET", "/console/sources", nil, nil); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/console/signin") {
+		t.Fatalf("the sources page after the revocation: %s to %q", resp.Status, resp.Header.Get("Location"))
 	}
 }

@@ -49,8 +49,12 @@ type Config struct {
 	Rejections inlet.RejectionStore
 	// Overview, when set, draws the overview charts.
 	Overview inlet.OverviewStore
-	// AdminToken is what signs a person in.
+	// AdminToken signs a person in with the admin scope.
 	AdminToken string
+	// Tokens, when set, holds the API tokens that also sign a person in,
+	// each with its scope: a page or form its scope does not allow
+	// answers 403.
+	Tokens inlet.TokenStore
 	// SessionFile, when set, keeps the sessions across restarts.
 	SessionFile string
 	// MaxSessions bounds the signed-in browsers (100); beyond, the oldest
@@ -111,27 +115,27 @@ func New(cfg Config) *Console {
 	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", cacheFor(time.Hour, http.FileServerFS(static))))
 	c.mux.HandleFunc("GET /console/signin", c.handleSignInPage)
 	c.mux.HandleFunc("POST /console/signin", c.handleSignIn)
-	c.mux.Handle("POST /console/signout", c.post(c.handleSignOut))
+	c.mux.Handle("POST /console/signout", c.post(inlet.ScopeRead, c.handleSignOut))
 
-	c.mux.Handle("GET /console/{$}", c.page(c.handleOverview))
-	c.mux.Handle("GET /console/sources", c.page(c.handleSources))
-	c.mux.Handle("GET /console/sources/new", c.page(c.handleNewSource))
-	c.mux.Handle("POST /console/sources", c.post(c.handleCreateSource))
-	c.mux.Handle("GET /console/sources/{id}", c.page(c.handleSource))
-	c.mux.Handle("POST /console/sources/{id}", c.post(c.handleUpdateSource))
-	c.mux.Handle("POST /console/sources/{id}/enabled", c.post(c.handleSetEnabled))
-	c.mux.Handle("GET /console/live", c.page(c.handleLive))
-	c.mux.Handle("GET /console/events", c.page(c.handleEvents))
-	c.mux.Handle("GET /console/events/{id}", c.page(c.handleEvent))
-	c.mux.Handle("POST /console/events/{id}/deliveries/{destination}/{action}", c.post(c.handleEventDelivery))
-	c.mux.Handle("GET /console/sessions/{id}", c.page(c.handleSession))
-	c.mux.Handle("GET /console/profiles/{id}", c.page(c.handleProfile))
-	c.mux.Handle("GET /console/rejections", c.page(c.handleRejections))
-	c.mux.Handle("GET /console/catalog", c.page(c.handleCatalog))
-	c.mux.Handle("GET /console/destinations", c.page(c.handleDestinations))
-	c.mux.Handle("GET /console/destinations/{id}", c.page(c.handleDestination))
-	c.mux.Handle("POST /console/destinations/{id}", c.post(c.handleUpdateDestination))
-	c.mux.Handle("POST /console/destinations/{id}/{action}", c.post(c.handleDestinationAction))
+	c.mux.Handle("GET /console/{$}", c.page(inlet.ScopeRead, c.handleOverview))
+	c.mux.Handle("GET /console/sources", c.page(inlet.ScopeRead, c.handleSources))
+	c.mux.Handle("GET /console/sources/new", c.page(inlet.ScopeRead, c.handleNewSource))
+	c.mux.Handle("POST /console/sources", c.post(inlet.ScopeWrite, c.handleCreateSource))
+	c.mux.Handle("GET /console/sources/{id}", c.page(inlet.ScopeRead, c.handleSource))
+	c.mux.Handle("POST /console/sources/{id}", c.post(inlet.ScopeWrite, c.handleUpdateSource))
+	c.mux.Handle("POST /console/sources/{id}/enabled", c.post(inlet.ScopeWrite, c.handleSetEnabled))
+	c.mux.Handle("GET /console/live", c.page(inlet.ScopeRead, c.handleLive))
+	c.mux.Handle("GET /console/events", c.page(inlet.ScopeRead, c.handleEvents))
+	c.mux.Handle("GET /console/events/{id}", c.page(inlet.ScopeRead, c.handleEvent))
+	c.mux.Handle("POST /console/events/{id}/deliveries/{destination}/{action}", c.post(inlet.ScopeWrite, c.handleEventDelivery))
+	c.mux.Handle("GET /console/sessions/{id}", c.page(inlet.ScopeRead, c.handleSession))
+	c.mux.Handle("GET /console/profiles/{id}", c.page(inlet.ScopeRead, c.handleProfile))
+	c.mux.Handle("GET /console/rejections", c.page(inlet.ScopeRead, c.handleRejections))
+	c.mux.Handle("GET /console/catalog", c.page(inlet.ScopeRead, c.handleCatalog))
+	c.mux.Handle("GET /console/destinations", c.page(inlet.ScopeRead, c.handleDestinations))
+	c.mux.Handle("GET /console/destinations/{id}", c.page(inlet.ScopeRead, c.handleDestination))
+	c.mux.Handle("POST /console/destinations/{id}", c.post(inlet.ScopeWrite, c.handleUpdateDestination))
+	c.mux.Handle("POST /console/destinations/{id}/{action}", c.post(inlet.ScopeWrite, c.handleDestinationAction))
 	c.mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, nil, http.StatusNotFound, "There is no console page at "+r.URL.Path+".")
 	})
@@ -151,7 +155,47 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Authenticated reports whether r carries a signed-in session; the live
 // stream accepts it beside the admin token.
 func (c *Console) Authenticated(r *http.Request) bool {
-	return c.session(r) != nil
+	sess := c.session(r)
+	if sess == nil {
+		return false
+	}
+	_, ok := c.sessionScope(r, sess)
+	return ok
+}
+
+// sessionScope returns the scope of a session's token, read from the store
+// on every request so that a revoked or expired token signs out at once;
+// false when the token is no longer usable.
+func (c *Console) sessionScope(r *http.Request, sess *session) (string, bool) {
+	if sess.TokenID == "" {
+		return inlet.ScopeAdmin, true // signed in with the admin token
+	}
+	if c.cfg.Tokens == nil {
+		return "", false
+	}
+	tok, err := c.cfg.Tokens.FindToken(r.Context(), sess.TokenID)
+	if err != nil || !tok.Usable(c.now()) {
+		return "", false
+	}
+	return tok.Scope, true
+}
+
+// allowed checks that the session's token has scope; it answers the
+// request itself (to the sign-in page, or 403) and returns false when not.
+func (c *Console) allowed(w http.ResponseWriter, r *http.Request, sess *session, scope string) bool {
+	have, ok := c.sessionScope(r, sess)
+	if !ok {
+		if ck, err := r.Cookie(CookieName); err == nil {
+			c.sessions.end(ck.Value)
+		}
+		http.Redirect(w, r, "/console/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return false
+	}
+	if !inlet.ScopeAllows(have, scope) {
+		c.renderError(w, r, sess, http.StatusForbidden, fmt.Sprintf("This needs the %s scope; you signed in with a token of the %s scope.", scope, have))
+		return false
+	}
+	return true
 }
 
 func (c *Console) session(r *http.Request) *session {
@@ -173,7 +217,7 @@ func cacheFor(d time.Duration, h http.Handler) http.Handler {
 type pageFunc func(w http.ResponseWriter, r *http.Request, sess *session)
 
 // page sends people who are not signed in to the sign-in page, then back.
-func (c *Console) page(h pageFunc) http.Handler {
+func (c *Console) page(scope string, h pageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess := c.session(r)
 		if sess == nil {
@@ -181,13 +225,16 @@ func (c *Console) page(h pageFunc) http.Handler {
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
+		if !c.allowed(w, r, sess, scope) {
+			return
+		}
 		h(w, r, sess)
 	})
 }
 
-// post guards a form handler: a signed-in session, a same-origin request
-// and the session's CSRF token.
-func (c *Console) post(h pageFunc) http.Handler {
+// post guards a form handler: a signed-in session whose token has scope,
+// a same-origin request and the session's CSRF token.
+func (c *Console) post(scope string, h pageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess := c.session(r)
 		if sess == nil {
@@ -197,6 +244,9 @@ func (c *Console) post(h pageFunc) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 		if !sameOrigin(r) || !sess.validCSRF(r.PostFormValue("csrf")) {
 			c.renderError(w, r, sess, http.StatusForbidden, "This form is stale or came from another site. Reload the page and try again.")
+			return
+		}
+		if !c.allowed(w, r, sess, scope) {
 			return
 		}
 		h(w, r, sess)
@@ -243,19 +293,36 @@ func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	got := sha256.Sum256([]byte(r.PostFormValue("token")))
-	if !sameOrigin(r) || subtle.ConstantTimeCompare(got[:], c.tokenHash[:]) != 1 {
+	tokenID, ok := c.signInToken(r, got)
+	if !sameOrigin(r) || !ok {
 		c.cfg.Logger.Info("console sign-in with a wrong token", "client", addr)
 		c.signins.failed(addr)
 		c.render(w, r, nil, http.StatusUnauthorized, "signin", "Sign in", map[string]any{"Next": next, "Error": "That is not the admin token. It is in the data directory's admin-token file, or in --admin-token / INLET_ADMIN_TOKEN."})
 		return
 	}
 	c.signins.succeeded(addr)
-	id, _ := c.sessions.create()
+	id, _ := c.sessions.create(tokenID)
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: c.secureCookie(r), MaxAge: int(c.cfg.SessionTTL / time.Second),
 	})
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// signInToken tells whether hash is the SHA-256 of the admin token (an
+// empty id) or of a usable API token (its id).
+func (c *Console) signInToken(r *http.Request, hash [32]byte) (string, bool) {
+	if subtle.ConstantTimeCompare(hash[:], c.tokenHash[:]) == 1 {
+		return "", true
+	}
+	if c.cfg.Tokens == nil {
+		return "", false
+	}
+	tok, err := c.cfg.Tokens.FindTokenByHash(r.Context(), hash)
+	if err != nil || !tok.Usable(c.now()) {
+		return "", false
+	}
+	return tok.ID, true
 }
 
 func (c *Console) handleSignOut(w http.ResponseWriter, r *http.Request, _ *session) {

@@ -18,6 +18,9 @@ import (
 type session struct {
 	CSRF    string    `json:"csrf"`
 	Expires time.Time `json:"expires"`
+	// TokenID is the API token the session signed in with; empty for the
+	// admin token.
+	TokenID string `json:"token_id,omitempty"`
 }
 
 // sessions is the bounded set of signed-in browsers. With a file, it is
@@ -60,9 +63,9 @@ func randomHex(n int) string {
 
 // create starts a session and returns its cookie value and the session.
 // Beyond max sessions, the one closest to expiry is ended.
-func (s *sessions) create() (string, *session) {
+func (s *sessions) create(tokenID string) (string, *session) {
 	id := randomHex(32)
-	sess := &session{CSRF: randomHex(32), Expires: s.now().Add(s.ttl)}
+	sess := &session{CSRF: randomHex(32), Expires: s.now().Add(s.ttl), TokenID: tokenID}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expire()
