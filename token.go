@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -28,9 +29,12 @@ func ScopeAllows(have, need string) bool {
 // Token is an API token as stored: its secret is never kept, only its
 // SHA-256.
 type Token struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Scope      string     `json:"scope"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Scope string `json:"scope"`
+	// Sources, when not empty, binds the token to these sources: it sees
+	// and changes only them and their events.
+	Sources    []string   `json:"sources,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
@@ -46,6 +50,13 @@ func (t *Token) Validate() error {
 		return Errorf(EINVALID, "a token needs a name of 1 to 100 characters without spaces or '/'")
 	case t.Scope != ScopeRead && t.Scope != ScopeWrite && t.Scope != ScopeAdmin:
 		return Errorf(EINVALID, "scope %q is unknown; use read, write or admin", t.Scope)
+	case t.Scope == ScopeAdmin && len(t.Sources) > 0:
+		return Errorf(EINVALID, "an admin token cannot be bound to sources: it manages tokens")
+	}
+	for _, id := range t.Sources {
+		if id == "" || len(id) > 200 {
+			return Errorf(EINVALID, "a token's source needs an id of 1 to 200 characters")
+		}
 	}
 	return nil
 }
@@ -54,6 +65,12 @@ func (t *Token) Validate() error {
 // not expired.
 func (t *Token) Usable(now time.Time) bool {
 	return t.RevokedAt == nil && (t.ExpiresAt == nil || now.Before(*t.ExpiresAt))
+}
+
+// Allows reports whether the token may see the source of the given id:
+// any source for a token bound to none.
+func (t *Token) Allows(sourceID string) bool {
+	return len(t.Sources) == 0 || slices.Contains(t.Sources, sourceID)
 }
 
 // NewTokenSecret returns a new random token secret and its SHA-256.

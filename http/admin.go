@@ -92,10 +92,14 @@ func (s *Server) handleListSources(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
-	for i, src := range sources {
-		sources[i] = src.Masked()
+	tok := requestToken(r.Context())
+	shown := sources[:0]
+	for _, src := range sources {
+		if tok == nil || tok.Allows(src.ID) {
+			shown = append(shown, src.Masked())
+		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": sources})
+	writeJSON(w, http.StatusOK, map[string]any{"items": shown})
 }
 
 func (s *Server) handleGetSource(w http.ResponseWriter, r *http.Request) {

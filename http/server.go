@@ -141,7 +141,7 @@ func NewServer(cfg Config) *Server {
 		h := rt.handler
 		s.scopes[rt.pattern] = rt.scope
 		if rt.scope != ScopePublic {
-			h = s.authorize(rt.scope, h)
+			h = s.authorize(rt.pattern, rt.scope, h)
 		}
 		s.mux.Handle(rt.pattern, s.observed(rt.class, h))
 	}

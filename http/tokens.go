@@ -40,7 +40,7 @@ func (s *Server) tokenRoutes() []route {
 // authorize guards h with a bearer token that has scope: the admin token,
 // or a token of the token store, read from the store on every call so
 // that a revocation on one node holds at once on every node.
-func (s *Server) authorize(scope string, h http.Handler) http.Handler {
+func (s *Server) authorize(pattern, scope string, h http.Handler) http.Handler {
 	_, sessionOK := h.(consoleSessionOK)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		const prefix = "Bearer "
@@ -79,8 +79,102 @@ func (s *Server) authorize(scope string, h http.Handler) http.Handler {
 			Error(w, r, inlet.Reasonf(inlet.EFORBIDDEN, "forbidden", "%s %s needs the %s scope; the token %q has the %s scope", r.Method, r.URL.Path, scope, tok.Name, tok.Scope), nil)
 			return
 		}
+		if len(tok.Sources) > 0 {
+			if !s.withinSources(w, r, pattern, tok) {
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok))
+		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// tokenKey is the request context's key of a token bound to sources.
+type tokenKey struct{}
+
+// requestToken returns the token bound to sources that a request carries,
+// or nil for a token that sees every source.
+func requestToken(ctx context.Context) *inlet.Token {
+	tok, _ := ctx.Value(tokenKey{}).(*inlet.Token)
+	return tok
+}
+
+// sourceOf says, for each route a token bound to sources may call, which
+// source a request is about. A route not here is refused to such a token.
+// An id found and outside the token's sources is answered as not found,
+// as if it did not exist. A query's source, when absent, is the token's
+// one source.
+var sourceOf = map[string]func(s *Server, r *http.Request) (string, error){
+	"GET /api/v1/sources":                        func(*Server, *http.Request) (string, error) { return "", nil }, // filtered by the handler
+	"GET /api/v1/sources/{id}":                   pathSource("id"),
+	"PATCH /api/v1/sources/{id}":                 pathSource("id"),
+	"DELETE /api/v1/sources/{id}":                pathSource("id"),
+	"POST /api/v1/sources/{id}/try":              pathSource("id"),
+	"GET /api/v1/events":                         querySource,
+	"GET /api/v1/events/stream":                  querySource,
+	"GET /api/v1/events/export":                  querySource,
+	"GET /api/v1/catalog":                        querySource,
+	"GET /api/v1/rejections":                     querySource,
+	"GET /api/v1/rejections/counts":              querySource,
+	"GET /api/v1/catalog/{source}/{type}":        pathSource("source"),
+	"GET /api/v1/catalog/{source}/{type}/schema": pathSource("source"),
+	"GET /api/v1/events/{id}":                    eventSource,
+	"GET /api/v1/events/{id}/deliveries":         eventSource,
+}
+
+func pathSource(name string) func(*Server, *http.Request) (string, error) {
+	return func(_ *Server, r *http.Request) (string, error) { return r.PathValue(name), nil }
+}
+
+// querySource is the ?source= of a request; withinSources sets it for a
+// token of one source, and a token of several must give it.
+func querySource(_ *Server, r *http.Request) (string, error) {
+	return r.URL.Query().Get("source"), nil
+}
+
+func eventSource(s *Server, r *http.Request) (string, error) {
+	e, err := s.cfg.Store.FindEvent(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return "", err
+	}
+	return e.SourceID, nil
+}
+
+// withinSources lets a token bound to sources call only what belongs to
+// them; it answers the request itself and returns false when not.
+func (s *Server) withinSources(w http.ResponseWriter, r *http.Request, pattern string, tok *inlet.Token) bool {
+	find, ok := sourceOf[pattern]
+	if !ok {
+		Error(w, r, inlet.Reasonf(inlet.EFORBIDDEN, "forbidden", "%s %s needs a token that is not bound to sources; the token %q is bound to %s", r.Method, r.URL.Path, tok.Name, strings.Join(tok.Sources, ", ")), nil)
+		return false
+	}
+	if pattern == "GET /api/v1/sources" {
+		return true
+	}
+	id, err := find(s, r)
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return false
+	}
+	if id == "" && !strings.Contains(pattern, "{") { // a query without ?source=
+		if len(tok.Sources) > 1 {
+			Error(w, r, inlet.Reasonf(inlet.EINVALID, "source_required", "the token %q is bound to several sources: give ?source= one of %s", tok.Name, strings.Join(tok.Sources, ", ")), nil)
+			return false
+		}
+		q := r.URL.Query()
+		q.Set("source", tok.Sources[0])
+		r.URL.RawQuery = q.Encode()
+		return true
+	}
+	if !tok.Allows(id) {
+		kind := "source"
+		if strings.HasPrefix(pattern, "GET /api/v1/events/{id}") {
+			kind, id = "event", r.PathValue("id")
+		}
+		Error(w, r, inlet.Errorf(inlet.ENOTFOUND, "%s %q not found", kind, id), nil)
+		return false
+	}
+	return true
 }
 
 // touch records, off the request's path and at most once a touchEvery per
@@ -107,6 +201,8 @@ func (s *Server) touch(tok *inlet.Token) {
 type CreateTokenRequest struct {
 	Name  string `json:"name"`
 	Scope string `json:"scope"`
+	// Sources, when given, binds the token to these sources.
+	Sources []string `json:"sources,omitempty"`
 	// Expires is a duration from now: "90d", "12h"; empty: never.
 	Expires string `json:"expires,omitempty"`
 }
@@ -149,7 +245,7 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	secret, hash := inlet.NewTokenSecret()
-	tok := &inlet.Token{ID: inlet.NewID(), Name: req.Name, Scope: req.Scope, Hash: hash}
+	tok := &inlet.Token{ID: inlet.NewID(), Name: req.Name, Scope: req.Scope, Sources: req.Sources, Hash: hash}
 	if req.Expires != "" {
 		d, err := ParseExpiry(req.Expires)
 		if err != nil {

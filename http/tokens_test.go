@@ -149,3 +149,63 @@ func TestTokens(t *testing.T) {
 		assertError(t, s.admin("DELETE", "/api/v1/tokens/nobody", ""), http.StatusNotFound, "not_found")
 	})
 }
+
+func TestTokensBoundToSources(t *testing.T) {
+	s := newTestServer(t, serverOptions{})
+	for _, id := range []string{"shop", "crm"} {
+		s.adminOK("POST", "/api/v1/sources", `{"id": "`+id+`", "name": "`+id+`", "type": "webhook"}`, http.StatusCreated, nil)
+		if resp := s.do("POST", "/collect/order/"+id, strings.NewReader(`{"n": 1}`), "Content-Type", "application/json"); resp.Status != http.StatusOK {
+			t.Fatalf("collect to %s: %d %s", id, resp.Status, resp.Body)
+		}
+	}
+	var created struct{ Token string }
+	s.adminOK("POST", "/api/v1/tokens", `{"name": "shop-team", "scope": "write", "sources": ["shop"]}`, http.StatusCreated, &created)
+	auth := []string{"Authorization", "Bearer " + created.Token}
+	var crmEvent string
+	{
+		var page struct{ Items []struct{ ID string } }
+		s.adminOK("GET", "/api/v1/events?source=crm", "", http.StatusOK, &page)
+		if len(page.Items) != 1 {
+			t.Fatalf("crm events: %+v", page)
+		}
+		crmEvent = page.Items[0].ID
+	}
+
+	t.Run("it lists only its sources and their events", func(t *testing.T) {
+		resp := s.do("GET", "/api/v1/sources", nil, auth...)
+		if resp.Status != http.StatusOK || !strings.Contains(string(resp.Body), `"shop"`) || strings.Contains(string(resp.Body), `"crm"`) {
+			t.Fatalf("GET sources = %d %s", resp.Status, resp.Body)
+		}
+		resp = s.do("GET", "/api/v1/events", nil, auth...)
+		if resp.Status != http.StatusOK || !strings.Contains(string(resp.Body), `"shop"`) || strings.Contains(string(resp.Body), `"crm"`) {
+			t.Fatalf("GET events = %d %s", resp.Status, resp.Body)
+		}
+	})
+
+	t.Run("what belongs to another source is not found, whether it exists or not", func(t *testing.T) {
+		for _, path := range []string{"/api/v1/sources/crm", "/api/v1/sources/nobody", "/api/v1/events/" + crmEvent, "/api/v1/events?source=crm"} {
+			assertError(t, s.do("GET", path, nil, auth...), http.StatusNotFound, "not_found")
+		}
+		assertError(t, s.do("DELETE", "/api/v1/sources/crm", nil, auth...), http.StatusNotFound, "not_found")
+		s.adminOK("GET", "/api/v1/sources/crm", "", http.StatusOK, nil)
+	})
+
+	t.Run("it changes its own source", func(t *testing.T) {
+		resp := s.do("PATCH", "/api/v1/sources/shop", strings.NewReader(`{"enabled": false}`), append(auth, "Content-Type", "application/json")...)
+		if resp.Status != http.StatusOK {
+			t.Fatalf("PATCH its source = %d %s", resp.Status, resp.Body)
+		}
+	})
+
+	t.Run("what spans every source is refused, naming why", func(t *testing.T) {
+		resp := s.do("GET", "/api/v1/destinations", nil, auth...)
+		assertError(t, resp, http.StatusForbidden, "forbidden")
+		if !strings.Contains(string(resp.Body), "bound to shop") {
+			t.Fatalf("refusal = %s", resp.Body)
+		}
+	})
+
+	t.Run("an admin token cannot be bound to sources", func(t *testing.T) {
+		assertError(t, s.admin("POST", "/api/v1/tokens", `{"name": "x", "scope": "admin", "sources": ["shop"]}`), http.StatusBadRequest, "invalid")
+	})
+}

@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,7 +15,7 @@ import (
 
 var _ inlet.TokenStore = (*DB)(nil)
 
-const selectToken = `SELECT id, name, scope, hash, created_at, expires_at, last_used_at, revoked_at FROM tokens`
+const selectToken = `SELECT id, name, scope, sources, hash, created_at, expires_at, last_used_at, revoked_at FROM tokens`
 
 // CreateToken implements inlet.TokenStore.
 func (db *DB) CreateToken(ctx context.Context, t *inlet.Token) error {
@@ -21,8 +23,8 @@ func (db *DB) CreateToken(ctx context.Context, t *inlet.Token) error {
 		return err
 	}
 	t.CreatedAt = db.now().UTC().Truncate(time.Microsecond)
-	_, err := db.pool.Exec(ctx, `INSERT INTO tokens (id, name, scope, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		t.ID, t.Name, t.Scope, t.Hash[:], t.CreatedAt, t.ExpiresAt)
+	_, err := db.pool.Exec(ctx, `INSERT INTO tokens (id, name, scope, sources, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		t.ID, t.Name, t.Scope, sourcesJSON(t.Sources), t.Hash[:], t.CreatedAt, t.ExpiresAt)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		return inlet.Errorf(inlet.ECONFLICT, "a token named %q exists already", t.Name)
@@ -84,16 +86,20 @@ func (db *DB) queryTokens(ctx context.Context, query string, args ...any) ([]*in
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*inlet.Token, error) {
 		var (
-			t    inlet.Token
-			hash []byte
+			t       inlet.Token
+			hash    []byte
+			sources string
 		)
-		if err := row.Scan(&t.ID, &t.Name, &t.Scope, &hash, &t.CreatedAt, &t.ExpiresAt, &t.LastUsedAt, &t.RevokedAt); err != nil {
+		if err := row.Scan(&t.ID, &t.Name, &t.Scope, &sources, &hash, &t.CreatedAt, &t.ExpiresAt, &t.LastUsedAt, &t.RevokedAt); err != nil {
 			return nil, err
 		}
 		if len(hash) != len(t.Hash) {
 			return nil, errors.New("postgres: a token hash of the wrong length")
 		}
 		copy(t.Hash[:], hash)
+		if err := json.Unmarshal([]byte(sources), &t.Sources); err != nil {
+			return nil, fmt.Errorf("postgres: a token's sources: %w", err)
+		}
 		t.CreatedAt = t.CreatedAt.UTC()
 		for _, p := range []*time.Time{t.ExpiresAt, t.LastUsedAt, t.RevokedAt} {
 			if p != nil {
@@ -103,4 +109,13 @@ func (db *DB) queryTokens(ctx context.Context, query string, args ...any) ([]*in
 		return &t, nil
 	})
 	return out, storeError(err)
+}
+
+// sourcesJSON encodes a token's sources as stored: a JSON array, [] for none.
+func sourcesJSON(ids []string) string {
+	if len(ids) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(ids)
+	return string(b)
 }

@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"inlet"
@@ -11,7 +13,7 @@ import (
 
 var _ inlet.TokenStore = (*DB)(nil)
 
-const selectToken = `SELECT id, name, scope, hash, created_at, expires_at, last_used_at, revoked_at FROM tokens`
+const selectToken = `SELECT id, name, scope, sources, hash, created_at, expires_at, last_used_at, revoked_at FROM tokens`
 
 // CreateToken implements inlet.TokenStore.
 func (db *DB) CreateToken(ctx context.Context, t *inlet.Token) error {
@@ -20,8 +22,8 @@ func (db *DB) CreateToken(ctx context.Context, t *inlet.Token) error {
 	}
 	t.CreatedAt = db.now().UTC()
 	err := db.configTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, name, scope, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			t.ID, t.Name, t.Scope, t.Hash[:], t.CreatedAt.UnixNano(), nanosOrNil(t.ExpiresAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, name, scope, sources, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Name, t.Scope, sourcesJSON(t.Sources), t.Hash[:], t.CreatedAt.UnixNano(), nanosOrNil(t.ExpiresAt))
 		return err
 	})
 	if isUnique(err) {
@@ -93,17 +95,20 @@ func (db *DB) queryTokens(ctx context.Context, query string, args ...any) ([]*in
 	for rows.Next() {
 		var (
 			t                          inlet.Token
-			hash                       []byte
+			hash, sources              []byte
 			created                    int64
 			expires, lastUsed, revoked sql.NullInt64
 		)
-		if err := rows.Scan(&t.ID, &t.Name, &t.Scope, &hash, &created, &expires, &lastUsed, &revoked); err != nil {
+		if err := rows.Scan(&t.ID, &t.Name, &t.Scope, &sources, &hash, &created, &expires, &lastUsed, &revoked); err != nil {
 			return nil, storeError(err)
 		}
 		if len(hash) != len(t.Hash) {
 			return nil, errors.New("sqlite: a token hash of the wrong length")
 		}
 		copy(t.Hash[:], hash)
+		if err := json.Unmarshal(sources, &t.Sources); err != nil {
+			return nil, fmt.Errorf("sqlite: a token's sources: %w", err)
+		}
 		t.CreatedAt = time.Unix(0, created).UTC()
 		t.ExpiresAt, t.LastUsedAt, t.RevokedAt = nanoTime(expires), nanoTime(lastUsed), nanoTime(revoked)
 		out = append(out, &t)
@@ -117,4 +122,13 @@ func nanoTime(n sql.NullInt64) *time.Time {
 	}
 	t := time.Unix(0, n.Int64).UTC()
 	return &t
+}
+
+// sourcesJSON encodes a token's sources as stored: a JSON array, [] for none.
+func sourcesJSON(ids []string) string {
+	if len(ids) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(ids)
+	return string(b)
 }

@@ -22,6 +22,7 @@ func RunTokens(t *testing.T, open func(t *testing.T) inlet.Store) {
 		{"a revoked token stays listed with the first revocation time", testTokenRevoke},
 		{"revoking or finding an unknown token is not found", testTokenNotFound},
 		{"a touched token records when it was last used", testTokenTouch},
+		{"a token bound to sources keeps them, and none means every source", testTokenSources},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,6 +81,7 @@ func testTokenInvalid(t *testing.T, s inlet.TokenStore) {
 	for _, tok := range []*inlet.Token{
 		{ID: inlet.NewID(), Name: "", Scope: inlet.ScopeRead},
 		{ID: inlet.NewID(), Name: "x", Scope: "root"},
+		{ID: inlet.NewID(), Name: "y", Scope: inlet.ScopeAdmin, Sources: []string{"shop"}},
 	} {
 		if err := s.CreateToken(context.Background(), tok); inlet.ErrorCode(err) != inlet.EINVALID {
 			t.Errorf("CreateToken(%+v) = %v, want invalid", tok, err)
@@ -130,5 +132,25 @@ func testTokenTouch(t *testing.T, s inlet.TokenStore) {
 	got, err := s.FindToken(ctx, tok.ID)
 	if err != nil || got.LastUsedAt == nil || !got.LastUsedAt.Equal(at) {
 		t.Fatalf("FindToken after TouchToken = %+v, %v", got, err)
+	}
+}
+
+func testTokenSources(t *testing.T, s inlet.TokenStore) {
+	ctx := context.Background()
+	_, hash := inlet.NewTokenSecret()
+	if err := s.CreateToken(ctx, &inlet.Token{ID: inlet.NewID(), Name: "shop-team", Scope: inlet.ScopeWrite, Sources: []string{"shop", "billing"}, Hash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	newToken(t, s, "everything", inlet.ScopeRead)
+	got, err := s.FindTokenByHash(ctx, hash)
+	if err != nil || len(got.Sources) != 2 || got.Sources[0] != "shop" || got.Sources[1] != "billing" {
+		t.Fatalf("FindTokenByHash = %+v, %v; want the sources shop and billing", got, err)
+	}
+	if !got.Allows("shop") || got.Allows("crm") {
+		t.Errorf("a token bound to shop and billing: Allows(shop) = %v, Allows(crm) = %v", got.Allows("shop"), got.Allows("crm"))
+	}
+	all, err := s.FindToken(ctx, "everything")
+	if err != nil || len(all.Sources) != 0 || !all.Allows("crm") {
+		t.Fatalf("an unbound token = %+v, %v; want every source", all, err)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,17 +27,20 @@ func tokensCommand(env cliEnv) *cobra.Command {
 func tokensCreateCommand(env cliEnv) *cobra.Command {
 	var req inlethttp.CreateTokenRequest
 	cmd := &cobra.Command{
-		Use:   "create --name NAME --scope read|write|admin [--expires 90d]",
+		Use:   "create --name NAME --scope read|write|admin [--source ID ...] [--expires 90d]",
 		Short: "Create an API token; its secret is printed this once only",
 		Long: `Create an API token. A read token reads events, sessions, profiles,
 deliveries, the catalog, stats and exports; a write token also changes sources
 and destinations, retries, replays, discards, imports and erases; an admin token
-does everything, tokens included. Only the token's SHA-256 is kept: copy it now.`,
-		Example: "  inlet tokens create --name ci-reader --scope read --expires 90d",
+does everything, tokens included. A read or write token given --source sees and
+changes only those sources and their events. Only the token's SHA-256 is kept:
+copy it now.`,
+		Example: "  inlet tokens create --name ci-reader --scope read --expires 90d\n  inlet tokens create --name shop-team --scope write --source shop",
 		Args:    noArgs,
 	}
 	cmd.Flags().StringVar(&req.Name, "name", "", "name of the token (required)")
 	cmd.Flags().StringVar(&req.Scope, "scope", "", "read, write or admin (required)")
+	cmd.Flags().StringArrayVar(&req.Sources, "source", nil, "bind the token to this source (repeatable; default: every source)")
 	cmd.Flags().StringVar(&req.Expires, "expires", "", "lifetime such as 90d or 12h (default: never expires)")
 	cmd.RegisterFlagCompletionFunc("scope", cobra.FixedCompletions([]string{inlet.ScopeRead, inlet.ScopeWrite, inlet.ScopeAdmin}, cobra.ShellCompDirectiveNoFileComp))
 	return env.adminCommand(cmd, func(ctx context.Context, a adminCall, _ []string) error {
@@ -104,9 +108,13 @@ func (p printer) tokens(list ...*inlet.Token) error {
 		case t.ExpiresAt != nil && !t.Usable(time.Now()):
 			state = "expired"
 		}
-		rows = append(rows, []string{t.Name, t.Scope, state, tokenTime(t.ExpiresAt), tokenTime(t.LastUsedAt), t.ID})
+		sources := "*"
+		if len(t.Sources) > 0 {
+			sources = strings.Join(t.Sources, ",")
+		}
+		rows = append(rows, []string{t.Name, t.Scope, sources, state, tokenTime(t.ExpiresAt), tokenTime(t.LastUsedAt), t.ID})
 	}
-	return p.table([]string{"NAME", "SCOPE", "STATE", "EXPIRES", "LAST USED", "ID"}, rows...)
+	return p.table([]string{"NAME", "SCOPE", "SOURCES", "STATE", "EXPIRES", "LAST USED", "ID"}, rows...)
 }
 
 func tokenTime(t *time.Time) string {

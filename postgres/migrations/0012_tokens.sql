@@ -4,6 +4,7 @@ CREATE TABLE tokens (
 	id           TEXT PRIMARY KEY,
 	name         TEXT NOT NULL UNIQUE,
 	scope        TEXT NOT NULL,
+	sources      TEXT NOT NULL DEFAULT '[]', -- a JSON array of source ids; empty: every source
 	hash         BYTEA NOT NULL UNIQUE,
 	created_at   TIMESTAMPTZ NOT NULL,
 	expires_at   TIMESTAMPTZ,

@@ -4,6 +4,7 @@ CREATE TABLE tokens (
 	id           TEXT PRIMARY KEY,
 	name         TEXT NOT NULL UNIQUE,
 	scope        TEXT NOT NULL,
+	sources      TEXT NOT NULL DEFAULT '[]', -- a JSON array of source ids; empty: every source
 	hash         BLOB NOT NULL UNIQUE,
 	created_at   INTEGER NOT NULL,
 	expires_at   INTEGER,
