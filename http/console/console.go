@@ -174,7 +174,7 @@ func (c *Console) sessionScope(r *http.Request, sess *session) (string, bool) {
 		return "", false
 	}
 	tok, err := c.cfg.Tokens.FindToken(r.Context(), sess.TokenID)
-	if err != nil || !tok.Usable(c.now()) {
+	if err != nil || !tok.Usable(c.now()) || len(tok.Sources) > 0 {
 		return "", false
 	}
 	return tok.Scope, true
@@ -293,7 +293,11 @@ func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	got := sha256.Sum256([]byte(r.PostFormValue("token")))
-	tokenID, ok := c.signInToken(r, got)
+	tokenID, ok, bound := c.signInToken(r, got)
+	if sameOrigin(r) && bound {
+		c.render(w, r, nil, http.StatusForbidden, "signin", "Sign in", map[string]any{"Next": next, "Error": "A token bound to some sources cannot sign in to the console yet: use one of the read, write or admin scope for every source."})
+		return
+	}
 	if !sameOrigin(r) || !ok {
 		c.cfg.Logger.Info("console sign-in with a wrong token", "client", addr)
 		c.signins.failed(addr)
@@ -310,19 +314,24 @@ func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
 }
 
 // signInToken tells whether hash is the SHA-256 of the admin token (an
-// empty id) or of a usable API token (its id).
-func (c *Console) signInToken(r *http.Request, hash [32]byte) (string, bool) {
+// empty id) or of a usable API token (its id). A token bound to sources
+// is refused (bound): the console's pages read the store for every
+// source.
+func (c *Console) signInToken(r *http.Request, hash [32]byte) (id string, ok, bound bool) {
 	if subtle.ConstantTimeCompare(hash[:], c.tokenHash[:]) == 1 {
-		return "", true
+		return "", true, false
 	}
 	if c.cfg.Tokens == nil {
-		return "", false
+		return "", false, false
 	}
 	tok, err := c.cfg.Tokens.FindTokenByHash(r.Context(), hash)
 	if err != nil || !tok.Usable(c.now()) {
-		return "", false
+		return "", false, false
 	}
-	return tok.ID, true
+	if len(tok.Sources) > 0 {
+		return "", false, true
+	}
+	return tok.ID, true, false
 }
 
 func (c *Console) handleSignOut(w http.ResponseWriter, r *http.Request, _ *session) {
