@@ -22,9 +22,10 @@ const (
 // ScopeAllows reports whether a token of scope have may make a call that
 // needs scope need.
 func ScopeAllows(have, need string) bool {
-	rank := map[string]int{ScopeRead: 1, ScopeWrite: 2, ScopeAdmin: 3}
-	return rank[have] > 0 && rank[have] >= rank[need]
+	return scopeRank[have] > 0 && scopeRank[have] >= scopeRank[need]
 }
+
+var scopeRank = map[string]int{ScopeRead: 1, ScopeWrite: 2, ScopeAdmin: 3}
 
 // Token is an API token as stored: its secret is never kept, only its
 // SHA-256.

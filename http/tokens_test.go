@@ -54,6 +54,13 @@ func TestEveryRouteHasAScope(t *testing.T) {
 				t.Errorf("%s %s needs scope %q, which is no scope", method, path, need)
 				continue
 			}
+			// A change never needs only read, and only admin manages tokens.
+			if method != http.MethodGet && need == inlet.ScopeRead {
+				t.Errorf("%s %s changes something with the read scope", method, path)
+			}
+			if strings.HasPrefix(path, "/api/v1/tokens") != (need == inlet.ScopeAdmin) {
+				t.Errorf("%s %s needs the %s scope; tokens, and only tokens, need admin", method, path, need)
+			}
 			url := param.ReplaceAllString(path, "nobody")
 			for have, secret := range secrets {
 				resp := s.do(method, url, strings.NewReader("{}"), "Authorization", "Bearer "+secret, "Content-Type", "application/json")
