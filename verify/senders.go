@@ -66,33 +66,29 @@ func parseItems(header, value, sep, tsKey, sigKey string) (ts string, sigs [][]b
 // verifyPaddle checks Paddle-Signature: "ts=<unix>;h1=<hex HMAC-SHA256 of
 // ts:body>", several h1 allowed during a secret's rotation.
 func verifyPaddle(r Request, secret string, tolerance time.Duration) error {
-	const header = "Paddle-Signature"
-	value := strings.TrimSpace(r.Header.Get(header))
-	if value == "" {
-		return missing(header)
-	}
-	ts, sigs, err := parseItems(header, value, ";", "ts", "h1")
-	if err != nil {
-		return err
-	}
-	unix, _ := strconv.ParseInt(ts, 10, 64)
-	return timestamped{header, unix, sigs, [][]byte{[]byte(ts + ":"), r.Body}}.check(secret, r.Now, tolerance)
+	return verifyItems(r, secret, tolerance, "Paddle-Signature", ";", "ts", "h1", ":")
 }
 
 // verifyCalendly checks Calendly-Webhook-Signature: "t=<unix>,v1=<hex
 // HMAC-SHA256 of t.body>".
 func verifyCalendly(r Request, secret string, tolerance time.Duration) error {
-	const header = "Calendly-Webhook-Signature"
+	return verifyItems(r, secret, tolerance, "Calendly-Webhook-Signature", ",", "t", "v1", ".")
+}
+
+// verifyItems checks a header of key=value items, separated by sep, that
+// holds a Unix time under tsKey and signatures under sigKey, each a hex
+// HMAC-SHA256 of the time, join and the body.
+func verifyItems(r Request, secret string, tolerance time.Duration, header, sep, tsKey, sigKey, join string) error {
 	value := strings.TrimSpace(r.Header.Get(header))
 	if value == "" {
 		return missing(header)
 	}
-	ts, sigs, err := parseItems(header, value, ",", "t", "v1")
+	ts, sigs, err := parseItems(header, value, sep, tsKey, sigKey)
 	if err != nil {
 		return err
 	}
 	unix, _ := strconv.ParseInt(ts, 10, 64)
-	return timestamped{header, unix, sigs, [][]byte{[]byte(ts + "."), r.Body}}.check(secret, r.Now, tolerance)
+	return timestamped{header, unix, sigs, [][]byte{[]byte(ts + join), r.Body}}.check(secret, r.Now, tolerance)
 }
 
 // verifyRecurly checks Recurly-Signature: "<unix ms>,<hex HMAC-SHA256 of
