@@ -9,8 +9,7 @@ import (
 	"unicode/utf8"
 
 	"inlet"
-	"inlet/collect"
-	"inlet/verify"
+	"inlet/collector"
 )
 
 // TryRequest is the body of POST /api/v1/sources/{id}/try: a request as a
@@ -151,51 +150,32 @@ func (s *Server) handleTrySource(w http.ResponseWriter, r *http.Request) {
 	if req.Query != "" {
 		fullURL += "?" + req.Query
 	}
-	writeJSON(w, http.StatusOK, s.try(source, method, eventType, header, req.Query, body, fullURL, s.clientIP(r)))
+	res, err := s.cfg.Collector.Collect(r.Context(), source, collector.Request{
+		Method: method, EventType: eventType, Header: header, RawQuery: req.Query, Body: body,
+		URL: fullURL, IP: s.clientIP(r), DryRun: true,
+	})
+	writeJSON(w, http.StatusOK, tryResult(res, err))
 }
 
-// try runs a request through the collect path up to the append.
-func (s *Server) try(source *inlet.Source, method, eventType string, header http.Header, rawQuery string, body []byte, fullURL, ip string) *TryResult {
-	res := &TryResult{Events: []*inlet.Event{}}
-	refuse := func(err error) *TryResult {
-		res.Outcome, res.Status = TryRefused, StatusCode(inlet.ErrorCode(err))
-		res.Error = &TryError{Code: inlet.ErrorReason(err), Message: inlet.ErrorMessage(err)}
-		return res
+// tryResult is the answer of a dry run that ended with res and err.
+func tryResult(res collector.Result, err error) *TryResult {
+	tr := &TryResult{Events: []*inlet.Event{}}
+	if v := res.Verification; v.Checked {
+		tr.Verification = TryVerification{Checked: true, OK: v.Err == nil, Reason: inlet.ErrorReason(v.Err), Message: inlet.ErrorMessage(v.Err)}
 	}
-	if !source.Enabled {
-		return refuse(errUnknownSource)
-	}
-	if int64(len(body)) > source.Config.BodyLimit() {
-		return refuse(tooLarge(source.Config.BodyLimit()))
-	}
-	if source.Config.Verify != nil {
-		res.Verification.Checked = true
-		err := s.verify(source, verify.Request{Header: header, RawQuery: rawQuery, Body: body, URL: fullURL})
-		if err != nil {
-			res.Verification.Reason, res.Verification.Message = inlet.ErrorReason(err), inlet.ErrorMessage(err)
-			return refuse(err)
-		}
-		res.Verification.OK = true
-	}
-	program, err := s.shapes.Program(source)
 	if err != nil {
-		return refuse(err)
+		tr.Outcome, tr.Status = TryRefused, StatusCode(inlet.ErrorCode(err))
+		tr.Error = &TryError{Code: inlet.ErrorReason(err), Message: inlet.ErrorMessage(err)}
+		return tr
 	}
-	built, err := collect.Build(source, collect.Request{
-		Method: method, EventType: eventType, Header: header, RawQuery: rawQuery, Body: body,
-		IP: ip, Now: s.now().UTC(), Shape: program, HashKey: s.cfg.HashKey,
-	})
-	if err != nil {
-		return refuse(err)
+	tr.Status, tr.Challenge = http.StatusOK, res.Challenge
+	if len(res.Intakes) == 0 {
+		tr.Outcome = TryDropped
+		return tr
 	}
-	res.Status, res.Challenge = http.StatusOK, built.Challenge
-	if len(built.Intakes) == 0 {
-		res.Outcome = TryDropped
-		return res
+	tr.Outcome = TryStored
+	for i := range res.Intakes {
+		tr.Events = append(tr.Events, &res.Intakes[i].Event)
 	}
-	res.Outcome = TryStored
-	for i := range built.Intakes {
-		res.Events = append(res.Events, &built.Intakes[i].Event)
-	}
-	return res
+	return tr
 }
