@@ -106,11 +106,12 @@ func (c *Client) TrySource(ctx context.Context, id string, req TryRequest) (*Try
 	return &res, err
 }
 
-// handleTrySource serves POST /api/v1/sources/{id}/try: it takes the
-// request described in the body through what collecting it would do
-// (enabled source, body limit, verification, preset, transform,
-// validation, mapping) and answers the outcome, storing nothing and
-// spending none of the source's rate limit.
+// handleTrySource serves POST /api/v1/sources/{id}/try: it hands the
+// request described in the body to the collector as a dry run, which
+// takes it through what collecting it would do (enabled source, body
+// limit, verification, preset, transform, validation, mapping), and
+// answers the outcome, storing nothing and spending none of the source's
+// rate limit.
 func (s *Server) handleTrySource(w http.ResponseWriter, r *http.Request) {
 	var req TryRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -122,17 +123,27 @@ func (s *Server) handleTrySource(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
-	body, err := req.body()
+	creq, err := s.tryRequest(r, source, req)
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
+	}
+	res, err := s.cfg.Collector.Collect(r.Context(), source, creq)
+	writeJSON(w, http.StatusOK, tryResult(res, err))
+}
+
+// tryRequest is the collector's dry run of the request req describes, as
+// its sender would send it to source's collect URL.
+func (s *Server) tryRequest(r *http.Request, source *inlet.Source, req TryRequest) (collector.Request, error) {
+	body, err := req.body()
+	if err != nil {
+		return collector.Request{}, err
 	}
 	method := strings.ToUpper(req.Method)
 	if method == "" {
 		method = http.MethodPost
 	} else if method != http.MethodPost && method != http.MethodGet {
-		Error(w, r, inlet.Reasonf(inlet.EINVALID, "bad_try", "method must be POST (the default) or GET, as collect takes"), nil)
-		return
+		return collector.Request{}, inlet.Reasonf(inlet.EINVALID, "bad_try", "method must be POST (the default) or GET, as collect takes")
 	}
 	eventType := req.EventType
 	if eventType == "" {
@@ -150,11 +161,10 @@ func (s *Server) handleTrySource(w http.ResponseWriter, r *http.Request) {
 	if req.Query != "" {
 		fullURL += "?" + req.Query
 	}
-	res, err := s.cfg.Collector.Collect(r.Context(), source, collector.Request{
+	return collector.Request{
 		Method: method, EventType: eventType, Header: header, RawQuery: req.Query, Body: body,
 		URL: fullURL, IP: s.clientIP(r), DryRun: true,
-	})
-	writeJSON(w, http.StatusOK, tryResult(res, err))
+	}, nil
 }
 
 // tryResult is the answer of a dry run that ended with res and err.
