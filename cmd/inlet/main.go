@@ -129,7 +129,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	hashKey, err := m.openStore(ctx)
+	hashKey, err := m.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -167,8 +167,8 @@ func (m *Main) listen() error {
 	return nil
 }
 
-// openStore opens the store and reads its hash key.
-func (m *Main) openStore(ctx context.Context) ([]byte, error) {
+// open opens the store and reads its hash key.
+func (m *Main) open(ctx context.Context) ([]byte, error) {
 	db, err := openStore(ctx, m.Config)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
