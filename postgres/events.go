@@ -26,175 +26,111 @@ const upsertSession = `
 	RETURNING profile_id`
 
 // Append stores a batch of events and their new sessions and profiles in
-// one transaction, in the steps every store takes: idempotency keys,
-// sessions (one upsert each, pipelined in one round trip), identities,
-// events (one round trip). See inlet.EventStore.
+// one transaction (see inlet.Append): sessions are upserted in one round
+// trip, events inserted in another. See inlet.EventStore.
 func (db *DB) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
-	if len(intakes) == 0 {
-		return nil, nil
-	}
-	if err := inlet.CheckIntakes(intakes); err != nil {
-		return nil, err
-	}
-	var days []int64
-	ids := make(map[string]bool, len(intakes))
-	for i := range intakes {
-		e := &intakes[i].Event
-		if d := day(e.InsertedAt); !slices.Contains(days, d) {
-			days = append(days, d)
-		}
-		// The primary key holds the time as well: an id twice in a batch
-		// is caught here.
-		if ids[e.ID] {
-			return nil, inlet.Errorf(inlet.ECONFLICT, "event %s is twice in one batch", e.ID)
-		}
-		ids[e.ID] = true
-	}
-	if err := db.ensurePartitions(ctx, days...); err != nil {
-		return nil, storeError(err)
-	}
-	out, err := db.append(ctx, intakes)
+	out, err := inlet.Append(ctx, db, db.sessions, intakes)
 	if isNoPartition(err) {
 		// Another node dropped a partition this one believed in: learn
 		// again and retry once.
 		db.forgetPartitions()
-		if err = db.ensurePartitions(ctx, days...); err == nil {
-			out, err = db.append(ctx, intakes)
-		}
+		out, err = inlet.Append(ctx, db, db.sessions, intakes)
 	}
 	return out, storeError(err)
 }
 
-// sessionUse is what one batch does to a session that is not cached.
-type sessionUse struct {
-	first    time.Time
-	proposed string // the profile id of the session if it is new
-	profile  string
-	created  bool
-}
+var _ inlet.AppendStore = (*DB)(nil)
 
-func (db *DB) append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
+// appendTx is inlet.AppendTx on a transaction of the pool. Batches run
+// beside each other, on this node and others: row locks and advisory
+// locks order them.
+type appendTx struct{ tx pgx.Tx }
+
+var _ inlet.AppendTx = appendTx{}
+
+// BeginAppend makes sure the partitions of the batch's days exist, then
+// begins its transaction and takes its locks. See inlet.AppendStore.
+func (db *DB) BeginAppend(ctx context.Context, intakes []inlet.Intake) (inlet.AppendTx, int64, error) {
+	var days []int64
+	for i := range intakes {
+		if d := day(intakes[i].Event.InsertedAt); !slices.Contains(days, d) {
+			days = append(days, d)
+		}
+	}
+	if err := db.ensurePartitions(ctx, days...); err != nil {
+		return nil, 0, err
+	}
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-
-	if err := lockIdentity(ctx, tx, intakes); err != nil {
-		return nil, err
-	}
-	// A batch that links events to sessions cannot run beside an
-	// erasure, and sees every erasure before it uses the session cache.
-	epoch := db.sessions.Epoch()
-	for i := range intakes {
-		if intakes[i].Event.SessionID != "" {
-			if epoch, err = db.observeErasures(ctx, tx); err != nil {
-				return nil, err
-			}
-			break
-		}
-	}
-	dups, err := inlet.Dedup(ctx, dedupTx{tx}, intakes)
+	epoch, err := db.lockAppend(ctx, tx, intakes)
 	if err != nil {
-		return nil, err
+		tx.Rollback(context.WithoutCancel(ctx))
+		return nil, 0, err
 	}
-	b := inlet.NewAppendBatch(intakes, dups)
-	uses, err := db.resolveSessions(ctx, tx, b)
-	if err != nil {
-		return nil, err
-	}
-	identities, err := resolveIdentities(ctx, tx, b)
-	if err != nil {
-		return nil, err
-	}
-	if err := insertEvents(ctx, tx, b); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, err
-	}
-	db.cacheSessions(epoch, uses, identities)
-	return b.Results(), nil
+	return appendTx{tx}, epoch, nil
 }
 
-// resolveSessions links each event with a session to that session's
-// profile. Known sessions come from the cache; the others are upserted,
-// which creates a session that is new, with a new profile. It returns the
-// sessions to cache once committed.
-func (db *DB) resolveSessions(ctx context.Context, tx pgx.Tx, b *inlet.AppendBatch) (map[string]*sessionUse, error) {
-	uses := map[string]*sessionUse{}
-	var ids []string
-	for k, e := range b.Events {
-		if e.SessionID == "" {
-			continue
-		}
-		if p, ok := db.sessions.Get(e.SessionID); ok && uses[e.SessionID] == nil {
-			e.ProfileID = p
-			continue
-		}
-		u := uses[e.SessionID]
-		if u == nil {
-			u = &sessionUse{first: e.InsertedAt, proposed: inlet.NewID()}
-			uses[e.SessionID] = u
-			ids = append(ids, e.SessionID)
-		}
-		u.first = minTime(u.first, b.Events[k].InsertedAt)
+// lockAppend takes the locks of a batch (see lockIdentity) and returns the
+// session cache's epoch: a batch that links events to sessions cannot run
+// beside an erasure, and sees every erasure before it uses the cache.
+func (db *DB) lockAppend(ctx context.Context, tx pgx.Tx, intakes []inlet.Intake) (int64, error) {
+	if err := lockIdentity(ctx, tx, intakes); err != nil {
+		return 0, err
 	}
-	if len(ids) == 0 {
-		return nil, nil
+	for i := range intakes {
+		if intakes[i].Event.SessionID != "" {
+			return db.observeErasures(ctx, tx)
+		}
 	}
-	// One order for every node, so that two batches sharing sessions lock
-	// them in the same order and cannot deadlock.
-	slices.Sort(ids)
+	return db.sessions.Epoch(), nil
+}
 
+func (t appendTx) Commit(ctx context.Context) error   { return t.tx.Commit(ctx) }
+func (t appendTx) Rollback(ctx context.Context) error { return t.tx.Rollback(ctx) }
+
+// UpsertSessions upserts each session (see upsertSession), pipelined in one
+// round trip, in the order of their ids on every node, so that two batches
+// sharing sessions lock them in the same order and cannot deadlock.
+func (t appendTx) UpsertSessions(ctx context.Context, claims []inlet.SessionClaim) ([]string, error) {
+	order := make([]int, len(claims))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(claims[a].ID, claims[b].ID) })
+	profiles := make([]string, len(claims))
 	var batch pgx.Batch
-	for _, id := range ids {
-		u := uses[id]
-		batch.Queue(upsertSession, id, u.proposed, u.first).QueryRow(func(row pgx.Row) error {
-			if err := row.Scan(&u.profile); err != nil {
+	for _, i := range order {
+		c := &claims[i]
+		batch.Queue(upsertSession, c.ID, c.Profile, c.At).QueryRow(func(row pgx.Row) error {
+			if err := row.Scan(&profiles[i]); err != nil {
 				return fmt.Errorf("upsert session: %w", err)
 			}
-			u.created = u.profile == u.proposed
 			return nil
 		})
 	}
-	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+	if err := t.tx.SendBatch(ctx, &batch).Close(); err != nil {
 		return nil, err
 	}
-	var profiles [][]any
-	for _, id := range ids {
-		if u := uses[id]; u.created {
-			profiles = append(profiles, []any{u.profile, u.first})
-		}
-	}
-	if len(profiles) > 0 {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"profiles"}, []string{"id", "created_at"}, pgx.CopyFromRows(profiles)); err != nil {
-			return nil, fmt.Errorf("insert profiles: %w", err)
-		}
-	}
-	for k, e := range b.Events {
-		if u := uses[e.SessionID]; u != nil {
-			e.ProfileID, b.NewSession[k] = u.profile, u.created
-		}
-	}
-	return uses, nil
+	return profiles, nil
 }
 
-// cacheSessions remembers the profiles of the sessions a committed batch
-// upserted, and forgets those whose profile a merge moved.
-func (db *DB) cacheSessions(epoch int64, uses map[string]*sessionUse, identities *inlet.IdentityResult) {
-	for id, u := range uses {
-		db.sessions.PutIf(epoch, id, identities.Survivor(u.profile))
+// InsertProfiles copies the new profiles in.
+func (t appendTx) InsertProfiles(ctx context.Context, claims []inlet.SessionClaim) error {
+	rows := make([][]any, len(claims))
+	for i, c := range claims {
+		rows[i] = []any{c.Profile, c.At}
 	}
-	if identities != nil {
-		for _, id := range identities.MovedSessions {
-			db.sessions.Forget(id)
-		}
+	if _, err := t.tx.CopyFrom(ctx, pgx.Identifier{"profiles"}, []string{"id", "created_at"}, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("insert profiles: %w", err)
 	}
+	return nil
 }
 
-// insertEvents writes the batch's events in one statement over arrays.
-func insertEvents(ctx context.Context, tx pgx.Tx, b *inlet.AppendBatch) error {
+// InsertEvents writes the batch's events in one statement over arrays.
+func (t appendTx) InsertEvents(ctx context.Context, b *inlet.AppendBatch) error {
+	tx := t.tx
 	n := len(b.Events)
 	if n == 0 {
 		return nil
@@ -246,13 +182,6 @@ func nullString(s string) any {
 		return nil
 	}
 	return s
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
 }
 
 const selectEvent = `SELECT inserted_at, id, type, source_id, session_id, profile_id, properties, context, warnings FROM events`

@@ -16,13 +16,6 @@ import (
 
 var _ inlet.ProfileStore = (*DB)(nil)
 
-// identityTx is inlet.IdentityTx on Append's transaction. Identity
-// resolution is serialised across nodes by an advisory lock that the
-// transaction takes before anything else (see lockIdentity).
-type identityTx struct{ tx pgx.Tx }
-
-var _ inlet.IdentityTx = identityTx{}
-
 // lockIdentity takes the transaction-scoped lock of identity resolution
 // when the batch has identities. It comes first in the transaction, before
 // any row lock, so that batches waiting for it hold nothing another
@@ -38,36 +31,16 @@ func lockIdentity(ctx context.Context, tx pgx.Tx, intakes []inlet.Intake) error 
 	return nil
 }
 
-// resolveIdentities resolves the identities of a batch (see
-// inlet.ResolveIdentities) after its sessions, and points its events at
-// their final profiles. It does nothing, and returns nil, for a batch
-// without identities.
-func resolveIdentities(ctx context.Context, tx pgx.Tx, b *inlet.AppendBatch) (*inlet.IdentityResult, error) {
-	if !b.HasIdentity() {
-		return nil, nil
-	}
-	r, err := inlet.ResolveIdentities(ctx, identityTx{tx}, b.Events, b.Identities, func(k int) (string, bool) {
-		if b.Events[k].SessionID != "" {
-			return b.Events[k].ProfileID, b.NewSession[k] // as resolveSessions set them
-		}
-		return "", false
-	})
-	if err != nil {
-		return nil, fmt.Errorf("resolve identities: %w", err)
-	}
-	for k, e := range b.Events {
-		e.ProfileID = r.ProfileOf(k, e.ProfileID)
-	}
-	b.Merged = r.Merged
-	return r, nil
-}
+// The methods of inlet.IdentityTx on Append's transaction. Identity
+// resolution is serialised across nodes by an advisory lock that the
+// transaction takes before anything else (see lockIdentity).
 
-func (t identityTx) EnsureProfile(ctx context.Context, id string, at time.Time) error {
+func (t appendTx) EnsureProfile(ctx context.Context, id string, at time.Time) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO profiles (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, id, at)
 	return err
 }
 
-func (t identityTx) ProfileInfo(ctx context.Context, id string) (time.Time, string, bool, error) {
+func (t appendTx) ProfileInfo(ctx context.Context, id string) (time.Time, string, bool, error) {
 	var created time.Time
 	var into *string
 	err := t.tx.QueryRow(ctx, `SELECT created_at, merged_into FROM profiles WHERE id = $1`, id).Scan(&created, &into)
@@ -82,7 +55,7 @@ func (t identityTx) ProfileInfo(ctx context.Context, id string) (time.Time, stri
 	return created, *into, true, nil
 }
 
-func (t identityTx) IdentifierOwner(ctx context.Context, id inlet.Identifier) (string, error) {
+func (t appendTx) IdentifierOwner(ctx context.Context, id inlet.Identifier) (string, error) {
 	var owner string
 	err := t.tx.QueryRow(ctx, `SELECT profile_id FROM identifiers WHERE kind = $1 AND value = $2`, id.Kind, id.Value).Scan(&owner)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -91,13 +64,13 @@ func (t identityTx) IdentifierOwner(ctx context.Context, id inlet.Identifier) (s
 	return owner, err
 }
 
-func (t identityTx) ClaimIdentifier(ctx context.Context, id inlet.Identifier, profile string, at time.Time) error {
+func (t appendTx) ClaimIdentifier(ctx context.Context, id inlet.Identifier, profile string, at time.Time) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO identifiers (kind, value, profile_id, created_at) VALUES ($1, $2, $3, $4)`,
 		id.Kind, id.Value, profile, at)
 	return err
 }
 
-func (t identityTx) Merge(ctx context.Context, alias, survivor string) ([]string, error) {
+func (t appendTx) Merge(ctx context.Context, alias, survivor string) ([]string, error) {
 	for _, q := range []string{
 		`UPDATE profiles SET merged_into = $2 WHERE id = $1 OR merged_into = $1`,
 		`UPDATE identifiers SET profile_id = $2 WHERE profile_id = $1`,
@@ -118,12 +91,12 @@ func (t identityTx) Merge(ctx context.Context, alias, survivor string) ([]string
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-func (t identityTx) DropProfile(ctx context.Context, id string) error {
+func (t appendTx) DropProfile(ctx context.Context, id string) error {
 	_, err := t.tx.Exec(ctx, `DELETE FROM profiles WHERE id = $1`, id)
 	return err
 }
 
-func (t identityTx) SetTraits(ctx context.Context, profile string, traits []inlet.Trait, at time.Time) error {
+func (t appendTx) SetTraits(ctx context.Context, profile string, traits []inlet.Trait, at time.Time) error {
 	var b pgx.Batch
 	for _, tr := range traits {
 		b.Queue(`

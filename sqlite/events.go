@@ -16,133 +16,52 @@ import (
 )
 
 // Append stores a batch of events and their new sessions and profiles in
-// one transaction, in the steps every store takes: idempotency keys,
-// sessions, identities, events. See inlet.EventStore.
+// one transaction (see inlet.Append). See inlet.EventStore.
 func (db *DB) Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error) {
-	if len(intakes) == 0 {
-		return nil, nil
-	}
-	if err := inlet.CheckIntakes(intakes); err != nil {
-		return nil, err
-	}
-	if err := checkBatchIDs(intakes); err != nil {
-		return nil, err
-	}
+	out, err := inlet.Append(ctx, db, db.sessions, intakes)
+	return out, storeError(err)
+}
+
+var _ inlet.AppendStore = (*DB)(nil)
+
+// appendTx is inlet.AppendTx on the write transaction: the one write
+// connection serialises batches, so that what each step reads stays true
+// until the commit.
+type appendTx struct {
+	db *DB
+	tx *sql.Tx
+}
+
+var _ inlet.AppendTx = appendTx{}
+
+// BeginAppend begins a batch on the write connection. See
+// inlet.AppendStore.
+func (db *DB) BeginAppend(ctx context.Context, _ []inlet.Intake) (inlet.AppendTx, int64, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, storeError(err)
+		return nil, 0, err
 	}
-	defer tx.Rollback()
-	// An erasure clears the cache; a batch that began before caches
-	// nothing it read (it may have linked a session the erasure removed).
-	epoch := db.sessions.Epoch()
-
-	dups, err := inlet.Dedup(ctx, dedupTx{db, tx}, intakes)
-	if err != nil {
-		return nil, storeError(err)
-	}
-	b := inlet.NewAppendBatch(intakes, dups)
-	resolved, err := db.resolveSessions(ctx, tx, b)
-	if err != nil {
-		return nil, storeError(err)
-	}
-	identities, err := resolveIdentities(ctx, tx, b)
-	if err != nil {
-		return nil, storeError(err)
-	}
-	if err := db.insertEvents(ctx, tx, b); err != nil {
-		return nil, storeError(err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, storeError(err)
-	}
-	db.cacheSessions(epoch, resolved, identities)
-	return b.Results(), nil
+	// An erasure runs on the same writer and clears the cache itself.
+	return appendTx{db, tx}, db.sessions.Epoch(), nil
 }
 
-// checkBatchIDs refuses a batch that holds one event id twice: the second
-// would fail the batch's insert with a conflict anyway.
-func checkBatchIDs(intakes []inlet.Intake) error {
-	if len(intakes) < 2 {
-		return nil
-	}
-	ids := make(map[string]bool, len(intakes))
-	for i := range intakes {
-		id := intakes[i].Event.ID
-		if ids[id] {
-			return inlet.Errorf(inlet.ECONFLICT, "event %s is twice in one batch", id)
-		}
-		ids[id] = true
-	}
-	return nil
-}
+func (t appendTx) Commit(context.Context) error   { return t.tx.Commit() }
+func (t appendTx) Rollback(context.Context) error { return t.tx.Rollback() }
 
-// cacheSessions remembers the profiles of the sessions a committed batch
-// resolved (id and profile pairs), and forgets those whose profile a merge
-// moved.
-func (db *DB) cacheSessions(epoch int64, resolved []string, identities *inlet.IdentityResult) {
-	for i := 0; i < len(resolved); i += 2 {
-		db.sessions.PutIf(epoch, resolved[i], identities.Survivor(resolved[i+1]))
-	}
-	if identities != nil {
-		for _, id := range identities.MovedSessions {
-			db.sessions.Forget(id)
-		}
-	}
-}
-
-// resolveSessions links each event with a session to that session's
-// profile. Known sessions come from the cache; the others are upserted once
-// per batch, which creates a session that is new, with a new profile. It
-// returns the sessions to cache, as id and profile pairs, once committed.
-// The one writer connection makes this race-free.
-func (db *DB) resolveSessions(ctx context.Context, tx *sql.Tx, b *inlet.AppendBatch) ([]string, error) {
-	var misses map[string][]int
-	var order []string
-	for k, e := range b.Events {
-		if e.SessionID == "" {
-			continue
-		}
-		if p, ok := db.sessions.Get(e.SessionID); ok {
-			e.ProfileID = p
-			continue
-		}
-		if misses == nil {
-			misses = make(map[string][]int)
-		}
-		if _, ok := misses[e.SessionID]; !ok {
-			order = append(order, e.SessionID)
-		}
-		misses[e.SessionID] = append(misses[e.SessionID], k)
-	}
-	if len(order) == 0 {
-		return nil, nil
-	}
-	firstTime := func(id string) time.Time {
-		t := b.Events[misses[id][0]].InsertedAt
-		for _, k := range misses[id][1:] {
-			if at := b.Events[k].InsertedAt; at.Before(t) {
-				t = at
-			}
-		}
-		return t
-	}
-
-	// One multi-row upsert per chunk of sessions; RETURNING tells each
-	// session's profile: the proposed one when the session is new.
-	resolved := make([]string, 0, 2*len(order))
-	var newProfiles []any
+// UpsertSessions upserts sessions in one multi-row statement per chunk;
+// RETURNING tells each session's profile.
+func (t appendTx) UpsertSessions(ctx context.Context, claims []inlet.SessionClaim) ([]string, error) {
+	index := make(map[string]int, len(claims))
+	profiles := make([]string, len(claims))
 	args := make([]any, 0, 3*chunkRows)
-	proposed := make(map[string]string, len(order))
-	for len(order) > 0 {
-		n := chunkSize(len(order))
+	for done := 0; done < len(claims); {
+		n := chunkSize(len(claims) - done)
 		args = args[:0]
-		for _, id := range order[:n] {
-			p := inlet.NewID()
-			proposed[id] = p
-			args = append(args, id, p, firstTime(id).UnixNano())
+		for i, c := range claims[done : done+n] {
+			index[c.ID] = done + i
+			args = append(args, c.ID, c.Profile, c.At.UnixNano())
 		}
-		rows, err := tx.StmtContext(ctx, db.upsertSessions[n]).QueryContext(ctx, args...)
+		rows, err := t.tx.StmtContext(ctx, t.db.upsertSessions[n]).QueryContext(ctx, args...)
 		if err != nil {
 			return nil, fmt.Errorf("upsert sessions: %w", err)
 		}
@@ -152,34 +71,38 @@ func (db *DB) resolveSessions(ctx context.Context, tx *sql.Tx, b *inlet.AppendBa
 				rows.Close()
 				return nil, fmt.Errorf("upsert sessions: %w", err)
 			}
-			created := profileID == proposed[id]
-			for _, k := range misses[id] {
-				b.Events[k].ProfileID, b.NewSession[k] = profileID, created
-			}
-			if created {
-				newProfiles = append(newProfiles, profileID, firstTime(id).UnixNano())
-			}
-			resolved = append(resolved, id, profileID)
+			profiles[index[id]] = profileID
 		}
 		if err := rows.Close(); err != nil {
 			return nil, fmt.Errorf("upsert sessions: %w", err)
 		}
-		order = order[n:]
+		done += n
 	}
-
-	for len(newProfiles) > 0 {
-		n := chunkSize(len(newProfiles) / 2)
-		if _, err := tx.StmtContext(ctx, db.insertProfiles[n]).ExecContext(ctx, newProfiles[:2*n]...); err != nil {
-			return nil, fmt.Errorf("insert profiles: %w", err)
-		}
-		newProfiles = newProfiles[2*n:]
-	}
-	return resolved, nil
+	return profiles, nil
 }
 
-func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, b *inlet.AppendBatch) error {
+// InsertProfiles inserts profiles in one multi-row statement per chunk.
+func (t appendTx) InsertProfiles(ctx context.Context, claims []inlet.SessionClaim) error {
+	args := make([]any, 0, 2*min(len(claims), chunkRows))
+	for len(claims) > 0 {
+		n := chunkSize(len(claims))
+		args = args[:0]
+		for _, c := range claims[:n] {
+			args = append(args, c.Profile, c.At.UnixNano())
+		}
+		if _, err := t.tx.StmtContext(ctx, t.db.insertProfiles[n]).ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("insert profiles: %w", err)
+		}
+		claims = claims[n:]
+	}
+	return nil
+}
+
+// InsertEvents inserts events in one multi-row statement per chunk, with
+// the seqs this store gives out itself (see DB.nextSeq).
+func (t appendTx) InsertEvents(ctx context.Context, b *inlet.AppendBatch) error {
 	args := make([]any, 0, 10*chunkRows)
-	seq := db.takeSeqs(len(b.Events))
+	seq := t.db.takeSeqs(len(b.Events))
 	for k := 0; k < len(b.Events); {
 		n := chunkSize(len(b.Events) - k)
 		args = args[:0]
@@ -191,7 +114,7 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, b *inlet.AppendBatch
 			args = appendEventArgs(append(args, seq), b.Events[k], ctxJSON)
 			seq++
 		}
-		if _, err := tx.StmtContext(ctx, db.insertEventsN[n]).ExecContext(ctx, args...); err != nil {
+		if _, err := t.tx.StmtContext(ctx, t.db.insertEventsN[n]).ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
 	}

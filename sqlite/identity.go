@@ -14,42 +14,15 @@ import (
 
 var _ inlet.ProfileStore = (*DB)(nil)
 
-// identityTx is inlet.IdentityTx on the write transaction; the one write
-// connection serialises identity resolution.
-type identityTx struct{ tx *sql.Tx }
+// The methods of inlet.IdentityTx on the write transaction: the one
+// write connection serialises identity resolution.
 
-var _ inlet.IdentityTx = identityTx{}
-
-// resolveIdentities resolves the identities of a batch (see
-// inlet.ResolveIdentities) after its sessions, and points its events at
-// their final profiles. It does nothing, and returns nil, for a batch
-// without identities.
-func resolveIdentities(ctx context.Context, tx *sql.Tx, b *inlet.AppendBatch) (*inlet.IdentityResult, error) {
-	if !b.HasIdentity() {
-		return nil, nil
-	}
-	r, err := inlet.ResolveIdentities(ctx, identityTx{tx}, b.Events, b.Identities, func(k int) (string, bool) {
-		if b.Events[k].SessionID != "" {
-			return b.Events[k].ProfileID, b.NewSession[k] // as resolveSessions set them
-		}
-		return "", false
-	})
-	if err != nil {
-		return nil, fmt.Errorf("resolve identities: %w", err)
-	}
-	for k, e := range b.Events {
-		e.ProfileID = r.ProfileOf(k, e.ProfileID)
-	}
-	b.Merged = r.Merged
-	return r, nil
-}
-
-func (t identityTx) EnsureProfile(ctx context.Context, id string, at time.Time) error {
+func (t appendTx) EnsureProfile(ctx context.Context, id string, at time.Time) error {
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO profiles (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, at.UnixNano())
 	return err
 }
 
-func (t identityTx) ProfileInfo(ctx context.Context, id string) (time.Time, string, bool, error) {
+func (t appendTx) ProfileInfo(ctx context.Context, id string) (time.Time, string, bool, error) {
 	var created int64
 	var into sql.NullString
 	err := t.tx.QueryRowContext(ctx, `SELECT created_at, merged_into FROM profiles WHERE id = ?`, id).Scan(&created, &into)
@@ -61,7 +34,7 @@ func (t identityTx) ProfileInfo(ctx context.Context, id string) (time.Time, stri
 	return time.Unix(0, created), into.String, true, nil
 }
 
-func (t identityTx) IdentifierOwner(ctx context.Context, id inlet.Identifier) (string, error) {
+func (t appendTx) IdentifierOwner(ctx context.Context, id inlet.Identifier) (string, error) {
 	var owner string
 	err := t.tx.QueryRowContext(ctx, `SELECT profile_id FROM identifiers WHERE kind = ? AND value = ?`, id.Kind, id.Value).Scan(&owner)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -70,13 +43,13 @@ func (t identityTx) IdentifierOwner(ctx context.Context, id inlet.Identifier) (s
 	return owner, err
 }
 
-func (t identityTx) ClaimIdentifier(ctx context.Context, id inlet.Identifier, profile string, at time.Time) error {
+func (t appendTx) ClaimIdentifier(ctx context.Context, id inlet.Identifier, profile string, at time.Time) error {
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO identifiers (kind, value, profile_id, created_at) VALUES (?, ?, ?, ?)`,
 		id.Kind, id.Value, profile, at.UnixNano())
 	return err
 }
 
-func (t identityTx) Merge(ctx context.Context, alias, survivor string) ([]string, error) {
+func (t appendTx) Merge(ctx context.Context, alias, survivor string) ([]string, error) {
 	for _, q := range []string{
 		`UPDATE profiles SET merged_into = ?2 WHERE id = ?1 OR merged_into = ?1`,
 		`UPDATE identifiers SET profile_id = ?2 WHERE profile_id = ?1`,
@@ -107,12 +80,12 @@ func (t identityTx) Merge(ctx context.Context, alias, survivor string) ([]string
 	return moved, rows.Err()
 }
 
-func (t identityTx) DropProfile(ctx context.Context, id string) error {
+func (t appendTx) DropProfile(ctx context.Context, id string) error {
 	_, err := t.tx.ExecContext(ctx, `DELETE FROM profiles WHERE id = ?`, id)
 	return err
 }
 
-func (t identityTx) SetTraits(ctx context.Context, profile string, traits []inlet.Trait, at time.Time) error {
+func (t appendTx) SetTraits(ctx context.Context, profile string, traits []inlet.Trait, at time.Time) error {
 	for _, tr := range traits {
 		if _, err := t.tx.ExecContext(ctx, `
 			INSERT INTO traits (profile_id, name, value, written_at) VALUES (?, ?, ?, ?)
