@@ -30,24 +30,9 @@ func open(t *testing.T) *postgres.DB {
 	return db
 }
 
+// TestStore runs the conformance suite.
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) inlet.Store { return open(t) })
-}
-
-func TestDelivery(t *testing.T) {
-	storetest.RunDelivery(t, func(t *testing.T) inlet.Store { return open(t) })
-}
-
-func TestPrivacy(t *testing.T) {
-	storetest.RunPrivacy(t, func(t *testing.T) inlet.Store { return open(t) })
-}
-
-func TestIntake(t *testing.T) {
-	storetest.RunIntake(t, func(t *testing.T) inlet.Store { return open(t) })
-}
-
-func TestIdentity(t *testing.T) {
-	storetest.RunIdentity(t, func(t *testing.T) inlet.Store { return open(t) })
 }
 
 func TestIdentityAcrossNodes(t *testing.T) {
@@ -154,14 +139,6 @@ func TestAppendAfterAnotherNodeDroppedThePartition(t *testing.T) {
 	if _, err := b.FindEvent(ctx, late.ID); err != nil {
 		t.Fatalf("find the late event through B: %v", err)
 	}
-}
-
-func TestOverview(t *testing.T) {
-	storetest.RunOverview(t, func(t *testing.T) inlet.Store { return open(t) })
-}
-
-func TestCatalog(t *testing.T) {
-	storetest.RunCatalog(t, func(t *testing.T) inlet.Store { return open(t) })
 }
 
 // TestLateCommitIsNeverSkipped holds a transaction with an early place in
@@ -298,8 +275,4 @@ func TestErasureLeavesNoRowOfThePerson(t *testing.T) {
 			}
 		}
 	}
-}
-
-func TestTokens(t *testing.T) {
-	storetest.RunTokens(t, func(t *testing.T) inlet.Store { return open(t) })
 }

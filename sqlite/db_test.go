@@ -31,34 +31,7 @@ func openAt(t *testing.T, path string) *sqlite.DB {
 	return db
 }
 
+// TestStore runs the conformance suite.
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) inlet.Store { return open(t) })
-}
-
-func TestDelivery(t *testing.T) {
-	storetest.RunDelivery(t, func(t *testing.T) inlet.Store { return open(t) })
-}
-
-func TestPrivacy(t *testing.T) {
-	storetest.RunPrivacy(t, func(t *testing.T) inlet.Store { return open(t) })
-}
-
-func TestIntake(t *testing.T) {
-	storetest.RunIntake(t, func(t *testing.T) inlet.Store { return open(t) })
-}
-
-func TestIdentity(t *testing.T) {
-	storetest.RunIdentity(t, func(t *testing.T) inlet.Store { return open(t) })
-}
-
-func TestOverview(t *testing.T) {
-	storetest.RunOverview(t, func(t *testing.T) inlet.Store { return open(t) })
-}
-
-func TestCatalog(t *testing.T) {
-	storetest.RunCatalog(t, func(t *testing.T) inlet.Store { return open(t) })
-}
-
-func TestTokens(t *testing.T) {
-	storetest.RunTokens(t, func(t *testing.T) inlet.Store { return open(t) })
 }

@@ -12,25 +12,13 @@ import (
 	"inlet"
 )
 
-// RunCatalog runs the suite of the schema catalog. open is as for Run.
-func RunCatalog(t *testing.T, open func(t *testing.T) inlet.Store) {
-	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s inlet.Store)
-	}{
-		{"a first merge stores the entry as merged", testCatalogFirstMerge},
-		{"merges add up, and a late path is stored as drift", testCatalogMergesAddUp},
-		{"entries are listed by source and type, and filtered", testCatalogList},
-		{"an unknown entry is not found", testCatalogNotFound},
-		{"concurrent merges of one entry lose nothing", testCatalogConcurrent},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, open(t))
-		})
-	}
+// catalogTests are the tests of the schema catalog (inlet.CatalogStore).
+var catalogTests = []test{
+	{"a first merge stores the entry as merged", testCatalogFirstMerge},
+	{"merges add up, and a late path is stored as drift", testCatalogMergesAddUp},
+	{"entries are listed by source and type, and filtered", testCatalogList},
+	{"an unknown entry is not found", testCatalogNotFound},
+	{"concurrent merges of one entry lose nothing", testCatalogConcurrent},
 }
 
 // catalogDelta returns a delta of n events of source and type, each with

@@ -11,39 +11,27 @@ import (
 	"inlet"
 )
 
-// RunDelivery runs the conformance suite of destinations, the outbox and
-// deliveries. open returns a new, empty store for one test.
-func RunDelivery(t *testing.T, open func(t *testing.T) inlet.Store) {
-	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s inlet.Store)
-	}{
-		{"a created destination is found as it was stored", testCreateDestination},
-		{"destination errors have the same codes on every store", testDestinationErrors},
-		{"destinations are paged by id", testListDestinations},
-		{"an update changes only the given fields", testUpdateDestination},
-		{"the log holds the committed events after a destination's cursor, in commit order", testReadLog},
-		{"the log's head is where a reader of only new events starts", testLogHead},
-		{"a lease keeps a cursor from other owners until it expires or is released", testCursorLease},
-		{"settling moves the cursor, counts deliveries and writes rows only for failures", testSettle},
-		{"rows come due at their time, and an ordered destination sees its first row due or not", testDueRows},
-		{"an outcome begun before a retry does not overwrite it", testStaleOutcome},
-		{"retry and discard change the rows they name", testRetryAndDiscard},
-		{"a replay is released behind the events already in the log", testReplayPosition},
-		{"pending and dead are counted and aged apart", testPendingAndDead},
-		{"the failure rate counts the attempts of the last hour settled by every owner", testFailureRate},
-		{"an event's deliveries list every destination it was for", testEventDeliveries},
-		{"a destination disabled by delivery says when and why until it is enabled", testDisable},
-		{"deleting a destination deletes its cursor and its rows", testDeleteDestination},
-		{"retention keeps events a cursor has not passed and rows not delivered", testRetentionKeepsUndelivered},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, open(t))
-		})
-	}
+// deliveryTests are the tests of destinations and delivery
+// (inlet.DestinationStore, inlet.DeliveryStore).
+var deliveryTests = []test{
+	{"a created destination is found as it was stored", testCreateDestination},
+	{"destination errors have the same codes on every store", testDestinationErrors},
+	{"destinations are paged by id", testListDestinations},
+	{"an update changes only the given fields", testUpdateDestination},
+	{"the log holds the committed events after a destination's cursor, in commit order", testReadLog},
+	{"the log's head is where a reader of only new events starts", testLogHead},
+	{"a lease keeps a cursor from other owners until it expires or is released", testCursorLease},
+	{"settling moves the cursor, counts deliveries and writes rows only for failures", testSettle},
+	{"rows come due at their time, and an ordered destination sees its first row due or not", testDueRows},
+	{"an outcome begun before a retry does not overwrite it", testStaleOutcome},
+	{"retry and discard change the rows they name", testRetryAndDiscard},
+	{"a replay is released behind the events already in the log", testReplayPosition},
+	{"pending and dead are counted and aged apart", testPendingAndDead},
+	{"the failure rate counts the attempts of the last hour settled by every owner", testFailureRate},
+	{"an event's deliveries list every destination it was for", testEventDeliveries},
+	{"a destination disabled by delivery says when and why until it is enabled", testDisable},
+	{"deleting a destination deletes its cursor and its rows", testDeleteDestination},
+	{"retention keeps events a cursor has not passed and rows not delivered", testRetentionKeepsUndelivered},
 }
 
 func newDestination(id string) *inlet.Destination {

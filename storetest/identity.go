@@ -11,32 +11,20 @@ import (
 	"inlet"
 )
 
-// RunIdentity runs the identity suite: identifiers, named and generated
-// profiles, traits and merges, resolved by Append. open is as for Run.
-func RunIdentity(t *testing.T, open func(t *testing.T) inlet.Store) {
-	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s inlet.Store)
-	}{
-		{"an identified event makes a profile that owns the identifier", testIdentifiedEvent},
-		{"a profile named by the payload is created on first sight", testNamedProfile},
-		{"a session-less event asking for a profile gets a new one", testGeneratedProfile},
-		{"an identified event in an anonymous session merges it into the owner", testMergeSessionIntoOwner},
-		{"one event owning two profiles' identifiers merges them, newer traits winning", testMergeTwoIdentifiers},
-		{"chains of merges resolve to the final survivor", testMergeChain},
-		{"traits keep the latest write by time", testTraitsLastWriteWins},
-		{"merges within one batch reach every event of the batch", testMergeWithinBatch},
-		{"a profile made and merged away in one batch leaves no trace", testFreshProfileMergedLaterInBatch},
-		{"the same new identifier appended concurrently makes one profile", testSameIdentifierConcurrently},
-		{"warnings are stored with their event", testWarningsStored},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, open(t))
-		})
-	}
+// identityTests are the tests of identity resolution: profiles,
+// identifiers, traits and merges.
+var identityTests = []test{
+	{"an identified event makes a profile that owns the identifier", testIdentifiedEvent},
+	{"a profile named by the payload is created on first sight", testNamedProfile},
+	{"a session-less event asking for a profile gets a new one", testGeneratedProfile},
+	{"an identified event in an anonymous session merges it into the owner", testMergeSessionIntoOwner},
+	{"one event owning two profiles' identifiers merges them, newer traits winning", testMergeTwoIdentifiers},
+	{"chains of merges resolve to the final survivor", testMergeChain},
+	{"traits keep the latest write by time", testTraitsLastWriteWins},
+	{"merges within one batch reach every event of the batch", testMergeWithinBatch},
+	{"a profile made and merged away in one batch leaves no trace", testFreshProfileMergedLaterInBatch},
+	{"the same new identifier appended concurrently makes one profile", testSameIdentifierConcurrently},
+	{"warnings are stored with their event", testWarningsStored},
 }
 
 // identified returns an event carrying identifiers given as kind, value pairs.
@@ -155,16 +143,16 @@ func testMergeSessionIntoOwner(t *testing.T, s inlet.Store) {
 	if anon.ProfileID == owner.ProfileID {
 		t.Fatal("an anonymous session shares the owner's profile before any link")
 	}
-	if owner.Merged != 0 || anon.Merged != 0 {
-		t.Fatalf("events that merged nothing answered %d and %d merges", owner.Merged, anon.Merged)
+	if owner.Answer.Merged != 0 || anon.Answer.Merged != 0 {
+		t.Fatalf("events that merged nothing answered %d and %d merges", owner.Answer.Merged, anon.Answer.Merged)
 	}
 	login := withTraits(identified(c, "sess-anon", "email", "ann@example.com"), "plan", `"pro"`)
 	appendEvents(t, s, login)
 	if login.ProfileID != owner.ProfileID {
 		t.Fatalf("the identified event went to %s; want the older owner %s", login.ProfileID, owner.ProfileID)
 	}
-	if login.Merged != 1 {
-		t.Fatalf("the event linking the session to its owner answered %d merges, want 1", login.Merged)
+	if login.Answer.Merged != 1 {
+		t.Fatalf("the event linking the session to its owner answered %d merges, want 1", login.Answer.Merged)
 	}
 	// The session now belongs to the survivor, also for events resolved
 	// through a session cache.
@@ -201,8 +189,8 @@ func testMergeTwoIdentifiers(t *testing.T, s inlet.Store) {
 	}
 	both := identified(c, "", "phone", "+15550100", "email", "ann@example.com", "crm", "C-9")
 	appendEvents(t, s, both)
-	if both.Merged != 1 {
-		t.Fatalf("the event owning two profiles' identifiers answered %d merges, want 1", both.Merged)
+	if both.Answer.Merged != 1 {
+		t.Fatalf("the event owning two profiles' identifiers answered %d merges, want 1", both.Answer.Merged)
 	}
 	if both.ProfileID != byEmail.ProfileID {
 		t.Fatalf("the linking event went to %s; want the older %s", both.ProfileID, byEmail.ProfileID)

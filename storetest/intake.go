@@ -11,36 +11,22 @@ import (
 	"inlet"
 )
 
-// RunIntake runs the suite of the intake contract: deduplication inside
-// EventStore.Append and, when the store implements inlet.RejectionStore,
-// the rejected-request log. open is as for Run.
-func RunIntake(t *testing.T, open func(t *testing.T) inlet.Store) {
-	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s inlet.Store)
-	}{
-		{"a repeated dedup key is not stored again and names the original", testDedupRepeat},
-		{"two duplicates in one batch are stored once", testDedupInBatch},
-		{"concurrent duplicates are stored once", testDedupConcurrent},
-		{"the same key in two sources is two events", testDedupPerSource},
-		{"an expired key is replaced by the next event", testDedupExpired},
-		{"a duplicate tells the original's session and profile", testDedupSession},
-		{"a duplicate in a failed batch leaves no key behind", testDedupFailedBatch},
-		{"rejections are listed newest first with everything kept", testRejectionsList},
-		{"rejections are filtered by source and reason", testRejectionsFilter},
-		{"the rejection log is bounded by count, oldest dropped first", testRejectionsCount},
-		{"the rejection log is bounded by bytes, oldest dropped first", testRejectionsBytes},
-		{"rejection counts add up by source and reason", testRejectionCounts},
-		{"rejection counts are written without samples, and samples without counts", testRejectionCountsApart},
-		{"a rejection log that cannot be written is unavailable", testRejectionsUnavailable},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, open(t))
-		})
-	}
+// intakeTests are the tests of idempotency keys and the rejection log.
+var intakeTests = []test{
+	{"a repeated dedup key is not stored again and names the original", testDedupRepeat},
+	{"two duplicates in one batch are stored once", testDedupInBatch},
+	{"concurrent duplicates are stored once", testDedupConcurrent},
+	{"the same key in two sources is two events", testDedupPerSource},
+	{"an expired key is replaced by the next event", testDedupExpired},
+	{"a duplicate tells the original's session and profile", testDedupSession},
+	{"a duplicate in a failed batch leaves no key behind", testDedupFailedBatch},
+	{"rejections are listed newest first with everything kept", testRejectionsList},
+	{"rejections are filtered by source and reason", testRejectionsFilter},
+	{"the rejection log is bounded by count, oldest dropped first", testRejectionsCount},
+	{"the rejection log is bounded by bytes, oldest dropped first", testRejectionsBytes},
+	{"rejection counts add up by source and reason", testRejectionCounts},
+	{"rejection counts are written without samples, and samples without counts", testRejectionCountsApart},
+	{"a rejection log that cannot be written is unavailable", testRejectionsUnavailable},
 }
 
 // intakeEvent returns an event of source with a dedup key remembered for window.
@@ -66,13 +52,13 @@ func testDedupRepeat(t *testing.T, s inlet.Store) {
 	c := newClock()
 	first := intakeEvent(c, "src", "delivery-1", time.Hour)
 	appendEvents(t, s, first)
-	if first.DuplicateOf != "" {
-		t.Fatalf("the first event is a duplicate of %s", first.DuplicateOf)
+	if first.duplicateOf() != "" {
+		t.Fatalf("the first event is a duplicate of %s", first.duplicateOf())
 	}
 	again := intakeEvent(c, "src", "delivery-1", time.Hour)
 	appendEvents(t, s, again)
-	if again.DuplicateOf != first.ID {
-		t.Fatalf("DuplicateOf = %q, want the first event %s", again.DuplicateOf, first.ID)
+	if again.duplicateOf() != first.ID {
+		t.Fatalf("a duplicate of %q, want of the first event %s", again.duplicateOf(), first.ID)
 	}
 	if _, err := s.FindEvent(context.Background(), again.ID); inlet.ErrorCode(err) != inlet.ENOTFOUND {
 		t.Errorf("the duplicate was stored (FindEvent: %v)", err)
@@ -80,7 +66,7 @@ func testDedupRepeat(t *testing.T, s inlet.Store) {
 	other := intakeEvent(c, "src", "delivery-2", time.Hour)
 	plain := intakeEvent(c, "src", "", 0)
 	appendEvents(t, s, other, plain)
-	if other.DuplicateOf != "" || plain.DuplicateOf != "" {
+	if other.duplicateOf() != "" || plain.duplicateOf() != "" {
 		t.Errorf("events with another key or none were taken as duplicates")
 	}
 	if n := countEvents(t, s, "src"); n != 3 {
@@ -94,11 +80,11 @@ func testDedupInBatch(t *testing.T, s inlet.Store) {
 	b := intakeEvent(c, "src", "k", time.Hour)
 	d := intakeEvent(c, "src", "other", time.Hour)
 	appendEvents(t, s, a, b, d)
-	if a.DuplicateOf != "" || d.DuplicateOf != "" {
-		t.Fatalf("the first of each key is a duplicate: %q, %q", a.DuplicateOf, d.DuplicateOf)
+	if a.duplicateOf() != "" || d.duplicateOf() != "" {
+		t.Fatalf("the first of each key is a duplicate: %q, %q", a.duplicateOf(), d.duplicateOf())
 	}
-	if b.DuplicateOf != a.ID {
-		t.Fatalf("the second event with the key: DuplicateOf = %q, want %s", b.DuplicateOf, a.ID)
+	if b.duplicateOf() != a.ID {
+		t.Fatalf("the second event with the key: a duplicate of %q, want of %s", b.duplicateOf(), a.ID)
 	}
 	if n := countEvents(t, s, "src"); n != 2 {
 		t.Errorf("%d events stored, want 2", n)
@@ -127,7 +113,7 @@ func testDedupConcurrent(t *testing.T, s inlet.Store) {
 		if errs[i] != nil {
 			t.Fatalf("Append %d: %v", i, errs[i])
 		}
-		if e.DuplicateOf == "" {
+		if e.duplicateOf() == "" {
 			if original != "" {
 				t.Fatalf("two events with the same key were both stored: %s and %s", original, e.ID)
 			}
@@ -138,8 +124,8 @@ func testDedupConcurrent(t *testing.T, s inlet.Store) {
 		t.Fatal("every event was taken as a duplicate; none was stored")
 	}
 	for _, e := range events {
-		if e.DuplicateOf != "" && e.DuplicateOf != original {
-			t.Errorf("DuplicateOf = %s, want the stored event %s", e.DuplicateOf, original)
+		if e.duplicateOf() != "" && e.duplicateOf() != original {
+			t.Errorf("a duplicate of %s, want of the stored event %s", e.duplicateOf(), original)
 		}
 	}
 	if got := countEvents(t, s, "src"); got != 1 {
@@ -153,8 +139,8 @@ func testDedupPerSource(t *testing.T, s inlet.Store) {
 	b := intakeEvent(c, "src-b", "k", time.Hour)
 	appendEvents(t, s, a)
 	appendEvents(t, s, b)
-	if b.DuplicateOf != "" {
-		t.Fatalf("an event of another source with the same key is a duplicate of %s", b.DuplicateOf)
+	if b.duplicateOf() != "" {
+		t.Fatalf("an event of another source with the same key is a duplicate of %s", b.duplicateOf())
 	}
 }
 
@@ -165,13 +151,13 @@ func testDedupExpired(t *testing.T, s inlet.Store) {
 	c.next()
 	second := intakeEvent(c, "src", "k", time.Hour)
 	appendEvents(t, s, second)
-	if second.DuplicateOf != "" {
-		t.Fatalf("an event after its key expired is a duplicate of %s", second.DuplicateOf)
+	if second.duplicateOf() != "" {
+		t.Fatalf("an event after its key expired is a duplicate of %s", second.duplicateOf())
 	}
 	third := intakeEvent(c, "src", "k", time.Hour)
 	appendEvents(t, s, third)
-	if third.DuplicateOf != second.ID {
-		t.Fatalf("after the key was replaced, DuplicateOf = %q, want the second event %s", third.DuplicateOf, second.ID)
+	if third.duplicateOf() != second.ID {
+		t.Fatalf("after the key was replaced, a duplicate of %q, want the second event %s", third.duplicateOf(), second.ID)
 	}
 	if n := countEvents(t, s, "src"); n != 2 {
 		t.Errorf("%d events stored, want 2", n)
@@ -190,13 +176,13 @@ func testDedupSession(t *testing.T, s inlet.Store) {
 	inBatch.DedupKey, inBatch.DedupUntil = "k2", inBatch.InsertedAt.Add(time.Hour)
 	inBatchDup.DedupKey, inBatchDup.DedupUntil = "k2", inBatchDup.InsertedAt.Add(time.Hour)
 	appendEvents(t, s, again, inBatch, inBatchDup)
-	if again.DuplicateOf != first.ID || again.ProfileID != first.ProfileID || again.SessionID != "sess-1" {
+	if again.duplicateOf() != first.ID || again.ProfileID != first.ProfileID || again.SessionID != "sess-1" {
 		t.Errorf("duplicate across batches: of=%s profile=%s session=%s, want of=%s profile=%s session=sess-1",
-			again.DuplicateOf, again.ProfileID, again.SessionID, first.ID, first.ProfileID)
+			again.duplicateOf(), again.ProfileID, again.SessionID, first.ID, first.ProfileID)
 	}
-	if inBatchDup.DuplicateOf != inBatch.ID || inBatchDup.ProfileID == "" || inBatchDup.ProfileID != inBatch.ProfileID {
+	if inBatchDup.duplicateOf() != inBatch.ID || inBatchDup.ProfileID == "" || inBatchDup.ProfileID != inBatch.ProfileID {
 		t.Errorf("duplicate in the batch: of=%s profile=%s, want of=%s profile=%s",
-			inBatchDup.DuplicateOf, inBatchDup.ProfileID, inBatch.ID, inBatch.ProfileID)
+			inBatchDup.duplicateOf(), inBatchDup.ProfileID, inBatch.ID, inBatch.ProfileID)
 	}
 	sess, err := s.FindSession(context.Background(), "sess-1")
 	if err != nil {
@@ -216,8 +202,8 @@ func testDedupFailedBatch(t *testing.T, s inlet.Store) {
 	wantCode(t, "Append of a batch with two events of one id", err, inlet.ECONFLICT)
 	retry := intakeEvent(c, "src", "k", time.Hour)
 	appendEvents(t, s, retry)
-	if retry.DuplicateOf != "" {
-		t.Fatalf("the key of a failed batch was kept: the retry is a duplicate of %s", retry.DuplicateOf)
+	if retry.duplicateOf() != "" {
+		t.Fatalf("the key of a failed batch was kept: the retry is a duplicate of %s", retry.duplicateOf())
 	}
 }
 

@@ -16,55 +16,82 @@ import (
 	"inlet"
 )
 
-// Run runs the suite. open returns a new, empty store for one test; it is
-// called once per subtest and must close the store in t.Cleanup. Subtests
-// run in parallel, each with its own store.
+// Run runs the whole suite against stores made by open, which returns a
+// new, empty store for one test; it is called once per test and must close
+// the store in t.Cleanup. The tests of a part run in parallel, each with
+// its own store; those of a part the store does not implement are skipped,
+// naming the interface it lacks.
 func Run(t *testing.T, open func(t *testing.T) inlet.Store) {
 	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s inlet.Store)
-	}{
-		{"a new store pings", testPing},
-		{"a created source is found as it was stored", testCreateSource},
-		{"a second source with the same id is a conflict", testCreateSourceConflict},
-		{"an invalid source is refused", testCreateSourceInvalid},
-		{"an unknown source is not found", testFindSourceNotFound},
-		{"sources are listed by id", testListSources},
-		{"an update changes only the given fields", testUpdateSource},
-		{"updating an unknown source is not found", testUpdateSourceNotFound},
-		{"an invalid update is refused and changes nothing", testUpdateSourceInvalid},
-		{"deleting a source keeps its events", testDeleteSource},
-		{"deleting an unknown source is not found", testDeleteSourceNotFound},
-		{"appending nothing succeeds", testAppendNothing},
-		{"profile-less events are stored exactly as sent", testAppendProfileless},
-		{"a batch with one bad event stores nothing", testAppendAllOrNothing},
-		{"values no store can hold are invalid, the same on every store, and store nothing", testAppendUnstorable},
-		{"Append never writes into its intakes", testAppendKeepsInput},
-		{"a closed store is unavailable, not broken", testClosedUnavailable},
-		{"a new session creates its session and profile", testAppendNewSession},
-		{"a known session links the event and counts it", testAppendKnownSession},
-		{"the same new session twice in one batch is created once", testAppendSameSessionInBatch},
-		{"the same new session in concurrent appends is created once", testAppendSameSessionConcurrently},
-		{"sessions are counted apart in one batch", testAppendManySessions},
-		{"an unknown event is not found", testFindEventNotFound},
-		{"unknown sessions and profiles are not found", testFindSessionProfileNotFound},
-		{"events are listed newest first", testListNewestFirst},
-		{"every filter selects its events", testListFilters},
-		{"the limit bounds a page", testListLimit},
-		{"cursors page through every event once", testListPaging},
-		{"a bad cursor is invalid", testListBadCursor},
-		{"events are found by id, type pattern and property value", testListSearch},
-		{"a search reads a bounded window and pages on below it", testListSearchWindow},
-		{"cursors page through a time range once, with or without a search", testListTimePaging},
-		{"retention deletes old events and keeps the rest", testRetention},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, open(t))
+	for _, p := range parts {
+		t.Run(p.name, func(t *testing.T) {
+			for _, tt := range p.tests {
+				t.Run(tt.name, func(t *testing.T) {
+					t.Parallel()
+					tt.fn(t, open(t))
+				})
+			}
 		})
 	}
+}
+
+// parts are the parts of the suite, in the order they run: every part is
+// listed here, and only here.
+var parts = []struct {
+	name  string
+	tests []test
+}{
+	{"events", eventTests},
+	{"intake", intakeTests},
+	{"identity", identityTests},
+	{"privacy", privacyTests},
+	{"delivery", deliveryTests},
+	{"catalog", catalogTests},
+	{"overview", overviewTests},
+	{"tokens", tokenTests},
+}
+
+// test is one test of the suite, named as a sentence.
+type test struct {
+	name string
+	fn   func(t *testing.T, s inlet.Store)
+}
+
+// eventTests are the tests of sources, events, sessions, listing and retention.
+var eventTests = []test{
+	{"a new store pings", testPing},
+	{"a created source is found as it was stored", testCreateSource},
+	{"a second source with the same id is a conflict", testCreateSourceConflict},
+	{"an invalid source is refused", testCreateSourceInvalid},
+	{"an unknown source is not found", testFindSourceNotFound},
+	{"sources are listed by id", testListSources},
+	{"an update changes only the given fields", testUpdateSource},
+	{"updating an unknown source is not found", testUpdateSourceNotFound},
+	{"an invalid update is refused and changes nothing", testUpdateSourceInvalid},
+	{"deleting a source keeps its events", testDeleteSource},
+	{"deleting an unknown source is not found", testDeleteSourceNotFound},
+	{"appending nothing succeeds", testAppendNothing},
+	{"profile-less events are stored exactly as sent", testAppendProfileless},
+	{"a batch with one bad event stores nothing", testAppendAllOrNothing},
+	{"values no store can hold are invalid, the same on every store, and store nothing", testAppendUnstorable},
+	{"Append never writes into its intakes", testAppendKeepsInput},
+	{"a closed store is unavailable, not broken", testClosedUnavailable},
+	{"a new session creates its session and profile", testAppendNewSession},
+	{"a known session links the event and counts it", testAppendKnownSession},
+	{"the same new session twice in one batch is created once", testAppendSameSessionInBatch},
+	{"the same new session in concurrent appends is created once", testAppendSameSessionConcurrently},
+	{"sessions are counted apart in one batch", testAppendManySessions},
+	{"an unknown event is not found", testFindEventNotFound},
+	{"unknown sessions and profiles are not found", testFindSessionProfileNotFound},
+	{"events are listed newest first", testListNewestFirst},
+	{"every filter selects its events", testListFilters},
+	{"the limit bounds a page", testListLimit},
+	{"cursors page through every event once", testListPaging},
+	{"a bad cursor is invalid", testListBadCursor},
+	{"events are found by id, type pattern and property value", testListSearch},
+	{"a search reads a bounded window and pages on below it", testListSearchWindow},
+	{"cursors page through a time range once, with or without a search", testListTimePaging},
+	{"retention deletes old events and keeps the rest", testRetention},
 }
 
 // clock hands out increasing times, a millisecond apart, at the microsecond
@@ -115,14 +142,22 @@ type event struct {
 	DedupKey   string
 	DedupUntil time.Time
 
-	// From Append's answer.
-	NewSession  bool
-	DuplicateOf string
-	Merged      int
+	// Answer is what Append answered for the event.
+	Answer inlet.Appended
 }
 
-// appendTo appends events as one batch and records the answer in them:
-// the final session and profile, NewSession and DuplicateOf.
+// duplicateOf returns the id of the stored event that Append answered the
+// event repeats, or "".
+func (e *event) duplicateOf() string {
+	if e.Answer.Duplicate {
+		return e.Answer.EventID
+	}
+	return ""
+}
+
+// appendTo appends events as one batch and records the answer beside each
+// (Answer); each event takes its answered session and profile, so that it
+// reads as the stored event it expects.
 func appendTo(ctx context.Context, s inlet.EventStore, events ...*event) error {
 	intakes := make([]inlet.Intake, len(events))
 	for i, e := range events {
@@ -137,14 +172,11 @@ func appendTo(ctx context.Context, s inlet.EventStore, events ...*event) error {
 	}
 	for i, e := range events {
 		a := out[i]
-		if a.Duplicate {
-			e.DuplicateOf = a.EventID
-		} else if a.EventID != e.ID {
+		if !a.Duplicate && a.EventID != e.ID {
 			return fmt.Errorf("Append answered event id %s for intake %s", a.EventID, e.ID)
-		} else {
-			e.DuplicateOf = ""
 		}
-		e.SessionID, e.ProfileID, e.NewSession, e.Merged = a.SessionID, a.ProfileID, a.NewSession, a.Merged
+		e.Answer = a
+		e.SessionID, e.ProfileID = a.SessionID, a.ProfileID
 	}
 	return nil
 }
@@ -421,8 +453,8 @@ func testAppendProfileless(t *testing.T, s inlet.Store) {
 	events[1].Context.Headers = map[string]string{}
 	appendEvents(t, s, events...)
 	for _, e := range events {
-		if e.ProfileID != "" || e.NewSession {
-			t.Fatalf("Append set profile %q, new session %v on a profile-less event", e.ProfileID, e.NewSession)
+		if e.ProfileID != "" || e.Answer.NewSession {
+			t.Fatalf("Append set profile %q, new session %v on a profile-less event", e.ProfileID, e.Answer.NewSession)
 		}
 		got, err := s.FindEvent(context.Background(), e.ID)
 		if err != nil {
@@ -450,10 +482,10 @@ func testAppendAllOrNothing(t *testing.T, s inlet.Store) {
 	sameIDs(t, "events after the failed batch", ids, []string{stored.ID})
 
 	// The store still takes the good event afterwards.
-	fresh.ProfileID, fresh.NewSession = "", false
+	fresh.ProfileID, fresh.Answer.NewSession = "", false
 	appendEvents(t, s, fresh)
-	if !fresh.NewSession || fresh.ProfileID == "" {
-		t.Fatalf("retried event: new session %v, profile %q; want a new session and profile", fresh.NewSession, fresh.ProfileID)
+	if !fresh.Answer.NewSession || fresh.ProfileID == "" {
+		t.Fatalf("retried event: new session %v, profile %q; want a new session and profile", fresh.Answer.NewSession, fresh.ProfileID)
 	}
 }
 
@@ -461,8 +493,8 @@ func testAppendNewSession(t *testing.T, s inlet.Store) {
 	ctx := context.Background()
 	e := newEvent(newClock(), "src", "page-view", "sess-1")
 	appendEvents(t, s, e)
-	if !e.NewSession || e.ProfileID == "" {
-		t.Fatalf("Append: new session %v, profile %q; want a new session with a profile", e.NewSession, e.ProfileID)
+	if !e.Answer.NewSession || e.ProfileID == "" {
+		t.Fatalf("Append: new session %v, profile %q; want a new session with a profile", e.Answer.NewSession, e.ProfileID)
 	}
 	got, err := s.FindEvent(ctx, e.ID)
 	if err != nil {
@@ -496,8 +528,8 @@ func testAppendKnownSession(t *testing.T, s inlet.Store) {
 	second, third := newEvent(c, "src", "click", "sess-k"), newEvent(c, "src", "click", "sess-k")
 	appendEvents(t, s, second, third)
 	for _, e := range []*event{second, third} {
-		if e.NewSession || e.ProfileID != first.ProfileID {
-			t.Fatalf("known session: new session %v, profile %q; want profile %q of the first event", e.NewSession, e.ProfileID, first.ProfileID)
+		if e.Answer.NewSession || e.ProfileID != first.ProfileID {
+			t.Fatalf("known session: new session %v, profile %q; want profile %q of the first event", e.Answer.NewSession, e.ProfileID, first.ProfileID)
 		}
 		got, err := s.FindEvent(ctx, e.ID)
 		if err != nil {
@@ -529,8 +561,8 @@ func testAppendSameSessionInBatch(t *testing.T, s inlet.Store) {
 	if a.ProfileID == "" || a.ProfileID != b.ProfileID {
 		t.Fatalf("profiles %q and %q, want one profile for one session", a.ProfileID, b.ProfileID)
 	}
-	if !a.NewSession || !b.NewSession {
-		t.Fatalf("new session %v and %v; both events came with the session's creation", a.NewSession, b.NewSession)
+	if !a.Answer.NewSession || !b.Answer.NewSession {
+		t.Fatalf("new session %v and %v; both events came with the session's creation", a.Answer.NewSession, b.Answer.NewSession)
 	}
 	sess, err := s.FindSession(ctx, "sess-twice")
 	if err != nil || sess.EventCount != 2 || sess.ProfileID != a.ProfileID {
@@ -574,7 +606,7 @@ func testAppendSameSessionConcurrently(t *testing.T, s inlet.Store) {
 		if e.ProfileID != events[0].ProfileID || e.ProfileID == "" {
 			t.Fatalf("profiles %q and %q for one session", e.ProfileID, events[0].ProfileID)
 		}
-		if e.NewSession {
+		if e.Answer.NewSession {
 			created++
 		}
 	}
@@ -604,13 +636,13 @@ func testAppendManySessions(t *testing.T, s inlet.Store) {
 		newEvent(c, "src", "e", "sess-new-1"),
 	}
 	appendEvents(t, s, batch...)
-	if batch[1].NewSession || batch[1].ProfileID != known.ProfileID {
-		t.Fatalf("known session in a mixed batch: new %v, profile %q, want profile %q", batch[1].NewSession, batch[1].ProfileID, known.ProfileID)
+	if batch[1].Answer.NewSession || batch[1].ProfileID != known.ProfileID {
+		t.Fatalf("known session in a mixed batch: new %v, profile %q, want profile %q", batch[1].Answer.NewSession, batch[1].ProfileID, known.ProfileID)
 	}
-	if batch[2].ProfileID != "" || batch[2].NewSession {
+	if batch[2].ProfileID != "" || batch[2].Answer.NewSession {
 		t.Fatalf("profile-less event in a mixed batch got profile %q", batch[2].ProfileID)
 	}
-	if !batch[0].NewSession || !batch[3].NewSession || batch[0].ProfileID != batch[4].ProfileID ||
+	if !batch[0].Answer.NewSession || !batch[3].Answer.NewSession || batch[0].ProfileID != batch[4].ProfileID ||
 		batch[0].ProfileID == batch[3].ProfileID || batch[0].ProfileID == known.ProfileID || batch[3].ProfileID == "" {
 		t.Fatalf("new sessions in a mixed batch: profiles %q %q %q, want two new distinct profiles", batch[0].ProfileID, batch[3].ProfileID, batch[4].ProfileID)
 	}
