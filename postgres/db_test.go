@@ -19,7 +19,7 @@ import (
 )
 
 // open opens a store in a new schema of the test database.
-func open(t *testing.T) *postgres.DB {
+func open(t testing.TB) *postgres.DB {
 	t.Helper()
 	url := pgtest.URL(t)
 	db, err := postgres.Open(context.Background(), url, postgres.Options{})

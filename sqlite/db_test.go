@@ -11,15 +11,21 @@ import (
 )
 
 // open opens a new database in t's temporary directory, closed at cleanup.
-func open(t *testing.T) *sqlite.DB {
+func open(t testing.TB) *sqlite.DB {
 	t.Helper()
 	return openAt(t, filepath.Join(t.TempDir(), "inlet.db"))
 }
 
 // openAt opens the database at path, closed at cleanup.
-func openAt(t *testing.T, path string) *sqlite.DB {
+func openAt(t testing.TB, path string) *sqlite.DB {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), sqlite.Options{Path: path})
+	return openWith(t, sqlite.Options{Path: path})
+}
+
+// openWith opens the database of opts, closed at cleanup.
+func openWith(t testing.TB, opts sqlite.Options) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
