@@ -257,3 +257,17 @@ func MergeCatalogTx(ctx context.Context, tx CatalogTx, deltas []*CatalogDelta) e
 	}
 	return nil
 }
+
+// FindCatalogEntry returns the one entry of a source and event type that
+// s lists, for stores whose FindCatalog is a ListCatalog of one. Returns
+// ENOTFOUND.
+func FindCatalogEntry(ctx context.Context, s CatalogStore, sourceID, eventType string) (*CatalogEntry, error) {
+	entries, err := s.ListCatalog(ctx, CatalogFilter{SourceID: sourceID, Type: eventType})
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) == 0 {
+		return nil, Errorf(ENOTFOUND, "the catalog has no %q events of source %q", eventType, sourceID)
+	}
+	return entries[0], nil
+}

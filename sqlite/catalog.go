@@ -111,14 +111,7 @@ func (db *DB) ListCatalog(ctx context.Context, f inlet.CatalogFilter) ([]*inlet.
 
 // FindCatalog returns one catalog entry. See inlet.CatalogStore.
 func (db *DB) FindCatalog(ctx context.Context, sourceID, eventType string) (*inlet.CatalogEntry, error) {
-	entries, err := db.ListCatalog(ctx, inlet.CatalogFilter{SourceID: sourceID, Type: eventType})
-	if err != nil {
-		return nil, err
-	}
-	if len(entries) == 0 {
-		return nil, inlet.Errorf(inlet.ENOTFOUND, "the catalog has no %q events of source %q", eventType, sourceID)
-	}
-	return entries[0], nil
+	return inlet.FindCatalogEntry(ctx, db, sourceID, eventType)
 }
 
 var _ inlet.CatalogStore = (*DB)(nil)
