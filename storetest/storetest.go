@@ -42,7 +42,8 @@ var parts = []struct {
 	tests []test
 }{
 	{"events", eventTests},
-	{"intake", intakeTests},
+	{"dedup", dedupTests},
+	{"rejections", rejectionTests},
 	{"identity", identityTests},
 	{"privacy", privacyTests},
 	{"delivery", deliveryTests},
