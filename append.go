@@ -79,7 +79,7 @@ func Append(ctx context.Context, s AppendStore, cache *SessionCache, intakes []I
 	if err != nil {
 		return nil, err
 	}
-	b := NewAppendBatch(intakes, dups)
+	b := newAppendBatch(intakes, dups)
 	claims, profiles, err := b.resolveSessions(ctx, tx, cache)
 	if err != nil {
 		return nil, err
@@ -104,7 +104,7 @@ func Append(ctx context.Context, s AppendStore, cache *SessionCache, intakes []I
 			cache.Forget(id)
 		}
 	}
-	return b.Results(), nil
+	return b.results(), nil
 }
 
 // checkBatchIDs refuses a batch that holds one event id twice: the second
@@ -183,7 +183,7 @@ func (b *AppendBatch) resolveSessions(ctx context.Context, tx AppendTx, cache *S
 // final profiles. It does nothing, and returns nil, for a batch without
 // identities.
 func (b *AppendBatch) resolveIdentities(ctx context.Context, tx IdentityTx) (*IdentityResult, error) {
-	if !b.HasIdentity() {
+	if !b.hasIdentity() {
 		return nil, nil
 	}
 	r, err := ResolveIdentities(ctx, tx, b.Events, b.Identities, func(k int) (string, bool) {
@@ -202,29 +202,29 @@ func (b *AppendBatch) resolveIdentities(ctx context.Context, tx IdentityTx) (*Id
 	return r, nil
 }
 
-// AppendBatch is the working state of one EventStore.Append, the same on
-// every store: the events to store are copies of the intakes' events, so
-// that Append never writes into its input, and Results builds the answer
-// from what the store resolved into them.
+// AppendBatch is the working state of one Append, which AppendTx's steps
+// see: the events to store are copies of the intakes' events, so that
+// Append never writes into its input, and its answer is built from what
+// the steps resolved into them.
 type AppendBatch struct {
 	Intakes []Intake
 	// Dups has an entry per intake (see Dedup), or is nil.
 	Dups []Duplicate
 	// Events are the events to store, in intake order without duplicates;
 	// Identities[k] and NewSession[k] belong to Events[k], which is
-	// Intakes[Index[k]]. Stores set each event's final ProfileID.
+	// Intakes[Index[k]]. Append sets each event's final ProfileID.
 	Events     []*Event
 	Identities []*Identity
 	NewSession []bool
 	Index      []int
 	// Merged counts, by index into Events, the profiles merged into each
-	// event's profile; stores set it from IdentityResult.Merged.
+	// event's profile, from IdentityResult.Merged.
 	Merged map[int]int
 }
 
-// NewAppendBatch returns the batch of intakes without the duplicates that
+// newAppendBatch returns the batch of intakes without the duplicates that
 // Dedup found.
-func NewAppendBatch(intakes []Intake, dups []Duplicate) *AppendBatch {
+func newAppendBatch(intakes []Intake, dups []Duplicate) *AppendBatch {
 	n := len(intakes)
 	b := &AppendBatch{Intakes: intakes, Dups: dups}
 	events := make([]Event, 0, n)
@@ -251,8 +251,8 @@ func (b *AppendBatch) ContextJSON(k int) ([]byte, error) {
 	return json.Marshal(&b.Events[k].Context)
 }
 
-// HasIdentity reports whether an event of the batch carries an Identity.
-func (b *AppendBatch) HasIdentity() bool {
+// hasIdentity reports whether an event of the batch carries an Identity.
+func (b *AppendBatch) hasIdentity() bool {
 	for _, id := range b.Identities {
 		if id != nil {
 			return true
@@ -261,8 +261,8 @@ func (b *AppendBatch) HasIdentity() bool {
 	return false
 }
 
-// Results returns the answer of Append, once the batch is committed.
-func (b *AppendBatch) Results() []Appended {
+// results returns the answer of Append, once the batch is committed.
+func (b *AppendBatch) results() []Appended {
 	out := make([]Appended, len(b.Intakes))
 	stored := make(map[int]int, len(b.Events)) // intake index to event index
 	for k, e := range b.Events {
