@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"inlet"
@@ -97,18 +96,8 @@ func addRejectionCounts(ctx context.Context, tx *sql.Tx, counts []inlet.Rejectio
 
 // CountRejections returns counts of refusals. See inlet.RejectionStore.
 func (db *DB) CountRejections(ctx context.Context, f inlet.RejectionFilter) ([]inlet.RejectionCount, error) {
-	var where []string
-	var args []any
-	if f.SourceID != "" {
-		where, args = append(where, "source_id = ?"), append(args, f.SourceID)
-	}
-	if f.Reason != "" {
-		where, args = append(where, "reason = ?"), append(args, f.Reason)
-	}
-	query := `SELECT source_id, reason, count, first_at, last_at FROM rejection_counts`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
+	where, args := rejectionFilter(f)
+	query := `SELECT source_id, reason, count, first_at, last_at FROM rejection_counts` + whereSQL(where)
 	rows, err := db.read.QueryContext(ctx, query+" ORDER BY source_id, reason", args...)
 	if err != nil {
 		return nil, storeError(err)
@@ -158,21 +147,11 @@ func trimRejections(ctx context.Context, tx *sql.Tx, bounds inlet.RejectionBound
 // ListRejections returns rejections, newest first. See inlet.RejectionStore.
 func (db *DB) ListRejections(ctx context.Context, f inlet.RejectionFilter) ([]*inlet.Rejection, error) {
 	limit := f.PageLimit()
-	var where []string
-	var args []any
-	if f.SourceID != "" {
-		where, args = append(where, "source_id = ?"), append(args, f.SourceID)
-	}
-	if f.Reason != "" {
-		where, args = append(where, "reason = ?"), append(args, f.Reason)
-	}
+	where, args := rejectionFilter(f)
 	if f.BeforeID > 0 {
 		where, args = append(where, "id < ?"), append(args, f.BeforeID)
 	}
-	query := `SELECT id, at, source_id, reason, status, message, method, path, query, remote_addr, headers, body, body_truncated FROM rejections`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
+	query := `SELECT id, at, source_id, reason, status, message, method, path, query, remote_addr, headers, body, body_truncated FROM rejections` + whereSQL(where)
 	query += " ORDER BY id DESC LIMIT ?"
 	args = append(args, limit)
 	rows, err := db.read.QueryContext(ctx, query, args...)
@@ -198,4 +177,16 @@ func (db *DB) ListRejections(ctx context.Context, f inlet.RejectionFilter) ([]*i
 		out = append(out, &r)
 	}
 	return out, storeError(rows.Err())
+}
+
+// rejectionFilter returns the conditions of f's source and reason, the
+// same on rejections and their counts, with their arguments.
+func rejectionFilter(f inlet.RejectionFilter) (where []string, args []any) {
+	if f.SourceID != "" {
+		where, args = append(where, "source_id = ?"), append(args, f.SourceID)
+	}
+	if f.Reason != "" {
+		where, args = append(where, "reason = ?"), append(args, f.Reason)
+	}
+	return where, args
 }
