@@ -41,3 +41,10 @@ func openWith(t testing.TB, opts sqlite.Options) *sqlite.DB {
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) inlet.Store { return open(t) })
 }
+
+// TestStoreWithoutOptionalParts runs the conformance suite on a store with
+// only inlet.Store's methods: the tests of the optional interfaces
+// (inlet.OverviewStore, inlet.TokenStore) are skipped, and the rest pass.
+func TestStoreWithoutOptionalParts(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) inlet.Store { return struct{ inlet.Store }{open(t)} })
+}
