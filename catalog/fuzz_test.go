@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"inlet/catalog"
+	"inlet/jsonlimit/corpus"
 )
 
 // referenceShape is Shape written over encoding/json's decoder, the
@@ -63,11 +64,8 @@ func referenceShape(props []byte) map[string]bool {
 }
 
 func FuzzShape(f *testing.F) {
-	for _, s := range []string{
-		`{}`, `{"a":1}`, `{"a":{"b":[1,2.5,"x",null,true,{"c":[]}]}}`, `{"a\"b":"\u00e9","c\\d":[[],[[1]]]}`,
-		`{"n":-1.5e10,"m":0}`, `[1]`, `{"a":`, `{"deep":{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":1}}}}}}}}}`,
-	} {
-		f.Add([]byte(s))
+	for _, in := range corpus.Inputs() {
+		f.Add(in)
 	}
 	f.Fuzz(func(t *testing.T, props []byte) {
 		got := map[string]bool{}

@@ -13,13 +13,14 @@ import (
 	"unicode/utf8"
 
 	"inlet"
+	"inlet/jsonlimit"
 )
 
 // Bounds of the shape read from one event.
 const (
 	// MaxDepth bounds the nesting followed; deeper values are counted as
 	// the container that holds them.
-	MaxDepth = 8
+	MaxDepth = jsonlimit.CatalogDepth
 	// MaxElements bounds the elements of one array read for its summary.
 	MaxElements = 32
 	// maxEventPaths bounds the paths read from one event.
