@@ -51,7 +51,7 @@ type Options struct {
 }
 
 // Metrics is told of delivery attempts; prometheus.Metrics is one. It is
-// called from the senders' goroutines, so it must be cheap and safe for
+// called from the transports' goroutines, so it must be cheap and safe for
 // concurrent use.
 type Metrics interface {
 	// Attempted reports one attempt to deliver an event to a destination:
@@ -244,12 +244,12 @@ func (s *Service) followOnce(ctx context.Context) error {
 
 func (s *Service) startWorker(d *inlet.Destination, after <-chan struct{}) (*worker, error) {
 	inFlight := inFlightFor(d, s.opts.InFlight)
-	sender, err := open(d, inFlight)
+	transport, err := open(d, inFlight)
 	if err != nil {
 		return nil, err
 	}
-	w := &worker{s: s, dest: d, sender: sender, done: make(chan struct{}), drain: make(chan struct{}),
-		wake: make(chan struct{}, 1), inFlight: inFlight, window: 4 * inFlight, lease: max(s.opts.Lease, 5*sender.Timeout())}
+	w := &worker{s: s, dest: d, transport: transport, done: make(chan struct{}), drain: make(chan struct{}),
+		wake: make(chan struct{}, 1), inFlight: inFlight, window: 4 * inFlight, lease: max(s.opts.Lease, 5*transport.Timeout())}
 	if d.Ordered {
 		w.inFlight, w.window = 1, 1
 	}
@@ -261,7 +261,7 @@ func (s *Service) startWorker(d *inlet.Destination, after <-chan struct{}) (*wor
 			}
 		}
 		w.run()
-		sender.Close()
+		transport.Close()
 	}()
 	return w, nil
 }
@@ -269,10 +269,10 @@ func (s *Service) startWorker(d *inlet.Destination, after <-chan struct{}) (*wor
 // worker delivers the events of one destination while it holds the
 // destination's cursor.
 type worker struct {
-	s      *Service
-	dest   *inlet.Destination
-	sender Sender
-	done   chan struct{}
+	s         *Service
+	dest      *inlet.Destination
+	transport Transport
+	done      chan struct{}
 	// drain is closed to stop: no more reads, sends in flight finish and
 	// are settled, the lease is released.
 	drain     chan struct{}
@@ -725,7 +725,7 @@ func (w *worker) attempt(it *item, results chan<- *item) {
 	} else if body, err := inlet.EventJSON(it.event); err != nil {
 		r.Err = err
 	} else {
-		r = w.sender.Send(s.ctx, it.event, body)
+		r = w.transport.Send(s.ctx, it.event, body)
 	}
 	end := s.now()
 	it.end, it.ra, it.gone = end, r.RetryAfter, r.Gone
