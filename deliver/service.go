@@ -62,6 +62,10 @@ type Metrics interface {
 	Disabled(destination string)
 }
 
+// DefaultLease is how long a node holds a destination's cursor unrenewed
+// when Options.Lease is zero; inlet serve's --delivery-lease starts from it.
+const DefaultLease = time.Minute
+
 func (o *Options) defaults() {
 	if o.Owner == "" {
 		o.Owner = inlet.NewID()
@@ -73,7 +77,7 @@ func (o *Options) defaults() {
 		o.Refresh = time.Second
 	}
 	if o.Lease <= 0 {
-		o.Lease = time.Minute
+		o.Lease = DefaultLease
 	}
 	if o.Settle <= 0 {
 		o.Settle = 20 * time.Millisecond
