@@ -417,60 +417,94 @@ func (p *pump) run() (stop bool) {
 	for {
 		now := s.now()
 		stopping := w.draining() || s.ctx.Err() != nil
-		if !stopping && !p.gone && !now.Before(p.paused) {
-			if err := p.fill(now); err != nil && s.ctx.Err() == nil {
-				s.logger.Warn("delivery: reading the log failed; retrying", "destination", w.dest.ID, "err", err)
-			}
+		if !stopping {
+			p.read(now)
 		}
 		p.collect()
 		if s.ctx.Err() != nil {
 			p.settleNow(context.Background())
 			return true
 		}
-		// Settled at most every Settle (a write that shares the store's
-		// writer with intake), sooner when stopping or when many rows wait.
-		due := p.dirty && (now.Sub(p.lastSettle) >= s.opts.Settle || stopping || w.dest.Ordered || len(p.pending.Outcomes) >= w.window)
-		renew := now.Sub(p.lastSettle) >= w.lease/4
-		if due || renew {
-			c, err := p.settle(s.ctx)
-			switch {
-			case inlet.ErrorCode(err) == inlet.ECONFLICT:
-				s.logger.Warn("delivery: another node took the cursor", "destination", w.dest.ID)
-				p.abandon()
-				return w.draining()
-			case err != nil:
-				if s.ctx.Err() == nil {
-					s.logger.Warn("delivery: settling failed; retrying", "destination", w.dest.ID, "err", err)
-				}
-			default:
-				if p.disableIfDue(c, now) {
-					p.abandon()
-					return true
-				}
-			}
+		if over, stop := p.settleIfDue(now, stopping); over {
+			return stop
 		}
 		if stopping && len(p.queue) == 0 && !p.dirty {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
-			if err := s.store.ReleaseCursor(ctx, w.dest.ID, s.opts.Owner); err != nil {
-				s.logger.Warn("delivery: releasing the cursor failed; it is free when its lease runs out", "destination", w.dest.ID, "err", err)
-			}
-			cancel()
+			p.release()
 			return true
 		}
-		// Wait for something to do: a result, a commit, the poll, a stop
-		// (once stopping, only results and the poll).
-		drain, done := w.drain, s.ctx.Done()
-		if stopping {
-			drain = nil
+		p.wait(poll.C, stopping)
+	}
+}
+
+// read fills the window, unless the receiver asked to be left alone
+// (410, or a Retry-After that has not passed).
+func (p *pump) read(now time.Time) {
+	w, s := p.w, p.w.s
+	if p.gone || now.Before(p.paused) {
+		return
+	}
+	if err := p.fill(now); err != nil && s.ctx.Err() == nil {
+		s.logger.Warn("delivery: reading the log failed; retrying", "destination", w.dest.ID, "err", err)
+	}
+}
+
+// settleIfDue writes the settled outcomes and renews the lease when it is
+// time. Outcomes are settled at most every Settle (a write that shares
+// the store's writer with intake), sooner when stopping or when many rows
+// wait. over reports that the pump is done, and stop then what run
+// returns: the cursor was lost, or the destination disabled.
+func (p *pump) settleIfDue(now time.Time, stopping bool) (over, stop bool) {
+	w, s := p.w, p.w.s
+	due := p.dirty && (now.Sub(p.lastSettle) >= s.opts.Settle || stopping || w.dest.Ordered || len(p.pending.Outcomes) >= w.window)
+	renew := now.Sub(p.lastSettle) >= w.lease/4
+	if !due && !renew {
+		return false, false
+	}
+	c, err := p.settle(s.ctx)
+	switch {
+	case inlet.ErrorCode(err) == inlet.ECONFLICT:
+		s.logger.Warn("delivery: another node took the cursor", "destination", w.dest.ID)
+		p.abandon()
+		return true, w.draining()
+	case err != nil:
+		if s.ctx.Err() == nil {
+			s.logger.Warn("delivery: settling failed; retrying", "destination", w.dest.ID, "err", err)
 		}
-		select {
-		case it := <-p.results:
-			p.finish(it)
-		case <-w.wake:
-		case <-poll.C:
-		case <-drain:
-		case <-done:
-		}
+		return false, false
+	}
+	if p.disableIfDue(c, now) {
+		p.abandon()
+		return true, true
+	}
+	return false, false
+}
+
+// release gives the cursor up once everything is settled, so that
+// another node can take it at once rather than when the lease runs out.
+func (p *pump) release() {
+	w, s := p.w, p.w.s
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
+	defer cancel()
+	if err := s.store.ReleaseCursor(ctx, w.dest.ID, s.opts.Owner); err != nil {
+		s.logger.Warn("delivery: releasing the cursor failed; it is free when its lease runs out", "destination", w.dest.ID, "err", err)
+	}
+}
+
+// wait waits for something to do: a result, a commit, the poll, a stop
+// (once stopping, only results and the poll).
+func (p *pump) wait(poll <-chan time.Time, stopping bool) {
+	w, s := p.w, p.w.s
+	drain, done := w.drain, s.ctx.Done()
+	if stopping {
+		drain = nil
+	}
+	select {
+	case it := <-p.results:
+		p.finish(it)
+	case <-w.wake:
+	case <-poll:
+	case <-drain:
+	case <-done:
 	}
 }
 
