@@ -148,7 +148,9 @@ func (a *Accumulator) Take() []*inlet.CatalogDelta {
 // Paths calls fn for every property path of a JSON object and the JSON
 // type it holds: members as a.b, array elements as a[] (the first
 // MaxElements), to MaxDepth levels and at most 1024 paths. Types are
-// object, array, string, integer, number, boolean and null.
+// object, array, string, integer, number, boolean and null. It is one of
+// three scanners of event JSON; package jsonlimit says why, and holds
+// MaxDepth.
 func Paths(props json.RawMessage, fn func(path, typ string)) {
 	paths(props, func(path []byte, typ int) { fn(string(path), jsonTypes[typ]) })
 }
