@@ -394,20 +394,9 @@ func (b *bench) runAll(ctx context.Context, rf *runFlags, tmp string, rep *repor
 	}
 	rep.rows = append(rep.rows, base)
 
-	var s1 *row
-	for _, n := range rf.which {
-		b.logf("scenario %d: %s", n, scenarioNames[n])
-		r, err := b.runScenario(ctx, n, filepath.Join(tmp, fmt.Sprintf("data-%d", n)))
-		if err != nil {
-			return nil, fmt.Errorf("scenario %d: %w", n, err)
-		}
-		if r.stored < r.res.OK() {
-			failures = append(failures, fmt.Sprintf("scenario %d: %d answered 2xx but %d stored", n, r.res.OK(), r.stored))
-		}
-		rep.rows = append(rep.rows, r)
-		if n == 1 {
-			s1 = r
-		}
+	s1, failures, err := b.runScenarios(ctx, rf.which, tmp, rep)
+	if err != nil {
+		return nil, err
 	}
 	if rate := fixedRate(rf.fixedRate, s1); rate > 0 {
 		d := rf.fixedDuration
@@ -449,6 +438,27 @@ func (b *bench) runAll(ctx context.Context, rf *runFlags, tmp string, rep *repor
 		rep.profileFile = rf.profile
 	}
 	return failures, nil
+}
+
+// runScenarios runs the wrk scenarios in turn, adding their rows to rep,
+// and returns scenario 1's row (nil when it was not run) and the
+// durability checks that failed.
+func (b *bench) runScenarios(ctx context.Context, which []int, tmp string, rep *report) (s1 *row, failures []string, err error) {
+	for _, n := range which {
+		b.logf("scenario %d: %s", n, scenarioNames[n])
+		r, err := b.runScenario(ctx, n, filepath.Join(tmp, fmt.Sprintf("data-%d", n)))
+		if err != nil {
+			return nil, nil, fmt.Errorf("scenario %d: %w", n, err)
+		}
+		if r.stored < r.res.OK() {
+			failures = append(failures, fmt.Sprintf("scenario %d: %d answered 2xx but %d stored", n, r.res.OK(), r.stored))
+		}
+		rep.rows = append(rep.rows, r)
+		if n == 1 {
+			s1 = r
+		}
+	}
+	return s1, failures, nil
 }
 
 // fixedRate is the rate of the fixed-rate run: --fixed-rate, or with 0
