@@ -20,7 +20,7 @@ const (
 )
 
 // CatalogEntry is what the catalog has learnt of one event type of one
-// source: how often it came, and the shape of its properties.
+// source: how often it came, and the paths and types of its properties.
 type CatalogEntry struct {
 	SourceID  string    `json:"source_id"`
 	Type      string    `json:"type"`
@@ -28,7 +28,7 @@ type CatalogEntry struct {
 	FirstSeen time.Time `json:"first_seen"`
 	LastSeen  time.Time `json:"last_seen"`
 	// DriftSince is when the first drift of any path started; zero when
-	// the shape has not drifted.
+	// no path has drifted.
 	DriftSince time.Time `json:"drift_since"`
 	// Truncated tells that paths were left out over MaxCatalogPaths.
 	Truncated bool `json:"truncated,omitempty"`

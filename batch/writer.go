@@ -14,20 +14,32 @@ import (
 	"inlet"
 )
 
-// Options bound a Writer. Zero fields take the defaults shown.
+// The defaults of Options' zero fields; inlet serve's flags start from
+// them.
+const (
+	DefaultMaxBatch      = 1000
+	DefaultQueueSize     = 8192
+	DefaultQueueBytes    = 64 << 20
+	DefaultCommitTimeout = 10 * time.Second
+)
+
+// Options bound a Writer. Zero fields take the defaults above.
 type Options struct {
-	// MaxBatch is the most events committed in one transaction (1000).
+	// MaxBatch is the most events committed in one transaction
+	// (DefaultMaxBatch).
 	MaxBatch int
 	// MaxWait is the longest the writer holds a batch that is not full
 	// open for more events, counted from the batch's first request (0: it
 	// commits whatever is queued as soon as the previous commit is done, so
 	// a lone event never waits).
 	MaxWait time.Duration
-	// QueueSize is the most requests waiting for a commit (8192).
+	// QueueSize is the most requests waiting for a commit
+	// (DefaultQueueSize).
 	QueueSize int
-	// QueueBytes is the most event bytes waiting for a commit (64 MiB).
+	// QueueBytes is the most event bytes waiting for a commit
+	// (DefaultQueueBytes).
 	QueueBytes int64
-	// CommitTimeout bounds one commit (10s).
+	// CommitTimeout bounds one commit (DefaultCommitTimeout).
 	CommitTimeout time.Duration
 	// OnCommit, when set, is called on the writer's goroutine after each
 	// successful commit, before the requests are woken, with the intakes
@@ -53,16 +65,16 @@ type Observer interface {
 
 func (o *Options) setDefaults() {
 	if o.MaxBatch <= 0 {
-		o.MaxBatch = 1000
+		o.MaxBatch = DefaultMaxBatch
 	}
 	if o.QueueSize <= 0 {
-		o.QueueSize = 8192
+		o.QueueSize = DefaultQueueSize
 	}
 	if o.QueueBytes <= 0 {
-		o.QueueBytes = 64 << 20
+		o.QueueBytes = DefaultQueueBytes
 	}
 	if o.CommitTimeout <= 0 {
-		o.CommitTimeout = 10 * time.Second
+		o.CommitTimeout = DefaultCommitTimeout
 	}
 }
 

@@ -16,14 +16,14 @@ import (
 	"inlet/sqlite"
 )
 
-func shape(props string) []string {
+func paths(props string) []string {
 	var got []string
-	catalog.Shape(json.RawMessage(props), func(path, typ string) { got = append(got, path+":"+typ) })
+	catalog.Paths(json.RawMessage(props), func(path, typ string) { got = append(got, path+":"+typ) })
 	return got
 }
 
-func TestShape(t *testing.T) {
-	got := shape(`{"ref":"refs/heads/main","commits":[{"id":"a","added":["x"]},{"id":"b","added":[]}],"repository":{"id":1,"private":false,"stars":1.5e3,"topics":null}}`)
+func TestPaths(t *testing.T) {
+	got := paths(`{"ref":"refs/heads/main","commits":[{"id":"a","added":["x"]},{"id":"b","added":[]}],"repository":{"id":1,"private":false,"stars":1.5e3,"topics":null}}`)
 	want := []string{
 		"ref:string", "commits:array", "commits[]:object", "commits[].id:string", "commits[].added:array", "commits[].added[]:string",
 		"commits[]:object", "commits[].id:string", "commits[].added:array",
@@ -34,23 +34,23 @@ func TestShape(t *testing.T) {
 	}
 	t.Run("depth is bounded", func(t *testing.T) {
 		deep := strings.Repeat(`{"a":`, 20) + "1" + strings.Repeat("}", 20)
-		got := shape(deep)
+		got := paths(deep)
 		if len(got) != catalog.MaxDepth || got[len(got)-1] != strings.TrimSuffix(strings.Repeat("a.", catalog.MaxDepth), ".")+":object" {
 			t.Errorf("got %q", got)
 		}
 	})
 	t.Run("array elements are bounded", func(t *testing.T) {
 		n, _ := json.Marshal(make([]int, 100))
-		got := shape(`{"n":` + string(n) + `,"after":true}`)
+		got := paths(`{"n":` + string(n) + `,"after":true}`)
 		if len(got) != 1+catalog.MaxElements+1 || got[len(got)-1] != "after:boolean" {
 			t.Errorf("%d paths, last %q", len(got), got[len(got)-1])
 		}
 	})
 	t.Run("a body that is not an object has no paths", func(t *testing.T) {
-		if got := shape(`[1,2]`); len(got) != 0 {
+		if got := paths(`[1,2]`); len(got) != 0 {
 			t.Errorf("got %q", got)
 		}
-		if got := shape(`{"a":`); len(got) != 0 {
+		if got := paths(`{"a":`); len(got) != 0 {
 			t.Errorf("a broken object: got %q", got)
 		}
 	})

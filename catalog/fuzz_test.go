@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"inlet/catalog"
+	"inlet/jsonlimit/corpus"
 )
 
-// referenceShape is Shape written over encoding/json's decoder, the
+// referencePaths is Paths written over encoding/json's decoder, the
 // reference the byte scanner is held to.
-func referenceShape(props []byte) map[string]bool {
+func referencePaths(props []byte) map[string]bool {
 	dec := json.NewDecoder(bytes.NewReader(props))
 	dec.UseNumber()
 	var v any
@@ -62,18 +63,15 @@ func referenceShape(props []byte) map[string]bool {
 	return out
 }
 
-func FuzzShape(f *testing.F) {
-	for _, s := range []string{
-		`{}`, `{"a":1}`, `{"a":{"b":[1,2.5,"x",null,true,{"c":[]}]}}`, `{"a\"b":"\u00e9","c\\d":[[],[[1]]]}`,
-		`{"n":-1.5e10,"m":0}`, `[1]`, `{"a":`, `{"deep":{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":1}}}}}}}}}`,
-	} {
-		f.Add([]byte(s))
+func FuzzPaths(f *testing.F) {
+	for _, in := range corpus.Inputs() {
+		f.Add(in)
 	}
 	f.Fuzz(func(t *testing.T, props []byte) {
 		got := map[string]bool{}
 		n := 0
-		catalog.Shape(props, func(path, typ string) { got[path+":"+typ] = true; n++ })
-		want := referenceShape(props)
+		catalog.Paths(props, func(path, typ string) { got[path+":"+typ] = true; n++ })
+		want := referencePaths(props)
 		if want == nil || n >= 1024 {
 			return // not an object, or past the path bound: only "no panic" holds
 		}

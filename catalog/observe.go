@@ -1,5 +1,5 @@
 // Package catalog learns what each sender sends: for every (source, event
-// type) the events seen and the shape of their properties (see
+// type) the events seen and the paths and types of their properties (see
 // inlet.CatalogEntry). An Accumulator turns committed events into deltas; a
 // Recorder feeds it off the request path and merges the deltas into the
 // store now and then; InferSchema turns an entry into a JSON Schema.
@@ -13,13 +13,14 @@ import (
 	"unicode/utf8"
 
 	"inlet"
+	"inlet/jsonlimit"
 )
 
-// Bounds of the shape read from one event.
+// Bounds of the paths read from one event.
 const (
 	// MaxDepth bounds the nesting followed; deeper values are counted as
 	// the container that holds them.
-	MaxDepth = 8
+	MaxDepth = jsonlimit.CatalogDepth
 	// MaxElements bounds the elements of one array read for its summary.
 	MaxElements = 32
 	// maxEventPaths bounds the paths read from one event.
@@ -47,7 +48,7 @@ type Observed struct {
 	Properties json.RawMessage
 }
 
-// Accumulator sums the shapes of events into one delta per (source,
+// Accumulator sums the paths of events into one delta per (source,
 // type). It is not safe for concurrent use.
 type Accumulator struct {
 	deltas map[[2]string]*delta
@@ -94,7 +95,7 @@ func (a *Accumulator) Add(e Observed) {
 	}
 	a.seq++
 	seq := a.seq
-	shape(e.Properties, func(path []byte, typ int) {
+	paths(e.Properties, func(path []byte, typ int) {
 		p := d.paths[string(path)]
 		if p == nil {
 			if len(d.paths) >= maxEventPaths {
@@ -144,18 +145,20 @@ func (a *Accumulator) Take() []*inlet.CatalogDelta {
 	return out
 }
 
-// Shape calls fn for every property path of a JSON object and the JSON
+// Paths calls fn for every property path of a JSON object and the JSON
 // type it holds: members as a.b, array elements as a[] (the first
 // MaxElements), to MaxDepth levels and at most 1024 paths. Types are
-// object, array, string, integer, number, boolean and null.
-func Shape(props json.RawMessage, fn func(path, typ string)) {
-	shape(props, func(path []byte, typ int) { fn(string(path), jsonTypes[typ]) })
+// object, array, string, integer, number, boolean and null. It is one of
+// three scanners of event JSON; package jsonlimit says why, and holds
+// MaxDepth.
+func Paths(props json.RawMessage, fn func(path, typ string)) {
+	paths(props, func(path []byte, typ int) { fn(string(path), jsonTypes[typ]) })
 }
 
-// shape is Shape over a byte scanner that allocates nothing of its own:
+// paths is Paths over a byte scanner that allocates nothing of its own:
 // path is valid only during the call. It stops at the first byte that is
 // not JSON, having reported what came before.
-func shape(props []byte, fn func(path []byte, typ int)) {
+func paths(props []byte, fn func(path []byte, typ int)) {
 	s := scanner{data: props, fn: fn}
 	s.space()
 	if s.i >= len(s.data) || s.data[s.i] != '{' {

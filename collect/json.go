@@ -10,6 +10,8 @@ import (
 // checkJSON reports whether body is one valid JSON value in UTF-8, nested
 // at most MaxDepth deep, with at most MaxProperties top-level members. Its
 // errors say at which byte the body went wrong, so a sender can find it.
+// It is one of three scanners of event JSON, each for its own job; package
+// jsonlimit says why and holds their depth limits.
 func checkJSON(body []byte) error {
 	s := scanner{data: body}
 	s.skipSpace()

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"inlet"
+	"inlet/jsonlimit/corpus"
 )
 
 func TestCheckJSON(t *testing.T) {
@@ -181,13 +182,8 @@ func TestCheckJSONLimits(t *testing.T) {
 // within the limits they must agree, and any other input must be rejected
 // with one of the checker's reasons.
 func FuzzCheckJSON(f *testing.F) {
-	for _, s := range []string{
-		`{"a":[1,-0,1e5,2.5E-3,true,false,null,"\u00e9\n"]}`, `[]`, `{}`, `""`, `0`, `-0.0e+1`,
-		`01`, `1.`, `.5`, `{"a":1,}`, `[1 2]`, `"\ud83d\ude00"`, "\"\xc3\xa9\"", "\"\xc3\"", "\"\x01\"",
-		" \t\r\n[ 1 , { \"b\" : null } ] ", "\v1", `{"a":1} x`, `tru`, `"\u12g4"`,
-		strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1),
-	} {
-		f.Add([]byte(s))
+	for _, in := range corpus.Inputs() {
+		f.Add(in)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		err := checkJSON(data)

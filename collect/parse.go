@@ -33,13 +33,14 @@ import (
 	"unicode/utf8"
 
 	"inlet"
+	"inlet/jsonlimit"
 )
 
 // Limits on the shape of properties.
 const (
-	MaxDepth      = 64   // nesting of JSON objects and arrays
-	MaxProperties = 1000 // top-level keys, and fields of a form
-	maxParts      = 1000 // parts of a multipart body
+	MaxDepth      = jsonlimit.BodyDepth // nesting of JSON objects and arrays
+	MaxProperties = 1000                // top-level keys, and fields of a form
+	maxParts      = 1000                // parts of a multipart body
 )
 
 // Parse returns the properties (a JSON object) of a request with the given

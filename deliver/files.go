@@ -145,13 +145,13 @@ func validateFiles(config json.RawMessage) error {
 	return err
 }
 
-// filesSender gathers the concurrent Sends into batches, bounded by bytes,
+// filesTransport gathers the concurrent Sends into batches, bounded by bytes,
 // by age and by the destination's in-flight bound, and writes each batch
 // as one file per partition (source and date). A file appears whole or
 // not at all (a rename of a finished file, or one PUT), and its name is a
 // digest of the ids it holds, so that a batch sent again overwrites its
 // own files rather than adding copies.
-type filesSender struct {
+type filesTransport struct {
 	cfg     *filesConfig
 	maxAge  time.Duration
 	timeout time.Duration // of one batch's writes
@@ -159,12 +159,12 @@ type filesSender struct {
 	batches *batcher
 }
 
-func openFiles(d *inlet.Destination, inFlight int) (Sender, error) {
+func openFiles(d *inlet.Destination, inFlight int) (Transport, error) {
 	cfg, maxAge, timeout, err := parseFiles(d.Config)
 	if err != nil {
 		return nil, err
 	}
-	s := &filesSender{cfg: cfg, maxAge: maxAge, timeout: timeout}
+	s := &filesTransport{cfg: cfg, maxAge: maxAge, timeout: timeout}
 	if cfg.Bucket != "" {
 		u, _ := url.Parse(cfg.Endpoint)
 		var creds *credentials.Credentials
@@ -185,8 +185,8 @@ func openFiles(d *inlet.Destination, inFlight int) (Sender, error) {
 }
 
 // Send adds the event to the next file of its partition and waits until
-// that file is written. See Sender.
-func (s *filesSender) Send(ctx context.Context, e *inlet.Event, body []byte) Result {
+// that file is written. See Transport.
+func (s *filesTransport) Send(ctx context.Context, e *inlet.Event, body []byte) Result {
 	if err := s.batches.send(ctx, e, body); err != nil {
 		return Result{Err: err}
 	}
@@ -195,12 +195,12 @@ func (s *filesSender) Send(ctx context.Context, e *inlet.Event, body []byte) Res
 
 // partition is the directory of an event's file:
 // <prefix>/source=<source>/date=<YYYY-MM-DD>, by its commit time in UTC.
-func (s *filesSender) partition(e *inlet.Event) string {
+func (s *filesTransport) partition(e *inlet.Event) string {
 	return s.cfg.Prefix + "/source=" + e.SourceID + "/date=" + e.InsertedAt.UTC().Format(time.DateOnly)
 }
 
 // flush writes one file per partition of the batch.
-func (s *filesSender) flush(ctx context.Context, items []batchItem) error {
+func (s *filesTransport) flush(ctx context.Context, items []batchItem) error {
 	parts := map[string][]batchItem{}
 	for _, it := range items {
 		p := s.partition(it.Event)
@@ -235,7 +235,7 @@ func fileName(items []batchItem) string {
 	return ids[0] + "-" + hex.EncodeToString(h.Sum(nil)[:8])
 }
 
-func (s *filesSender) extension() string {
+func (s *filesTransport) extension() string {
 	if s.cfg.Format == "parquet" {
 		return ".parquet"
 	}
@@ -253,7 +253,7 @@ type parquetEvent struct {
 	Properties string    `parquet:"properties,json"`
 }
 
-func (s *filesSender) encode(items []batchItem) ([]byte, error) {
+func (s *filesTransport) encode(items []batchItem) ([]byte, error) {
 	var buf bytes.Buffer
 	if s.cfg.Format == "parquet" {
 		rows := make([]parquetEvent, len(items))
@@ -290,7 +290,7 @@ func (s *filesSender) encode(items []batchItem) ([]byte, error) {
 
 // write stores one file whole: a PUT to the bucket, or a rename of a
 // synced temporary file in the same directory.
-func (s *filesSender) write(ctx context.Context, name string, data []byte) error {
+func (s *filesTransport) write(ctx context.Context, name string, data []byte) error {
 	if s.client != nil {
 		_, err := s.client.PutObject(ctx, s.cfg.Bucket, name, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{ContentType: s.contentType()})
 		if err != nil {
@@ -333,7 +333,7 @@ func (s *filesSender) write(ctx context.Context, name string, data []byte) error
 	return nil
 }
 
-func (s *filesSender) contentType() string {
+func (s *filesTransport) contentType() string {
 	if s.cfg.Format == "parquet" {
 		return "application/vnd.apache.parquet"
 	}
@@ -341,8 +341,8 @@ func (s *filesSender) contentType() string {
 }
 
 // Timeout is the longest a Send waits: for its file to fill up to
-// max_age, then to be written. See Sender.
-func (s *filesSender) Timeout() time.Duration { return s.maxAge + s.timeout }
+// max_age, then to be written. See Transport.
+func (s *filesTransport) Timeout() time.Duration { return s.maxAge + s.timeout }
 
 // Close has nothing to release: every Send has had its answer.
-func (s *filesSender) Close() error { return nil }
+func (s *filesTransport) Close() error { return nil }

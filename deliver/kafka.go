@@ -125,15 +125,15 @@ func validateKafka(config json.RawMessage) error {
 	return err
 }
 
-// kafkaSender produces to Kafka with the idempotent producer and acks
+// kafkaTransport produces to Kafka with the idempotent producer and acks
 // from all in-sync replicas: a Send returns once its record is acked.
-type kafkaSender struct {
+type kafkaTransport struct {
 	cfg     *kafkaConfig
 	timeout time.Duration
 	client  *kgo.Client
 }
 
-func openKafka(d *inlet.Destination, inFlight int) (Sender, error) {
+func openKafka(d *inlet.Destination, inFlight int) (Transport, error) {
 	cfg, timeout, err := parseKafka(d.Config)
 	if err != nil {
 		return nil, err
@@ -168,7 +168,7 @@ func openKafka(d *inlet.Destination, inFlight int) (Sender, error) {
 	if err != nil {
 		return nil, inlet.Errorf(inlet.EINVALID, "config: %v", err)
 	}
-	return &kafkaSender{cfg: cfg, timeout: timeout, client: client}, nil
+	return &kafkaTransport{cfg: cfg, timeout: timeout, client: client}, nil
 }
 
 func kafkaSASL(cfg *kafkaConfig) sasl.Mechanism {
@@ -218,8 +218,8 @@ func kafkaKey(choice string, e *inlet.Event) []byte {
 
 // Send produces one record: the event's JSON as value, headers with its
 // id, type and source so that a consumer can drop duplicates without
-// parsing. See Sender.
-func (s *kafkaSender) Send(ctx context.Context, e *inlet.Event, body []byte) Result {
+// parsing. See Transport.
+func (s *kafkaTransport) Send(ctx context.Context, e *inlet.Event, body []byte) Result {
 	rec := &kgo.Record{
 		Topic: kafkaTopic(s.cfg.Topic, e),
 		Key:   kafkaKey(s.cfg.Key, e),
@@ -240,11 +240,11 @@ func (s *kafkaSender) Send(ctx context.Context, e *inlet.Event, body []byte) Res
 	return Result{Response: fmt.Sprintf("topic %s partition %d offset %d", r.Topic, r.Partition, r.Offset)}
 }
 
-// Timeout is the longest wait for an ack. See Sender.
-func (s *kafkaSender) Timeout() time.Duration { return s.timeout }
+// Timeout is the longest wait for an ack. See Transport.
+func (s *kafkaTransport) Timeout() time.Duration { return s.timeout }
 
 // Close stops the client; every Send has had its answer or given up.
-func (s *kafkaSender) Close() error {
+func (s *kafkaTransport) Close() error {
 	s.client.Close()
 	return nil
 }

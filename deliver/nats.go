@@ -57,16 +57,16 @@ func validateNATS(config json.RawMessage) error {
 	return err
 }
 
-// natsSender publishes to JetStream and waits for the stream's ack; Sends
+// natsTransport publishes to JetStream and waits for the stream's ack; Sends
 // run concurrently, so that many publishes are in flight at once.
-type natsSender struct {
+type natsTransport struct {
 	cfg     *natsConfig
 	timeout time.Duration
 	nc      *nats.Conn
 	js      jetstream.JetStream
 }
 
-func openNATS(d *inlet.Destination, inFlight int) (Sender, error) {
+func openNATS(d *inlet.Destination, inFlight int) (Transport, error) {
 	cfg, timeout, err := parseNATS(d.Config)
 	if err != nil {
 		return nil, err
@@ -82,12 +82,12 @@ func openNATS(d *inlet.Destination, inFlight int) (Sender, error) {
 		nc.Close()
 		return nil, err
 	}
-	return &natsSender{cfg: cfg, timeout: timeout, nc: nc, js: js}, nil
+	return &natsTransport{cfg: cfg, timeout: timeout, nc: nc, js: js}, nil
 }
 
 // Send publishes the event with Nats-Msg-Id set to its id, so that the
-// stream drops a duplicate within its window. See Sender.
-func (s *natsSender) Send(ctx context.Context, e *inlet.Event, body []byte) Result {
+// stream drops a duplicate within its window. See Transport.
+func (s *natsTransport) Send(ctx context.Context, e *inlet.Event, body []byte) Result {
 	subject := strings.NewReplacer("{type}", e.Type, "{source}", e.SourceID).Replace(s.cfg.Subject)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -107,11 +107,11 @@ func (s *natsSender) Send(ctx context.Context, e *inlet.Event, body []byte) Resu
 	}
 }
 
-// Timeout is the longest wait for an ack. See Sender.
-func (s *natsSender) Timeout() time.Duration { return s.timeout }
+// Timeout is the longest wait for an ack. See Transport.
+func (s *natsTransport) Timeout() time.Duration { return s.timeout }
 
 // Close drains nothing: every Send has had its answer or given up.
-func (s *natsSender) Close() error {
+func (s *natsTransport) Close() error {
 	s.nc.Close()
 	return nil
 }

@@ -84,10 +84,10 @@ func validatePGTable(config json.RawMessage) error {
 	return err
 }
 
-// pgTableSender inserts events as rows: the concurrent Sends are gathered
+// pgTableTransport inserts events as rows: the concurrent Sends are gathered
 // into one multi-row insert each, which adds the batch whole or not at all
 // and skips the rows whose id is there already (a resend).
-type pgTableSender struct {
+type pgTableTransport struct {
 	table   string // quoted
 	timeout time.Duration
 	pool    *pgxpool.Pool
@@ -97,7 +97,7 @@ type pgTableSender struct {
 	ready bool
 }
 
-func openPGTable(d *inlet.Destination, inFlight int) (Sender, error) {
+func openPGTable(d *inlet.Destination, inFlight int) (Transport, error) {
 	_, pc, table, timeout, err := parsePGTable(d.Config)
 	if err != nil {
 		return nil, err
@@ -110,22 +110,22 @@ func openPGTable(d *inlet.Destination, inFlight int) (Sender, error) {
 	if err != nil {
 		return nil, inlet.Errorf(inlet.EINVALID, "config.url: %v", err)
 	}
-	s := &pgTableSender{table: table.Sanitize(), timeout: timeout, pool: pool}
+	s := &pgTableTransport{table: table.Sanitize(), timeout: timeout, pool: pool}
 	s.batches = newBatcher(min(pgTableBatch, max(inFlight/4, 1)), 0, 2*time.Millisecond, timeout, s.flush)
 	return s, nil
 }
 
-// Send adds the event to the next insert. See Sender.
-func (s *pgTableSender) Send(ctx context.Context, e *inlet.Event, body []byte) Result {
+// Send adds the event to the next insert. See Transport.
+func (s *pgTableTransport) Send(ctx context.Context, e *inlet.Event, body []byte) Result {
 	if err := s.batches.send(ctx, e, body); err != nil {
 		return Result{Err: err}
 	}
 	return Result{Response: "inserted into " + s.table}
 }
 
-// create creates the table when it is missing, once per sender that
+// create creates the table when it is missing, once per transport that
 // succeeds at it.
-func (s *pgTableSender) create(ctx context.Context) error {
+func (s *pgTableTransport) create(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ready {
@@ -147,7 +147,7 @@ func (s *pgTableSender) create(ctx context.Context) error {
 	return nil
 }
 
-func (s *pgTableSender) flush(ctx context.Context, items []batchItem) error {
+func (s *pgTableTransport) flush(ctx context.Context, items []batchItem) error {
 	if err := s.create(ctx); err != nil {
 		return err
 	}
@@ -182,11 +182,11 @@ func (s *pgTableSender) flush(ctx context.Context, items []batchItem) error {
 	return nil
 }
 
-// Timeout is the longest one insert takes. See Sender.
-func (s *pgTableSender) Timeout() time.Duration { return s.timeout + 2*time.Millisecond }
+// Timeout is the longest one insert takes. See Transport.
+func (s *pgTableTransport) Timeout() time.Duration { return s.timeout + 2*time.Millisecond }
 
 // Close closes the pool; every Send has had its answer.
-func (s *pgTableSender) Close() error {
+func (s *pgTableTransport) Close() error {
 	s.pool.Close()
 	return nil
 }

@@ -75,11 +75,11 @@ func validateRabbitMQ(config json.RawMessage) error {
 	return err
 }
 
-// rabbitmqSender publishes persistent messages on channels in confirm
+// rabbitmqTransport publishes persistent messages on channels in confirm
 // mode: a Send succeeds when the broker confirms its message, which for a
 // durable queue means it is on disk. A connection that breaks is opened
 // again by the next Send.
-type rabbitmqSender struct {
+type rabbitmqTransport struct {
 	cfg     *rabbitmqConfig
 	timeout time.Duration
 	name    string
@@ -90,19 +90,19 @@ type rabbitmqSender struct {
 	chans []*amqp.Channel
 }
 
-func openRabbitMQ(d *inlet.Destination, inFlight int) (Sender, error) {
+func openRabbitMQ(d *inlet.Destination, inFlight int) (Transport, error) {
 	cfg, timeout, err := parseRabbitMQ(d.Config)
 	if err != nil {
 		return nil, err
 	}
 	// Connected on the first Send: until the broker answers, Sends fail
 	// and are retried on the destination's schedule.
-	return &rabbitmqSender{cfg: cfg, timeout: timeout, name: "inlet destination " + d.ID}, nil
+	return &rabbitmqTransport{cfg: cfg, timeout: timeout, name: "inlet destination " + d.ID}, nil
 }
 
 // channel returns one of the publishing channels, connecting first when
 // there is no open connection.
-func (s *rabbitmqSender) channel() (*amqp.Channel, error) {
+func (s *rabbitmqTransport) channel() (*amqp.Channel, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conn == nil || s.conn.IsClosed() {
@@ -133,7 +133,7 @@ func (s *rabbitmqSender) channel() (*amqp.Channel, error) {
 	return s.chans[i], nil
 }
 
-func (s *rabbitmqSender) closeLocked() {
+func (s *rabbitmqTransport) closeLocked() {
 	if s.conn != nil {
 		s.conn.Close()
 	}
@@ -141,8 +141,8 @@ func (s *rabbitmqSender) closeLocked() {
 }
 
 // Send publishes the event, persistent, with message_id set to the event
-// id and type to its type, and waits for the broker's confirm. See Sender.
-func (s *rabbitmqSender) Send(ctx context.Context, e *inlet.Event, body []byte) Result {
+// id and type to its type, and waits for the broker's confirm. See Transport.
+func (s *rabbitmqTransport) Send(ctx context.Context, e *inlet.Event, body []byte) Result {
 	key := strings.NewReplacer("{type}", e.Type, "{source}", e.SourceID).Replace(s.cfg.RoutingKey)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -175,11 +175,11 @@ func (s *rabbitmqSender) Send(ctx context.Context, e *inlet.Event, body []byte) 
 	return Result{Response: fmt.Sprintf("confirmed by exchange %q, key %q", s.cfg.Exchange, key)}
 }
 
-// Timeout is the longest wait for a confirm. See Sender.
-func (s *rabbitmqSender) Timeout() time.Duration { return s.timeout }
+// Timeout is the longest wait for a confirm. See Transport.
+func (s *rabbitmqTransport) Timeout() time.Duration { return s.timeout }
 
 // Close closes the connection; every Send has had its answer.
-func (s *rabbitmqSender) Close() error {
+func (s *rabbitmqTransport) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closeLocked()

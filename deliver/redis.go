@@ -71,16 +71,16 @@ func validateRedis(config json.RawMessage) error {
 	return err
 }
 
-// redisSender XADDs each event to its stream; the concurrent Sends are
+// redisTransport XADDs each event to its stream; the concurrent Sends are
 // gathered into pipelines, one round trip each.
-type redisSender struct {
+type redisTransport struct {
 	cfg     *redisConfig
 	timeout time.Duration
 	client  *redis.Client
 	batches *batcher
 }
 
-func openRedis(d *inlet.Destination, inFlight int) (Sender, error) {
+func openRedis(d *inlet.Destination, inFlight int) (Transport, error) {
 	cfg, opts, timeout, err := parseRedis(d.Config)
 	if err != nil {
 		return nil, err
@@ -89,14 +89,14 @@ func openRedis(d *inlet.Destination, inFlight int) (Sender, error) {
 	opts.ReadTimeout, opts.WriteTimeout = timeout, timeout
 	// go-redis retries a command itself; the destination's schedule does.
 	opts.MaxRetries = -1
-	s := &redisSender{cfg: cfg, timeout: timeout, client: redis.NewClient(opts)}
+	s := &redisTransport{cfg: cfg, timeout: timeout, client: redis.NewClient(opts)}
 	s.batches = newBatcher(min(redisPipeline, max(inFlight/4, 1)), 0, time.Millisecond, timeout, s.flush)
 	return s, nil
 }
 
 // Send adds the event to its stream with the fields id, type, source and
-// event (its JSON): a consumer drops duplicates by id. See Sender.
-func (s *redisSender) Send(ctx context.Context, e *inlet.Event, body []byte) Result {
+// event (its JSON): a consumer drops duplicates by id. See Transport.
+func (s *redisTransport) Send(ctx context.Context, e *inlet.Event, body []byte) Result {
 	if err := s.batches.send(ctx, e, body); err != nil {
 		return Result{Err: err}
 	}
@@ -111,7 +111,7 @@ func redisStream(template string, e *inlet.Event) string {
 // before EXEC adds nothing, and readers never see part of a batch. (Redis
 // does not roll back: a command that fails inside EXEC, on a key of
 // another type, fails the batch, whose other events are then sent again.)
-func (s *redisSender) flush(ctx context.Context, items []batchItem) error {
+func (s *redisTransport) flush(ctx context.Context, items []batchItem) error {
 	pipe := s.client.TxPipeline()
 	for _, it := range items {
 		pipe.XAdd(ctx, &redis.XAddArgs{
@@ -127,8 +127,8 @@ func (s *redisSender) flush(ctx context.Context, items []batchItem) error {
 	return nil
 }
 
-// Timeout is the longest a pipeline waits for its answer. See Sender.
-func (s *redisSender) Timeout() time.Duration { return s.timeout + time.Millisecond }
+// Timeout is the longest a pipeline waits for its answer. See Transport.
+func (s *redisTransport) Timeout() time.Duration { return s.timeout + time.Millisecond }
 
 // Close closes the connections; every Send has had its answer.
-func (s *redisSender) Close() error { return s.client.Close() }
+func (s *redisTransport) Close() error { return s.client.Close() }

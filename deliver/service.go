@@ -51,7 +51,7 @@ type Options struct {
 }
 
 // Metrics is told of delivery attempts; prometheus.Metrics is one. It is
-// called from the senders' goroutines, so it must be cheap and safe for
+// called from the transports' goroutines, so it must be cheap and safe for
 // concurrent use.
 type Metrics interface {
 	// Attempted reports one attempt to deliver an event to a destination:
@@ -61,6 +61,10 @@ type Metrics interface {
 	// Disabled reports that delivery disabled a destination by itself.
 	Disabled(destination string)
 }
+
+// DefaultLease is how long a node holds a destination's cursor unrenewed
+// when Options.Lease is zero; inlet serve's --delivery-lease starts from it.
+const DefaultLease = time.Minute
 
 func (o *Options) defaults() {
 	if o.Owner == "" {
@@ -73,7 +77,7 @@ func (o *Options) defaults() {
 		o.Refresh = time.Second
 	}
 	if o.Lease <= 0 {
-		o.Lease = time.Minute
+		o.Lease = DefaultLease
 	}
 	if o.Settle <= 0 {
 		o.Settle = 20 * time.Millisecond
@@ -244,12 +248,12 @@ func (s *Service) followOnce(ctx context.Context) error {
 
 func (s *Service) startWorker(d *inlet.Destination, after <-chan struct{}) (*worker, error) {
 	inFlight := inFlightFor(d, s.opts.InFlight)
-	sender, err := open(d, inFlight)
+	transport, err := open(d, inFlight)
 	if err != nil {
 		return nil, err
 	}
-	w := &worker{s: s, dest: d, sender: sender, done: make(chan struct{}), drain: make(chan struct{}),
-		wake: make(chan struct{}, 1), inFlight: inFlight, window: 4 * inFlight, lease: max(s.opts.Lease, 5*sender.Timeout())}
+	w := &worker{s: s, dest: d, transport: transport, done: make(chan struct{}), drain: make(chan struct{}),
+		wake: make(chan struct{}, 1), inFlight: inFlight, window: 4 * inFlight, lease: max(s.opts.Lease, 5*transport.Timeout())}
 	if d.Ordered {
 		w.inFlight, w.window = 1, 1
 	}
@@ -261,7 +265,7 @@ func (s *Service) startWorker(d *inlet.Destination, after <-chan struct{}) (*wor
 			}
 		}
 		w.run()
-		sender.Close()
+		transport.Close()
 	}()
 	return w, nil
 }
@@ -269,10 +273,10 @@ func (s *Service) startWorker(d *inlet.Destination, after <-chan struct{}) (*wor
 // worker delivers the events of one destination while it holds the
 // destination's cursor.
 type worker struct {
-	s      *Service
-	dest   *inlet.Destination
-	sender Sender
-	done   chan struct{}
+	s         *Service
+	dest      *inlet.Destination
+	transport Transport
+	done      chan struct{}
 	// drain is closed to stop: no more reads, sends in flight finish and
 	// are settled, the lease is released.
 	drain     chan struct{}
@@ -413,60 +417,94 @@ func (p *pump) run() (stop bool) {
 	for {
 		now := s.now()
 		stopping := w.draining() || s.ctx.Err() != nil
-		if !stopping && !p.gone && !now.Before(p.paused) {
-			if err := p.fill(now); err != nil && s.ctx.Err() == nil {
-				s.logger.Warn("delivery: reading the log failed; retrying", "destination", w.dest.ID, "err", err)
-			}
+		if !stopping {
+			p.read(now)
 		}
 		p.collect()
 		if s.ctx.Err() != nil {
 			p.settleNow(context.Background())
 			return true
 		}
-		// Settled at most every Settle (a write that shares the store's
-		// writer with intake), sooner when stopping or when many rows wait.
-		due := p.dirty && (now.Sub(p.lastSettle) >= s.opts.Settle || stopping || w.dest.Ordered || len(p.pending.Outcomes) >= w.window)
-		renew := now.Sub(p.lastSettle) >= w.lease/4
-		if due || renew {
-			c, err := p.settle(s.ctx)
-			switch {
-			case inlet.ErrorCode(err) == inlet.ECONFLICT:
-				s.logger.Warn("delivery: another node took the cursor", "destination", w.dest.ID)
-				p.abandon()
-				return w.draining()
-			case err != nil:
-				if s.ctx.Err() == nil {
-					s.logger.Warn("delivery: settling failed; retrying", "destination", w.dest.ID, "err", err)
-				}
-			default:
-				if p.disableIfDue(c, now) {
-					p.abandon()
-					return true
-				}
-			}
+		if over, stop := p.settleIfDue(now, stopping); over {
+			return stop
 		}
 		if stopping && len(p.queue) == 0 && !p.dirty {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
-			if err := s.store.ReleaseCursor(ctx, w.dest.ID, s.opts.Owner); err != nil {
-				s.logger.Warn("delivery: releasing the cursor failed; it is free when its lease runs out", "destination", w.dest.ID, "err", err)
-			}
-			cancel()
+			p.release()
 			return true
 		}
-		// Wait for something to do: a result, a commit, the poll, a stop
-		// (once stopping, only results and the poll).
-		drain, done := w.drain, s.ctx.Done()
-		if stopping {
-			drain = nil
+		p.wait(poll.C, stopping)
+	}
+}
+
+// read fills the window, unless the receiver asked to be left alone
+// (410, or a Retry-After that has not passed).
+func (p *pump) read(now time.Time) {
+	w, s := p.w, p.w.s
+	if p.gone || now.Before(p.paused) {
+		return
+	}
+	if err := p.fill(now); err != nil && s.ctx.Err() == nil {
+		s.logger.Warn("delivery: reading the log failed; retrying", "destination", w.dest.ID, "err", err)
+	}
+}
+
+// settleIfDue writes the settled outcomes and renews the lease when it is
+// time. Outcomes are settled at most every Settle (a write that shares
+// the store's writer with intake), sooner when stopping or when many rows
+// wait. over reports that the pump is done, and stop then what run
+// returns: the cursor was lost, or the destination disabled.
+func (p *pump) settleIfDue(now time.Time, stopping bool) (over, stop bool) {
+	w, s := p.w, p.w.s
+	due := p.dirty && (now.Sub(p.lastSettle) >= s.opts.Settle || stopping || w.dest.Ordered || len(p.pending.Outcomes) >= w.window)
+	renew := now.Sub(p.lastSettle) >= w.lease/4
+	if !due && !renew {
+		return false, false
+	}
+	c, err := p.settle(s.ctx)
+	switch {
+	case inlet.ErrorCode(err) == inlet.ECONFLICT:
+		s.logger.Warn("delivery: another node took the cursor", "destination", w.dest.ID)
+		p.abandon()
+		return true, w.draining()
+	case err != nil:
+		if s.ctx.Err() == nil {
+			s.logger.Warn("delivery: settling failed; retrying", "destination", w.dest.ID, "err", err)
 		}
-		select {
-		case it := <-p.results:
-			p.finish(it)
-		case <-w.wake:
-		case <-poll.C:
-		case <-drain:
-		case <-done:
-		}
+		return false, false
+	}
+	if p.disableIfDue(c, now) {
+		p.abandon()
+		return true, true
+	}
+	return false, false
+}
+
+// release gives the cursor up once everything is settled, so that
+// another node can take it at once rather than when the lease runs out.
+func (p *pump) release() {
+	w, s := p.w, p.w.s
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
+	defer cancel()
+	if err := s.store.ReleaseCursor(ctx, w.dest.ID, s.opts.Owner); err != nil {
+		s.logger.Warn("delivery: releasing the cursor failed; it is free when its lease runs out", "destination", w.dest.ID, "err", err)
+	}
+}
+
+// wait waits for something to do: a result, a commit, the poll, a stop
+// (once stopping, only results and the poll).
+func (p *pump) wait(poll <-chan time.Time, stopping bool) {
+	w, s := p.w, p.w.s
+	drain, done := w.drain, s.ctx.Done()
+	if stopping {
+		drain = nil
+	}
+	select {
+	case it := <-p.results:
+		p.finish(it)
+	case <-w.wake:
+	case <-poll:
+	case <-drain:
+	case <-done:
 	}
 }
 
@@ -725,7 +763,7 @@ func (w *worker) attempt(it *item, results chan<- *item) {
 	} else if body, err := inlet.EventJSON(it.event); err != nil {
 		r.Err = err
 	} else {
-		r = w.sender.Send(s.ctx, it.event, body)
+		r = w.transport.Send(s.ctx, it.event, body)
 	}
 	end := s.now()
 	it.end, it.ra, it.gone = end, r.RetryAfter, r.Gone

@@ -45,7 +45,7 @@ const (
 	drainCap    = 64 << 10
 )
 
-// reservedHeaders are set by the sender and may not be configured.
+// reservedHeaders are set by the transport and may not be configured.
 var reservedHeaders = []string{"Content-Type", "Content-Length", "Host", "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature"}
 
 func parseWebhook(config json.RawMessage) (*webhookConfig, time.Duration, []byte, error) {
@@ -100,7 +100,7 @@ type webhook struct {
 	now    func() time.Time
 }
 
-func openWebhook(d *inlet.Destination, inFlight int) (Sender, error) {
+func openWebhook(d *inlet.Destination, inFlight int) (Transport, error) {
 	cfg, timeout, key, err := parseWebhook(d.Config)
 	if err != nil {
 		return nil, err
@@ -123,7 +123,7 @@ func openWebhook(d *inlet.Destination, inFlight int) (Sender, error) {
 	}, nil
 }
 
-// Send POSTs the event. See Sender.
+// Send POSTs the event. See Transport.
 func (w *webhook) Send(ctx context.Context, e *inlet.Event, body []byte) Result {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.cfg.URL, bytes.NewReader(body))
 	if err != nil {
@@ -182,7 +182,7 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// Timeout is the longest one request takes. See Sender.
+// Timeout is the longest one request takes. See Transport.
 func (w *webhook) Timeout() time.Duration { return w.client.Timeout }
 
 // Close closes idle connections.

@@ -27,9 +27,15 @@ import (
 	"inlet/stream"
 )
 
-// DefaultMaxBodyMemory bounds the bytes of request bodies that collect
-// handlers hold at once, unless Config says otherwise.
-const DefaultMaxBodyMemory = 256 << 20
+// The defaults of Config's zero bounds; inlet serve's flags start from
+// them.
+const (
+	// DefaultMaxInFlight bounds concurrent collect requests.
+	DefaultMaxInFlight = 4096
+	// DefaultMaxBodyMemory bounds the bytes of request bodies that
+	// collect handlers hold at once.
+	DefaultMaxBodyMemory = 256 << 20
+)
 
 // Config configures a Server. Store and Collector are required.
 type Config struct {
@@ -50,11 +56,11 @@ type Config struct {
 	Tokens inlet.TokenStore
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
-	// MaxInFlight bounds concurrent collect requests (default 4096); over
-	// it, collect answers 503.
+	// MaxInFlight bounds concurrent collect requests (DefaultMaxInFlight);
+	// over it, collect answers 503.
 	MaxInFlight int64
 	// MaxBodyMemory bounds the bytes of request bodies held by collect
-	// handlers at once (default 256 MiB); over it, collect answers 503.
+	// handlers at once (DefaultMaxBodyMemory); over it, collect answers 503.
 	MaxBodyMemory int64
 	// Stats, when set, is shown at /api/v1/stats.
 	Stats func() any
@@ -117,7 +123,7 @@ type Server struct {
 // NewServer returns a Server with its routes.
 func NewServer(cfg Config) *Server {
 	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = 4096
+		cfg.MaxInFlight = DefaultMaxInFlight
 	}
 	if cfg.MaxBodyMemory <= 0 {
 		cfg.MaxBodyMemory = DefaultMaxBodyMemory

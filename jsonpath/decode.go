@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strconv"
 	"unicode/utf8"
+
+	"inlet/jsonlimit"
 )
 
 // Decode decodes JSON properties for Lookup, keeping numbers as
@@ -13,7 +15,9 @@ import (
 // []any, string, json.Number, bool, nil), and the form
 // santhosh-tekuri/jsonschema validates. It does without encoding/json's
 // reflection, since properties are decoded for every event that a mapping,
-// transform or schema reads. Text that is not one JSON value is an error.
+// transform or schema reads. Text that is not one JSON value, or that nests
+// deeper than jsonlimit.DecodeDepth, is an error. It is one of three
+// scanners of event JSON; package jsonlimit says why.
 func Decode(raw []byte) (any, error) {
 	return decode(raw, false)
 }
@@ -38,10 +42,6 @@ func decode(data []byte, floats bool) (any, error) {
 
 var errSyntax = errors.New("the properties are not valid JSON")
 
-// maxDecodeDepth is deeper than the nesting collect accepts (64), as
-// deep as encoding/json's own limit would never matter here.
-const maxDecodeDepth = 10000
-
 type decoder struct {
 	data   []byte
 	i      int
@@ -60,7 +60,7 @@ func (d *decoder) space() {
 }
 
 func (d *decoder) value(depth int) (any, error) {
-	if depth > maxDecodeDepth {
+	if depth >= jsonlimit.DecodeDepth {
 		return nil, errSyntax
 	}
 	d.space()

@@ -5,16 +5,15 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+
+	"inlet/jsonlimit/corpus"
 )
 
 // FuzzDecode holds Decode and DecodeFloats to encoding/json on every value
 // it reads, and to refusing what encoding/json refuses.
 func FuzzDecode(f *testing.F) {
-	for _, s := range []string{
-		`{}`, `{"a":1,"b":[1,2.5e3,-0.5,"x",null,true,false,{}],"c":{"d":"\u00e9\n\"q\""}}`, ` {"a" : [ ] } `,
-		`{"a":1,}`, `{"a"}`, `[1]`, `{"a":01}`, `{"a":"\x01"}`, `{"a":1}x`, `{"\ud800":1}`,
-	} {
-		f.Add([]byte(s))
+	for _, in := range corpus.Inputs() {
+		f.Add(in)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var want any

@@ -1,7 +1,9 @@
 // Package shape holds what a source's configuration compiles to for
 // shaping its events (the CEL transform and the JSON Schemas), compiled
 // once per version of the source, and applies it to one event: transform,
-// then validate.
+// then validate. "Shape" means this compiled program and nothing else: the
+// configuration it compiles from is inlet.TransformConfig and
+// inlet.SchemaRule, and what the catalog learns of events is their paths.
 package shape
 
 import (

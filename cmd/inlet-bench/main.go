@@ -177,9 +177,76 @@ func (b *bench) logPath(name string) string {
 	return filepath.Join(b.logDir, name)
 }
 
+// runFlags are the flags of a run that are not settings of the bench
+// itself: what to run beside the scenarios, and how to set up.
+type runFlags struct {
+	scenarios     string
+	which         []int // the scenarios, parsed
+	fixedRate     float64
+	fixedDuration time.Duration
+	profile       string
+	prefillN      int64
+	prefillDir    string
+	inletArgs     string
+	sourceConfig  string
+	headers       headerList
+	logs          string
+}
+
+// runBench runs the benchmark that args describe and prints its report.
 func runBench(args []string) (err error) {
+	b, rf, err := parseBench(args)
+	if err != nil {
+		return err
+	}
+	if err := b.findTools(); err != nil {
+		return err
+	}
+	if rf.which, err = parseScenarios(rf.scenarios); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	tmp, err := os.MkdirTemp("", "inlet-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	closeLogs, err := b.openLogDir(rf.logs)
+	if err != nil {
+		return err
+	}
+	defer func() { closeLogs(err) }()
+	if err := b.prepare(ctx, rf, tmp); err != nil {
+		return err
+	}
+
+	rep := &report{started: time.Now().UTC(), args: args, b: b, loadStart: loadAvg()}
+	if rep.fsync, err = fsyncLatency(tmp, 200); err != nil {
+		return fmt.Errorf("fsync probe: %w", err)
+	}
+	failures, err := b.runAll(ctx, rf, tmp, rep)
+	if err != nil {
+		return err
+	}
+
+	rep.write(os.Stdout)
+	if rf.logs != "" {
+		b.logf("logs and wrk output kept in %s", rf.logs)
+	}
+	if len(failures) > 0 {
+		return fmt.Errorf("durability check failed:\n  %s", strings.Join(failures, "\n  "))
+	}
+	return nil
+}
+
+// parseBench reads the flags of a run and checks those that do not
+// depend on the machine.
+func parseBench(args []string) (*bench, *runFlags, error) {
 	fs := flag.NewFlagSet("inlet-bench", flag.ContinueOnError)
-	b := &bench{}
+	b, rf := &bench{}, &runFlags{}
 	fs.StringVar(&b.inletBin, "inlet", "", "inlet binary to measure, a `PATH` (default: build ./cmd/inlet)")
 	fs.StringVar(&b.script, "script", "", "wrk script, a `PATH` (default: bench/inlet.lua of this module)")
 	fs.DurationVar(&b.duration, "duration", 10*time.Second, "measured time of each scenario")
@@ -188,38 +255,40 @@ func runBench(args []string) (err error) {
 	fs.IntVar(&b.threads, "threads", 2, "wrk threads")
 	fs.DurationVar(&b.wrkTimeout, "wrk-timeout", 5*time.Second, "wrk counts an answer slower than this as a timeout")
 	fs.IntVar(&b.sessions, "sessions", 10000, "known sessions of scenario 2")
-	scenarios := fs.String("scenarios", "1,2,3,4", "comma-separated `LIST` of the wrk scenarios to run (5, 6, 7: with destinations)")
+	fs.StringVar(&rf.scenarios, "scenarios", "1,2,3,4", "comma-separated `LIST` of the wrk scenarios to run (5, 6, 7: with destinations)")
 	fs.StringVar(&b.natsURL, "nats", "nats://127.0.0.1:4222", "NATS JetStream `URL` of scenarios 6 and 7")
-	fixedRate := fs.Float64("fixed-rate", 0, "requests/s of the fixed-rate run (0: half of scenario 1's; -1: skip)")
-	fixedDuration := fs.Duration("fixed-duration", 0, "length of the fixed-rate run (0: --duration)")
-	profile := fs.String("profile", "", "write a CPU profile of the server under scenario 1 to this `FILE` (an extra run)")
-	prefillN := fs.Int64("prefill", 0, "run scenario 1 and event queries on a store prefilled with `N` events (0: skip)")
-	prefillDir := fs.String("prefill-dir", "", "data `DIR` of the prefilled store, reused when it holds a finished prefill (default: temporary)")
-	inletArgs := fs.String("inlet-args", "", "extra `FLAGS` for inlet serve, separated by spaces (for example \"--sync off\")")
-	sourceConfig := fs.String("source-config", "", "configuration of the sources the scenarios send to, a `JSON` object (for example a preset, a transform or schemas)")
-	var headers headerList
-	fs.Var(&headers, "header", "extra request `HEADER` (Name: value) of the POST scenarios; repeatable")
+	fs.Float64Var(&rf.fixedRate, "fixed-rate", 0, "requests/s of the fixed-rate run (0: half of scenario 1's; -1: skip)")
+	fs.DurationVar(&rf.fixedDuration, "fixed-duration", 0, "length of the fixed-rate run (0: --duration)")
+	fs.StringVar(&rf.profile, "profile", "", "write a CPU profile of the server under scenario 1 to this `FILE` (an extra run)")
+	fs.Int64Var(&rf.prefillN, "prefill", 0, "run scenario 1 and event queries on a store prefilled with `N` events (0: skip)")
+	fs.StringVar(&rf.prefillDir, "prefill-dir", "", "data `DIR` of the prefilled store, reused when it holds a finished prefill (default: temporary)")
+	fs.StringVar(&rf.inletArgs, "inlet-args", "", "extra `FLAGS` for inlet serve, separated by spaces (for example \"--sync off\")")
+	fs.StringVar(&rf.sourceConfig, "source-config", "", "configuration of the sources the scenarios send to, a `JSON` object (for example a preset, a transform or schemas)")
+	fs.Var(&rf.headers, "header", "extra request `HEADER` (Name: value) of the POST scenarios; repeatable")
 	fs.StringVar(&b.db, "db", "", "PostgreSQL `URL` for every Inlet server (its --db), for example postgres://postgres@127.0.0.1:5432/bench?sslmode=disable; the database must exist (createdb) (default: SQLite in a fresh data directory)")
 	fs.IntVar(&b.nodes, "nodes", 1, "Inlet servers per scenario, all against --db; the wrk connections are split evenly over them")
-	logs := fs.String("logs", "", "keep server logs and wrk output in this `DIR` (default: temporary, removed after a successful run, kept after a failed one)")
+	fs.StringVar(&rf.logs, "logs", "", "keep server logs and wrk output in this `DIR` (default: temporary, removed after a successful run, kept after a failed one)")
 	if err := parseFlags(fs, args, benchAbout); err != nil {
-		return err
+		return nil, nil, err
 	}
-	if b.nodes < 1 {
-		return errors.New("--nodes must be at least 1")
+	switch {
+	case b.nodes < 1:
+		return nil, nil, errors.New("--nodes must be at least 1")
+	case b.nodes > 1 && b.db == "":
+		return nil, nil, errors.New("--nodes above 1 needs --db: the nodes must share one database")
+	case b.nodes > b.connections:
+		return nil, nil, errors.New("--nodes must not exceed --connections")
+	case b.db != "" && rf.prefillN > 0:
+		return nil, nil, errors.New("--prefill writes a SQLite store and cannot be combined with --db")
+	case b.duration < time.Second:
+		return nil, nil, errors.New("--duration must be at least 1s")
 	}
-	if b.nodes > 1 && b.db == "" {
-		return errors.New("--nodes above 1 needs --db: the nodes must share one database")
-	}
-	if b.nodes > b.connections {
-		return errors.New("--nodes must not exceed --connections")
-	}
-	if b.db != "" && *prefillN > 0 {
-		return errors.New("--prefill writes a SQLite store and cannot be combined with --db")
-	}
-	if b.duration < time.Second {
-		return errors.New("--duration must be at least 1s")
-	}
+	return b, rf, nil
+}
+
+// findTools checks the database and finds wrk, this program and the wrk
+// script, before anything runs.
+func (b *bench) findTools() (err error) {
 	if b.db != "" {
 		// Before anything runs: a missing database would otherwise fail
 		// only after the baseline, pointing at the first node's log.
@@ -243,41 +312,49 @@ func runBench(args []string) (err error) {
 	if _, err := os.Stat(b.script); err != nil {
 		return fmt.Errorf("wrk script: %w", err)
 	}
+	return nil
+}
+
+// parseScenarios reads --scenarios.
+func parseScenarios(list string) ([]int, error) {
 	var which []int
-	for _, s := range strings.Split(*scenarios, ",") {
+	for _, s := range strings.Split(list, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 || n > 7 {
-			return fmt.Errorf("--scenarios: %q is not a scenario from 1 to 7", s)
+			return nil, fmt.Errorf("--scenarios: %q is not a scenario from 1 to 7", s)
 		}
 		which = append(which, n)
 	}
+	return which, nil
+}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	tmp, err := os.MkdirTemp("", "inlet-bench-")
-	if err != nil {
-		return err
+// openLogDir sets the directory of the servers' logs and wrk's output:
+// logs, or else a temporary one. The function it returns is called with
+// the run's error: a temporary directory is removed after a successful
+// run and kept, and named, after a failed one, for the error messages
+// that point into it. It is outside the run's other temporary files for
+// that reason.
+func (b *bench) openLogDir(logs string) (done func(error), err error) {
+	b.logDir = logs
+	if b.logDir != "" {
+		return func(error) {}, os.MkdirAll(b.logDir, 0o755)
 	}
-	defer os.RemoveAll(tmp)
-	b.logDir = *logs
-	if b.logDir == "" {
-		// Outside tmp: the logs of a failed run are kept for the error
-		// messages that point into them.
-		if b.logDir, err = os.MkdirTemp("", "inlet-bench-logs-"); err != nil {
-			return err
+	if b.logDir, err = os.MkdirTemp("", "inlet-bench-logs-"); err != nil {
+		return nil, err
+	}
+	logDir := b.logDir
+	return func(err error) {
+		if err != nil {
+			b.logf("logs of the failed run kept in %s", logDir)
+		} else {
+			os.RemoveAll(logDir)
 		}
-		logDir := b.logDir
-		defer func() {
-			if err != nil {
-				b.logf("logs of the failed run kept in %s", logDir)
-			} else {
-				os.RemoveAll(logDir)
-			}
-		}()
-	} else if err := os.MkdirAll(b.logDir, 0o755); err != nil {
-		return err
-	}
+	}, nil
+}
+
+// prepare builds inlet unless --inlet names it, and reads the settings
+// of the servers and requests.
+func (b *bench) prepare(ctx context.Context, rf *runFlags, tmp string) error {
 	if b.inletBin == "" {
 		root, err := moduleRoot()
 		if err != nil {
@@ -291,38 +368,87 @@ func runBench(args []string) (err error) {
 			return fmt.Errorf("build inlet: %w", err)
 		}
 	}
-	b.inletArgs = strings.Fields(*inletArgs)
-	if *sourceConfig != "" {
+	b.inletArgs = strings.Fields(rf.inletArgs)
+	if rf.sourceConfig != "" {
 		b.sourceConfig = &inlet.SourceConfig{}
-		dec := json.NewDecoder(strings.NewReader(*sourceConfig))
+		dec := json.NewDecoder(strings.NewReader(rf.sourceConfig))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(b.sourceConfig); err != nil {
 			return fmt.Errorf("--source-config: %w", err)
 		}
 	}
-	b.headers = strings.Join(headers, "\n")
+	b.headers = strings.Join(rf.headers, "\n")
 	b.token = fmt.Sprintf("bench-token-%d", time.Now().UnixNano())
 	b.runID = strconv.FormatInt(time.Now().Unix(), 36)
+	return nil
+}
 
-	rep := &report{started: time.Now().UTC(), args: args, b: b, loadStart: loadAvg()}
-	var failures []string
-	if rep.fsync, err = fsyncLatency(tmp, 200); err != nil {
-		return fmt.Errorf("fsync probe: %w", err)
-	}
-
+// runAll runs the baseline, the scenarios and the extra runs asked for,
+// adding their rows to rep. failures are the durability checks that
+// failed: more requests answered 2xx than events stored.
+func (b *bench) runAll(ctx context.Context, rf *runFlags, tmp string, rep *report) (failures []string, err error) {
 	b.logf("baseline: no-op net/http server")
 	base, err := b.runBaseline(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rep.rows = append(rep.rows, base)
 
-	var s1 *row
+	s1, failures, err := b.runScenarios(ctx, rf.which, tmp, rep)
+	if err != nil {
+		return nil, err
+	}
+	if rate := fixedRate(rf.fixedRate, s1); rate > 0 {
+		d := rf.fixedDuration
+		if d == 0 {
+			d = b.duration
+		}
+		b.logf("fixed rate: %.0f requests/s for %s", rate, d)
+		f, err := b.runFixedRate(ctx, rate, d, filepath.Join(tmp, "data-fixed"))
+		if err != nil {
+			return nil, fmt.Errorf("fixed-rate run: %w", err)
+		}
+		if f.stored < f.res.OK {
+			failures = append(failures, fmt.Sprintf("fixed rate: %d answered 2xx but %d stored", f.res.OK, f.stored))
+		}
+		rep.fixed = f
+	}
+	if rf.prefillN > 0 {
+		dir := rf.prefillDir
+		if dir == "" {
+			dir = filepath.Join(tmp, "data-prefill")
+		}
+		b.logf("prefilled store: %d events in %s", rf.prefillN, dir)
+		p, err := b.runPrefilled(ctx, rf.prefillN, dir)
+		if err != nil {
+			return nil, fmt.Errorf("prefilled run: %w", err)
+		}
+		if p.row.stored < p.row.res.OK() {
+			failures = append(failures, fmt.Sprintf("prefilled: %d answered 2xx but %d stored", p.row.res.OK(), p.row.stored))
+		}
+		rep.prefill = p
+	}
+	if rf.profile != "" {
+		b.logf("profile: scenario 1 with --pprof-addr")
+		top, err := b.runProfile(ctx, rf.profile, filepath.Join(tmp, "data-profile"))
+		if err != nil {
+			return nil, fmt.Errorf("profile run: %w", err)
+		}
+		rep.profileTop = top
+		rep.profileFile = rf.profile
+	}
+	return failures, nil
+}
+
+// runScenarios runs the wrk scenarios in turn, adding their rows to rep,
+// and returns scenario 1's row (nil when it was not run) and the
+// durability checks that failed.
+func (b *bench) runScenarios(ctx context.Context, which []int, tmp string, rep *report) (s1 *row, failures []string, err error) {
 	for _, n := range which {
 		b.logf("scenario %d: %s", n, scenarioNames[n])
 		r, err := b.runScenario(ctx, n, filepath.Join(tmp, fmt.Sprintf("data-%d", n)))
 		if err != nil {
-			return fmt.Errorf("scenario %d: %w", n, err)
+			return nil, nil, fmt.Errorf("scenario %d: %w", n, err)
 		}
 		if r.stored < r.res.OK() {
 			failures = append(failures, fmt.Sprintf("scenario %d: %d answered 2xx but %d stored", n, r.res.OK(), r.stored))
@@ -332,63 +458,16 @@ func runBench(args []string) (err error) {
 			s1 = r
 		}
 	}
+	return s1, failures, nil
+}
 
-	if *fixedRate >= 0 {
-		rate := *fixedRate
-		if rate == 0 && s1 != nil {
-			rate = s1.res.RPS() / 2
-		}
-		if rate > 0 {
-			d := *fixedDuration
-			if d == 0 {
-				d = b.duration
-			}
-			b.logf("fixed rate: %.0f requests/s for %s", rate, d)
-			f, err := b.runFixedRate(ctx, rate, d, filepath.Join(tmp, "data-fixed"))
-			if err != nil {
-				return fmt.Errorf("fixed-rate run: %w", err)
-			}
-			if f.stored < f.res.OK {
-				failures = append(failures, fmt.Sprintf("fixed rate: %d answered 2xx but %d stored", f.res.OK, f.stored))
-			}
-			rep.fixed = f
-		}
+// fixedRate is the rate of the fixed-rate run: --fixed-rate, or with 0
+// half of scenario 1's requests/s; 0 or below skips the run.
+func fixedRate(flagged float64, s1 *row) float64 {
+	if flagged == 0 && s1 != nil {
+		return s1.res.RPS() / 2
 	}
-
-	if *prefillN > 0 {
-		dir := *prefillDir
-		if dir == "" {
-			dir = filepath.Join(tmp, "data-prefill")
-		}
-		b.logf("prefilled store: %d events in %s", *prefillN, dir)
-		p, err := b.runPrefilled(ctx, *prefillN, dir)
-		if err != nil {
-			return fmt.Errorf("prefilled run: %w", err)
-		}
-		if p.row.stored < p.row.res.OK() {
-			failures = append(failures, fmt.Sprintf("prefilled: %d answered 2xx but %d stored", p.row.res.OK(), p.row.stored))
-		}
-		rep.prefill = p
-	}
-
-	if *profile != "" {
-		b.logf("profile: scenario 1 with --pprof-addr")
-		top, err := b.runProfile(ctx, *profile, filepath.Join(tmp, "data-profile"))
-		if err != nil {
-			return fmt.Errorf("profile run: %w", err)
-		}
-		rep.profileTop = top
-		rep.profileFile = *profile
-	}
-
-	rep.write(os.Stdout)
-	if *logs != "" {
-		b.logf("logs and wrk output kept in %s", *logs)
-	}
-	if len(failures) > 0 {
-		return fmt.Errorf("durability check failed:\n  %s", strings.Join(failures, "\n  "))
-	}
-	return nil
+	return flagged
 }
 
 // moduleRoot finds the directory of go.mod from the working directory up.

@@ -13,6 +13,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"inlet"
+	"inlet/batch"
+	"inlet/deliver"
+	inlethttp "inlet/http"
 	"inlet/sqlite"
 )
 
@@ -52,16 +55,19 @@ type Config struct {
 	DeliveryInFlight int
 }
 
-// DefaultConfig returns the configuration used when nothing is set.
+// DefaultConfig returns the configuration used when nothing is set: the
+// defaults of the flags. A bound that a package also applies to a zero
+// value is that package's default, so the two cannot differ; the docs'
+// tables are held to these by TestTheDocumentedDefaultsAreTheFlags.
 func DefaultConfig() Config {
 	return Config{
 		Addr:            "127.0.0.1:8686",
 		DataDir:         "inlet-data",
 		Sync:            sqlite.SyncFull,
-		BatchMax:        1000,
-		QueueSize:       8192,
-		QueueBytes:      64 << 20,
-		MaxInFlight:     4096,
+		BatchMax:        batch.DefaultMaxBatch,
+		QueueSize:       batch.DefaultQueueSize,
+		QueueBytes:      batch.DefaultQueueBytes,
+		MaxInFlight:     inlethttp.DefaultMaxInFlight,
 		SourceTTL:       2 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
 
@@ -70,7 +76,7 @@ func DefaultConfig() Config {
 
 		Catalog:         true,
 		CatalogInterval: time.Second,
-		DeliveryLease:   time.Minute,
+		DeliveryLease:   deliver.DefaultLease,
 	}
 }
 

@@ -15,8 +15,8 @@ import (
 
 func TestATransformReshapesOrDropsEventsForItsDestinationOnly(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s store) {
-		shaped, plain := newReceiver(t), newReceiver(t)
-		d := createDestination(t, s, &inlet.Destination{Config: webhookConfig(shaped.URL,
+		transformed, plain := newReceiver(t), newReceiver(t)
+		d := createDestination(t, s, &inlet.Destination{Config: webhookConfig(transformed.URL,
 			`,"transform":{"drop":"type == 'cart.updated'","type":"'shop.' + type","properties":"{'n': properties.n, 'via': source.id}"}`)})
 		createDestination(t, s, &inlet.Destination{Config: webhookConfig(plain.URL, "")})
 		start(t, s, deliver.Options{})
@@ -26,8 +26,8 @@ func TestATransformReshapesOrDropsEventsForItsDestinationOnly(t *testing.T) {
 		waitDelivered(t, s, d.ID, int64(len(ids)), 10*time.Second)
 
 		ctx := context.Background()
-		shaped.mu.Lock()
-		defer shaped.mu.Unlock()
+		transformed.mu.Lock()
+		defer transformed.mu.Unlock()
 		plain.mu.Lock()
 		defer plain.mu.Unlock()
 		sent := 0
@@ -36,7 +36,7 @@ func TestATransformReshapesOrDropsEventsForItsDestinationOnly(t *testing.T) {
 			if want, _ := inlet.EventJSON(e); string(plain.bodies[id]) != string(want) {
 				t.Fatalf("the other destination got %s; want the event as stored, %s", plain.bodies[id], want)
 			}
-			body, ok := shaped.bodies[id]
+			body, ok := transformed.bodies[id]
 			if e.Type == "cart.updated" {
 				if ok {
 					t.Fatalf("event %s of type cart.updated was sent; the transform drops it", id)
@@ -51,11 +51,11 @@ func TestATransformReshapesOrDropsEventsForItsDestinationOnly(t *testing.T) {
 			var orig map[string]any
 			json.Unmarshal(e.Properties, &orig)
 			if got.Type != "shop."+e.Type || props["via"] != e.SourceID || props["n"] != orig["n"] || len(props) != 2 || got.ID != e.ID {
-				t.Fatalf("the shaped destination got %s for %+v", body, e)
+				t.Fatalf("the transformed destination got %s for %+v", body, e)
 			}
 		}
-		if sent == 0 || len(shaped.ids) != sent {
-			t.Fatalf("the shaped destination got %d events; want %d", len(shaped.ids), sent)
+		if sent == 0 || len(transformed.ids) != sent {
+			t.Fatalf("the transformed destination got %d events; want %d", len(transformed.ids), sent)
 		}
 	})
 }

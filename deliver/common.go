@@ -77,18 +77,18 @@ func parseCommon(config json.RawMessage) (commonConfig, *transform.Program, json
 	return c, prg, rest, nil
 }
 
-// shapedSender runs a destination's transform on each event, then paces
-// the sends to its rate limit, before its type's Sender.
-type shapedSender struct {
-	Sender
+// transformingTransport runs a destination's transform on each event, then paces
+// the sends to its rate limit, before its type's Transport.
+type transformingTransport struct {
+	Transport
 	transform *transform.Program
 	pace      *pacer
 }
 
 // Send transforms the event, then waits for its turn and sends it. A
-// dropped event counts as delivered: there is nothing to send. See Sender.
-func (s *shapedSender) Send(ctx context.Context, e *inlet.Event, body []byte) Result {
-	out, err := shapeEvent(ctx, s.transform, e)
+// dropped event counts as delivered: there is nothing to send. See Transport.
+func (s *transformingTransport) Send(ctx context.Context, e *inlet.Event, body []byte) Result {
+	out, err := transformEvent(ctx, s.transform, e)
 	switch {
 	case err != nil:
 		return Result{Err: err}
@@ -103,14 +103,14 @@ func (s *shapedSender) Send(ctx context.Context, e *inlet.Event, body []byte) Re
 	if err := s.pace.wait(ctx); err != nil {
 		return Result{Err: err}
 	}
-	return s.Sender.Send(ctx, e, body)
+	return s.Transport.Send(ctx, e, body)
 }
 
-// shapeEvent returns e as prg makes it for a destination: nil when
+// transformEvent returns e as prg makes it for a destination: nil when
 // dropped, e itself when unchanged, else a copy with its new type and
 // properties. A transform that fails sends the event as it is, unless its
 // on_error is "reject": then the delivery fails with the error.
-func shapeEvent(ctx context.Context, prg *transform.Program, e *inlet.Event) (*inlet.Event, error) {
+func transformEvent(ctx context.Context, prg *transform.Program, e *inlet.Event) (*inlet.Event, error) {
 	if prg == nil {
 		return e, nil
 	}
@@ -209,7 +209,7 @@ func Try(ctx context.Context, d *inlet.Destination, e *inlet.Event) (*inlet.Dest
 			res.TransformError = inlet.ErrorMessage(err)
 		}
 	}
-	out, err := shapeEvent(ctx, prg, e)
+	out, err := transformEvent(ctx, prg, e)
 	switch {
 	case err != nil:
 		res.Outcome = inlet.TryFailed

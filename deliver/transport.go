@@ -1,6 +1,6 @@
 // Package deliver moves committed events to destinations: per
 // destination, the node that holds its cursor reads the log after it,
-// sends what the destination wants through the type's Sender with many in
+// sends what the destination wants through the type's Transport with many in
 // flight, and settles many outcomes in one transaction: the cursor moves,
 // and only failures get a row with their retry schedule.
 package deliver
@@ -15,16 +15,16 @@ import (
 	"inlet"
 )
 
-// Sender sends events to one destination. Send is called concurrently,
+// Transport sends events to one destination. Send is called concurrently,
 // up to the destination's in-flight bound.
-type Sender interface {
+type Transport interface {
 	// Send delivers one event, whose JSON (as the events API shows it) is
 	// body. The same event may be sent more than once: a receiver
 	// deduplicates by the event id.
 	Send(ctx context.Context, e *inlet.Event, body []byte) Result
 	// Timeout is the longest one Send takes.
 	Timeout() time.Duration
-	// Close releases the sender's connections.
+	// Close releases the transport's connections.
 	Close() error
 }
 
@@ -49,9 +49,9 @@ type Result struct {
 type Type struct {
 	// Validate checks a config, returning EINVALID naming the field.
 	Validate func(config json.RawMessage) error
-	// Open returns a Sender for a destination whose config is valid.
+	// Open returns a Transport for a destination whose config is valid.
 	// inFlight is how many Sends may run at once.
-	Open func(d *inlet.Destination, inFlight int) (Sender, error)
+	Open func(d *inlet.Destination, inFlight int) (Transport, error)
 	// InFlight is how many Sends run at once unless configured.
 	InFlight int
 }
@@ -102,9 +102,9 @@ func decodeConfig(config json.RawMessage, v any) error {
 	return nil
 }
 
-// open returns the Sender of a destination: its type's, behind the
+// open returns the Transport of a destination: its type's, behind the
 // transform and the rate limit of its config when it has them.
-func open(d *inlet.Destination, inFlight int) (Sender, error) {
+func open(d *inlet.Destination, inFlight int) (Transport, error) {
 	t, ok := types[d.Type]
 	if !ok {
 		return nil, fmt.Errorf("destination %s: unknown type %q", d.ID, d.Type)
@@ -115,11 +115,11 @@ func open(d *inlet.Destination, inFlight int) (Sender, error) {
 	}
 	own := *d
 	own.Config = rest
-	sender, err := t.Open(&own, inFlight)
+	transport, err := t.Open(&own, inFlight)
 	if err != nil || (prg == nil && c.RateLimit == 0) {
-		return sender, err
+		return transport, err
 	}
-	return &shapedSender{Sender: sender, transform: prg, pace: newPacer(c.RateLimit)}, nil
+	return &transformingTransport{Transport: transport, transform: prg, pace: newPacer(c.RateLimit)}, nil
 }
 
 // inFlightFor is how many events are sent to d at once: its config's
