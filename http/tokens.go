@@ -52,7 +52,7 @@ func (s *Server) authorize(pattern, scope string, h http.Handler) http.Handler {
 			}
 		}
 		if len(auth) <= len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) { // the scheme is case-insensitive
-			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "send a token as 'Authorization: Bearer <token>'"), nil)
+			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "send the admin token or an API token as 'Authorization: Bearer <token>'"), nil)
 			return
 		}
 		got := sha256.Sum256([]byte(auth[len(prefix):]))
