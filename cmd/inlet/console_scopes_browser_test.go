@@ -19,12 +19,7 @@ import (
 // sees only its events and finds another source's event missing, and a
 // revocation signs the browser out at its next page.
 func TestConsoleScopesInBrowser(t *testing.T) {
-	b := newBrowser(t)
-	onBothStores(t, func(t *testing.T, cfg Config) {
-		b.t = t
-		scopesInBrowser(t, b, cfg)
-	})
-	t.Logf("screenshots in %s", b.dir)
+	inBrowserOnBothStores(t, scopesInBrowser)
 }
 
 func scopesInBrowser(t *testing.T, b *browser, cfg Config) {

@@ -156,7 +156,7 @@ func maskedHeaders(h map[string]string) []header {
 func (c *Console) handleEvent(w http.ResponseWriter, r *http.Request, v *viewer) {
 	e, err := c.cfg.Store.FindEvent(r.Context(), r.PathValue("id"))
 	if err == nil && !v.Sees(e.SourceID) {
-		err = notFound("event", e.ID)
+		err = notFound("event", r.PathValue("id"))
 	}
 	if err != nil {
 		c.fail(w, r, v, err)

@@ -83,29 +83,21 @@ func notFound(kind, id string) error {
 }
 
 // viewerOf returns the viewer of a sign-in, or false when its token is no
-// longer usable (or, for a token of the store, no longer there).
+// longer usable.
 func (c *Console) viewerOf(r *http.Request, in *signIn) (*viewer, bool) {
-	if in.TokenID == "" {
+	tok, ok := c.token(r, in)
+	switch {
+	case !ok:
+		return nil, false
+	case tok == nil:
 		return &viewer{in: in, Scope: inlet.ScopeAdmin}, true
-	}
-	if c.cfg.Tokens == nil {
-		return nil, false
-	}
-	tok, err := c.cfg.Tokens.FindToken(r.Context(), in.TokenID)
-	if err != nil || !tok.Usable(c.now()) {
-		return nil, false
 	}
 	return &viewer{in: in, Token: tok.Name, Scope: tok.Scope, Sources: tok.Sources}, true
 }
 
-// SignedIn reports whether r carries a live sign-in and returns its API
-// token, nil for the admin token; the live stream accepts it beside a
-// bearer token (an EventSource cannot send an Authorization header).
-func (c *Console) SignedIn(r *http.Request) (*inlet.Token, bool) {
-	in := c.signIn(r)
-	if in == nil {
-		return nil, false
-	}
+// token returns a sign-in's API token as the store has it now, nil for the
+// admin token; false when the token is revoked, expired or gone.
+func (c *Console) token(r *http.Request, in *signIn) (*inlet.Token, bool) {
 	if in.TokenID == "" {
 		return nil, true
 	}
@@ -117,6 +109,17 @@ func (c *Console) SignedIn(r *http.Request) (*inlet.Token, bool) {
 		return nil, false
 	}
 	return tok, true
+}
+
+// SignedIn reports whether r carries a live sign-in and returns its API
+// token, nil for the admin token; the live stream accepts it beside a
+// bearer token (an EventSource cannot send an Authorization header).
+func (c *Console) SignedIn(r *http.Request) (*inlet.Token, bool) {
+	in := c.signIn(r)
+	if in == nil {
+		return nil, false
+	}
+	return c.token(r, in)
 }
 
 func (c *Console) signIn(r *http.Request) *signIn {
