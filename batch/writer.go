@@ -33,7 +33,8 @@ type Options struct {
 	// successful commit, before the requests are woken, with the intakes
 	// the commit took and what the store made of each (out[i] of
 	// intakes[i]). It must not block: the next commit waits for it. Both
-	// slices may be reused after it returns.
+	// slices may be reused after it returns. Tell makes the one OnCommit
+	// that every consumer of committed events hangs off.
 	OnCommit func(intakes []inlet.Intake, out []inlet.Appended)
 	// Observer, when set, is told of every commit.
 	Observer Observer

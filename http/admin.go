@@ -81,7 +81,7 @@ func (s *Server) handleCreateSource(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
-	s.cfg.Sources.Forget(src.ID)
+	s.cfg.Collector.Forget(src.ID)
 	w.Header().Set("Location", "/api/v1/sources/"+src.ID)
 	writeJSON(w, http.StatusCreated, src.Masked())
 }
@@ -131,7 +131,7 @@ func (s *Server) handleUpdateSource(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	src, err := s.cfg.Store.UpdateSource(r.Context(), id, upd)
-	s.cfg.Sources.Forget(id)
+	s.cfg.Collector.Forget(id)
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
@@ -142,8 +142,7 @@ func (s *Server) handleUpdateSource(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleDeleteSource(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	err := s.cfg.Store.DeleteSource(r.Context(), id)
-	s.cfg.Sources.Forget(id)
-	s.shapes.Forget(id)
+	s.cfg.Collector.Forget(id)
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
@@ -248,7 +247,8 @@ func (s *Server) handleGetSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
-	stats := map[string]any{"in_flight": s.inFlight.Load(), "dropped_by_transform": s.dropped.Load(), "suppressed": s.suppressed.Load()}
+	collected := s.cfg.Collector.Stats()
+	stats := map[string]any{"in_flight": s.inFlight.Load(), "dropped_by_transform": collected.DroppedByTransform, "suppressed": collected.Suppressed}
 	if s.cfg.Catalog != nil {
 		stats["catalog"] = map[string]int64{"dropped": s.cfg.Catalog.Dropped()}
 	}

@@ -1,144 +1,138 @@
 package http
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 
 	"inlet"
-	"inlet/collect"
+	"inlet/collector"
 )
 
-var errUnknownSource = inlet.Reasonf(inlet.EUNAUTHORIZED, "unknown_source", "unknown or disabled source; check the source id in the URL and that the source is enabled")
-
-// serveCollect serves GET and POST /collect/{event_type}/{source_id}[/{session_id}].
-// A request refused for what it is or says (4xx) is answered and recorded in
-// the rejected-request log; one refused because the collector cannot take
-// it now (503) is only answered.
+// serveCollect serves GET and POST /collect/{event_type}/{source_id}[/{session_id}]:
+// it bounds the requests and bodies in flight, finds the source, reads the
+// body and hands the request to the collector, then answers what became
+// of it. A request refused for what it is or says (4xx) is answered and
+// recorded in the rejected-request log; one refused because the collector
+// cannot take it now (503) is only answered.
 func (s *Server) serveCollect(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")
 		s.refuseUnproven(w, r, nil, nil, inlet.Reasonf(inlet.EUNSUPPORTED, "method_not_allowed", "collect takes GET or POST, not %s", r.Method))
 		return
 	}
-	if n := s.inFlight.Add(1); n > s.cfg.MaxInFlight {
-		s.inFlight.Add(-1)
-		Error(w, r, inlet.Errorf(inlet.EUNAVAILABLE, "the collector is over capacity; retry later"), nil)
+	if !s.enterCollect(w, r) {
 		return
 	}
 	defer s.inFlight.Add(-1)
-
-	ctx := r.Context()
-	source, err := s.cfg.Sources.Find(ctx, r.PathValue("source_id"))
-	if err != nil && inlet.ErrorCode(err) != inlet.ENOTFOUND {
-		if inlet.ErrorCode(err) == inlet.EINTERNAL { // a store failure: the sender should retry
-			err = errors.Join(inlet.Errorf(inlet.EUNAVAILABLE, "sources cannot be read right now; retry later"), err)
-		}
-		Error(w, r, err, s.cfg.Logger)
-		return
-	} else if source == nil || !source.Enabled {
-		s.refuseUnproven(w, r, nil, nil, errUnknownSource)
+	source, err := s.cfg.Collector.Source(r.Context(), r.PathValue("source_id"))
+	if err != nil {
+		s.refuse(w, r, nil, nil, err)
 		return
 	}
 	noteSource(w, source)
+	reserved, ok := s.reserveBody(w, r, source)
+	if !ok {
+		return
+	}
+	defer s.bodyBytes.Add(-reserved)
+	body, err := readBody(serverWriter(w), r, source.Config.BodyLimit())
+	if err != nil {
+		s.reject(w, r, source, body, err)
+		return
+	}
+	res, err := s.cfg.Collector.Collect(r.Context(), source, s.collectRequest(r, body))
+	if err != nil {
+		if res.Verification.Err != nil && source.Config.Verify.Type == inlet.VerifyBasic {
+			w.Header().Set("WWW-Authenticate", `Basic realm="inlet", charset="UTF-8"`)
+		}
+		s.refuse(w, r, source, body, err)
+		return
+	}
+	s.answerCollected(w, r, res)
+}
 
-	// Bodies waiting in handlers share one memory budget, so that many slow
-	// or large requests cannot exhaust memory: over it, 503.
+// enterCollect counts the request among those in flight, or answers 503
+// when there are too many.
+func (s *Server) enterCollect(w http.ResponseWriter, r *http.Request) bool {
+	if n := s.inFlight.Add(1); n > s.cfg.MaxInFlight {
+		s.inFlight.Add(-1)
+		Error(w, r, errOverCapacity, nil)
+		return false
+	}
+	return true
+}
+
+var errOverCapacity = inlet.Errorf(inlet.EUNAVAILABLE, "the collector is over capacity; retry later")
+
+// reserveBody reserves the memory of the request's body, at most the
+// source's limit. Bodies waiting in handlers share one memory budget, so
+// that many slow or large requests cannot exhaust memory: over it, 503.
+func (s *Server) reserveBody(w http.ResponseWriter, r *http.Request, source *inlet.Source) (int64, bool) {
 	reserve := source.Config.BodyLimit()
 	if r.ContentLength >= 0 && r.ContentLength < reserve {
 		reserve = r.ContentLength
 	}
 	if s.bodyBytes.Add(reserve) > s.cfg.MaxBodyMemory {
 		s.bodyBytes.Add(-reserve)
-		Error(w, r, inlet.Errorf(inlet.EUNAVAILABLE, "the collector is over capacity; retry later"), nil)
-		return
+		Error(w, r, errOverCapacity, nil)
+		return 0, false
 	}
-	defer s.bodyBytes.Add(-reserve)
+	return reserve, true
+}
 
-	body, err := readBody(serverWriter(w), r, source.Config.BodyLimit())
-	if err != nil {
-		s.reject(w, r, source, body, err)
-		return
-	}
-	if reply, ok := collect.Handshake(&source.Config, r.Method, r.Header, r.URL.RawQuery); ok {
-		// Unsigned, so it spends the budget of requests that prove no
-		// source, as a refusal does.
-		if ok, wait := s.refusals.allow(s.clientIP(r)); !ok {
-			Error(w, r, &retryError{err: inlet.Reasonf(inlet.ERATELIMITED, "too_many_refusals", "too many unsigned requests from this address"), seconds: wait}, nil)
-			return
-		}
-		writeReply(w, reply)
-		return
-	}
-	if !s.admit(w, r, source, body) {
-		return
-	}
-	program, err := s.shapes.Program(source)
-	if err != nil { // a source stored before a check it now fails
-		s.reject(w, r, source, body, err)
-		return
-	}
-	built, err := collect.Build(source, collect.Request{
+// collectRequest is the collector's request of r, with its body.
+func (s *Server) collectRequest(r *http.Request, body []byte) collector.Request {
+	return collector.Request{
 		Method:    r.Method,
 		EventType: r.PathValue("event_type"),
 		SessionID: r.PathValue("session_id"),
 		Header:    r.Header,
 		RawQuery:  r.URL.RawQuery,
+		URL:       senderURL(s.cfg.PublicURL, r),
 		Body:      body,
 		IP:        s.clientIP(r),
-		Now:       s.now().UTC(),
-		Shape:     program,
-		HashKey:   s.cfg.HashKey,
-	})
-	if err != nil {
-		s.reject(w, r, source, body, err)
-		return
-	}
-	s.dropped.Add(int64(built.Dropped))
-	intakes, err := s.unsuppressed(ctx, built.Intakes)
-	if err != nil {
-		Error(w, r, errors.Join(inlet.Errorf(inlet.EUNAVAILABLE, "suppressions cannot be read right now; retry later"), err), s.cfg.Logger)
-		return
-	}
-	built.Dropped += len(built.Intakes) - len(intakes)
-	if len(intakes) == 0 {
-		writeDropped(w)
-		return
-	}
-	out, err := s.cfg.Appender.Append(ctx, intakes)
-	if err != nil {
-		if code := inlet.ErrorCode(err); code == inlet.EINVALID || code == inlet.ECONFLICT {
-			s.reject(w, r, source, body, err) // the store refused this request's own data
-			return
-		}
-		Error(w, r, err, s.cfg.Logger)
-		return
-	}
-	s.recordCatalog(intakes, out)
-	switch {
-	case built.Challenge != "":
-		writeChallenge(w, built.Challenge, out)
-	case built.Reply != nil:
-		writeReply(w, built.Reply)
-	case len(out) == 1 && len(intakes[0].Event.Warnings) == 0 && built.Dropped == 0:
-		writeCollected(w, out[0])
-	default:
-		writeCollectedMany(w, intakes, out, built.Dropped)
 	}
 }
 
-// recordCatalog hands the events stored (not the duplicates) to the
-// catalog, which learns from them in the background.
-func (s *Server) recordCatalog(intakes []inlet.Intake, out []inlet.Appended) {
-	if s.cfg.Catalog == nil {
-		return
+// refuse answers an error of the collector: a refusal that proves no
+// source spends the refusal budget, another refusal is answered and
+// recorded in the rejected-request log, and anything else is only
+// answered.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, source *inlet.Source, body []byte, err error) {
+	var refusal *collector.Refusal
+	switch {
+	case !errors.As(err, &refusal):
+		Error(w, r, err, s.cfg.Logger)
+	case refusal.Unproven:
+		s.refuseUnproven(w, r, source, body, refusal.Err)
+	default:
+		s.reject(w, r, source, body, refusal.Err)
 	}
-	for i := range intakes {
-		if !out[i].Duplicate {
-			s.cfg.Catalog.Record(&intakes[i].Event)
+}
+
+// answerCollected answers what the collector made of a request.
+func (s *Server) answerCollected(w http.ResponseWriter, r *http.Request, res collector.Result) {
+	switch {
+	case res.Handshake != nil:
+		// Unsigned, so it spends the budget of requests that prove no
+		// source, as a refusal does.
+		if ok, wait := s.refusals.allow(s.clientIP(r)); !ok {
+			Error(w, r, &collector.RetryError{Err: inlet.Reasonf(inlet.ERATELIMITED, "too_many_refusals", "too many unsigned requests from this address"), Seconds: wait}, nil)
+			return
 		}
+		writeReply(w, res.Handshake)
+	case len(res.Intakes) == 0:
+		writeDropped(w)
+	case res.Challenge != "":
+		writeChallenge(w, res.Challenge, res.Appended)
+	case res.Reply != nil:
+		writeReply(w, res.Reply)
+	case len(res.Appended) == 1 && len(res.Intakes[0].Event.Warnings) == 0 && res.Dropped == 0:
+		writeCollected(w, res.Appended[0])
+	default:
+		writeCollectedMany(w, res.Intakes, res.Appended, res.Dropped)
 	}
 }
 
@@ -146,7 +140,7 @@ func (s *Server) recordCatalog(intakes []inlet.Intake, out []inlet.Appended) {
 // an error it also returns what it read.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
-		return nil, tooLarge(limit)
+		return nil, collector.TooLarge(limit)
 	}
 	if r.ContentLength == 0 {
 		return nil, nil
@@ -164,15 +158,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	buf, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var maxErr *http.MaxBytesError
 	if errors.As(err, &maxErr) {
-		return buf, tooLarge(limit) // what was read, for the rejected-request log
+		return buf, collector.TooLarge(limit) // what was read, for the rejected-request log
 	} else if err != nil {
 		return buf, inlet.Reasonf(inlet.EINVALID, "bad_body", "the request body could not be read: %s", err)
 	}
 	return buf, nil
-}
-
-func tooLarge(limit int64) error {
-	return inlet.Reasonf(inlet.ETOOLARGE, "too_large", "the body is larger than this source's limit of %d bytes", limit)
 }
 
 // writeCollected answers a stored event, or for a duplicate the original
@@ -217,34 +207,4 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
-}
-
-// unsuppressed returns the intakes whose identifiers are not suppressed:
-// an event of a suppressed person is answered as accepted (so that its
-// sender does not retry it), counted, and not stored.
-func (s *Server) unsuppressed(ctx context.Context, intakes []inlet.Intake) ([]inlet.Intake, error) {
-	if s.cfg.Suppressed == nil {
-		return intakes, nil
-	}
-	var kept []inlet.Intake // nil while every intake is kept
-	for i := range intakes {
-		sup, err := s.cfg.Suppressed.Suppressed(ctx, intakes[i].Identity)
-		if err != nil {
-			return nil, err
-		}
-		if sup {
-			s.suppressed.Add(1)
-			if kept == nil {
-				kept = append(make([]inlet.Intake, 0, len(intakes)), intakes[:i]...)
-			}
-			continue
-		}
-		if kept != nil {
-			kept = append(kept, intakes[i])
-		}
-	}
-	if kept == nil {
-		return intakes, nil
-	}
-	return kept, nil
 }

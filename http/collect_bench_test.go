@@ -13,6 +13,7 @@ import (
 	prom "github.com/prometheus/client_golang/prometheus"
 
 	"inlet"
+	"inlet/collector"
 	inlethttp "inlet/http"
 	"inlet/prometheus"
 	"inlet/sqlite"
@@ -48,7 +49,7 @@ func BenchmarkCollect(b *testing.B) {
 				b.Fatal(err)
 			}
 			cfg := inlethttp.Config{
-				Store: db, Appender: discardAppender{}, Sources: inlet.NewSourceCache(db, time.Hour),
+				Store: db, Collector: collector.New(collector.Config{Appender: discardAppender{}, Sources: inlet.NewSourceCache(db, time.Hour)}),
 				Logger: slog.New(slog.DiscardHandler), AdminToken: testToken,
 			}
 			if withMetrics {

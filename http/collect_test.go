@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"inlet"
+	"inlet/collector"
 	inlethttp "inlet/http"
 	"inlet/sqlite"
 )
@@ -355,9 +356,11 @@ func TestCollectClientIP(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := inlethttp.NewServer(inlethttp.Config{
-				Store:          db,
-				Appender:       db, // stores directly: no writer needed for one request
-				Sources:        inlet.NewSourceCache(db, time.Hour),
+				Store: db,
+				Collector: collector.New(collector.Config{
+					Appender: db, // stores directly: no writer needed for one request
+					Sources:  inlet.NewSourceCache(db, time.Hour),
+				}),
 				Logger:         slog.New(slog.DiscardHandler),
 				AdminToken:     testToken,
 				TrustedProxies: tt.trusted,

@@ -14,6 +14,7 @@ import (
 
 	"inlet"
 	"inlet/batch"
+	"inlet/collector"
 	inlethttp "inlet/http"
 	"inlet/sqlite"
 )
@@ -80,7 +81,7 @@ func FuzzIntake(f *testing.F) {
 	w := batch.NewWriter(db, batch.Options{}, logger)
 	f.Cleanup(func() { w.Close(context.Background()) })
 	h := inlethttp.NewServer(inlethttp.Config{
-		Store: db, Appender: w, Sources: inlet.NewSourceCache(db, time.Hour), Logger: logger, AdminToken: testToken,
+		Store: db, Collector: collector.New(collector.Config{Appender: w, Sources: inlet.NewSourceCache(db, time.Hour)}), Logger: logger, AdminToken: testToken,
 	})
 
 	f.Fuzz(func(t *testing.T, source uint8, method, eventType, session, contentType, query, hname, hval string, body []byte) {

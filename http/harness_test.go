@@ -18,6 +18,7 @@ import (
 
 	"inlet"
 	"inlet/batch"
+	"inlet/collector"
 	"inlet/deliver"
 	inlethttp "inlet/http"
 	"inlet/http/openapitest"
@@ -40,7 +41,7 @@ type serverOptions struct {
 	// store wraps the SQLite store given to the handler and the writer.
 	store func(db *sqlite.DB) inlet.Store
 	// appender replaces the batch writer.
-	appender inlethttp.Appender
+	appender collector.Appender
 	// trustedProxies is http.Config.TrustedProxies.
 	trustedProxies []netip.Prefix
 	// maxBodyMemory is http.Config.MaxBodyMemory.
@@ -69,11 +70,13 @@ func newTestServer(t *testing.T, opts serverOptions) *testServer {
 		appender = w
 	}
 	h := inlethttp.NewServer(inlethttp.Config{
-		Store:    store,
-		Appender: appender,
-		// A long TTL: changes made through the admin API must reach the
-		// collect path at once all the same.
-		Sources:        inlet.NewSourceCache(store, time.Hour),
+		Store: store,
+		Collector: collector.New(collector.Config{
+			Appender: appender,
+			// A long TTL: changes made through the admin API must reach
+			// the collect path at once all the same.
+			Sources: inlet.NewSourceCache(store, time.Hour),
+		}),
 		Logger:         logger,
 		AdminToken:     testToken,
 		Tokens:         db,

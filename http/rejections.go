@@ -141,7 +141,7 @@ func (s *Server) handleListRejections(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err, nil)
 		return
 	}
-	items, err := s.cfg.Rejections.store.ListRejections(r.Context(), f)
+	items, err := s.cfg.Rejections.List(r.Context(), f)
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return

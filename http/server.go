@@ -22,31 +22,24 @@ import (
 
 	"inlet"
 	"inlet/catalog"
-	"inlet/ratelimit"
-	"inlet/shape"
+	"inlet/collector"
+	"inlet/rejection"
 	"inlet/stream"
 )
-
-// Appender takes events for storage; *batch.Writer is one, any
-// inlet.EventStore another.
-type Appender interface {
-	Append(ctx context.Context, intakes []inlet.Intake) ([]inlet.Appended, error)
-}
 
 // DefaultMaxBodyMemory bounds the bytes of request bodies that collect
 // handlers hold at once, unless Config says otherwise.
 const DefaultMaxBodyMemory = 256 << 20
 
-// Config configures a Server. Store, Appender and Sources are required.
+// Config configures a Server. Store and Collector are required.
 type Config struct {
 	Store inlet.Store
-	// HashKey is the installation's key of the sources' hash policies;
-	// Suppressed, when set, lists the identifiers whose events are
-	// dropped at intake.
-	HashKey    []byte
+	// Collector takes the collect requests, and the dry runs of the admin
+	// API.
+	Collector *collector.Collector
+	// Suppressed, when set, is the list of suppressed identifiers that
+	// erasing a profile adds to; the collector reads it.
 	Suppressed *inlet.SuppressionList
-	Appender   Appender
-	Sources    *inlet.SourceCache
 	Logger     *slog.Logger
 
 	// AdminToken guards /api/v1 with the admin scope; it must not be
@@ -67,7 +60,7 @@ type Config struct {
 	Stats func() any
 	// Rejections, when set, records rejected collect requests and serves
 	// /api/v1/rejections; the caller closes it after the server.
-	Rejections *RejectionLog
+	Rejections *rejection.Log
 	// Refusals bounds the refusals of requests that prove no source.
 	Refusals RefusalBudget
 	// Broker, when set, serves the live stream at /api/v1/events/stream;
@@ -88,8 +81,8 @@ type Config struct {
 	// host, any path prefix a proxy strips), for signatures over the URL
 	// (twilio); empty: the connection's scheme and the Host header.
 	PublicURL string
-	// Catalog, when set, learns the schema catalog from the committed
-	// events; the caller closes it after the server.
+	// Catalog, when set, is the recorder of the schema catalog, whose
+	// counters /api/v1/stats shows.
 	Catalog *catalog.Recorder
 	// ValidateDestination checks a destination with its type's config
 	// (Destination.Validate when nil); DestinationsChanged, when set, is
@@ -110,17 +103,13 @@ type Config struct {
 
 // Server serves the collector's HTTP API.
 type Server struct {
-	cfg        Config
-	mux        *recordingMux
-	tokenHash  [32]byte
-	inFlight   atomic.Int64
-	bodyBytes  atomic.Int64 // reserved by collect handlers for bodies
-	limiter    *ratelimit.Limiter
-	refusals   *refusalLimiter
-	shapes     *shape.Cache // sources' compiled transforms and schemas
-	dropped    atomic.Int64 // events dropped by sources' transforms
-	suppressed atomic.Int64 // events of suppressed identifiers, not stored
-	now        func() time.Time
+	cfg       Config
+	mux       *recordingMux
+	tokenHash [32]byte
+	inFlight  atomic.Int64
+	bodyBytes atomic.Int64 // reserved by collect handlers for bodies
+	refusals  *refusalLimiter
+	now       func() time.Time
 
 	metricsTokenHash [32]byte
 	touched          sync.Map          // token ID -> when this node last recorded its use
@@ -135,7 +124,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxBodyMemory <= 0 {
 		cfg.MaxBodyMemory = DefaultMaxBodyMemory
 	}
-	s := &Server{cfg: cfg, mux: &recordingMux{ServeMux: http.NewServeMux()}, tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), limiter: ratelimit.New(nil), refusals: newRefusalLimiter(cfg.Refusals), shapes: shape.NewCache(), now: time.Now, scopes: map[string]string{}}
+	s := &Server{cfg: cfg, mux: &recordingMux{ServeMux: http.NewServeMux()}, tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), refusals: newRefusalLimiter(cfg.Refusals), now: time.Now, scopes: map[string]string{}}
 	if cfg.MetricsToken != "" {
 		s.metricsTokenHash = sha256.Sum256([]byte(cfg.MetricsToken))
 	}

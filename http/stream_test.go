@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"inlet"
+	"inlet/collector"
 	inlethttp "inlet/http"
 	"inlet/sqlite"
 	"inlet/stream"
@@ -28,7 +29,7 @@ func newStreamServer(t *testing.T) (*httptest.Server, *stream.Broker) {
 	t.Cleanup(func() { db.Close() })
 	broker := stream.New(stream.Options{})
 	h := inlethttp.NewServer(inlethttp.Config{
-		Store: db, Sources: inlet.NewSourceCache(db, time.Hour), Logger: slog.New(slog.DiscardHandler),
+		Store: db, Collector: collector.New(collector.Config{Sources: inlet.NewSourceCache(db, time.Hour)}), Logger: slog.New(slog.DiscardHandler),
 		AdminToken: "tok", Broker: broker, StreamHeartbeat: 20 * time.Millisecond,
 		ConsoleSignIn: func(r *http.Request) (*inlet.Token, bool) {
 			c, err := r.Cookie("console")

@@ -9,8 +9,7 @@ import (
 	"unicode/utf8"
 
 	"inlet"
-	"inlet/collect"
-	"inlet/verify"
+	"inlet/collector"
 )
 
 // TryRequest is the body of POST /api/v1/sources/{id}/try: a request as a
@@ -107,11 +106,12 @@ func (c *Client) TrySource(ctx context.Context, id string, req TryRequest) (*Try
 	return &res, err
 }
 
-// handleTrySource serves POST /api/v1/sources/{id}/try: it takes the
-// request described in the body through what collecting it would do
-// (enabled source, body limit, verification, preset, transform,
-// validation, mapping) and answers the outcome, storing nothing and
-// spending none of the source's rate limit.
+// handleTrySource serves POST /api/v1/sources/{id}/try: it hands the
+// request described in the body to the collector as a dry run, which
+// takes it through what collecting it would do (enabled source, body
+// limit, verification, preset, transform, validation, mapping), and
+// answers the outcome, storing nothing and spending none of the source's
+// rate limit.
 func (s *Server) handleTrySource(w http.ResponseWriter, r *http.Request) {
 	var req TryRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -123,17 +123,27 @@ func (s *Server) handleTrySource(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err, s.cfg.Logger)
 		return
 	}
-	body, err := req.body()
+	creq, err := s.tryRequest(r, source, req)
 	if err != nil {
 		Error(w, r, err, s.cfg.Logger)
 		return
+	}
+	res, err := s.cfg.Collector.Collect(r.Context(), source, creq)
+	writeJSON(w, http.StatusOK, tryResult(res, err))
+}
+
+// tryRequest is the collector's dry run of the request req describes, as
+// its sender would send it to source's collect URL.
+func (s *Server) tryRequest(r *http.Request, source *inlet.Source, req TryRequest) (collector.Request, error) {
+	body, err := req.body()
+	if err != nil {
+		return collector.Request{}, err
 	}
 	method := strings.ToUpper(req.Method)
 	if method == "" {
 		method = http.MethodPost
 	} else if method != http.MethodPost && method != http.MethodGet {
-		Error(w, r, inlet.Reasonf(inlet.EINVALID, "bad_try", "method must be POST (the default) or GET, as collect takes"), nil)
-		return
+		return collector.Request{}, inlet.Reasonf(inlet.EINVALID, "bad_try", "method must be POST (the default) or GET, as collect takes")
 	}
 	eventType := req.EventType
 	if eventType == "" {
@@ -151,51 +161,31 @@ func (s *Server) handleTrySource(w http.ResponseWriter, r *http.Request) {
 	if req.Query != "" {
 		fullURL += "?" + req.Query
 	}
-	writeJSON(w, http.StatusOK, s.try(source, method, eventType, header, req.Query, body, fullURL, s.clientIP(r)))
+	return collector.Request{
+		Method: method, EventType: eventType, Header: header, RawQuery: req.Query, Body: body,
+		URL: fullURL, IP: s.clientIP(r), DryRun: true,
+	}, nil
 }
 
-// try runs a request through the collect path up to the append.
-func (s *Server) try(source *inlet.Source, method, eventType string, header http.Header, rawQuery string, body []byte, fullURL, ip string) *TryResult {
-	res := &TryResult{Events: []*inlet.Event{}}
-	refuse := func(err error) *TryResult {
-		res.Outcome, res.Status = TryRefused, StatusCode(inlet.ErrorCode(err))
-		res.Error = &TryError{Code: inlet.ErrorReason(err), Message: inlet.ErrorMessage(err)}
-		return res
+// tryResult is the answer of a dry run that ended with res and err.
+func tryResult(res collector.Result, err error) *TryResult {
+	tr := &TryResult{Events: []*inlet.Event{}}
+	if v := res.Verification; v.Checked {
+		tr.Verification = TryVerification{Checked: true, OK: v.Err == nil, Reason: inlet.ErrorReason(v.Err), Message: inlet.ErrorMessage(v.Err)}
 	}
-	if !source.Enabled {
-		return refuse(errUnknownSource)
-	}
-	if int64(len(body)) > source.Config.BodyLimit() {
-		return refuse(tooLarge(source.Config.BodyLimit()))
-	}
-	if source.Config.Verify != nil {
-		res.Verification.Checked = true
-		err := s.verify(source, verify.Request{Header: header, RawQuery: rawQuery, Body: body, URL: fullURL})
-		if err != nil {
-			res.Verification.Reason, res.Verification.Message = inlet.ErrorReason(err), inlet.ErrorMessage(err)
-			return refuse(err)
-		}
-		res.Verification.OK = true
-	}
-	program, err := s.shapes.Program(source)
 	if err != nil {
-		return refuse(err)
+		tr.Outcome, tr.Status = TryRefused, StatusCode(inlet.ErrorCode(err))
+		tr.Error = &TryError{Code: inlet.ErrorReason(err), Message: inlet.ErrorMessage(err)}
+		return tr
 	}
-	built, err := collect.Build(source, collect.Request{
-		Method: method, EventType: eventType, Header: header, RawQuery: rawQuery, Body: body,
-		IP: ip, Now: s.now().UTC(), Shape: program, HashKey: s.cfg.HashKey,
-	})
-	if err != nil {
-		return refuse(err)
+	tr.Status, tr.Challenge = http.StatusOK, res.Challenge
+	if len(res.Intakes) == 0 {
+		tr.Outcome = TryDropped
+		return tr
 	}
-	res.Status, res.Challenge = http.StatusOK, built.Challenge
-	if len(built.Intakes) == 0 {
-		res.Outcome = TryDropped
-		return res
+	tr.Outcome = TryStored
+	for i := range res.Intakes {
+		tr.Events = append(tr.Events, &res.Intakes[i].Event)
 	}
-	res.Outcome = TryStored
-	for i := range built.Intakes {
-		res.Events = append(res.Events, &built.Intakes[i].Event)
-	}
-	return res
+	return tr
 }

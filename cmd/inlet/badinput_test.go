@@ -28,6 +28,7 @@ import (
 
 	"inlet"
 	inlethttp "inlet/http"
+	"inlet/rejection"
 )
 
 // What a bad-input case must be answered with.
@@ -433,7 +434,7 @@ func TestBadInput(t *testing.T) {
 	// sample keeps a secret header. The log is written off the request
 	// path, once a second: wait until it has written what it holds.
 	deadline := time.Now().Add(20 * time.Second)
-	var stats inlethttp.RejectionStats
+	var stats rejection.Stats
 	for {
 		stats = m.rejections.Stats()
 		if stats.Queued == 0 && stats.Counted >= int64(len(rejected)) || time.Now().After(deadline) {

@@ -24,10 +24,12 @@ import (
 	"inlet"
 	"inlet/batch"
 	"inlet/catalog"
+	"inlet/collector"
 	"inlet/deliver"
 	inlethttp "inlet/http"
 	"inlet/http/console"
 	"inlet/prometheus"
+	"inlet/rejection"
 	"inlet/sqlite"
 	"inlet/stream"
 )
@@ -93,7 +95,7 @@ type Main struct {
 	ln         net.Listener
 	served     chan error
 	retain     *retention
-	rejections *inlethttp.RejectionLog
+	rejections *rejection.Log
 	broker     *stream.Broker
 	lock       *os.File     // the data directory's lock, held until Close
 	started    bool         // Run succeeded: Close may say it stopped cleanly
@@ -111,69 +113,127 @@ func NewMain(cfg Config, logger *slog.Logger) *Main {
 // Run opens the store and starts serving; it returns once the listener is
 // open. Close stops everything.
 func (m *Main) Run(ctx context.Context) error {
-	cfg := m.Config
 	// Nothing is created on disk for a configuration that cannot run.
-	if err := cfg.Validate(); err != nil {
+	if err := m.Config.Validate(); err != nil {
 		return err
 	}
-	if err := mkdirSynced(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	lock, err := lockDataDir(cfg.DataDir)
-	if err != nil {
+	if err := m.claimDataDir(); err != nil {
 		return err
 	}
-	m.lock = lock
 	// Listening before the token and the store are made means a busy port
 	// leaves nothing behind but the directory.
-	if m.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+	if err := m.listen(); err != nil {
 		return err
 	}
 	token, err := m.adminToken()
 	if err != nil {
 		return err
 	}
-
-	db, err := openStore(ctx, cfg)
+	hashKey, err := m.open(ctx)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
+	}
+	m.retain = startRetention(m.store, m.Config.Retention, m.Logger)
+	metrics := newMetrics(m.store)
+	m.startConsumers(metrics)
+	m.startWriters(metrics)
+	m.serve(m.handler(token, hashKey, metrics))
+	m.logListening()
+	m.started = true
+	return nil
+}
+
+// claimDataDir makes the data directory and locks it, so that no other
+// process opens it meanwhile.
+func (m *Main) claimDataDir() error {
+	if err := mkdirSynced(m.Config.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	lock, err := lockDataDir(m.Config.DataDir)
+	if err != nil {
+		return err
+	}
+	m.lock = lock
+	return nil
+}
+
+// listen opens the listener of the API.
+func (m *Main) listen() error {
+	ln, err := net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return err
+	}
+	m.ln = ln
+	return nil
+}
+
+// open opens the store and reads its hash key.
+func (m *Main) open(ctx context.Context) ([]byte, error) {
+	db, err := openStore(ctx, m.Config)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
 	}
 	m.store = db
 	hashKey, err := db.HashKey(ctx)
 	if err != nil {
-		return fmt.Errorf("read the hash key: %w", err)
+		return nil, fmt.Errorf("read the hash key: %w", err)
 	}
-	m.retain = startRetention(db, cfg.Retention, m.Logger)
+	return hashKey, nil
+}
+
+// startConsumers starts what reads committed events: the live stream,
+// the schema catalog (when on) and delivery.
+func (m *Main) startConsumers(metrics *prometheus.Metrics) {
 	m.broker = stream.New(stream.Options{})
-	metrics := newMetrics(db)
-	m.writer = batch.NewWriter(db, batch.Options{
+	metrics.WatchStream(func() (int, int64, int64) { s := m.broker.Stats(); return s.Subscribers, s.Published, s.Dropped })
+	if m.Config.Catalog {
+		m.catalog = catalog.NewRecorder(m.store, catalog.Options{Interval: m.Config.CatalogInterval}, m.Logger)
+	}
+	m.deliver = deliver.New(m.store, deliver.Options{Lease: m.Config.DeliveryLease, InFlight: m.Config.DeliveryInFlight, Metrics: metrics}, m.Logger)
+	m.deliver.Start()
+}
+
+// startWriters starts the background writers: the batch writer of events,
+// which tells every consumer of each commit, and the rejected-request log.
+func (m *Main) startWriters(metrics *prometheus.Metrics) {
+	cfg := m.Config
+	m.writer = batch.NewWriter(m.store, batch.Options{
 		MaxBatch:   cfg.BatchMax,
 		MaxWait:    cfg.BatchWait,
 		QueueSize:  cfg.QueueSize,
 		QueueBytes: cfg.QueueBytes,
-		OnCommit:   m.publish,
+		OnCommit:   batch.Tell(m.broker.Publish, m.recordCatalog, m.notifyDelivery),
 		Observer:   metrics,
 	}, m.Logger)
 	metrics.WatchQueue(func() (int, int64) { s := m.writer.Stats(); return s.Queued, s.QueuedBytes })
-	metrics.WatchStream(func() (int, int64, int64) { s := m.broker.Stats(); return s.Subscribers, s.Published, s.Dropped })
-	m.rejections = inlethttp.NewRejectionLog(db, inlethttp.RejectionLogOptions{
+	m.rejections = rejection.NewLog(m.store, rejection.Options{
 		Bounds: inlet.RejectionBounds{MaxCount: cfg.RejectionsMaxCount, MaxBytes: cfg.RejectionsMaxBytes},
 	}, m.Logger)
+}
 
+// recordCatalog hands committed events to the schema catalog, when it is
+// on.
+func (m *Main) recordCatalog(events []*inlet.Event) { m.catalog.Record(events...) }
+
+// notifyDelivery has delivery read the log now rather than at its next
+// poll.
+func (m *Main) notifyDelivery([]*inlet.Event) { m.deliver.Notify() }
+
+// handler is the API: the collector, the admin API and the console.
+func (m *Main) handler(token string, hashKey []byte, metrics *prometheus.Metrics) http.Handler {
+	cfg, db := m.Config, m.store
 	sources := inlet.NewSourceCache(db, cfg.SourceTTL)
+	suppressed := inlet.NewSuppressionList(db, hashKey, 2*time.Second)
 	web := m.console(db, sources, token, metrics)
-	if cfg.Catalog {
-		m.catalog = catalog.NewRecorder(db, catalog.Options{Interval: cfg.CatalogInterval}, m.Logger)
-	}
-	m.deliver = deliver.New(db, deliver.Options{Lease: cfg.DeliveryLease, InFlight: cfg.DeliveryInFlight, Metrics: metrics}, m.Logger)
-	m.deliver.Start()
-
-	handler := inlethttp.NewServer(inlethttp.Config{
-		Store:          db,
-		HashKey:        hashKey,
-		Suppressed:     inlet.NewSuppressionList(db, hashKey, 2*time.Second),
-		Appender:       m.writer,
-		Sources:        sources,
+	return inlethttp.NewServer(inlethttp.Config{
+		Store: db,
+		Collector: collector.New(collector.Config{
+			Sources:    sources,
+			Appender:   m.writer,
+			Suppressed: suppressed,
+			HashKey:    hashKey,
+		}),
+		Suppressed:     suppressed,
 		Logger:         m.Logger,
 		AdminToken:     token,
 		Tokens:         tokenStore(db),
@@ -194,23 +254,29 @@ func (m *Main) Run(ctx context.Context) error {
 		TryDestination:      deliver.Try,
 		DestinationsChanged: m.deliver.Refresh,
 	})
-	m.server = inlethttp.HTTPServer(handler, m.Logger)
+}
 
+// serve serves handler on the listener, and the profiles on --pprof-addr.
+func (m *Main) serve(handler http.Handler) {
+	m.server = inlethttp.HTTPServer(handler, m.Logger)
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.server.Serve(m.ln) }()
-	if cfg.PprofAddr != "" {
-		m.pprof = startPprof(cfg.PprofAddr, m.Logger)
+	if m.Config.PprofAddr != "" {
+		m.pprof = startPprof(m.Config.PprofAddr, m.Logger)
 	}
-	if cfg.DB == "" {
-		m.Logger.Info("inlet listening", "addr", m.ln.Addr().String(), "data", cfg.DataDir, "store", storeName(cfg), "sync", cfg.Sync)
-		if cfg.Sync == sqlite.SyncOff {
-			m.Logger.Warn("--sync off: events are never synced to disk; a power cut or kernel crash loses every event since the last synced checkpoint (the last change of a source or destination) and may corrupt the database; sources and destinations themselves are always synced")
-		}
-	} else { // --sync is SQLite's; PostgreSQL commits are as durable as its own settings make them
+}
+
+// logListening says where the collector listens and what it stores in.
+func (m *Main) logListening() {
+	cfg := m.Config
+	if cfg.DB != "" { // --sync is SQLite's; PostgreSQL commits are as durable as its own settings make them
 		m.Logger.Info("inlet listening", "addr", m.ln.Addr().String(), "data", cfg.DataDir, "store", storeName(cfg))
+		return
 	}
-	m.started = true
-	return nil
+	m.Logger.Info("inlet listening", "addr", m.ln.Addr().String(), "data", cfg.DataDir, "store", storeName(cfg), "sync", cfg.Sync)
+	if cfg.Sync == sqlite.SyncOff {
+		m.Logger.Warn("--sync off: events are never synced to disk; a power cut or kernel crash loses every event since the last synced checkpoint (the last change of a source or destination) and may corrupt the database; sources and destinations themselves are always synced")
+	}
 }
 
 // Addr is the address the server listens on, once Run has returned.
@@ -302,18 +368,17 @@ func (m *Main) Close() error {
 func (m *Main) console(db inlet.Store, sources *inlet.SourceCache, token string, metrics *prometheus.Metrics) *console.Console {
 	proxies := m.Config.TrustedProxies
 	cfg := console.Config{
-		Store:         db,
-		Sources:       sources,
-		Rejections:    db,
-		AdminToken:    token,
-		Tokens:        tokenStore(db),
-		SignInFile:    filepath.Join(m.Config.DataDir, consoleSignInsFile),
-		PublicURL:     m.Config.PublicURL,
-		ClientIP:      func(r *http.Request) string { return inlethttp.ClientIP(r, proxies) },
-		HTTPS:         func(r *http.Request) bool { return inlethttp.HTTPS(r, proxies) },
-		SignInLimited: metrics.SignInLimited,
-		// m.deliver starts after the console is made.
-		DestinationsChanged: func() { m.deliver.Refresh() },
+		Store:               db,
+		Sources:             sources,
+		Rejections:          db,
+		AdminToken:          token,
+		Tokens:              tokenStore(db),
+		SignInFile:          filepath.Join(m.Config.DataDir, consoleSignInsFile),
+		PublicURL:           m.Config.PublicURL,
+		ClientIP:            func(r *http.Request) string { return inlethttp.ClientIP(r, proxies) },
+		HTTPS:               func(r *http.Request) bool { return inlethttp.HTTPS(r, proxies) },
+		SignInLimited:       metrics.SignInLimited,
+		DestinationsChanged: m.deliver.Refresh,
 		ValidateDestination: deliver.Validate,
 		Logger:              m.Logger,
 	}
@@ -327,26 +392,6 @@ func (m *Main) console(db inlet.Store, sources *inlet.SourceCache, token string,
 // restarts. It keeps the name it had when a sign-in was called a session:
 // renaming it would sign every browser out on upgrade.
 const consoleSignInsFile = "console-sessions.json"
-
-// publish hands the events of a commit to the live stream, as stored:
-// with the session and profile the store gave them, and without the
-// duplicates, which were not stored.
-func (m *Main) publish(intakes []inlet.Intake, out []inlet.Appended) {
-	events := make([]*inlet.Event, 0, len(intakes))
-	for i := range intakes {
-		if out[i].Duplicate {
-			continue
-		}
-		e := intakes[i].Event // a copy: the writer reuses the intakes
-		e.ID, e.SessionID, e.ProfileID = out[i].EventID, out[i].SessionID, out[i].ProfileID
-		events = append(events, &e)
-	}
-	m.broker.Publish(events)
-	// Delivery reads the log now rather than at its next poll.
-	if m.deliver != nil {
-		m.deliver.Notify()
-	}
-}
 
 // tokenFile is where a generated admin token is kept in the data directory.
 const tokenFile = "admin-token"

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"inlet"
+	"inlet/collector"
 	"inlet/ratelimit"
 )
 
@@ -64,22 +65,6 @@ func (l *refusalLimiter) allow(addr string) (bool, int) {
 	return true, 0
 }
 
-// admit runs the source's verifier over the request's body and only then
-// takes a token of the source's rate limit, so that a request that fails
-// verification spends the refusal budget, not the source's. It answers a
-// refusal itself and reports whether the request may go on.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, source *inlet.Source, body []byte) bool {
-	if err := s.verifyRequest(w, r, source, body); err != nil {
-		s.refuseUnproven(w, r, source, body, err)
-		return false
-	}
-	if err := s.rateLimit(source); err != nil {
-		s.reject(w, r, source, body, err)
-		return false
-	}
-	return true
-}
-
 // refuseUnproven answers a request that proves no source (source is nil
 // when it names none): within the refusal budget, as reject does; over it,
 // with a bare 429 that is only counted in the rejected-request log, so that
@@ -91,9 +76,9 @@ func (s *Server) refuseUnproven(w http.ResponseWriter, r *http.Request, source *
 		s.reject(w, r, source, body, err)
 		return
 	}
-	Error(w, r, &retryError{
-		err:     inlet.Reasonf(inlet.ERATELIMITED, "too_many_refusals", "too many refused requests from this address; fix the requests (%s) before retrying", inlet.ErrorReason(err)),
-		seconds: wait,
+	Error(w, r, &collector.RetryError{
+		Err:     inlet.Reasonf(inlet.ERATELIMITED, "too_many_refusals", "too many refused requests from this address; fix the requests (%s) before retrying", inlet.ErrorReason(err)),
+		Seconds: wait,
 	}, nil)
 	if s.cfg.Rejections != nil {
 		bucket := inlet.UnknownSourceBucket

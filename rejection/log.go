@@ -1,4 +1,11 @@
-package http
+// Package rejection is the rejected-request log: it counts every refused
+// collect request by source and reason, keeps a few of each in full as
+// samples, and writes both to the store in the background, so that a flood
+// of refusals costs a map increment each and the store one small
+// transaction a second. It is a sibling of batch.Writer (events) and
+// catalog.Recorder (the schema catalog); the transport decides what is a
+// refusal and what of the request a sample keeps.
+package rejection
 
 import (
 	"context"
@@ -12,8 +19,8 @@ import (
 	"inlet"
 )
 
-// RejectionLogOptions bound a RejectionLog. Zero fields take the defaults shown.
-type RejectionLogOptions struct {
+// Options bound a Log. Zero fields take the defaults shown.
+type Options struct {
 	// SamplesPerMinute is how many refusals of one source for one reason
 	// are kept in full each minute (10); the rest are only counted.
 	SamplesPerMinute int
@@ -34,7 +41,7 @@ type RejectionLogOptions struct {
 	Bounds inlet.RejectionBounds
 }
 
-func (o *RejectionLogOptions) defaults() {
+func (o *Options) defaults() {
 	if o.SamplesPerMinute <= 0 {
 		o.SamplesPerMinute = 10
 	}
@@ -58,7 +65,7 @@ func (o *RejectionLogOptions) defaults() {
 	}
 }
 
-// RejectionLog records refused collect requests so that a flood of them
+// Log records refused collect requests so that a flood of them
 // cannot become load: every refusal is counted by source and reason in
 // memory (a map increment), only the first few of each pair a minute are
 // kept in full as samples, and one goroutine writes samples and counts to
@@ -67,9 +74,9 @@ func (o *RejectionLogOptions) defaults() {
 // event writer's queue nor its connection. Whatever the rate of refusals,
 // the store sees at most one small transaction a second, and the memory
 // held is bounded by MaxPendingBytes and MaxKeys.
-type RejectionLog struct {
+type Log struct {
 	store  inlet.RejectionStore
-	opts   RejectionLogOptions
+	opts   Options
 	logger *slog.Logger
 	now    func() time.Time
 
@@ -106,10 +113,10 @@ type rejectionTally struct {
 	sampled     int
 }
 
-// NewRejectionLog starts a log writing to store. Close stops it.
-func NewRejectionLog(store inlet.RejectionStore, opts RejectionLogOptions, logger *slog.Logger) *RejectionLog {
+// NewLog starts a log writing to store. Close stops it.
+func NewLog(store inlet.RejectionStore, opts Options, logger *slog.Logger) *Log {
 	opts.defaults()
-	l := &RejectionLog{
+	l := &Log{
 		store:   store,
 		opts:    opts,
 		logger:  logger,
@@ -127,17 +134,17 @@ func NewRejectionLog(store inlet.RejectionStore, opts RejectionLogOptions, logge
 // sample of it is wanted: true for the first few of the pair each minute
 // while the pending samples are within their budget. It never blocks on
 // the store.
-func (l *RejectionLog) Count(sourceID, reason string) bool {
+func (l *Log) Count(sourceID, reason string) bool {
 	return l.count(sourceID, reason, true)
 }
 
 // CountOnly counts one refusal, as Count does, and takes no sample: for
 // refusals answered at once, such as those over their budget.
-func (l *RejectionLog) CountOnly(sourceID, reason string) {
+func (l *Log) CountOnly(sourceID, reason string) {
 	l.count(sourceID, reason, false)
 }
 
-func (l *RejectionLog) count(sourceID, reason string, sample bool) bool {
+func (l *Log) count(sourceID, reason string, sample bool) bool {
 	now := l.now()
 	l.counted.Add(1)
 	l.mu.Lock()
@@ -167,7 +174,7 @@ func (l *RejectionLog) count(sourceID, reason string, sample bool) bool {
 
 // tally returns the pair's tally, creating it; past MaxKeys, the refusal
 // is tallied in the unknown-source bucket. l.mu is held.
-func (l *RejectionLog) tally(k rejectionKey) *rejectionTally {
+func (l *Log) tally(k rejectionKey) *rejectionTally {
 	if t := l.tallies[k]; t != nil {
 		return t
 	}
@@ -187,7 +194,7 @@ func (l *RejectionLog) tally(k rejectionKey) *rejectionTally {
 // Record queues a sample (one Count said was wanted) for writing; it never
 // blocks. It reports whether the sample was kept: one over the pending
 // budget, or given after Close, is dropped (it was counted).
-func (l *RejectionLog) Record(rj *inlet.Rejection) bool {
+func (l *Log) Record(rj *inlet.Rejection) bool {
 	size := rj.Size()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -200,7 +207,7 @@ func (l *RejectionLog) Record(rj *inlet.Rejection) bool {
 	return true
 }
 
-func (l *RejectionLog) run() {
+func (l *Log) run() {
 	defer close(l.done)
 	t := time.NewTicker(l.opts.FlushInterval)
 	defer t.Stop()
@@ -219,7 +226,7 @@ func (l *RejectionLog) run() {
 // that fail to be written are kept for the next flush; samples are lost
 // (and counted as failed), so that a store that is down cannot make the
 // log grow.
-func (l *RejectionLog) flush() {
+func (l *Log) flush() {
 	l.flushing.Lock()
 	defer l.flushing.Unlock()
 	l.mu.Lock()
@@ -266,9 +273,15 @@ func (l *RejectionLog) flush() {
 	}
 }
 
+// List returns stored samples matching f, newest first, as
+// inlet.RejectionStore.ListRejections does.
+func (l *Log) List(ctx context.Context, f inlet.RejectionFilter) ([]*inlet.Rejection, error) {
+	return l.store.ListRejections(ctx, f)
+}
+
 // Counts returns the stored counts matching f's source and reason plus
 // those of this node not yet written, by source then reason.
-func (l *RejectionLog) Counts(ctx context.Context, f inlet.RejectionFilter) ([]inlet.RejectionCount, error) {
+func (l *Log) Counts(ctx context.Context, f inlet.RejectionFilter) ([]inlet.RejectionCount, error) {
 	l.flushing.RLock()
 	defer l.flushing.RUnlock()
 	stored, err := l.store.CountRejections(ctx, f)
@@ -326,8 +339,8 @@ func sortCounts(cs []inlet.RejectionCount) {
 	})
 }
 
-// RejectionStats are counters of a RejectionLog since it started.
-type RejectionStats struct {
+// Stats are counters of a Log since it started.
+type Stats struct {
 	Counted  int64 `json:"counted"`  // refusals counted: all of them
 	Skipped  int64 `json:"skipped"`  // counted without a sample: over the per-minute bound or the pending budget
 	Recorded int64 `json:"recorded"` // samples written
@@ -337,11 +350,11 @@ type RejectionStats struct {
 }
 
 // Stats returns the log's counters.
-func (l *RejectionLog) Stats() RejectionStats {
+func (l *Log) Stats() Stats {
 	l.mu.Lock()
 	queued := len(l.samples)
 	l.mu.Unlock()
-	return RejectionStats{
+	return Stats{
 		Counted: l.counted.Load(), Skipped: l.skipped.Load(), Recorded: l.recorded.Load(),
 		Dropped: l.dropped.Load(), Failed: l.failed.Load(), Queued: queued,
 	}
@@ -349,7 +362,7 @@ func (l *RejectionLog) Stats() RejectionStats {
 
 // Close stops taking samples, writes what is pending and returns when done
 // or when ctx ends.
-func (l *RejectionLog) Close(ctx context.Context) error {
+func (l *Log) Close(ctx context.Context) error {
 	l.mu.Lock()
 	if !l.closed {
 		l.closed = true

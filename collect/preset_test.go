@@ -88,7 +88,7 @@ func TestGitHubEventTypes(t *testing.T) {
 	})
 }
 
-func TestSenderEventTypes(t *testing.T) {
+func TestPresetEventTypes(t *testing.T) {
 	for _, c := range []struct {
 		preset string
 		header http.Header

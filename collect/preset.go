@@ -1,5 +1,9 @@
 package collect
 
+// The quirks of inbound presets (inlet.Preset): the JSON inside a form
+// field, the event type read by rule from a header or the body, and
+// Slack's url_verification challenge.
+
 import (
 	"mime"
 	"net/url"
