@@ -117,6 +117,12 @@ func TestConsoleRefusesWhatTheTokenDoesNotAllow(t *testing.T) {
 				t.Errorf("GET %s: %s, GET %s: %s; want the same 404 page\n%s\n%s", p[0], other.Status, p[1], missing.Status, otherBody, missingBody)
 			}
 		}
+		if resp, page := c.do("GET", "/console/", nil, nil); resp.StatusCode != http.StatusOK || strings.Contains(page, "delivery-health") || strings.Contains(page, "refusal-counts") || strings.Contains(page, `href="/console/destinations"`) {
+			t.Errorf("the overview of a bound token: %s, showing what spans every source:\n%.2000s", resp.Status, page)
+		}
+		if resp, page := c.do("GET", "/console/rejections", nil, nil); resp.StatusCode != http.StatusOK || !strings.Contains(page, `value="shop"`) {
+			t.Errorf("the rejections of a bound token: %s, want them of shop:\n%.2000s", resp.Status, page)
+		}
 		for _, path := range []string{"/console/destinations", "/console/destinations/hook", "/console/sessions/visit-1", "/console/profiles/p-1"} {
 			if resp, body := c.do("GET", path, nil, nil); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "spans every source") {
 				t.Errorf("GET %s with a bound token: %s, want 403 saying it spans every source", path, resp.Status)
