@@ -68,6 +68,24 @@ func (t *Token) Usable(now time.Time) bool {
 	return t.RevokedAt == nil && (t.ExpiresAt == nil || now.Before(*t.ExpiresAt))
 }
 
+// Refusal returns nil when the token may be used at now, and otherwise the
+// EUNAUTHORIZED error that names it and says what happened to it: revoked,
+// or expired, and when.
+func (t *Token) Refusal(now time.Time) error {
+	const when = time.RFC3339
+	switch {
+	case t.RevokedAt != nil:
+		return Reasonf(EUNAUTHORIZED, "unauthorized", "the token %q was revoked at %s; an admin can create a new one (inlet tokens create)", t.Name, t.RevokedAt.UTC().Format(when))
+	case t.ExpiresAt != nil && !now.Before(*t.ExpiresAt):
+		return Reasonf(EUNAUTHORIZED, "unauthorized", "the token %q expired at %s; an admin can create a new one (inlet tokens create)", t.Name, t.ExpiresAt.UTC().Format(when))
+	}
+	return nil
+}
+
+// ErrUnknownToken is the refusal of a token that is neither the admin
+// token nor an API token of the store.
+var ErrUnknownToken = Reasonf(EUNAUTHORIZED, "unauthorized", "the token is unknown: it is neither the admin token nor an API token of this server")
+
 // Allows reports whether the token may see the source of the given id:
 // any source for a token bound to none.
 func (t *Token) Allows(sourceID string) bool {

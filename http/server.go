@@ -76,9 +76,11 @@ type Config struct {
 	// StreamHeartbeat is how often an idle stream sends a comment
 	// (DefaultHeartbeat).
 	StreamHeartbeat time.Duration
-	// SessionAuth, when set, tells whether a request carries a signed-in
-	// console session; the live stream accepts it beside the admin token.
-	SessionAuth func(*http.Request) bool
+	// ConsoleSignIn, when set, tells whether a request carries a live
+	// sign-in of the console and returns its API token (nil for the admin
+	// token); the live stream accepts it beside a bearer token, with the
+	// token's scope and sources.
+	ConsoleSignIn func(*http.Request) (*inlet.Token, bool)
 	// Console, when set, serves the web console under /console/.
 	Console http.Handler
 	// PublicURL is the collector's base URL as senders call it (scheme,
@@ -187,7 +189,7 @@ func (s *Server) routeTable() []route {
 		{"PATCH /api/v1/sources/{id}", ClassAdmin, inlet.ScopeWrite, http.HandlerFunc(s.handleUpdateSource)},
 		{"DELETE /api/v1/sources/{id}", ClassAdmin, inlet.ScopeWrite, http.HandlerFunc(s.handleDeleteSource)},
 		{"GET /api/v1/events", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleListEvents)},
-		{"GET /api/v1/events/stream", ClassStream, inlet.ScopeRead, consoleSessionOK(s.handleStream)},
+		{"GET /api/v1/events/stream", ClassStream, inlet.ScopeRead, consoleSignInOK(s.handleStream)},
 		{"GET /api/v1/events/{id}", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleGetEvent)},
 		{"GET /api/v1/log", ClassStream, inlet.ScopeRead, http.HandlerFunc(s.handleReadLog)},
 		{"GET /api/v1/profiles", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleFindProfiles)},

@@ -31,9 +31,9 @@ func newStreamServer(t *testing.T) (*httptest.Server, *stream.Broker) {
 	h := inlethttp.NewServer(inlethttp.Config{
 		Store: db, Collector: collector.New(collector.Config{Sources: inlet.NewSourceCache(db, time.Hour)}), Logger: slog.New(slog.DiscardHandler),
 		AdminToken: "tok", Broker: broker, StreamHeartbeat: 20 * time.Millisecond,
-		SessionAuth: func(r *http.Request) bool {
+		ConsoleSignIn: func(r *http.Request) (*inlet.Token, bool) {
 			c, err := r.Cookie("console")
-			return err == nil && c.Value == "ok"
+			return nil, err == nil && c.Value == "ok"
 		},
 	})
 	srv := httptest.NewServer(h)

@@ -21,12 +21,12 @@ const ScopePublic = "public"
 // touchEvery bounds how often a token's time of last use is written.
 const touchEvery = time.Minute
 
-// consoleSessionOK is a handler that, beside a token of its route's scope,
-// lets in a request of a signed-in console session (an EventSource cannot
-// send an Authorization header).
-type consoleSessionOK http.HandlerFunc
+// consoleSignInOK is a handler that, beside a bearer token of its route's
+// scope, lets in a request signed in to the console, as its token allows
+// (an EventSource cannot send an Authorization header).
+type consoleSignInOK http.HandlerFunc
 
-func (h consoleSessionOK) ServeHTTP(w http.ResponseWriter, r *http.Request) { h(w, r) }
+func (h consoleSignInOK) ServeHTTP(w http.ResponseWriter, r *http.Request) { h(w, r) }
 
 // tokenRoutes are the routes of API tokens.
 func (s *Server) tokenRoutes() []route {
@@ -41,16 +41,18 @@ func (s *Server) tokenRoutes() []route {
 // or a token of the token store, read from the store on every call so
 // that a revocation on one node holds at once on every node.
 func (s *Server) authorize(pattern, scope string, h http.Handler) http.Handler {
-	_, sessionOK := h.(consoleSessionOK)
+	_, signInOK := h.(consoleSignInOK)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		const prefix = "Bearer "
 		auth := r.Header.Get("Authorization")
-		if sessionOK && auth == "" && s.cfg.SessionAuth != nil && s.cfg.SessionAuth(r) {
-			h.ServeHTTP(w, r)
-			return
+		if signInOK && auth == "" && s.cfg.ConsoleSignIn != nil {
+			if tok, ok := s.cfg.ConsoleSignIn(r); ok {
+				s.allowToken(w, r, pattern, scope, tok, h)
+				return
+			}
 		}
 		if len(auth) <= len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) { // the scheme is case-insensitive
-			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "send the admin token as 'Authorization: Bearer <token>'"), nil)
+			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "send the admin token or an API token as 'Authorization: Bearer <token>'"), nil)
 			return
 		}
 		got := sha256.Sum256([]byte(auth[len(prefix):]))
@@ -59,34 +61,45 @@ func (s *Server) authorize(pattern, scope string, h http.Handler) http.Handler {
 			return
 		}
 		if s.cfg.Tokens == nil {
-			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "the admin token is wrong"), nil)
+			Error(w, r, inlet.ErrUnknownToken, nil)
 			return
 		}
 		tok, err := s.cfg.Tokens.FindTokenByHash(r.Context(), got)
 		switch {
 		case inlet.ErrorCode(err) == inlet.ENOTFOUND:
-			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "the admin token is wrong"), nil)
+			Error(w, r, inlet.ErrUnknownToken, nil)
 			return
 		case err != nil:
 			Error(w, r, err, s.cfg.Logger)
 			return
-		case !tok.Usable(s.now()):
-			Error(w, r, inlet.Reasonf(inlet.EUNAUTHORIZED, "unauthorized", "the token %q is revoked or expired", tok.Name), nil)
+		}
+		if err := tok.Refusal(s.now()); err != nil {
+			Error(w, r, err, nil)
 			return
 		}
 		s.touch(tok)
-		if !inlet.ScopeAllows(tok.Scope, scope) {
-			Error(w, r, inlet.Reasonf(inlet.EFORBIDDEN, "forbidden", "%s %s needs the %s scope; the token %q has the %s scope", r.Method, r.URL.Path, scope, tok.Name, tok.Scope), nil)
+		s.allowToken(w, r, pattern, scope, tok, h)
+	})
+}
+
+// allowToken serves h when tok, a usable token (nil for the admin token),
+// has scope and, when bound to sources, the request is about them.
+func (s *Server) allowToken(w http.ResponseWriter, r *http.Request, pattern, scope string, tok *inlet.Token, h http.Handler) {
+	if tok == nil {
+		h.ServeHTTP(w, r)
+		return
+	}
+	if !inlet.ScopeAllows(tok.Scope, scope) {
+		Error(w, r, inlet.Reasonf(inlet.EFORBIDDEN, "forbidden", "%s %s needs the %s scope; the token %q has the %s scope", r.Method, r.URL.Path, scope, tok.Name, tok.Scope), nil)
+		return
+	}
+	if len(tok.Sources) > 0 {
+		if !s.withinSources(w, r, pattern, tok) {
 			return
 		}
-		if len(tok.Sources) > 0 {
-			if !s.withinSources(w, r, pattern, tok) {
-				return
-			}
-			r = r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok))
-		}
-		h.ServeHTTP(w, r)
-	})
+		r = r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok))
+	}
+	h.ServeHTTP(w, r)
 }
 
 // tokenKey is the request context's key of a token bound to sources.

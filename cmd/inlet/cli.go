@@ -384,7 +384,7 @@ func (c *connFlags) explain(err error) error {
 		return withServerHint(err)
 	case inlet.ErrorCode(err) == inlet.EUNAUTHORIZED:
 		return inlet.Reasonf(inlet.EUNAUTHORIZED, inlet.ErrorReason(err),
-			"%s: the server refused the admin token from %s", strings.TrimSuffix(inlet.ErrorMessage(err), "."), c.tokenFrom)
+			"%s; the token came from %s", strings.TrimSuffix(inlet.ErrorMessage(err), "."), c.tokenFrom)
 	}
 	return err
 }

@@ -272,8 +272,8 @@ func TestCLI(t *testing.T) {
 
 	t.Run("a wrong token is an error that says so", func(t *testing.T) {
 		_, _, err := runInlet(t, "sources", "list", "--server", s.url, "--admin-token", "not-the-token")
-		if inlet.ErrorCode(err) != inlet.EUNAUTHORIZED || !strings.Contains(inlet.ErrorMessageOrText(err), "token is wrong") {
-			t.Errorf("err %v, want unauthorized saying the token is wrong", err)
+		if inlet.ErrorCode(err) != inlet.EUNAUTHORIZED || !strings.Contains(inlet.ErrorMessageOrText(err), "the token is unknown") {
+			t.Errorf("err %v, want unauthorized saying the token is unknown", err)
 		}
 	})
 
@@ -383,9 +383,9 @@ func TestCLIRefusedTokenSaysWhereItCameFrom(t *testing.T) {
 		args      []string
 		want      string
 	}{
-		{"the flag", "", []string{"--admin-token", "not-the-token"}, "the admin token from --admin-token"},
-		{"the environment", "not-the-token", nil, "the admin token from $INLET_ADMIN_TOKEN"},
-		{"the data directory's file", "", []string{"--data", wrongDir}, "the admin token from the file " + filepath.Join(wrongDir, "admin-token")},
+		{"the flag", "", []string{"--admin-token", "not-the-token"}, "the token came from --admin-token"},
+		{"the environment", "not-the-token", nil, "the token came from $INLET_ADMIN_TOKEN"},
+		{"the data directory's file", "", []string{"--data", wrongDir}, "the token came from the file " + filepath.Join(wrongDir, "admin-token")},
 	} {
 		t.Run("a token from "+tc.name+" is named when it is refused", func(t *testing.T) {
 			t.Setenv("INLET_ADMIN_TOKEN", tc.env)
@@ -393,8 +393,8 @@ func TestCLIRefusedTokenSaysWhereItCameFrom(t *testing.T) {
 			if inlet.ErrorCode(err) != inlet.EUNAUTHORIZED {
 				t.Errorf("err %v, want unauthorized", err)
 			}
-			if !strings.Contains(stderr, "token is wrong") || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
-				t.Errorf("stderr %q, want one line saying the token is wrong and %q", stderr, tc.want)
+			if !strings.Contains(stderr, "the token is unknown") || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("stderr %q, want one line saying the token is unknown and %q", stderr, tc.want)
 			}
 		})
 	}
@@ -402,7 +402,7 @@ func TestCLIRefusedTokenSaysWhereItCameFrom(t *testing.T) {
 	t.Run("sources try, whose --data is the body, finds the data directory in INLET_DATA too", func(t *testing.T) {
 		t.Setenv("INLET_DATA", wrongDir)
 		_, stderr, _ := runInlet(t, "sources", "try", "shop", "--server", s.url, "--data", "{}")
-		if want := "the admin token from the file " + filepath.Join(wrongDir, "admin-token"); !strings.Contains(stderr, want) {
+		if want := "the token came from the file " + filepath.Join(wrongDir, "admin-token"); !strings.Contains(stderr, want) {
 			t.Errorf("stderr %q, want it to name %q", stderr, want)
 		}
 	})

@@ -447,7 +447,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		b.clean("live page after the restart")
 	})
 
-	t.Run("signing out ends the session", func(t *testing.T) {
+	t.Run("signing out ends the sign-in", func(t *testing.T) {
 		b.t = t
 		b.open(base+"/console/sources", "form.signout")
 		b.do("sign out", chromedp.Click("form.signout button"), chromedp.WaitVisible("#token"))

@@ -27,10 +27,15 @@ import (
 // retry it and see it delivered; the destinations, the catalog's drift, a
 // phone's width, and hostile values that stay text.
 func TestConsoleOperatorPagesInBrowser(t *testing.T) {
+	inBrowserOnBothStores(t, operatorPages)
+}
+
+// inBrowserOnBothStores runs fn on a server of each store, in one browser.
+func inBrowserOnBothStores(t *testing.T, fn func(t *testing.T, b *browser, cfg Config)) {
 	b := newBrowser(t)
 	onBothStores(t, func(t *testing.T, cfg Config) {
 		b.t = t
-		operatorPages(t, b, cfg)
+		fn(t, b, cfg)
 	})
 	t.Logf("screenshots in %s", b.dir)
 }

@@ -61,7 +61,13 @@ func (c *consoleClient) do(method, path string, form url.Values, h http.Header) 
 
 func (c *consoleClient) signIn() {
 	c.t.Helper()
-	resp, _ := c.do("POST", "/console/signin", url.Values{"token": {c.s.token}, "next": {"/console/sources"}}, nil)
+	c.signInWith(c.s.token)
+}
+
+// signInWith signs in with token, the admin token or an API token.
+func (c *consoleClient) signInWith(token string) {
+	c.t.Helper()
+	resp, _ := c.do("POST", "/console/signin", url.Values{"token": {token}, "next": {"/console/sources"}}, nil)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/sources" {
 		c.t.Fatalf("sign in: %s to %q", resp.Status, resp.Header.Get("Location"))
 	}
@@ -89,12 +95,12 @@ func TestConsoleSignInAndForms(t *testing.T) {
 			t.Fatalf("GET /console/live signed out: %s to %q", resp.Status, resp.Header.Get("Location"))
 		}
 		resp, body := c.do("POST", "/console/signin", url.Values{"token": {"wrong"}}, nil)
-		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "not the admin token") || len(resp.Cookies()) != 0 {
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "That token is unknown") || len(resp.Cookies()) != 0 {
 			t.Fatalf("wrong token: %s, cookies %v", resp.Status, resp.Cookies())
 		}
 		resp, _ = c.do("GET", "/api/v1/events/stream", nil, nil)
 		if resp.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("the stream without a session or token: %s", resp.Status)
+			t.Fatalf("the stream without a sign-in or token: %s", resp.Status)
 		}
 	})
 
@@ -111,7 +117,7 @@ func TestConsoleSignInAndForms(t *testing.T) {
 			}
 		}
 		if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || len(ck.Value) != 64 {
-			t.Fatalf("session cookie %+v", ck)
+			t.Fatalf("sign-in cookie %+v", ck)
 		}
 		resp, body := c.do("GET", "/console/sources", nil, nil)
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Security-Policy") != console.ContentSecurityPolicy || !strings.Contains(body, "New source") {
@@ -128,7 +134,7 @@ func TestConsoleSignInAndForms(t *testing.T) {
 		}
 		sresp.Body.Close()
 		if sresp.StatusCode != 200 || sresp.Header.Get("Content-Type") != "text/event-stream" {
-			t.Fatalf("the stream with the session cookie: %s", sresp.Status)
+			t.Fatalf("the stream with the sign-in cookie: %s", sresp.Status)
 		}
 	})
 
@@ -182,7 +188,7 @@ func TestConsoleSignInAndForms(t *testing.T) {
 		}
 	})
 
-	t.Run("signing out ends the session on the server", func(t *testing.T) {
+	t.Run("signing out ends the sign-in on the server", func(t *testing.T) {
 		c := newConsoleClient(t, s)
 		c.signIn()
 		token := c.csrf()
@@ -198,7 +204,7 @@ func TestConsoleSignInAndForms(t *testing.T) {
 	})
 }
 
-func TestConsoleSessionsAreBounded(t *testing.T) {
+func TestConsoleSignInsAreBounded(t *testing.T) {
 	cfg := liveConfig(t)
 	s := startLive(t, cfg)
 	clients := make([]*consoleClient, 101)
@@ -207,16 +213,16 @@ func TestConsoleSessionsAreBounded(t *testing.T) {
 		clients[i].signIn()
 	}
 	if resp, _ := clients[0].do("GET", "/console/sources", nil, nil); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("the oldest of 101 sessions still works (%s); sessions are bounded at 100", resp.Status)
+		t.Fatalf("the oldest of 101 sign-ins still works (%s); sign-ins are bounded at 100", resp.Status)
 	}
 	if resp, _ := clients[100].do("GET", "/console/sources", nil, nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("the newest session: %s", resp.Status)
+		t.Fatalf("the newest sign-in: %s", resp.Status)
 	}
 	s.stop()
 	r := startLive(t, cfg)
 	clients[100].s = r
 	if resp, _ := clients[100].do("GET", "/console/sources", nil, nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("a session after a restart: %s, want it kept", resp.Status)
+		t.Fatalf("a sign-in after a restart: %s, want it kept", resp.Status)
 	}
 }
 

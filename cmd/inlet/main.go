@@ -243,7 +243,7 @@ func (m *Main) handler(token string, hashKey []byte, metrics *prometheus.Metrics
 		Rejections:     m.rejections,
 		Broker:         m.broker,
 		Console:        web,
-		SessionAuth:    web.Authenticated,
+		ConsoleSignIn:  web.SignedIn,
 		PublicURL:      cfg.PublicURL,
 		Catalog:        m.catalog,
 		Metrics:        metrics,
@@ -373,7 +373,7 @@ func (m *Main) console(db inlet.Store, sources *inlet.SourceCache, token string,
 		Rejections:          db,
 		AdminToken:          token,
 		Tokens:              tokenStore(db),
-		SessionFile:         filepath.Join(m.Config.DataDir, consoleSessionsFile),
+		SignInFile:          filepath.Join(m.Config.DataDir, consoleSignInsFile),
 		PublicURL:           m.Config.PublicURL,
 		ClientIP:            func(r *http.Request) string { return inlethttp.ClientIP(r, proxies) },
 		HTTPS:               func(r *http.Request) bool { return inlethttp.HTTPS(r, proxies) },
@@ -388,8 +388,10 @@ func (m *Main) console(db inlet.Store, sources *inlet.SourceCache, token string,
 	return console.New(cfg)
 }
 
-// consoleSessionsFile keeps the console's sign-ins (hashed) across restarts.
-const consoleSessionsFile = "console-sessions.json"
+// consoleSignInsFile keeps the console's sign-ins (hashed) across
+// restarts. It keeps the name it had when a sign-in was called a session:
+// renaming it would sign every browser out on upgrade.
+const consoleSignInsFile = "console-sessions.json"
 
 // tokenFile is where a generated admin token is kept in the data directory.
 const tokenFile = "admin-token"

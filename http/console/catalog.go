@@ -27,16 +27,20 @@ type catalogPath struct {
 	DriftSince time.Time
 }
 
-func (c *Console) handleCatalog(w http.ResponseWriter, r *http.Request, sess *session) {
+func (c *Console) handleCatalog(w http.ResponseWriter, r *http.Request, v *viewer) {
 	sources, err := c.cfg.Store.ListSources(r.Context())
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
-	source := r.URL.Query().Get("source")
+	source, err := v.source(r.URL.Query().Get("source"))
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
 	entries, err := c.cfg.Store.ListCatalog(r.Context(), inlet.CatalogFilter{SourceID: source})
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	types := make([]catalogType, len(entries))
@@ -57,8 +61,8 @@ func (c *Console) handleCatalog(w http.ResponseWriter, r *http.Request, sess *se
 	sort.SliceStable(types, func(i, j int) bool {
 		return !types[i].DriftSince.IsZero() && types[j].DriftSince.IsZero()
 	})
-	c.render(w, r, sess, http.StatusOK, "catalog", "Catalog", map[string]any{
-		"Sources": sources, "Source": source, "Types": types, "Drifted": drifted,
+	c.render(w, r, v, http.StatusOK, "catalog", "Catalog", map[string]any{
+		"Sources": v.visible(sources), "Source": source, "Types": types, "Drifted": drifted,
 	})
 }
 

@@ -3,9 +3,11 @@
 // every value) over the store, one small script for the live page, and
 // every asset embedded, so that it works with no network.
 //
-// Signing in with the admin token starts a server-side session named by a
-// random HttpOnly, SameSite=Strict cookie; every form that changes
-// something also carries the session's CSRF token. Every answer carries a
+// Signing in with the admin token or an API token keeps a server-side
+// sign-in named by a random HttpOnly, SameSite=Strict cookie; every form
+// that changes something also carries the sign-in's CSRF token. A page
+// shows, and the server allows, what the token's scope allows; a token
+// bound to sources sees only them. Every answer carries a
 // Content-Security-Policy that allows no inline script and nothing from
 // elsewhere.
 package console
@@ -38,7 +40,7 @@ var staticFS embed.FS
 // ContentSecurityPolicy is set on every console answer.
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
-// CookieName is the session cookie.
+// CookieName is the sign-in cookie.
 const CookieName = "inlet_console"
 
 // Config configures a Console. Store, Sources and AdminToken are required.
@@ -52,19 +54,19 @@ type Config struct {
 	// AdminToken signs a person in with the admin scope.
 	AdminToken string
 	// Tokens, when set, holds the API tokens that also sign a person in,
-	// each with its scope: a page or form its scope does not allow
-	// answers 403.
+	// each with its scope: a page shows only what its scope allows, and a
+	// form its scope does not allow answers 403.
 	Tokens inlet.TokenStore
-	// SessionFile, when set, keeps the sessions across restarts.
-	SessionFile string
-	// MaxSessions bounds the signed-in browsers (100); beyond, the oldest
+	// SignInFile, when set, keeps the sign-ins across restarts.
+	SignInFile string
+	// MaxSignIns bounds the signed-in browsers (100); beyond, the oldest
 	// is signed out.
-	MaxSessions int
-	// SessionTTL is how long a sign-in lasts (12h).
-	SessionTTL time.Duration
+	MaxSignIns int
+	// SignInTTL is how long a sign-in lasts (12h).
+	SignInTTL time.Duration
 	// PublicURL, when set, is the collector's base URL as senders call
 	// it: collect URLs and curl samples use it rather than the Host
-	// header. An https one also makes the session cookie Secure.
+	// header. An https one also makes the sign-in cookie Secure.
 	PublicURL string
 	// ClientIP returns a request's client address (the peer's, or what a
 	// trusted proxy says); HTTPS reports whether the browser reached the
@@ -89,53 +91,57 @@ type Console struct {
 	cfg       Config
 	mux       *http.ServeMux
 	pages     map[string]*template.Template
-	sessions  *sessions
+	signIns   *signIns
 	tokenHash [32]byte
-	signins   *signInGuard
+	attempts  *signInGuard
 	now       func() time.Time
 }
 
 // New returns the console.
 func New(cfg Config) *Console {
-	if cfg.MaxSessions <= 0 {
-		cfg.MaxSessions = 100
+	if cfg.MaxSignIns <= 0 {
+		cfg.MaxSignIns = 100
 	}
-	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = 12 * time.Hour
+	if cfg.SignInTTL <= 0 {
+		cfg.SignInTTL = 12 * time.Hour
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Console{cfg: cfg, mux: http.NewServeMux(), tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), now: time.Now}
-	c.signins = newSignInGuard(func() time.Time { return c.now() })
-	c.sessions = newSessions(cfg.MaxSessions, cfg.SessionTTL, cfg.SessionFile, cfg.Logger, c.now)
+	c.attempts = newSignInGuard(func() time.Time { return c.now() })
+	c.signIns = newSignIns(cfg.MaxSignIns, cfg.SignInTTL, cfg.SignInFile, cfg.Logger, c.now)
 	c.pages = parsePages()
 
 	static, _ := fs.Sub(staticFS, "static")
 	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", cacheFor(time.Hour, http.FileServerFS(static))))
 	c.mux.HandleFunc("GET /console/signin", c.handleSignInPage)
 	c.mux.HandleFunc("POST /console/signin", c.handleSignIn)
-	c.mux.Handle("POST /console/signout", c.post(inlet.ScopeRead, c.handleSignOut))
+	c.mux.Handle("POST /console/signout", c.post(inlet.ScopeRead, ownSources, c.handleSignOut))
 
-	c.mux.Handle("GET /console/{$}", c.page(inlet.ScopeRead, c.handleOverview))
-	c.mux.Handle("GET /console/sources", c.page(inlet.ScopeRead, c.handleSources))
-	c.mux.Handle("GET /console/sources/new", c.page(inlet.ScopeRead, c.handleNewSource))
-	c.mux.Handle("POST /console/sources", c.post(inlet.ScopeWrite, c.handleCreateSource))
-	c.mux.Handle("GET /console/sources/{id}", c.page(inlet.ScopeRead, c.handleSource))
-	c.mux.Handle("POST /console/sources/{id}", c.post(inlet.ScopeWrite, c.handleUpdateSource))
-	c.mux.Handle("POST /console/sources/{id}/enabled", c.post(inlet.ScopeWrite, c.handleSetEnabled))
-	c.mux.Handle("GET /console/live", c.page(inlet.ScopeRead, c.handleLive))
-	c.mux.Handle("GET /console/events", c.page(inlet.ScopeRead, c.handleEvents))
-	c.mux.Handle("GET /console/events/{id}", c.page(inlet.ScopeRead, c.handleEvent))
-	c.mux.Handle("POST /console/events/{id}/deliveries/{destination}/{action}", c.post(inlet.ScopeWrite, c.handleEventDelivery))
-	c.mux.Handle("GET /console/sessions/{id}", c.page(inlet.ScopeRead, c.handleSession))
-	c.mux.Handle("GET /console/profiles/{id}", c.page(inlet.ScopeRead, c.handleProfile))
-	c.mux.Handle("GET /console/rejections", c.page(inlet.ScopeRead, c.handleRejections))
-	c.mux.Handle("GET /console/catalog", c.page(inlet.ScopeRead, c.handleCatalog))
-	c.mux.Handle("GET /console/destinations", c.page(inlet.ScopeRead, c.handleDestinations))
-	c.mux.Handle("GET /console/destinations/{id}", c.page(inlet.ScopeRead, c.handleDestination))
-	c.mux.Handle("POST /console/destinations/{id}", c.post(inlet.ScopeWrite, c.handleUpdateDestination))
-	c.mux.Handle("POST /console/destinations/{id}/{action}", c.post(inlet.ScopeWrite, c.handleDestinationAction))
+	// A token bound to sources opens what the API opens to it (the pages of
+	// its sources and their events), sees only them, and is refused what
+	// spans every source: destinations, deliveries' actions, the visitors'
+	// sessions and profiles.
+	c.mux.Handle("GET /console/{$}", c.page(inlet.ScopeRead, ownSources, c.handleOverview))
+	c.mux.Handle("GET /console/sources", c.page(inlet.ScopeRead, ownSources, c.handleSources))
+	c.mux.Handle("GET /console/sources/new", c.page(inlet.ScopeWrite, everySource, c.handleNewSource))
+	c.mux.Handle("POST /console/sources", c.post(inlet.ScopeWrite, everySource, c.handleCreateSource))
+	c.mux.Handle("GET /console/sources/{id}", c.page(inlet.ScopeRead, ownSources, c.handleSource))
+	c.mux.Handle("POST /console/sources/{id}", c.post(inlet.ScopeWrite, ownSources, c.handleUpdateSource))
+	c.mux.Handle("POST /console/sources/{id}/enabled", c.post(inlet.ScopeWrite, ownSources, c.handleSetEnabled))
+	c.mux.Handle("GET /console/live", c.page(inlet.ScopeRead, ownSources, c.handleLive))
+	c.mux.Handle("GET /console/events", c.page(inlet.ScopeRead, ownSources, c.handleEvents))
+	c.mux.Handle("GET /console/events/{id}", c.page(inlet.ScopeRead, ownSources, c.handleEvent))
+	c.mux.Handle("POST /console/events/{id}/deliveries/{destination}/{action}", c.post(inlet.ScopeWrite, everySource, c.handleEventDelivery))
+	c.mux.Handle("GET /console/sessions/{id}", c.page(inlet.ScopeRead, everySource, c.handleSession))
+	c.mux.Handle("GET /console/profiles/{id}", c.page(inlet.ScopeRead, everySource, c.handleProfile))
+	c.mux.Handle("GET /console/rejections", c.page(inlet.ScopeRead, ownSources, c.handleRejections))
+	c.mux.Handle("GET /console/catalog", c.page(inlet.ScopeRead, ownSources, c.handleCatalog))
+	c.mux.Handle("GET /console/destinations", c.page(inlet.ScopeRead, everySource, c.handleDestinations))
+	c.mux.Handle("GET /console/destinations/{id}", c.page(inlet.ScopeRead, everySource, c.handleDestination))
+	c.mux.Handle("POST /console/destinations/{id}", c.post(inlet.ScopeWrite, everySource, c.handleUpdateDestination))
+	c.mux.Handle("POST /console/destinations/{id}/{action}", c.post(inlet.ScopeWrite, everySource, c.handleDestinationAction))
 	c.mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, nil, http.StatusNotFound, "There is no console page at "+r.URL.Path+".")
 	})
@@ -152,104 +158,10 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mux.ServeHTTP(w, r)
 }
 
-// Authenticated reports whether r carries a signed-in session; the live
-// stream accepts it beside the admin token.
-func (c *Console) Authenticated(r *http.Request) bool {
-	sess := c.session(r)
-	if sess == nil {
-		return false
-	}
-	_, ok := c.sessionScope(r, sess)
-	return ok
-}
-
-// sessionScope returns the scope of a session's token, read from the store
-// on every request so that a revoked or expired token signs out at once;
-// false when the token is no longer usable.
-func (c *Console) sessionScope(r *http.Request, sess *session) (string, bool) {
-	if sess.TokenID == "" {
-		return inlet.ScopeAdmin, true // signed in with the admin token
-	}
-	if c.cfg.Tokens == nil {
-		return "", false
-	}
-	tok, err := c.cfg.Tokens.FindToken(r.Context(), sess.TokenID)
-	if err != nil || !tok.Usable(c.now()) || len(tok.Sources) > 0 {
-		return "", false
-	}
-	return tok.Scope, true
-}
-
-// allowed checks that the session's token has scope; it answers the
-// request itself (to the sign-in page, or 403) and returns false when not.
-func (c *Console) allowed(w http.ResponseWriter, r *http.Request, sess *session, scope string) bool {
-	have, ok := c.sessionScope(r, sess)
-	if !ok {
-		if ck, err := r.Cookie(CookieName); err == nil {
-			c.sessions.end(ck.Value)
-		}
-		http.Redirect(w, r, "/console/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-		return false
-	}
-	if !inlet.ScopeAllows(have, scope) {
-		c.renderError(w, r, sess, http.StatusForbidden, fmt.Sprintf("This needs the %s scope; you signed in with a token of the %s scope.", scope, have))
-		return false
-	}
-	return true
-}
-
-func (c *Console) session(r *http.Request) *session {
-	ck, err := r.Cookie(CookieName)
-	if err != nil {
-		return nil
-	}
-	return c.sessions.find(ck.Value)
-}
-
 func cacheFor(d time.Duration, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "private, max-age="+strconv.Itoa(int(d.Seconds())))
 		h.ServeHTTP(w, r)
-	})
-}
-
-// pageFunc answers a page for a signed-in session.
-type pageFunc func(w http.ResponseWriter, r *http.Request, sess *session)
-
-// page sends people who are not signed in to the sign-in page, then back.
-func (c *Console) page(scope string, h pageFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess := c.session(r)
-		if sess == nil {
-			http.Redirect(w, r, "/console/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-			return
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		if !c.allowed(w, r, sess, scope) {
-			return
-		}
-		h(w, r, sess)
-	})
-}
-
-// post guards a form handler: a signed-in session whose token has scope,
-// a same-origin request and the session's CSRF token.
-func (c *Console) post(scope string, h pageFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess := c.session(r)
-		if sess == nil {
-			http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-		if !sameOrigin(r) || !sess.validCSRF(r.PostFormValue("csrf")) {
-			c.renderError(w, r, sess, http.StatusForbidden, "This form is stale or came from another site. Reload the page and try again.")
-			return
-		}
-		if !c.allowed(w, r, sess, scope) {
-			return
-		}
-		h(w, r, sess)
 	})
 }
 
@@ -270,7 +182,7 @@ func sameOrigin(r *http.Request) bool {
 }
 
 func (c *Console) handleSignInPage(w http.ResponseWriter, r *http.Request) {
-	if c.session(r) != nil {
+	if c.signIn(r) != nil {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
@@ -281,7 +193,7 @@ func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	next := safeNext(r.PostFormValue("next"))
 	addr := c.clientIP(r)
-	if wait := c.signins.locked(addr); wait > 0 {
+	if wait := c.attempts.locked(addr); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		c.cfg.Logger.Warn("console sign-in refused: too many tries from one address", "client", addr, "retry_after_s", secs)
 		if c.cfg.SignInLimited != nil {
@@ -293,56 +205,62 @@ func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	got := sha256.Sum256([]byte(r.PostFormValue("token")))
-	tokenID, ok, bound := c.signInToken(r, got)
-	if sameOrigin(r) && bound {
-		c.render(w, r, nil, http.StatusForbidden, "signin", "Sign in", map[string]any{"Next": next, "Error": "A token bound to some sources cannot sign in to the console yet: use one of the read, write or admin scope for every source."})
+	tokenID, refusal := c.signInToken(r, got)
+	if refusal == "" && !sameOrigin(r) {
+		refusal = "This sign-in came from another site. Open the console's sign-in page and sign in there."
+	}
+	if refusal != "" {
+		c.cfg.Logger.Info("console sign-in refused", "client", addr, "why", refusal)
+		c.attempts.failed(addr)
+		c.render(w, r, nil, http.StatusUnauthorized, "signin", "Sign in", map[string]any{"Next": next, "Error": refusal})
 		return
 	}
-	if !sameOrigin(r) || !ok {
-		c.cfg.Logger.Info("console sign-in with a wrong token", "client", addr)
-		c.signins.failed(addr)
-		c.render(w, r, nil, http.StatusUnauthorized, "signin", "Sign in", map[string]any{"Next": next, "Error": "That is not the admin token. It is in the data directory's admin-token file, or in --admin-token / INLET_ADMIN_TOKEN."})
-		return
-	}
-	c.signins.succeeded(addr)
-	id, _ := c.sessions.create(tokenID)
+	c.attempts.succeeded(addr)
+	id, _ := c.signIns.create(tokenID)
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: c.secureCookie(r), MaxAge: int(c.cfg.SessionTTL / time.Second),
+		Secure: c.secureCookie(r), MaxAge: int(c.cfg.SignInTTL / time.Second),
 	})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// signInToken tells whether hash is the SHA-256 of the admin token (an
-// empty id) or of a usable API token (its id). A token bound to sources
-// is refused (bound): the console's pages read the store for every
-// source.
-func (c *Console) signInToken(r *http.Request, hash [32]byte) (id string, ok, bound bool) {
+// signInToken returns the id of the token whose SHA-256 is hash (empty
+// for the admin token), or why it cannot sign in: unknown, revoked or
+// expired.
+func (c *Console) signInToken(r *http.Request, hash [32]byte) (id, refusal string) {
 	if subtle.ConstantTimeCompare(hash[:], c.tokenHash[:]) == 1 {
-		return "", true, false
+		return "", ""
 	}
-	if c.cfg.Tokens == nil {
-		return "", false, false
+	var tok *inlet.Token
+	var err error = inlet.ErrUnknownToken
+	if c.cfg.Tokens != nil {
+		var found error
+		if tok, found = c.cfg.Tokens.FindTokenByHash(r.Context(), hash); found == nil {
+			err = tok.Refusal(c.now())
+		} else if inlet.ErrorCode(found) != inlet.ENOTFOUND {
+			c.cfg.Logger.Error("console sign-in: finding the token", "err", found)
+			return "", "The token could not be checked; the server log has the details. Try again in a moment."
+		}
 	}
-	tok, err := c.cfg.Tokens.FindTokenByHash(r.Context(), hash)
-	if err != nil || !tok.Usable(c.now()) {
-		return "", false, false
+	switch {
+	case err == inlet.ErrUnknownToken:
+		return "", "That token is unknown: it is neither the admin token (the data directory's admin-token file, or --admin-token / INLET_ADMIN_TOKEN) nor an API token of this server (inlet tokens list)."
+	case err != nil:
+		msg := inlet.ErrorMessage(err)
+		return "", strings.ToUpper(msg[:1]) + msg[1:] + "."
 	}
-	if len(tok.Sources) > 0 {
-		return "", false, true
-	}
-	return tok.ID, true, false
+	return tok.ID, ""
 }
 
-func (c *Console) handleSignOut(w http.ResponseWriter, r *http.Request, _ *session) {
+func (c *Console) handleSignOut(w http.ResponseWriter, r *http.Request, _ *viewer) {
 	if ck, err := r.Cookie(CookieName); err == nil {
-		c.sessions.end(ck.Value)
+		c.signIns.end(ck.Value)
 	}
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secureCookie(r), MaxAge: -1})
 	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 }
 
-// secureCookie reports whether the session cookie is sent over HTTPS
+// secureCookie reports whether the sign-in cookie is sent over HTTPS
 // only: when the browser reached the console over HTTPS, or the public URL
 // is an https one.
 func (c *Console) secureCookie(r *http.Request) bool {
@@ -388,20 +306,23 @@ type view struct {
 	Title string
 	Nav   string
 	CSRF  string
-	Data  any
+	// Viewer, nil before signing in, says what the token allows: a page
+	// shows a link, a button or a form only when it does.
+	Viewer *viewer
+	Data   any
 }
 
-func (c *Console) render(w http.ResponseWriter, r *http.Request, sess *session, status int, name, title string, data any) {
+func (c *Console) render(w http.ResponseWriter, r *http.Request, v *viewer, status int, name, title string, data any) {
 	t, ok := c.pages[name]
 	if !ok {
 		panic("console: no template " + name)
 	}
-	v := view{Title: title, Nav: name, Data: data}
-	if sess != nil {
-		v.CSRF = sess.CSRF
+	page := view{Title: title, Nav: name, Viewer: v, Data: data}
+	if v != nil {
+		page.CSRF = v.in.CSRF
 	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+	if err := t.ExecuteTemplate(&buf, "layout", page); err != nil {
 		c.cfg.Logger.Error("console template", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -429,13 +350,13 @@ func escapeBidi(page []byte) []byte {
 }
 
 // renderError shows an error page; the status follows the error code.
-func (c *Console) renderError(w http.ResponseWriter, r *http.Request, sess *session, status int, message string) {
-	c.render(w, r, sess, status, "error", "Error", map[string]any{"Status": status, "Message": message})
+func (c *Console) renderError(w http.ResponseWriter, r *http.Request, v *viewer, status int, message string) {
+	c.render(w, r, v, status, "error", "Error", map[string]any{"Status": status, "Message": message})
 }
 
 // fail shows err: its message for a coded error, "internal error" (and a
 // log line) for the rest.
-func (c *Console) fail(w http.ResponseWriter, r *http.Request, sess *session, err error) {
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, v *viewer, err error) {
 	status := http.StatusInternalServerError
 	msg := "Internal error; the server log has the details."
 	switch inlet.ErrorCode(err) {
@@ -450,5 +371,5 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, sess *session, er
 	default:
 		c.cfg.Logger.Error("console", "path", r.URL.Path, "err", err)
 	}
-	c.renderError(w, r, sess, status, msg)
+	c.renderError(w, r, v, status, msg)
 }

@@ -16,13 +16,13 @@ type destinationRow struct {
 	State *inlet.DeliveryState
 }
 
-func (c *Console) handleDestinations(w http.ResponseWriter, r *http.Request, sess *session) {
+func (c *Console) handleDestinations(w http.ResponseWriter, r *http.Request, v *viewer) {
 	rows, err := c.destinationRows(r.Context())
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
-	c.render(w, r, sess, http.StatusOK, "destinations", "Destinations", map[string]any{"Destinations": rows, "Notice": doneNotices[r.URL.Query().Get("done")]})
+	c.render(w, r, v, http.StatusOK, "destinations", "Destinations", map[string]any{"Destinations": rows, "Notice": doneNotices[r.URL.Query().Get("done")]})
 }
 
 // destinationRows returns every destination with its delivery state.
@@ -51,22 +51,22 @@ func (c *Console) destinationRows(ctx context.Context) ([]destinationRow, error)
 // deliveryStatuses are the tabs of a destination's deliveries.
 var deliveryStatuses = []string{inlet.DeliveryDead, inlet.DeliveryFailed, inlet.DeliveryPending, inlet.DeliveryDelivered}
 
-func (c *Console) handleDestination(w http.ResponseWriter, r *http.Request, sess *session) {
-	c.renderDestination(w, r, sess, http.StatusOK, "", nil)
+func (c *Console) handleDestination(w http.ResponseWriter, r *http.Request, v *viewer) {
+	c.renderDestination(w, r, v, http.StatusOK, "", nil)
 }
 
 // renderDestination shows a destination's page with an action's error,
 // or with the edit form as sent and its error when form is not nil.
-func (c *Console) renderDestination(w http.ResponseWriter, r *http.Request, sess *session, status int, formError string, form *destinationForm) {
+func (c *Console) renderDestination(w http.ResponseWriter, r *http.Request, v *viewer, status int, formError string, form *destinationForm) {
 	id := r.PathValue("id")
 	d, err := c.cfg.Store.FindDestination(r.Context(), id)
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	st, err := c.cfg.Store.DeliveryState(r.Context(), id, c.now())
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	q := r.URL.Query()
@@ -75,12 +75,12 @@ func (c *Console) renderDestination(w http.ResponseWriter, r *http.Request, sess
 		show = inlet.DeliveryDead
 	}
 	if _, err := inlet.ParseDeliveryStatus(show); err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	page, err := c.cfg.Store.ListDeliveries(r.Context(), id, inlet.DeliveryFilter{Status: show, Limit: 50, Cursor: q.Get("cursor")})
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	if form == nil {
@@ -93,12 +93,12 @@ func (c *Console) renderDestination(w http.ResponseWriter, r *http.Request, sess
 	if page.Next != nil {
 		data["More"] = "/console/destinations/" + url.PathEscape(id) + "?status=" + show + "&cursor=" + url.QueryEscape(*page.Next)
 	}
-	c.render(w, r, sess, status, "destination", "Destination "+d.Name, data)
+	c.render(w, r, v, status, "destination", "Destination "+d.Name, data)
 }
 
 // handleDestinationAction enables, disables, retries, discards or replays
 // with the store methods the destinations API calls.
-func (c *Console) handleDestinationAction(w http.ResponseWriter, r *http.Request, sess *session) {
+func (c *Console) handleDestinationAction(w http.ResponseWriter, r *http.Request, v *viewer) {
 	id := r.PathValue("id")
 	var done string
 	var err error
@@ -135,15 +135,15 @@ func (c *Console) handleDestinationAction(w http.ResponseWriter, r *http.Request
 		}
 		done = "replayed"
 	default:
-		c.renderError(w, r, sess, http.StatusNotFound, "There is no console page at "+r.URL.Path+".")
+		c.renderError(w, r, v, http.StatusNotFound, "There is no console page at "+r.URL.Path+".")
 		return
 	}
 	if err != nil {
 		if inlet.ErrorCode(err) == inlet.EINVALID {
-			c.renderDestination(w, r, sess, http.StatusBadRequest, inlet.ErrorMessage(err), nil)
+			c.renderDestination(w, r, v, http.StatusBadRequest, inlet.ErrorMessage(err), nil)
 			return
 		}
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	c.destinationsChanged()
@@ -227,11 +227,11 @@ func commaList(s string) []string {
 // handleUpdateDestination saves the edit form with the checks of the
 // destinations API: a refused change shows the form again as sent, with
 // the API's message.
-func (c *Console) handleUpdateDestination(w http.ResponseWriter, r *http.Request, sess *session) {
+func (c *Console) handleUpdateDestination(w http.ResponseWriter, r *http.Request, v *viewer) {
 	id := r.PathValue("id")
 	old, err := c.cfg.Store.FindDestination(r.Context(), id)
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	form := readDestinationForm(r)
@@ -245,11 +245,11 @@ func (c *Console) handleUpdateDestination(w http.ResponseWriter, r *http.Request
 	}
 	if err != nil {
 		if inlet.ErrorCode(err) != inlet.EINVALID {
-			c.fail(w, r, sess, err)
+			c.fail(w, r, v, err)
 			return
 		}
 		form.Error = inlet.ErrorMessage(err)
-		c.renderDestination(w, r, sess, http.StatusBadRequest, "", form)
+		c.renderDestination(w, r, v, http.StatusBadRequest, "", form)
 		return
 	}
 	c.destinationsChanged()

@@ -87,14 +87,20 @@ func parseFormTime(field, v string) (time.Time, error) {
 	return time.Time{}, inlet.Errorf(inlet.EINVALID, "%s: %q is not a time; write 2026-01-02 15:04 (UTC) or an RFC 3339 time.", field, v)
 }
 
-func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request, sess *session) {
+func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request, v *viewer) {
 	sources, err := c.cfg.Store.ListSources(r.Context())
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	form, f, err := parseEventFilter(r.URL.Query())
-	data := map[string]any{"Sources": sources, "Form": form, "Window": inlet.PropertySearchWindow}
+	var outside error
+	if f.SourceID, outside = v.source(f.SourceID); outside != nil {
+		c.fail(w, r, v, outside)
+		return
+	}
+	form.Source = f.SourceID
+	data := map[string]any{"Sources": v.visible(sources), "Form": form, "Window": inlet.PropertySearchWindow}
 	if err == nil {
 		var page *inlet.EventPage
 		page, err = c.cfg.Store.ListEvents(r.Context(), f)
@@ -113,14 +119,14 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request, sess *ses
 	}
 	if err != nil {
 		if inlet.ErrorCode(err) != inlet.EINVALID {
-			c.fail(w, r, sess, err)
+			c.fail(w, r, v, err)
 			return
 		}
 		data["Error"] = inlet.ErrorMessage(err)
-		c.render(w, r, sess, http.StatusBadRequest, "events", "Events", data)
+		c.render(w, r, v, http.StatusBadRequest, "events", "Events", data)
 		return
 	}
-	c.render(w, r, sess, http.StatusOK, "events", "Events", data)
+	c.render(w, r, v, http.StatusOK, "events", "Events", data)
 }
 
 // header is a request header as the event page shows it.
@@ -147,27 +153,30 @@ func maskedHeaders(h map[string]string) []header {
 	return out
 }
 
-func (c *Console) handleEvent(w http.ResponseWriter, r *http.Request, sess *session) {
+func (c *Console) handleEvent(w http.ResponseWriter, r *http.Request, v *viewer) {
 	e, err := c.cfg.Store.FindEvent(r.Context(), r.PathValue("id"))
+	if err == nil && !v.Sees(e.SourceID) {
+		err = notFound("event", r.PathValue("id"))
+	}
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	deliveries, err := c.cfg.Store.EventDeliveries(r.Context(), e.ID)
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	raw, err := inlet.EventJSON(e)
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	var src *inlet.Source
 	if s, err := c.cfg.Store.FindSource(r.Context(), e.SourceID); err == nil {
 		src = s
 	}
-	c.render(w, r, sess, http.StatusOK, "event", "Event "+e.Type, map[string]any{
+	c.render(w, r, v, http.StatusOK, "event", "Event "+e.Type, map[string]any{
 		"Event": e, "Headers": maskedHeaders(e.Context.Headers), "Properties": prettyJSON(e.Properties),
 		"Raw": prettyJSON(raw), "Curl": EventCurl(c.baseURL(r), e, src), "Deliveries": deliveries,
 		"Notice": doneNotices[r.URL.Query().Get("done")],
@@ -177,7 +186,7 @@ func (c *Console) handleEvent(w http.ResponseWriter, r *http.Request, sess *sess
 // handleEventDelivery retries or discards one event's delivery to one
 // destination, as POST /api/v1/destinations/{id}/retry and /discard do
 // with its id.
-func (c *Console) handleEventDelivery(w http.ResponseWriter, r *http.Request, sess *session) {
+func (c *Console) handleEventDelivery(w http.ResponseWriter, r *http.Request, v *viewer) {
 	id, dest := r.PathValue("id"), r.PathValue("destination")
 	var n int
 	var err error
@@ -188,11 +197,11 @@ func (c *Console) handleEventDelivery(w http.ResponseWriter, r *http.Request, se
 	case "discard":
 		n, err = c.cfg.Store.DiscardDeliveries(r.Context(), dest, []string{id}, "")
 	default:
-		c.renderError(w, r, sess, http.StatusNotFound, "There is no console page at "+r.URL.Path+".")
+		c.renderError(w, r, v, http.StatusNotFound, "There is no console page at "+r.URL.Path+".")
 		return
 	}
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	c.destinationsChanged()

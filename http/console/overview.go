@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -52,7 +53,7 @@ type legendItem struct {
 // minutes each bar covers so that a chart has at most 180 bars.
 var overviewWindows = []struct{ Hours, Step int }{{1, 1}, {3, 1}, {6, 2}, {24, 10}}
 
-func (c *Console) handleOverview(w http.ResponseWriter, r *http.Request, sess *session) {
+func (c *Console) handleOverview(w http.ResponseWriter, r *http.Request, v *viewer) {
 	hours, step := 3, 1
 	if h := r.URL.Query().Get("hours"); h != "" {
 		n, _ := strconv.Atoi(h)
@@ -63,37 +64,44 @@ func (c *Console) handleOverview(w http.ResponseWriter, r *http.Request, sess *s
 			}
 		}
 		if !found {
-			c.renderError(w, r, sess, http.StatusBadRequest, "hours must be 1, 3, 6 or 24.")
+			c.renderError(w, r, v, http.StatusBadRequest, "hours must be 1, 3, 6 or 24.")
 			return
 		}
 	}
 	data := map[string]any{"Hours": hours, "Windows": overviewWindows}
-	destinations, err := c.destinationRows(r.Context())
-	if err != nil {
-		c.fail(w, r, sess, err)
-		return
+	if !v.Bound() { // destinations and refusals span every source
+		destinations, err := c.destinationRows(r.Context())
+		if err != nil {
+			c.fail(w, r, v, err)
+			return
+		}
+		data["Destinations"] = destinations
 	}
-	data["Destinations"] = destinations
 	if c.cfg.Overview == nil {
 		data["Disabled"] = true
-		c.render(w, r, sess, http.StatusOK, "overview", "Overview", data)
+		c.render(w, r, v, http.StatusOK, "overview", "Overview", data)
 		return
 	}
 	until := c.now().UTC().Truncate(time.Minute).Add(time.Minute)
 	since := until.Add(-time.Duration(hours) * time.Hour)
 	events, err := c.cfg.Overview.EventsPerMinute(r.Context(), since, until)
 	if err != nil {
-		c.fail(w, r, sess, err)
-		return
-	}
-	refusals, err := c.cfg.Overview.RejectionsPerMinute(r.Context(), since, until)
-	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	per := "minute"
 	if step > 1 {
 		per = fmt.Sprintf("%d minutes", step)
+	}
+	if v.Bound() {
+		data["Events"] = drawChart("Events per "+per+" by source", slices.DeleteFunc(events, func(m inlet.MinuteCount) bool { return !v.Sees(m.Key) }), since, until, step)
+		c.render(w, r, v, http.StatusOK, "overview", "Overview", data)
+		return
+	}
+	refusals, err := c.cfg.Overview.RejectionsPerMinute(r.Context(), since, until)
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
 	}
 	data["Events"] = drawChart("Events per "+per+" by source", events, since, until, step)
 	data["Refusals"] = drawChart("Refused requests per "+per+" by reason, from the kept samples", refusals, since, until, step)
@@ -101,11 +109,11 @@ func (c *Console) handleOverview(w http.ResponseWriter, r *http.Request, sess *s
 	// are not, but have no time axis: show them beside the chart.
 	counts, err := c.cfg.Rejections.CountRejections(r.Context(), inlet.RejectionFilter{})
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	data["Counts"] = countsByReason(counts)
-	c.render(w, r, sess, http.StatusOK, "overview", "Overview", data)
+	c.render(w, r, v, http.StatusOK, "overview", "Overview", data)
 }
 
 // reasonCount is every refusal of one reason, over all sources.

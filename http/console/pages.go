@@ -93,29 +93,29 @@ func prettyJSON(raw json.RawMessage) string {
 	return buf.String()
 }
 
-func (c *Console) handleSession(w http.ResponseWriter, r *http.Request, sess *session) {
+func (c *Console) handleSession(w http.ResponseWriter, r *http.Request, v *viewer) {
 	s, err := c.cfg.Store.FindSession(r.Context(), r.PathValue("id"))
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	page, err := c.cfg.Store.ListEvents(r.Context(), inlet.EventFilter{SessionID: s.ID, Limit: 200})
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
-	c.render(w, r, sess, http.StatusOK, "session", "Session "+s.ID, map[string]any{"Session": s, "Events": page.Items, "More": page.Next != nil})
+	c.render(w, r, v, http.StatusOK, "session", "Session "+s.ID, map[string]any{"Session": s, "Events": page.Items, "More": page.Next != nil})
 }
 
-func (c *Console) handleProfile(w http.ResponseWriter, r *http.Request, sess *session) {
+func (c *Console) handleProfile(w http.ResponseWriter, r *http.Request, v *viewer) {
 	p, err := c.cfg.Store.FindProfile(r.Context(), r.PathValue("id"))
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	page, err := c.cfg.Store.ListEvents(r.Context(), inlet.EventFilter{ProfileID: p.ID, Limit: 200})
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	type trait struct {
@@ -127,29 +127,34 @@ func (c *Console) handleProfile(w http.ResponseWriter, r *http.Request, sess *se
 		traits = append(traits, trait{k, prettyJSON(v)})
 	}
 	sort.Slice(traits, func(i, j int) bool { return traits[i].Name < traits[j].Name })
-	c.render(w, r, sess, http.StatusOK, "profile", "Profile "+p.ID, map[string]any{
+	c.render(w, r, v, http.StatusOK, "profile", "Profile "+p.ID, map[string]any{
 		"Profile": p, "Asked": r.PathValue("id"), "Traits": traits, "Events": page.Items, "More": page.Next != nil,
 	})
 }
 
-func (c *Console) handleRejections(w http.ResponseWriter, r *http.Request, sess *session) {
+func (c *Console) handleRejections(w http.ResponseWriter, r *http.Request, v *viewer) {
 	if c.cfg.Rejections == nil {
-		c.render(w, r, sess, http.StatusOK, "rejections", "Rejections", map[string]any{"Disabled": true})
+		c.render(w, r, v, http.StatusOK, "rejections", "Rejections", map[string]any{"Disabled": true})
 		return
 	}
 	q := r.URL.Query()
 	f := inlet.RejectionFilter{SourceID: q.Get("source"), Reason: q.Get("reason"), Limit: 100}
+	var err error
+	if f.SourceID, err = v.source(f.SourceID); err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
 	if b := q.Get("before"); b != "" {
 		n, err := strconv.ParseInt(b, 10, 64)
 		if err != nil || n < 1 {
-			c.renderError(w, r, sess, http.StatusBadRequest, "before must be a rejection id, a positive number.")
+			c.renderError(w, r, v, http.StatusBadRequest, "before must be a rejection id, a positive number.")
 			return
 		}
 		f.BeforeID = n
 	}
 	items, err := c.cfg.Rejections.ListRejections(r.Context(), f)
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	// A refusal names the source of its URL, which for an unknown source
@@ -157,7 +162,7 @@ func (c *Console) handleRejections(w http.ResponseWriter, r *http.Request, sess 
 	// counted in.
 	sources, err := c.cfg.Store.ListSources(r.Context())
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	known := make(map[string]bool, len(sources))
@@ -185,38 +190,43 @@ func (c *Console) handleRejections(w http.ResponseWriter, r *http.Request, sess 
 	if len(items) == f.PageLimit() {
 		next = items[len(items)-1].ID
 	}
-	c.render(w, r, sess, http.StatusOK, "rejections", "Rejections", map[string]any{"Rows": rows, "Filter": f, "Next": next})
+	c.render(w, r, v, http.StatusOK, "rejections", "Rejections", map[string]any{"Rows": rows, "Filter": f, "Next": next})
 }
 
 // liveRecent is how many stored events the live page opens with: a
 // screenful.
 const liveRecent = 30
 
-func (c *Console) handleLive(w http.ResponseWriter, r *http.Request, sess *session) {
+func (c *Console) handleLive(w http.ResponseWriter, r *http.Request, v *viewer) {
 	sources, err := c.cfg.Store.ListSources(r.Context())
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	q := r.URL.Query()
-	data := map[string]any{"Sources": sources, "Source": q.Get("source"), "Type": q.Get("type"), "Session": q.Get("session")}
+	source, err := v.source(q.Get("source"))
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
+	data := map[string]any{"Sources": v.visible(sources), "Source": source, "Type": q.Get("type"), "Session": q.Get("session")}
 	// The page opens with the latest events, newest first, before the
 	// stream adds new ones above them.
-	f := inlet.EventFilter{SourceID: q.Get("source"), SessionID: q.Get("session"), Limit: liveRecent}
+	f := inlet.EventFilter{SourceID: source, SessionID: q.Get("session"), Limit: liveRecent}
 	if t := q.Get("type"); t != "" {
 		if f.Type, err = inlet.NormalizeEventType(t); err != nil {
 			data["Error"] = "Type: " + inlet.ErrorMessage(err) + "."
-			c.render(w, r, sess, http.StatusBadRequest, "live", "Live", data)
+			c.render(w, r, v, http.StatusBadRequest, "live", "Live", data)
 			return
 		}
 	}
 	page, err := c.cfg.Store.ListEvents(r.Context(), f)
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	data["Recent"] = page.Items
-	c.render(w, r, sess, http.StatusOK, "live", "Live", data)
+	c.render(w, r, v, http.StatusOK, "live", "Live", data)
 }
 
 // failureRate shows a destination's failure rate over the last hour: "-"

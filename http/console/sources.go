@@ -15,17 +15,17 @@ type sourceForm struct {
 	Error            string
 }
 
-func (c *Console) handleSources(w http.ResponseWriter, r *http.Request, sess *session) {
+func (c *Console) handleSources(w http.ResponseWriter, r *http.Request, v *viewer) {
 	sources, err := c.cfg.Store.ListSources(r.Context())
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
-	c.render(w, r, sess, http.StatusOK, "sources", "Sources", map[string]any{"Sources": sources})
+	c.render(w, r, v, http.StatusOK, "sources", "Sources", map[string]any{"Sources": v.visible(sources)})
 }
 
-func (c *Console) handleNewSource(w http.ResponseWriter, r *http.Request, sess *session) {
-	c.render(w, r, sess, http.StatusOK, "source_new", "New source", sourceForm{Config: "{}", Enabled: true})
+func (c *Console) handleNewSource(w http.ResponseWriter, r *http.Request, v *viewer) {
+	c.render(w, r, v, http.StatusOK, "source_new", "New source", sourceForm{Config: "{}", Enabled: true})
 }
 
 // parseConfig reads the config field of a form, refusing unknown fields as
@@ -44,7 +44,7 @@ func parseConfig(text string) (inlet.SourceConfig, error) {
 	return cfg, nil
 }
 
-func (c *Console) handleCreateSource(w http.ResponseWriter, r *http.Request, sess *session) {
+func (c *Console) handleCreateSource(w http.ResponseWriter, r *http.Request, v *viewer) {
 	form := sourceForm{ID: strings.TrimSpace(r.PostFormValue("id")), Name: strings.TrimSpace(r.PostFormValue("name")), Config: r.PostFormValue("config"), Enabled: r.PostFormValue("enabled") != ""}
 	src := &inlet.Source{ID: form.ID, Name: form.Name, Type: inlet.SourceTypeWebhook, Enabled: form.Enabled}
 	if src.ID == "" {
@@ -57,34 +57,34 @@ func (c *Console) handleCreateSource(w http.ResponseWriter, r *http.Request, ses
 	}
 	if err != nil {
 		if code := inlet.ErrorCode(err); code != inlet.EINVALID && code != inlet.ECONFLICT {
-			c.fail(w, r, sess, err)
+			c.fail(w, r, v, err)
 			return
 		}
 		form.Error = inlet.ErrorMessage(err)
-		c.render(w, r, sess, http.StatusBadRequest, "source_new", "New source", form)
+		c.render(w, r, v, http.StatusBadRequest, "source_new", "New source", form)
 		return
 	}
 	c.cfg.Sources.Forget(src.ID)
 	http.Redirect(w, r, "/console/sources/"+src.ID, http.StatusSeeOther)
 }
 
-func (c *Console) handleSource(w http.ResponseWriter, r *http.Request, sess *session) {
-	src, err := c.cfg.Store.FindSource(r.Context(), r.PathValue("id"))
+func (c *Console) handleSource(w http.ResponseWriter, r *http.Request, v *viewer) {
+	src, err := c.findSource(r, v, r.PathValue("id"))
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
-	c.renderSource(w, r, sess, http.StatusOK, src, "", "")
+	c.renderSource(w, r, v, http.StatusOK, src, "", "")
 }
 
-func (c *Console) renderSource(w http.ResponseWriter, r *http.Request, sess *session, status int, src *inlet.Source, configText, formError string) {
+func (c *Console) renderSource(w http.ResponseWriter, r *http.Request, v *viewer, status int, src *inlet.Source, configText, formError string) {
 	masked := src.Masked()
 	if configText == "" {
 		b, _ := json.MarshalIndent(masked.Config, "", "  ")
 		configText = string(b)
 	}
 	base := c.baseURL(r)
-	c.render(w, r, sess, status, "source", "Source "+src.Name, map[string]any{
+	c.render(w, r, v, status, "source", "Source "+src.Name, map[string]any{
 		"Source": masked,
 		"Form":   sourceForm{ID: src.ID, Name: src.Name, Config: configText, Enabled: src.Enabled, Error: formError},
 		"URLs":   collectURLs(base, src.ID),
@@ -92,11 +92,11 @@ func (c *Console) renderSource(w http.ResponseWriter, r *http.Request, sess *ses
 	})
 }
 
-func (c *Console) handleUpdateSource(w http.ResponseWriter, r *http.Request, sess *session) {
+func (c *Console) handleUpdateSource(w http.ResponseWriter, r *http.Request, v *viewer) {
 	id := r.PathValue("id")
-	old, err := c.cfg.Store.FindSource(r.Context(), id)
+	old, err := c.findSource(r, v, id)
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	name := strings.TrimSpace(r.PostFormValue("name"))
@@ -113,20 +113,23 @@ func (c *Console) handleUpdateSource(w http.ResponseWriter, r *http.Request, ses
 		}
 	}
 	if inlet.ErrorCode(err) != inlet.EINVALID {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	old.Name = name
-	c.renderSource(w, r, sess, http.StatusBadRequest, old, text, inlet.ErrorMessage(err))
+	c.renderSource(w, r, v, http.StatusBadRequest, old, text, inlet.ErrorMessage(err))
 }
 
-func (c *Console) handleSetEnabled(w http.ResponseWriter, r *http.Request, sess *session) {
+func (c *Console) handleSetEnabled(w http.ResponseWriter, r *http.Request, v *viewer) {
 	id := r.PathValue("id")
 	enabled := r.PostFormValue("enabled") == "true"
-	_, err := c.cfg.Store.UpdateSource(r.Context(), id, inlet.SourceUpdate{Enabled: &enabled})
-	c.cfg.Sources.Forget(id)
+	_, err := c.findSource(r, v, id)
+	if err == nil {
+		_, err = c.cfg.Store.UpdateSource(r.Context(), id, inlet.SourceUpdate{Enabled: &enabled})
+		c.cfg.Sources.Forget(id)
+	}
 	if err != nil {
-		c.fail(w, r, sess, err)
+		c.fail(w, r, v, err)
 		return
 	}
 	back := "/console/sources"
@@ -134,6 +137,15 @@ func (c *Console) handleSetEnabled(w http.ResponseWriter, r *http.Request, sess 
 		back += "/" + id
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// findSource returns the source of id when the viewer's token sees it; one
+// it does not see is not found, as a missing one is.
+func (c *Console) findSource(r *http.Request, v *viewer, id string) (*inlet.Source, error) {
+	if !v.Sees(id) {
+		return nil, notFound("source", id)
+	}
+	return c.cfg.Store.FindSource(r.Context(), id)
 }
 
 // baseURL is the collector's address as senders call it: the public URL

@@ -1,5 +1,5 @@
 // The live page: reads the event stream with EventSource (which sends the
-// session cookie and resumes with Last-Event-ID after a disconnect) and
+// sign-in cookie and resumes with Last-Event-ID after a disconnect) and
 // adds a row per event. Every value is set as text, never as HTML.
 (function () {
   'use strict';
@@ -11,6 +11,8 @@
   var heldEl = document.getElementById('held');
   var pauseBtn = document.getElementById('pause');
   var MAX_ROWS = 500;
+  // A token bound to sources cannot open a visitor's session page.
+  var plainSessions = document.getElementById('events').hasAttribute('data-plain-sessions');
   var es = null;
   var paused = false;
   var held = [];
@@ -66,7 +68,11 @@
     linkCell(tr, '/console/events/' + encodeURIComponent(e.id), e.id.length > 13 ? e.id.slice(0, 8) + '…' + e.id.slice(-4) : e.id).title = e.id;
     cell(tr, e.type, 'name');
     cell(tr, e.source_id, 'name');
-    linkCell(tr, '/console/sessions/' + encodeURIComponent(e.session_id || ''), e.session_id).className = 'name';
+    if (plainSessions) {
+      cell(tr, e.session_id || '-', 'name');
+    } else {
+      linkCell(tr, '/console/sessions/' + encodeURIComponent(e.session_id || ''), e.session_id).className = 'name';
+    }
     var props = JSON.stringify(e.properties);
     cell(tr, props.length > 160 ? props.slice(0, 157) + '…' : props, 'props');
     rows.insertBefore(tr, rows.firstChild);
@@ -88,7 +94,7 @@
   }
 
   // explain asks the stream why it refused, since EventSource does not
-  // say: a bad filter is named, a signed-out session sent to sign in.
+  // say: a bad filter is named, a signed-out browser sent to sign in.
   function explain() {
     var ctl = new AbortController();
     fetch('/api/v1/events/stream?' + query(), { signal: ctl.signal, credentials: 'same-origin' }).then(function (resp) {

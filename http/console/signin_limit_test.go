@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// signIn posts token from addr and returns the answer.
-func signIn(c *Console, addr, token string, prepare ...func(*http.Request)) *httptest.ResponseRecorder {
+// postSignIn posts token from addr and returns the answer.
+func postSignIn(c *Console, addr, token string, prepare ...func(*http.Request)) *httptest.ResponseRecorder {
 	r := httptest.NewRequest("POST", "/console/signin", strings.NewReader(url.Values{"token": {token}}.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.RemoteAddr = addr + ":40000"
@@ -31,37 +31,37 @@ func TestSignInLimit(t *testing.T) {
 	c.now = func() time.Time { return now }
 
 	for i := range signInFailures {
-		if w := signIn(c, "198.51.100.7", "wrong"); w.Code != http.StatusUnauthorized {
+		if w := postSignIn(c, "198.51.100.7", "wrong"); w.Code != http.StatusUnauthorized {
 			t.Fatalf("wrong token %d answered %d, want 401", i+1, w.Code)
 		}
 	}
-	w := signIn(c, "198.51.100.7", "wrong")
+	w := postSignIn(c, "198.51.100.7", "wrong")
 	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "30" {
 		t.Fatalf("after %d failures a try answered %d with Retry-After %q, want 429 and 30", signInFailures, w.Code, w.Header().Get("Retry-After"))
 	}
-	if w := signIn(c, "198.51.100.7", "right"); w.Code != http.StatusTooManyRequests {
+	if w := postSignIn(c, "198.51.100.7", "right"); w.Code != http.StatusTooManyRequests {
 		t.Fatalf("the right token from the locked address answered %d, want 429 until the lockout ends", w.Code)
 	}
 	if limited.Load() != 2 {
 		t.Fatalf("%d refusals counted, want 2", limited.Load())
 	}
-	if w := signIn(c, "203.0.113.9", "right"); w.Code != http.StatusSeeOther {
+	if w := postSignIn(c, "203.0.113.9", "right"); w.Code != http.StatusSeeOther {
 		t.Fatalf("the right token from another address answered %d, want a sign-in", w.Code)
 	}
 
 	now = now.Add(31 * time.Second)
-	if w := signIn(c, "198.51.100.7", "wrong"); w.Code != http.StatusUnauthorized {
+	if w := postSignIn(c, "198.51.100.7", "wrong"); w.Code != http.StatusUnauthorized {
 		t.Fatalf("after the lockout a try answered %d, want 401", w.Code)
 	}
-	if w := signIn(c, "198.51.100.7", "right"); w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "60" {
+	if w := postSignIn(c, "198.51.100.7", "right"); w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "60" {
 		t.Fatalf("a failure after the lockout locks twice as long: %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
 	}
 	now = now.Add(61 * time.Second)
-	if w := signIn(c, "198.51.100.7", "right"); w.Code != http.StatusSeeOther {
+	if w := postSignIn(c, "198.51.100.7", "right"); w.Code != http.StatusSeeOther {
 		t.Fatalf("the right token after the lockout answered %d", w.Code)
 	}
 	for range signInFailures - 1 { // the success forgot the failures
-		if w := signIn(c, "198.51.100.7", "wrong"); w.Code != http.StatusUnauthorized {
+		if w := postSignIn(c, "198.51.100.7", "wrong"); w.Code != http.StatusUnauthorized {
 			t.Fatalf("after a success, a failure answered %d, want 401", w.Code)
 		}
 	}
@@ -83,7 +83,7 @@ func TestSessionCookieSecure(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.AdminToken = "right"
-			w := signIn(New(tc.cfg), "192.0.2.1", "right", tc.prepare)
+			w := postSignIn(New(tc.cfg), "192.0.2.1", "right", tc.prepare)
 			cookies := w.Result().Cookies()
 			if w.Code != http.StatusSeeOther || len(cookies) != 1 {
 				t.Fatalf("sign-in answered %d with %d cookies", w.Code, len(cookies))
