@@ -206,113 +206,178 @@ type builder struct {
 // once more when the transform replaced them). It reports false for an
 // event the transform dropped.
 func (b *builder) shape(source *inlet.Source, in *inlet.Intake, built *Built) (bool, error) {
-	// The properties are decoded when a step reads them, once for each
-	// version of them.
-	var doc any
-	decoded := false
-	decode := func() (any, error) {
-		if !decoded {
-			d, err := jsonpath.Decode(in.Event.Properties)
-			if err != nil {
-				return nil, inlet.Reasonf(inlet.EINVALID, "bad_json", "the properties cannot be read: %s", err)
-			}
-			doc, decoded = d, true
-		}
-		return doc, nil
+	props := &properties{in: in}
+	if err := b.dedupKey(in, props); err != nil {
+		return false, err
 	}
-	// The preset: idempotency key and event type from the payload as sent.
-	if d := b.config.Dedup; d != nil && d.Path != "" {
-		doc, err := decode()
-		if err != nil {
-			return false, err
-		}
-		in.DedupKey, in.DedupUntil = "", time.Time{}
-		if key := idAt(doc, d.Path); key != "" {
-			if err := inlet.CheckValue("bad_dedup_key", "the idempotency key at "+d.Path, key, 0); err != nil {
-				return false, err
-			}
-			in.DedupKey, in.DedupUntil = storedKey(key), in.Event.InsertedAt.Add(d.WindowPeriod())
-		}
+	if err := b.eventType(in, props); err != nil {
+		return false, err
 	}
-	if !b.rule.IsZero() {
-		var doc any
-		if len(b.rule.Paths) > 0 || b.rule.ActionPath != "" {
-			var err error
-			if doc, err = decode(); err != nil {
-				return false, err
-			}
-		}
-		t, found, err := EventType(b.rule, b.header.Get, doc)
-		if err != nil {
-			return false, err
-		}
-		if found {
-			in.Event.Type = t
-		} else if !b.rule.FromPreset {
-			in.Event.Warnings = append(in.Event.Warnings, missingTypeWarning(b.rule))
-		}
+	if err := b.handshake(props, built); err != nil {
+		return false, err
 	}
-	if b.preset.Handshake != "" && built.Challenge == "" && built.Reply == nil {
-		doc, err := decode()
-		if err != nil {
-			return false, err
-		}
-		if c, ok := SlackChallenge(doc); ok && b.preset.Handshake == inlet.HandshakeSlack {
-			built.Challenge = c
-		} else {
-			built.Reply = signedHandshake(b.preset, b.config, b.header, doc)
-		}
+	if err := b.private(in, props); err != nil {
+		return false, err
 	}
-	// The privacy policy: what follows sees only what is kept.
-	if p := b.config.Privacy; hasPathPolicies(p) {
-		doc, err := decode()
-		if err != nil {
-			return false, err
-		}
-		if privateProperties(p, b.req.HashKey, doc) {
-			if in.Event.Properties, err = json.Marshal(doc); err != nil {
-				return false, err
-			}
-		}
+	keep, err := b.transform(source, in, props)
+	if err != nil || !keep {
+		return false, err
 	}
-	// The transform, then validation.
-	if b.req.Shape != nil {
-		if b.vars == nil {
-			b.vars = &shape.Input{Headers: in.Event.Context.Headers, Query: queryVariables(b.query), SourceID: source.ID, SourceName: source.Name}
-		}
-		input := *b.vars
-		input.Properties, input.Type = in.Event.Properties, in.Event.Type
-		res, err := b.req.Shape.Transform(context.Background(), input)
-		if err != nil {
-			return false, err
-		}
-		if res.Drop {
-			return false, nil
-		}
-		in.Event.Type = res.Type
-		in.Event.Warnings = append(in.Event.Warnings, res.Warnings...)
-		if !bytes.Equal(res.Properties, in.Event.Properties) {
-			in.Event.Properties, doc, decoded = res.Properties, nil, false
-		}
-		// Validation decodes the properties itself unless a step has.
-		warnings, err := b.req.Shape.Validate(in.Event.Type, in.Event.Properties, doc)
-		if err != nil {
-			return false, err
-		}
-		in.Event.Warnings = append(in.Event.Warnings, warnings...)
-	}
-	// The mapping.
-	if b.config.Maps() {
-		doc, err := decode()
-		if err != nil {
-			return false, err
-		}
-		if err := applyMapping(&b.config.Mapping, in, doc); err != nil {
-			return false, err
-		}
-		privateIdentifiers(b.config.Privacy, b.req.HashKey, in.Identity)
+	if err := b.mapping(in, props); err != nil {
+		return false, err
 	}
 	return true, in.Check()
+}
+
+// properties decodes an event's properties when a step first reads them,
+// once for each version of them.
+type properties struct {
+	in      *inlet.Intake
+	doc     any
+	decoded bool
+}
+
+func (p *properties) decode() (any, error) {
+	if !p.decoded {
+		d, err := jsonpath.Decode(p.in.Event.Properties)
+		if err != nil {
+			return nil, inlet.Reasonf(inlet.EINVALID, "bad_json", "the properties cannot be read: %s", err)
+		}
+		p.doc, p.decoded = d, true
+	}
+	return p.doc, nil
+}
+
+// replace makes raw the event's properties, to be decoded again when read.
+func (p *properties) replace(raw json.RawMessage) {
+	p.in.Event.Properties, p.doc, p.decoded = raw, nil, false
+}
+
+// dedupKey takes the preset's idempotency key from the payload as sent.
+func (b *builder) dedupKey(in *inlet.Intake, props *properties) error {
+	d := b.config.Dedup
+	if d == nil || d.Path == "" {
+		return nil
+	}
+	doc, err := props.decode()
+	if err != nil {
+		return err
+	}
+	in.DedupKey, in.DedupUntil = "", time.Time{}
+	if key := idAt(doc, d.Path); key != "" {
+		if err := inlet.CheckValue("bad_dedup_key", "the idempotency key at "+d.Path, key, 0); err != nil {
+			return err
+		}
+		in.DedupKey, in.DedupUntil = storedKey(key), in.Event.InsertedAt.Add(d.WindowPeriod())
+	}
+	return nil
+}
+
+// eventType takes the event's type from the payload or a header, as the
+// source's rule says, or warns that it was missing.
+func (b *builder) eventType(in *inlet.Intake, props *properties) error {
+	if b.rule.IsZero() {
+		return nil
+	}
+	var doc any
+	if len(b.rule.Paths) > 0 || b.rule.ActionPath != "" {
+		var err error
+		if doc, err = props.decode(); err != nil {
+			return err
+		}
+	}
+	t, found, err := EventType(b.rule, b.header.Get, doc)
+	if err != nil {
+		return err
+	}
+	if found {
+		in.Event.Type = t
+	} else if !b.rule.FromPreset {
+		in.Event.Warnings = append(in.Event.Warnings, missingTypeWarning(b.rule))
+	}
+	return nil
+}
+
+// handshake finds the answer a sender's verification handshake expects,
+// once a request.
+func (b *builder) handshake(props *properties, built *Built) error {
+	if b.preset.Handshake == "" || built.Challenge != "" || built.Reply != nil {
+		return nil
+	}
+	doc, err := props.decode()
+	if err != nil {
+		return err
+	}
+	if c, ok := SlackChallenge(doc); ok && b.preset.Handshake == inlet.HandshakeSlack {
+		built.Challenge = c
+	} else {
+		built.Reply = signedHandshake(b.preset, b.config, b.header, doc)
+	}
+	return nil
+}
+
+// private applies the source's privacy policy to the properties: what
+// follows sees only what is kept.
+func (b *builder) private(in *inlet.Intake, props *properties) error {
+	p := b.config.Privacy
+	if !hasPathPolicies(p) {
+		return nil
+	}
+	doc, err := props.decode()
+	if err != nil {
+		return err
+	}
+	if privateProperties(p, b.req.HashKey, doc) {
+		if in.Event.Properties, err = json.Marshal(doc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// transform runs the source's transform, then validation; it reports false
+// for an event the transform dropped.
+func (b *builder) transform(source *inlet.Source, in *inlet.Intake, props *properties) (bool, error) {
+	if b.req.Shape == nil {
+		return true, nil
+	}
+	if b.vars == nil {
+		b.vars = &shape.Input{Headers: in.Event.Context.Headers, Query: queryVariables(b.query), SourceID: source.ID, SourceName: source.Name}
+	}
+	input := *b.vars
+	input.Properties, input.Type = in.Event.Properties, in.Event.Type
+	res, err := b.req.Shape.Transform(context.Background(), input)
+	if err != nil || res.Drop {
+		return false, err
+	}
+	in.Event.Type = res.Type
+	in.Event.Warnings = append(in.Event.Warnings, res.Warnings...)
+	if !bytes.Equal(res.Properties, in.Event.Properties) {
+		props.replace(res.Properties)
+	}
+	// Validation decodes the properties itself unless a step has.
+	warnings, err := b.req.Shape.Validate(in.Event.Type, in.Event.Properties, props.doc)
+	if err != nil {
+		return false, err
+	}
+	in.Event.Warnings = append(in.Event.Warnings, warnings...)
+	return true, nil
+}
+
+// mapping takes the profile's identifiers and traits from the properties.
+func (b *builder) mapping(in *inlet.Intake, props *properties) error {
+	if !b.config.Maps() {
+		return nil
+	}
+	doc, err := props.decode()
+	if err != nil {
+		return err
+	}
+	if err := applyMapping(&b.config.Mapping, in, doc); err != nil {
+		return err
+	}
+	privateIdentifiers(b.config.Privacy, b.req.HashKey, in.Identity)
+	return nil
 }
 
 func missingTypeWarning(rule inlet.EventTypeRule) string {
