@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) inlet.Store) {
 			tt.fn(t, open(t))
 		})
 	}
+	runAudit(t, open)
 }
 
 // clock hands out increasing times, a millisecond apart, at the microsecond
