@@ -71,8 +71,8 @@ func (a *Actor) Recorded() bool { return a.recorded.Load() }
 
 // AuditRecord is one entry of the audit log.
 type AuditRecord struct {
-	ID         int64 `json:"id"`
-	At         time.Time
+	ID         int64           `json:"id"`
+	At         time.Time       `json:"at"`
 	TokenID    string          `json:"token_id,omitempty"`
 	Token      string          `json:"token"`
 	Client     string          `json:"client,omitempty"`

@@ -55,6 +55,7 @@ func (s *Server) authorize(pattern, scope string, h http.Handler) http.Handler {
 		}
 		got := sha256.Sum256([]byte(auth[len(prefix):]))
 		if subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) == 1 {
+			setActorToken(r, "", inlet.AdminTokenName)
 			h.ServeHTTP(w, r) // the admin token: every scope
 			return
 		}
@@ -75,6 +76,7 @@ func (s *Server) authorize(pattern, scope string, h http.Handler) http.Handler {
 			return
 		}
 		s.touch(tok)
+		setActorToken(r, tok.ID, tok.Name)
 		if !inlet.ScopeAllows(tok.Scope, scope) {
 			Error(w, r, inlet.Reasonf(inlet.EFORBIDDEN, "forbidden", "%s %s needs the %s scope; the token %q has the %s scope", r.Method, r.URL.Path, scope, tok.Name, tok.Scope), nil)
 			return

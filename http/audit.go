@@ -1,0 +1,156 @@
+package http
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"inlet"
+)
+
+// auditRoute is what the audit log calls a change route's requests that
+// fail before a store records them: refused for their scope, or for bad
+// input.
+type auditRoute struct {
+	action, objectType string
+	idParam            string // the path parameter of the object's id, if any
+}
+
+// auditRoutes are the routes that change something. Every POST, PATCH,
+// PUT and DELETE under /api/v1 is here but the dry runs, which a test
+// holds to the route table.
+var auditRoutes = map[string]auditRoute{
+	"POST /api/v1/sources":                   {"source.create", inlet.AuditSource, ""},
+	"PATCH /api/v1/sources/{id}":             {"source.update", inlet.AuditSource, "id"},
+	"DELETE /api/v1/sources/{id}":            {"source.delete", inlet.AuditSource, "id"},
+	"POST /api/v1/destinations":              {"destination.create", inlet.AuditDestination, ""},
+	"PATCH /api/v1/destinations/{id}":        {"destination.update", inlet.AuditDestination, "id"},
+	"DELETE /api/v1/destinations/{id}":       {"destination.delete", inlet.AuditDestination, "id"},
+	"POST /api/v1/destinations/{id}/retry":   {"deliveries.retry", inlet.AuditDestination, "id"},
+	"POST /api/v1/destinations/{id}/discard": {"deliveries.discard", inlet.AuditDestination, "id"},
+	"POST /api/v1/destinations/{id}/replay":  {"deliveries.replay", inlet.AuditDestination, "id"},
+	"POST /api/v1/events/import":             {"events.import", inlet.AuditEvents, ""},
+	"DELETE /api/v1/profiles/{id}":           {"profile.erase", inlet.AuditProfile, "id"},
+	"DELETE /api/v1/profiles":                {"profile.erase", inlet.AuditProfile, ""}, // never the identifier: it is personal data
+	"DELETE /api/v1/suppressions":            {"suppression.lift", inlet.AuditSuppression, ""},
+	"POST /api/v1/tokens":                    {"token.create", inlet.AuditToken, ""},
+	"DELETE /api/v1/tokens/{id}":             {"token.revoke", inlet.AuditToken, "id"},
+}
+
+// auditNote is where Error notes the error a change route answered.
+type auditNote struct{ err error }
+
+type auditNoteKey struct{}
+
+// noteAuditError notes err as the answer of r, when r is a change.
+func noteAuditError(r *http.Request, err error) {
+	if n, ok := r.Context().Value(auditNoteKey{}).(*auditNote); ok {
+		n.err = err
+	}
+}
+
+// audited gives a change route's requests their actor (authorize names
+// its token) and records the change refused or failed before a store
+// recorded it. Other routes are h itself.
+func (s *Server) audited(pattern string, h http.Handler) http.Handler {
+	ar, ok := auditRoutes[pattern]
+	if !ok {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := &inlet.Actor{Client: s.clientIP(r)}
+		note := &auditNote{}
+		ctx := context.WithValue(inlet.WithActor(r.Context(), a), auditNoteKey{}, note)
+		r = r.WithContext(ctx)
+		h.ServeHTTP(w, r)
+		// A request without a usable token is nobody's change: it is not
+		// recorded, so that anyone cannot fill the log.
+		if note.err == nil || a.Recorded() || a.Token == "" {
+			return
+		}
+		var id string
+		if ar.idParam != "" {
+			id = r.PathValue(ar.idParam)
+		}
+		rec := inlet.NewAuditRecord(ctx, s.now(), ar.action, ar.objectType, id, nil, nil, note.err)
+		if err := s.cfg.Store.RecordAudit(context.WithoutCancel(ctx), rec); err != nil {
+			s.cfg.Logger.Warn("recording a refused change in the audit log", "action", ar.action, "err", err)
+		}
+	})
+}
+
+// setActorToken names the token of the request's actor.
+func setActorToken(r *http.Request, id, name string) {
+	if a := inlet.ActorFrom(r.Context()); a.Token != inlet.ServerActor {
+		a.TokenID, a.Token = id, name
+	}
+}
+
+// ParseAuditFilter reads the filters of GET /api/v1/audit from a query.
+func ParseAuditFilter(q url.Values) (inlet.AuditFilter, error) {
+	f := inlet.AuditFilter{Token: q.Get("token"), ObjectType: q.Get("object_type"), ObjectID: q.Get("object_id"),
+		Action: q.Get("action"), Outcome: q.Get("outcome"), Cursor: q.Get("cursor")}
+	for _, p := range []struct {
+		name string
+		to   *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return f, inlet.Reasonf(inlet.EINVALID, "bad_filter", "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z", p.name)
+			}
+			*p.to = t
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > inlet.MaxAuditLimit {
+			return f, inlet.Reasonf(inlet.EINVALID, "bad_filter", "limit must be a number from 1 to %d", inlet.MaxAuditLimit)
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+// AuditQuery is the query of GET /api/v1/audit for f.
+func AuditQuery(f inlet.AuditFilter) url.Values {
+	q := url.Values{}
+	for k, v := range map[string]string{"token": f.Token, "object_type": f.ObjectType, "object_id": f.ObjectID,
+		"action": f.Action, "outcome": f.Outcome, "cursor": f.Cursor} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if !f.Since.IsZero() {
+		q.Set("since", inlet.FormatTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q.Set("until", inlet.FormatTime(f.Until))
+	}
+	if f.Limit != 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	return q
+}
+
+func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request) {
+	f, err := ParseAuditFilter(r.URL.Query())
+	if err != nil {
+		Error(w, r, err, nil)
+		return
+	}
+	page, err := s.cfg.Store.ListAudit(r.Context(), f)
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// ListAudit returns a page of the audit log, newest first.
+func (c *Client) ListAudit(ctx context.Context, f inlet.AuditFilter) (*inlet.AuditPage, error) {
+	var page inlet.AuditPage
+	return &page, c.do(ctx, http.MethodGet, "/api/v1/audit?"+AuditQuery(f).Encode(), nil, &page)
+}
