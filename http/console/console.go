@@ -132,6 +132,7 @@ func New(cfg Config) *Console {
 	c.mux.Handle("GET /console/profiles/{id}", c.page(inlet.ScopeRead, c.handleProfile))
 	c.mux.Handle("GET /console/rejections", c.page(inlet.ScopeRead, c.handleRejections))
 	c.mux.Handle("GET /console/catalog", c.page(inlet.ScopeRead, c.handleCatalog))
+	c.mux.Handle("GET /console/audit", c.page(inlet.ScopeAdmin, c.handleAudit))
 	c.mux.Handle("GET /console/destinations", c.page(inlet.ScopeRead, c.handleDestinations))
 	c.mux.Handle("GET /console/destinations/{id}", c.page(inlet.ScopeRead, c.handleDestination))
 	c.mux.Handle("POST /console/destinations/{id}", c.post(inlet.ScopeWrite, c.handleUpdateDestination))
@@ -249,7 +250,7 @@ func (c *Console) post(scope string, h pageFunc) http.Handler {
 		if !c.allowed(w, r, sess, scope) {
 			return
 		}
-		h(w, r, sess)
+		h(w, r.WithContext(inlet.WithActor(r.Context(), c.actor(r, sess))), sess)
 	})
 }
 
