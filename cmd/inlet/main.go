@@ -143,7 +143,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read the hash key: %w", err)
 	}
-	m.retain = startRetention(db, cfg.Retention, m.Logger)
+	m.retain = startRetention(db, cfg.Retention, cfg.AuditRetention, m.Logger)
 	m.broker = stream.New(stream.Options{})
 	metrics := newMetrics(db)
 	m.writer = batch.NewWriter(db, batch.Options{
