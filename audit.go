@@ -181,6 +181,34 @@ type AuditPage struct {
 	Next    string         `json:"next,omitempty"`
 }
 
+// ParseAuditFilter reads a filter from the parameters of a query (token,
+// object_type, object_id, action, outcome, since, until, limit, cursor),
+// which get returns ("" when absent). Returns EINVALID.
+func ParseAuditFilter(get func(name string) string) (AuditFilter, error) {
+	f := AuditFilter{Token: get("token"), ObjectType: get("object_type"), ObjectID: get("object_id"),
+		Action: get("action"), Outcome: get("outcome"), Cursor: get("cursor")}
+	for _, p := range []struct {
+		name string
+		to   *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return f, Reasonf(EINVALID, "bad_filter", "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z", p.name)
+			}
+			*p.to = t
+		}
+	}
+	if v := get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxAuditLimit {
+			return f, Reasonf(EINVALID, "bad_filter", "limit must be a number from 1 to %d", MaxAuditLimit)
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
 // NewAuditPage returns the page of records read for f, of which there is
 // one more than f.Limit when an older page follows.
 func NewAuditPage(records []*AuditRecord, f AuditFilter) *AuditPage {
@@ -234,15 +262,32 @@ type AuditChange struct {
 
 type auditKey struct{}
 
-// BeginAudit returns ctx carrying the change c, made at now. read
-// returns the object as it is before the change, when c reads objects.
-func BeginAudit(ctx context.Context, c *AuditChange, now time.Time, read func(ctx context.Context, objectType, id string) (any, error)) context.Context {
+// TrackAudit is how a store method records its change c, made at now, whose
+// error is *err: it sets *ctx to carry c, which the store's write path
+// writes in the change's transaction (WriteAudit). read returns the object
+// as it is before the change. The function it returns, deferred, records a
+// failure (or a change its write path did not record) with record, in a
+// transaction of its own:
+//
+//	defer db.audit(&ctx, "source.update", inlet.AuditSource, id, nil, &err)()
+func TrackAudit(ctx *context.Context, c *AuditChange, now time.Time, err *error,
+	read func(ctx context.Context, objectType, id string) (any, error),
+	record func(ctx context.Context, r *AuditRecord) error) func() {
 	c.at = now
 	if c.Detail == nil && !strings.HasSuffix(c.Action, ".create") {
-		c.before, _ = read(ctx, c.ObjectType, c.ObjectID) // a failed read leaves before empty; the change says why
+		c.before, _ = read(*ctx, c.ObjectType, c.ObjectID) // a failed read leaves before empty; the change says why
 	}
-	ActorFrom(ctx).recorded.Store(true)
-	return context.WithValue(ctx, auditKey{}, c)
+	ActorFrom(*ctx).recorded.Store(true)
+	*ctx = context.WithValue(*ctx, auditKey{}, c)
+	return func() {
+		r := endAudit(*ctx, c, *err)
+		if r == nil {
+			return
+		}
+		if rerr := record(context.WithoutCancel(*ctx), r); rerr != nil && *err == nil {
+			*err = rerr
+		}
+	}
 }
 
 // WriteAudit writes the record of the change ctx carries, if any and not
@@ -268,13 +313,11 @@ func WriteAudit(ctx context.Context, tx AuditTx) error {
 	return nil
 }
 
-// EndAudit returns the record a store writes in a transaction of its own
-// once the method of the change in ctx returned err: the failure, or a
-// change whose write path wrote no record; nil when there is nothing
-// more to write.
-func EndAudit(ctx context.Context, err error) *AuditRecord {
-	c, _ := ctx.Value(auditKey{}).(*AuditChange)
-	if c == nil || (err == nil && c.written) {
+// endAudit returns the record of c to write in a transaction of its own
+// once its method returned err: the failure, or a change whose write path
+// wrote no record; nil when there is nothing more to write.
+func endAudit(ctx context.Context, c *AuditChange, err error) *AuditRecord {
+	if err == nil && c.written {
 		return nil
 	}
 	c.written = true // the record of the end is the last

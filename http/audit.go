@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"inlet"
 )
@@ -88,32 +87,6 @@ func setActorToken(r *http.Request, id, name string) {
 	}
 }
 
-// ParseAuditFilter reads the filters of GET /api/v1/audit from a query.
-func ParseAuditFilter(q url.Values) (inlet.AuditFilter, error) {
-	f := inlet.AuditFilter{Token: q.Get("token"), ObjectType: q.Get("object_type"), ObjectID: q.Get("object_id"),
-		Action: q.Get("action"), Outcome: q.Get("outcome"), Cursor: q.Get("cursor")}
-	for _, p := range []struct {
-		name string
-		to   *time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if v := q.Get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return f, inlet.Reasonf(inlet.EINVALID, "bad_filter", "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z", p.name)
-			}
-			*p.to = t
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > inlet.MaxAuditLimit {
-			return f, inlet.Reasonf(inlet.EINVALID, "bad_filter", "limit must be a number from 1 to %d", inlet.MaxAuditLimit)
-		}
-		f.Limit = n
-	}
-	return f, nil
-}
-
 // AuditQuery is the query of GET /api/v1/audit for f.
 func AuditQuery(f inlet.AuditFilter) url.Values {
 	q := url.Values{}
@@ -136,7 +109,7 @@ func AuditQuery(f inlet.AuditFilter) url.Values {
 }
 
 func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request) {
-	f, err := ParseAuditFilter(r.URL.Query())
+	f, err := inlet.ParseAuditFilter(r.URL.Query().Get)
 	if err != nil {
 		Error(w, r, err, nil)
 		return

@@ -15,24 +15,13 @@ import (
 
 var _ inlet.AuditStore = (*DB)(nil)
 
-// audit starts recording a change of a store method whose error is *err:
-// it sets *ctx to carry the change, which the pool's Exec and the commit
-// of its transactions write in the change's transaction; the function it
-// returns, deferred, records a failure in a transaction of its own.
+// audit records a change of a store method whose error is *err
+// (inlet.TrackAudit): the write path writes it in the change's transaction.
 //
 //	defer db.audit(&ctx, "source.update", inlet.AuditSource, id, nil, &err)()
 func (db *DB) audit(ctx *context.Context, action, objectType, objectID string, detail any, err *error) func() {
 	c := &inlet.AuditChange{Action: action, ObjectType: objectType, ObjectID: objectID, Detail: detail}
-	*ctx = inlet.BeginAudit(*ctx, c, db.now().Truncate(time.Microsecond), auditTx{db.pool.Pool}.AuditObject)
-	return func() {
-		r := inlet.EndAudit(*ctx, *err)
-		if r == nil {
-			return
-		}
-		if rerr := db.RecordAudit(context.WithoutCancel(*ctx), r); rerr != nil && *err == nil {
-			*err = rerr
-		}
-	}
+	return inlet.TrackAudit(ctx, c, db.now().Truncate(time.Microsecond), err, auditTx{db.pool.Pool}.AuditObject, db.RecordAudit)
 }
 
 // auditPool is the connection pool. A change that a store method records

@@ -12,24 +12,13 @@ import (
 
 var _ inlet.AuditStore = (*DB)(nil)
 
-// audit starts recording a change of a store method whose error is *err:
-// it sets *ctx to carry the change, which durableExec and durableTx write
-// in the change's transaction; the function it returns, deferred, records
-// a failure in a transaction of its own.
+// audit records a change of a store method whose error is *err
+// (inlet.TrackAudit): the write path writes it in the change's transaction.
 //
 //	defer db.audit(&ctx, "source.update", inlet.AuditSource, id, nil, &err)()
 func (db *DB) audit(ctx *context.Context, action, objectType, objectID string, detail any, err *error) func() {
 	c := &inlet.AuditChange{Action: action, ObjectType: objectType, ObjectID: objectID, Detail: detail}
-	*ctx = inlet.BeginAudit(*ctx, c, db.now(), auditTx{db.read}.AuditObject)
-	return func() {
-		r := inlet.EndAudit(*ctx, *err)
-		if r == nil {
-			return
-		}
-		if rerr := db.RecordAudit(context.WithoutCancel(*ctx), r); rerr != nil && *err == nil {
-			*err = rerr
-		}
-	}
+	return inlet.TrackAudit(ctx, c, db.now(), err, auditTx{db.read}.AuditObject, db.RecordAudit)
 }
 
 // auditTx reads and writes the audit log through a transaction (or the

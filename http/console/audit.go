@@ -3,7 +3,6 @@ package console
 import (
 	"net/http"
 	"net/url"
-	"time"
 
 	"inlet"
 )
@@ -30,20 +29,13 @@ type auditRow struct {
 // handleAudit lists the audit log, newest first, with its filters.
 func (c *Console) handleAudit(w http.ResponseWriter, r *http.Request, sess *session) {
 	q := r.URL.Query()
-	f := inlet.AuditFilter{Token: q.Get("token"), ObjectType: q.Get("object_type"), ObjectID: q.Get("object_id"),
-		Action: q.Get("action"), Outcome: q.Get("outcome"), Cursor: q.Get("cursor"), Limit: 50}
-	for _, p := range []struct {
-		name string
-		to   *time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if v := q.Get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				c.renderError(w, r, sess, http.StatusBadRequest, p.name+" must be an RFC 3339 time such as 2026-01-02T15:04:05Z.")
-				return
-			}
-			*p.to = t
-		}
+	f, err := inlet.ParseAuditFilter(q.Get)
+	if err != nil {
+		c.renderError(w, r, sess, http.StatusBadRequest, inlet.ErrorMessage(err)+".")
+		return
+	}
+	if f.Limit == 0 {
+		f.Limit = 50
 	}
 	page, err := c.cfg.Store.ListAudit(r.Context(), f)
 	if err != nil {
