@@ -181,6 +181,18 @@ type AuditPage struct {
 	Next    string         `json:"next,omitempty"`
 }
 
+// Equalities returns the columns of the audit log that f selects by equal
+// values, with those values; Token (a name or an id) and the times are
+// the stores' to compare.
+func (f *AuditFilter) Equalities() (columns, values []string) {
+	for _, c := range [][2]string{{"object_type", f.ObjectType}, {"object_id", f.ObjectID}, {"action", f.Action}, {"outcome", f.Outcome}} {
+		if c[1] != "" {
+			columns, values = append(columns, c[0]), append(values, c[1])
+		}
+	}
+	return columns, values
+}
+
 // ParseAuditFilter reads a filter from the parameters of a query (token,
 // object_type, object_id, action, outcome, since, until, limit, cursor),
 // which get returns ("" when absent). Returns EINVALID.

@@ -153,12 +153,9 @@ func (db *DB) ListAudit(ctx context.Context, f inlet.AuditFilter) (*inlet.AuditP
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	for _, c := range []struct{ column, value string }{
-		{"object_type", f.ObjectType}, {"object_id", f.ObjectID}, {"action", f.Action}, {"outcome", f.Outcome},
-	} {
-		if c.value != "" {
-			where = append(where, c.column+" = "+arg(c.value))
-		}
+	columns, values := f.Equalities()
+	for i, column := range columns {
+		where = append(where, column+" = "+arg(values[i]))
 	}
 	if f.Token != "" {
 		p := arg(f.Token)

@@ -97,12 +97,9 @@ func (db *DB) ListAudit(ctx context.Context, f inlet.AuditFilter) (*inlet.AuditP
 		where = append(where, cond)
 		args = append(args, vs...)
 	}
-	for _, c := range []struct{ column, value string }{
-		{"object_type", f.ObjectType}, {"object_id", f.ObjectID}, {"action", f.Action}, {"outcome", f.Outcome},
-	} {
-		if c.value != "" {
-			add(c.column+" = ?", c.value)
-		}
+	columns, values := f.Equalities()
+	for i, column := range columns {
+		add(column+" = ?", values[i])
 	}
 	if f.Token != "" {
 		add("(token = ? OR token_id = ?)", f.Token, f.Token)
