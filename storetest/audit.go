@@ -24,6 +24,7 @@ func runAudit(t *testing.T, open func(t *testing.T) inlet.Store) {
 		{"a change is recorded with its token, client, before and after, secrets masked", testAuditChange},
 		{"a change that fails is recorded with its error and leaves its object unchanged", testAuditFailure},
 		{"a change the server makes on its own is recorded as inlet's", testAuditServer},
+		{"an erasure and a suppression are recorded with their token, never the person's identifiers", testAuditPrivacy},
 		{"the audit log's filters select their records, and cursors page through them once", testAuditFilters},
 		{"a bad cursor or limit of the audit log is invalid", testAuditBadFilter},
 		{"the audit log's retention deletes old records and keeps the rest", testAuditRetention},
@@ -135,6 +136,36 @@ func testAuditServer(t *testing.T, s inlet.Store) {
 	}
 	if strings.Contains(string(r.Before)+string(r.After), "whsec_MfKQ9r8") {
 		t.Errorf("the disabling's record shows the destination's secret: %s %s", r.Before, r.After)
+	}
+}
+
+func testAuditPrivacy(t *testing.T, s inlet.Store) {
+	ctx := actorCtx("dpo", "192.0.2.9")
+	ann, _ := twoPeople(t, s)
+	if err := s.Suppress(ctx, []string{"hmac:ann"}, time.Now()); err != nil {
+		t.Fatalf("Suppress: %v", err)
+	}
+	if _, err := s.EraseProfile(ctx, ann[0].ProfileID, time.Now()); err != nil {
+		t.Fatalf("EraseProfile: %v", err)
+	}
+	_, err := s.EraseProfile(ctx, "nobody", time.Now())
+	wantCode(t, "EraseProfile(nobody)", err, inlet.ENOTFOUND)
+	if lifted, err := s.Unsuppress(ctx, "hmac:ann"); err != nil || !lifted {
+		t.Fatalf("Unsuppress = %v, %v; want lifted", lifted, err)
+	}
+	page := auditPage(t, s, inlet.AuditFilter{Token: "dpo"})
+	want := "suppression.lift hmac:ann ok, profile.erase nobody not_found, profile.erase " + ann[0].ProfileID + " ok, suppression.create  ok"
+	if got := actions(page.Records); got != want {
+		t.Fatalf("the audit log holds %q, want %q", got, want)
+	}
+	b, _ := json.Marshal(page)
+	for _, personal := range []string{"ann@example.com", "+15550100", "Ann Example"} {
+		if strings.Contains(string(b), personal) {
+			t.Errorf("the audit log shows %q: %s", personal, b)
+		}
+	}
+	if got := string(page.Records[3].After); got != `{"identifiers":1}` {
+		t.Errorf("the suppression's record has after %s, want how many identifiers", got)
 	}
 }
 
