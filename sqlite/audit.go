@@ -71,6 +71,37 @@ func nullJSON(b []byte) any {
 	return string(b)
 }
 
+// execAudited runs one statement in tx and, when it changed something,
+// writes the record of the change ctx carries: a statement that changed
+// nothing is no change (the method says why, and its record says so).
+func execAudited(ctx context.Context, tx *sql.Tx, query string, args []any) (sql.Result, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		if err := writeAudit(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// writeExec runs one statement on the write connection, with the record
+// of the change ctx carries, without the sync of a configuration change.
+func (db *DB) writeExec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	res, err := execAudited(ctx, tx, query, args)
+	if err != nil {
+		return nil, err
+	}
+	return res, tx.Commit()
+}
+
 // writeAudit writes the change ctx carries in tx, before its commit.
 func writeAudit(ctx context.Context, tx *sql.Tx) error {
 	return inlet.WriteAudit(ctx, auditTx{tx})

@@ -341,7 +341,7 @@ func (db *DB) RetryDeliveries(ctx context.Context, destinationID string, eventID
 	}
 	query, args := selectRows(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, created_at = ?, release = 0, version = version + 1
 		WHERE destination_id = ? AND status <> 'pending'`, []any{now.UnixNano(), now.UnixNano(), destinationID}, eventIDs, status)
-	res, err := db.durableExec(ctx, query, args...)
+	res, err := db.writeExec(ctx, query, args...)
 	if err != nil {
 		return 0, storeError(err)
 	}
@@ -359,7 +359,7 @@ func (db *DB) DiscardDeliveries(ctx context.Context, destinationID string, event
 		return 0, err
 	}
 	query, args := selectRows(`DELETE FROM deliveries WHERE destination_id = ? AND status <> 'delivered'`, []any{destinationID}, eventIDs, status)
-	res, err := db.durableExec(ctx, query, args...)
+	res, err := db.writeExec(ctx, query, args...)
 	if err != nil {
 		return 0, storeError(err)
 	}

@@ -23,12 +23,10 @@ func (db *DB) durableExec(ctx context.Context, query string, args ...any) (sql.R
 		return nil, err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, query, args...)
+	tx.ctx = context.Background() // execAudited writes the record, or none
+	res, err := execAudited(ctx, tx.Tx, query, args)
 	if err != nil {
 		return nil, err
-	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		tx.ctx = context.Background() // nothing changed: the method says why, and its record says so
 	}
 	return res, tx.Commit()
 }
