@@ -15,27 +15,30 @@ import (
 type auditRoute struct {
 	action, objectType string
 	idParam            string // the path parameter of the object's id, if any
+	// personal is a route whose error messages may name a person (an
+	// identifier): its records keep the error code only.
+	personal bool
 }
 
 // auditRoutes are the routes that change something. Every POST, PATCH,
 // PUT and DELETE under /api/v1 is here but the dry runs, which a test
 // holds to the route table.
 var auditRoutes = map[string]auditRoute{
-	"POST /api/v1/sources":                   {"source.create", inlet.AuditSource, ""},
-	"PATCH /api/v1/sources/{id}":             {"source.update", inlet.AuditSource, "id"},
-	"DELETE /api/v1/sources/{id}":            {"source.delete", inlet.AuditSource, "id"},
-	"POST /api/v1/destinations":              {"destination.create", inlet.AuditDestination, ""},
-	"PATCH /api/v1/destinations/{id}":        {"destination.update", inlet.AuditDestination, "id"},
-	"DELETE /api/v1/destinations/{id}":       {"destination.delete", inlet.AuditDestination, "id"},
-	"POST /api/v1/destinations/{id}/retry":   {"deliveries.retry", inlet.AuditDestination, "id"},
-	"POST /api/v1/destinations/{id}/discard": {"deliveries.discard", inlet.AuditDestination, "id"},
-	"POST /api/v1/destinations/{id}/replay":  {"deliveries.replay", inlet.AuditDestination, "id"},
-	"POST /api/v1/events/import":             {"events.import", inlet.AuditEvents, ""},
-	"DELETE /api/v1/profiles/{id}":           {"profile.erase", inlet.AuditProfile, "id"},
-	"DELETE /api/v1/profiles":                {"profile.erase", inlet.AuditProfile, ""}, // never the identifier: it is personal data
-	"DELETE /api/v1/suppressions":            {"suppression.lift", inlet.AuditSuppression, ""},
-	"POST /api/v1/tokens":                    {"token.create", inlet.AuditToken, ""},
-	"DELETE /api/v1/tokens/{id}":             {"token.revoke", inlet.AuditToken, "id"},
+	"POST /api/v1/sources":                   {"source.create", inlet.AuditSource, "", false},
+	"PATCH /api/v1/sources/{id}":             {"source.update", inlet.AuditSource, "id", false},
+	"DELETE /api/v1/sources/{id}":            {"source.delete", inlet.AuditSource, "id", false},
+	"POST /api/v1/destinations":              {"destination.create", inlet.AuditDestination, "", false},
+	"PATCH /api/v1/destinations/{id}":        {"destination.update", inlet.AuditDestination, "id", false},
+	"DELETE /api/v1/destinations/{id}":       {"destination.delete", inlet.AuditDestination, "id", false},
+	"POST /api/v1/destinations/{id}/retry":   {"deliveries.retry", inlet.AuditDestination, "id", false},
+	"POST /api/v1/destinations/{id}/discard": {"deliveries.discard", inlet.AuditDestination, "id", false},
+	"POST /api/v1/destinations/{id}/replay":  {"deliveries.replay", inlet.AuditDestination, "id", false},
+	"POST /api/v1/events/import":             {"events.import", inlet.AuditEvents, "", false},
+	"DELETE /api/v1/profiles/{id}":           {"profile.erase", inlet.AuditProfile, "id", false},
+	"DELETE /api/v1/profiles":                {"profile.erase", inlet.AuditProfile, "", true}, // never the identifier: it names a person
+	"DELETE /api/v1/suppressions":            {"suppression.lift", inlet.AuditSuppression, "", true},
+	"POST /api/v1/tokens":                    {"token.create", inlet.AuditToken, "", false},
+	"DELETE /api/v1/tokens/{id}":             {"token.revoke", inlet.AuditToken, "id", false},
 }
 
 // auditNote is where Error notes the error a change route answered.
@@ -74,6 +77,9 @@ func (s *Server) audited(pattern string, h http.Handler) http.Handler {
 			id = r.PathValue(ar.idParam)
 		}
 		rec := inlet.NewAuditRecord(ctx, s.now(), ar.action, ar.objectType, id, nil, nil, note.err)
+		if ar.personal {
+			rec.Error = ""
+		}
 		if err := s.cfg.Store.RecordAudit(context.WithoutCancel(ctx), rec); err != nil {
 			s.cfg.Logger.Warn("recording a refused change in the audit log", "action", ar.action, "err", err)
 		}
