@@ -193,23 +193,32 @@ func (f *AuditFilter) Equalities() (columns, values []string) {
 	return columns, values
 }
 
+// ParseTimeRange reads the since and until parameters of a query, RFC
+// 3339 times, which get returns ("" when absent). Returns EINVALID.
+func ParseTimeRange(get func(name string) string, since, until *time.Time) error {
+	for _, p := range []struct {
+		name string
+		to   *time.Time
+	}{{"since", since}, {"until", until}} {
+		if v := get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return Reasonf(EINVALID, "bad_filter", "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z", p.name)
+			}
+			*p.to = t
+		}
+	}
+	return nil
+}
+
 // ParseAuditFilter reads a filter from the parameters of a query (token,
 // object_type, object_id, action, outcome, since, until, limit, cursor),
 // which get returns ("" when absent). Returns EINVALID.
 func ParseAuditFilter(get func(name string) string) (AuditFilter, error) {
 	f := AuditFilter{Token: get("token"), ObjectType: get("object_type"), ObjectID: get("object_id"),
 		Action: get("action"), Outcome: get("outcome"), Cursor: get("cursor")}
-	for _, p := range []struct {
-		name string
-		to   *time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if v := get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return f, Reasonf(EINVALID, "bad_filter", "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z", p.name)
-			}
-			*p.to = t
-		}
+	if err := ParseTimeRange(get, &f.Since, &f.Until); err != nil {
+		return f, err
 	}
 	if v := get("limit"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -50,11 +50,7 @@ gives the --cursor of the next page.`,
 	fs.StringVar(&f.Cursor, "cursor", "", "continue from the cursor a previous page printed")
 	fs.IntVar(&f.Limit, "limit", 0, fmt.Sprintf("most records to show (default %d, at most %d)", inlet.DefaultAuditLimit, inlet.MaxAuditLimit))
 	return env.adminCommand(cmd, func(ctx context.Context, a adminCall, _ []string) error {
-		var err error
-		if f.Since, err = flagTime("since", since); err != nil {
-			return err
-		}
-		if f.Until, err = flagTime("until", until); err != nil {
+		if err := flagRange(since, until, &f.Since, &f.Until); err != nil {
 			return err
 		}
 		page, err := a.client.ListAudit(ctx, f)
@@ -65,16 +61,22 @@ gives the --cursor of the next page.`,
 	})
 }
 
-// flagTime parses the RFC 3339 time of a flag; empty is the zero time.
-func flagTime(flag, v string) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
+// flagRange parses the RFC 3339 times of --since and --until into from
+// and to; an empty one is the zero time.
+func flagRange(since, until string, from, to *time.Time) error {
+	for _, t := range []struct {
+		flag, v string
+		to      *time.Time
+	}{{"since", since, from}, {"until", until, to}} {
+		if t.v == "" {
+			continue
+		}
+		var err error
+		if *t.to, err = time.Parse(time.RFC3339Nano, t.v); err != nil {
+			return usageErrorf("--%s: not an RFC 3339 time such as 2026-01-02T15:04:05Z: %q", t.flag, t.v)
+		}
 	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return t, usageErrorf("--%s: not an RFC 3339 time such as 2026-01-02T15:04:05Z: %q", flag, v)
-	}
-	return t, nil
+	return nil
 }
 
 func (p printer) audit(page *inlet.AuditPage) error {
