@@ -717,6 +717,7 @@ type Store interface {
 	DestinationStore
 	DeliveryStore
 	PrivacyStore
+	AuditStore
 
 	// Ping returns nil when the store can be read and written.
 	Ping(ctx context.Context) error

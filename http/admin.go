@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"inlet"
 )
@@ -183,17 +182,8 @@ func ParseEventFilter(q map[string][]string) (inlet.EventFilter, error) {
 			return f, err
 		}
 	}
-	for _, p := range []struct {
-		name string
-		to   *time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if v := get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return f, inlet.Reasonf(inlet.EINVALID, "bad_filter", "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z", p.name)
-			}
-			*p.to = t
-		}
+	if err := inlet.ParseTimeRange(get, &f.Since, &f.Until); err != nil {
+		return f, err
 	}
 	if v := get("limit"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -140,6 +140,7 @@ func NewServer(cfg Config) *Server {
 		if rt.scope != ScopePublic {
 			h = s.authorize(rt.pattern, rt.scope, h)
 		}
+		h = s.audited(rt.pattern, h)
 		s.mux.Handle(rt.pattern, s.observed(rt.class, h))
 	}
 	// Not a route: the answer to every request no route takes.
@@ -202,6 +203,7 @@ func (s *Server) routeTable() []route {
 		{"GET /api/v1/catalog", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleListCatalog)},
 		{"GET /api/v1/catalog/{source}/{type}", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleGetCatalog)},
 		{"GET /api/v1/catalog/{source}/{type}/schema", ClassAdmin, inlet.ScopeRead, http.HandlerFunc(s.handleCatalogSchema)},
+		{"GET /api/v1/audit", ClassAdmin, inlet.ScopeAdmin, http.HandlerFunc(s.handleListAudit)},
 	}
 	rts = append(rts, s.destinationRoutes()...)
 	rts = append(rts, s.privacyRoutes()...)
@@ -384,6 +386,7 @@ func Error(w http.ResponseWriter, r *http.Request, err error, logger *slog.Logge
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(err)))
 	}
+	noteAuditError(r, err)
 	var body ErrorBody
 	body.Error.Code = inlet.ErrorReason(err)
 	noteReason(w, body.Error.Code)

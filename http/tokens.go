@@ -57,6 +57,7 @@ func (s *Server) authorize(pattern, scope string, h http.Handler) http.Handler {
 		}
 		got := sha256.Sum256([]byte(auth[len(prefix):]))
 		if subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) == 1 {
+			setActorToken(r, "", inlet.AdminTokenName)
 			h.ServeHTTP(w, r) // the admin token: every scope
 			return
 		}
@@ -86,9 +87,11 @@ func (s *Server) authorize(pattern, scope string, h http.Handler) http.Handler {
 // has scope and, when bound to sources, the request is about them.
 func (s *Server) allowToken(w http.ResponseWriter, r *http.Request, pattern, scope string, tok *inlet.Token, h http.Handler) {
 	if tok == nil {
+		setActorToken(r, "", inlet.AdminTokenName)
 		h.ServeHTTP(w, r)
 		return
 	}
+	setActorToken(r, tok.ID, tok.Name)
 	if !inlet.ScopeAllows(tok.Scope, scope) {
 		Error(w, r, inlet.Reasonf(inlet.EFORBIDDEN, "forbidden", "%s %s needs the %s scope; the token %q has the %s scope", r.Method, r.URL.Path, scope, tok.Name, tok.Scope), nil)
 		return

@@ -40,7 +40,7 @@ type Options struct {
 // DB is the PostgreSQL store. It implements inlet.Store. Every method is
 // safe to call from several processes against the same database.
 type DB struct {
-	pool *pgxpool.Pool
+	pool auditPool
 	now  func() time.Time
 
 	// sessions maps committed session ids to their profiles. A merge
@@ -83,7 +83,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if opts.Sessions <= 0 {
 		opts.Sessions = 100000
 	}
-	db := &DB{pool: pool, now: time.Now, days: make(map[int64]bool), sessions: inlet.NewSessionCache(opts.Sessions)}
+	db := &DB{pool: auditPool{pool}, now: time.Now, days: make(map[int64]bool), sessions: inlet.NewSessionCache(opts.Sessions)}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("migrate: %w", storeError(err))

@@ -309,7 +309,8 @@ func decodePosition(cursor string) (inlet.LogPosition, error) {
 }
 
 // RetryDeliveries makes rows due again. See inlet.DeliveryStore.
-func (db *DB) RetryDeliveries(ctx context.Context, destinationID string, eventIDs []string, status string, now time.Time) (int, error) {
+func (db *DB) RetryDeliveries(ctx context.Context, destinationID string, eventIDs []string, status string, now time.Time) (_ int, err error) {
+	defer db.audit(&ctx, "deliveries.retry", inlet.AuditDestination, destinationID, inlet.DeliveriesDetail(eventIDs, status), &err)()
 	if err := inlet.CheckRetry(eventIDs, status); err != nil {
 		return 0, err
 	}
@@ -327,7 +328,8 @@ func (db *DB) RetryDeliveries(ctx context.Context, destinationID string, eventID
 }
 
 // DiscardDeliveries gives rows up. See inlet.DeliveryStore.
-func (db *DB) DiscardDeliveries(ctx context.Context, destinationID string, eventIDs []string, status string) (int, error) {
+func (db *DB) DiscardDeliveries(ctx context.Context, destinationID string, eventIDs []string, status string) (_ int, err error) {
+	defer db.audit(&ctx, "deliveries.discard", inlet.AuditDestination, destinationID, inlet.DeliveriesDetail(eventIDs, status), &err)()
 	if err := inlet.CheckDiscard(eventIDs, status); err != nil {
 		return 0, err
 	}
@@ -345,9 +347,10 @@ func (db *DB) DiscardDeliveries(ctx context.Context, destinationID string, event
 
 // ReplayDeliveries delivers stored events again, behind every event
 // committed before. See inlet.DeliveryStore.
-func (db *DB) ReplayDeliveries(ctx context.Context, destinationID string, r inlet.Replay, now time.Time) (int, error) {
+func (db *DB) ReplayDeliveries(ctx context.Context, destinationID string, r inlet.Replay, now time.Time) (_ int, err error) {
+	defer db.audit(&ctx, "deliveries.replay", inlet.AuditDestination, destinationID, r, &err)()
 	n := 0
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		d, err := findDestination(ctx, tx, destinationID, "")
 		if err != nil {
 			return err

@@ -22,7 +22,8 @@ var (
 const selectDestination = `SELECT id, name, type, enabled, filter, config, retry, ordered, disable_after, erasure_notices, disabled_at, disabled_reason, created_at, updated_at FROM destinations`
 
 // CreateDestination stores a new destination. See inlet.DestinationStore.
-func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) error {
+func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) (err error) {
+	defer db.audit(&ctx, "destination.create", inlet.AuditDestination, d.ID, nil, &err)()
 	d.SetDefaults()
 	if err := d.Validate(); err != nil {
 		return err
@@ -134,9 +135,10 @@ func (db *DB) ListDestinations(ctx context.Context, f inlet.ListFilter) (*inlet.
 }
 
 // UpdateDestination changes a destination. See inlet.DestinationStore.
-func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.DestinationUpdate) (*inlet.Destination, error) {
+func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.DestinationUpdate) (_ *inlet.Destination, err error) {
+	defer db.audit(&ctx, "destination.update", inlet.AuditDestination, id, nil, &err)()
 	var out *inlet.Destination
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		d, err := findDestination(ctx, tx, id, " FOR UPDATE")
 		if err != nil {
 			return err
@@ -172,7 +174,8 @@ func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.Destinat
 
 // DeleteDestination removes a destination and its deliveries. See
 // inlet.DestinationStore.
-func (db *DB) DeleteDestination(ctx context.Context, id string) error {
+func (db *DB) DeleteDestination(ctx context.Context, id string) (err error) {
+	defer db.audit(&ctx, "destination.delete", inlet.AuditDestination, id, nil, &err)()
 	return storeError(pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM destinations WHERE id = $1`, id)
 		if err != nil {
@@ -194,7 +197,8 @@ func (db *DB) DeleteDestination(ctx context.Context, id string) error {
 
 // DisableDestination disables a destination for a reason. See
 // inlet.DeliveryStore.
-func (db *DB) DisableDestination(ctx context.Context, id, reason string, now time.Time) error {
+func (db *DB) DisableDestination(ctx context.Context, id, reason string, now time.Time) (err error) {
+	defer db.audit(&ctx, "destination.disable", inlet.AuditDestination, id, nil, &err)()
 	tag, err := db.pool.Exec(ctx, `UPDATE destinations SET enabled = false, disabled_at = $1, disabled_reason = $2, updated_at = $1 WHERE id = $3`,
 		now.UTC().Truncate(time.Microsecond), reason, id)
 	if err != nil {

@@ -15,7 +15,8 @@ var _ inlet.EventImporter = (*DB)(nil)
 
 // ImportEvents stores events as they were, skipping ids already stored,
 // in one round trip. See inlet.EventImporter.
-func (db *DB) ImportEvents(ctx context.Context, events []*inlet.Event) (int, error) {
+func (db *DB) ImportEvents(ctx context.Context, events []*inlet.Event) (_ int, err error) {
+	defer db.audit(&ctx, "events.import", inlet.AuditEvents, "", inlet.ImportDetail(events), &err)()
 	if len(events) == 0 {
 		return 0, nil
 	}
@@ -29,7 +30,7 @@ func (db *DB) ImportEvents(ctx context.Context, events []*inlet.Event) (int, err
 		return 0, storeError(err)
 	}
 	n := 0
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var b pgx.Batch
 		n = 0
 		for _, e := range events {

@@ -48,14 +48,15 @@ const (
 // inlet.PrivacyStore. The rows are deleted; their bytes stay in the
 // table files until VACUUM reuses the space, and in backups and the WAL
 // archive until those age out (docs/privacy.md).
-func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time) (*inlet.Erasure, error) {
+func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time) (_ *inlet.Erasure, err error) {
+	defer db.audit(&ctx, "profile.erase", inlet.AuditProfile, profileID, nil, &err)()
 	e := &inlet.Erasure{At: now.UTC().Truncate(time.Microsecond)}
 	// The day of the notice an erasure may add has its partition before
 	// the transaction takes its locks.
 	if err := db.ensurePartitions(ctx, day(e.At)); err != nil {
 		return nil, storeError(err)
 	}
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		// Identity merges take their own lock: none moves the person's
 		// rows while they are erased. Taken first, as batches take it
 		// before the erasure lock.
@@ -108,7 +109,7 @@ func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time)
 			e.Rejections += int(tag.RowsAffected())
 		}
 		counts, _ := json.Marshal(e)
-		if _, err = tx.Exec(ctx, `INSERT INTO erasures (at, counts) VALUES ($1, $2)`, e.At, string(counts)); err != nil {
+		if _, err = tx.Exec(ctx, `INSERT INTO erasures (at, counts, token) VALUES ($1, $2, $3)`, e.At, string(counts), inlet.ActorFrom(ctx).Token); err != nil {
 			return err
 		}
 		// The notice for the destinations that asked for one, in the log.
@@ -196,13 +197,15 @@ func (db *DB) HashKey(ctx context.Context) ([]byte, error) {
 }
 
 // Suppress adds suppressions. See inlet.SuppressionStore.
-func (db *DB) Suppress(ctx context.Context, hashes []string, now time.Time) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO suppressions (hash, created_at) SELECT h, $2 FROM unnest($1::text[]) h ON CONFLICT (hash) DO NOTHING`, hashes, now)
+func (db *DB) Suppress(ctx context.Context, hashes []string, now time.Time) (err error) {
+	defer db.audit(&ctx, "suppression.create", inlet.AuditSuppression, "", inlet.SuppressDetail(hashes), &err)()
+	_, err = db.pool.Exec(ctx, `INSERT INTO suppressions (hash, created_at) SELECT h, $2 FROM unnest($1::text[]) h ON CONFLICT (hash) DO NOTHING`, hashes, now)
 	return storeError(err)
 }
 
 // Unsuppress lifts a suppression. See inlet.SuppressionStore.
-func (db *DB) Unsuppress(ctx context.Context, hash string) (bool, error) {
+func (db *DB) Unsuppress(ctx context.Context, hash string) (_ bool, err error) {
+	defer db.audit(&ctx, "suppression.lift", inlet.AuditSuppression, hash, nil, &err)()
 	tag, err := db.pool.Exec(ctx, `DELETE FROM suppressions WHERE hash = $1`, hash)
 	if err != nil {
 		return false, storeError(err)

@@ -331,7 +331,8 @@ func selectRows(query string, args []any, eventIDs []string, status string) (str
 }
 
 // RetryDeliveries makes rows due again. See inlet.DeliveryStore.
-func (db *DB) RetryDeliveries(ctx context.Context, destinationID string, eventIDs []string, status string, now time.Time) (int, error) {
+func (db *DB) RetryDeliveries(ctx context.Context, destinationID string, eventIDs []string, status string, now time.Time) (_ int, err error) {
+	defer db.audit(&ctx, "deliveries.retry", inlet.AuditDestination, destinationID, inlet.DeliveriesDetail(eventIDs, status), &err)()
 	if err := inlet.CheckRetry(eventIDs, status); err != nil {
 		return 0, err
 	}
@@ -340,7 +341,7 @@ func (db *DB) RetryDeliveries(ctx context.Context, destinationID string, eventID
 	}
 	query, args := selectRows(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, created_at = ?, release = 0, version = version + 1
 		WHERE destination_id = ? AND status <> 'pending'`, []any{now.UnixNano(), now.UnixNano(), destinationID}, eventIDs, status)
-	res, err := db.write.ExecContext(ctx, query, args...)
+	res, err := db.writeExec(ctx, query, args...)
 	if err != nil {
 		return 0, storeError(err)
 	}
@@ -349,7 +350,8 @@ func (db *DB) RetryDeliveries(ctx context.Context, destinationID string, eventID
 }
 
 // DiscardDeliveries gives rows up. See inlet.DeliveryStore.
-func (db *DB) DiscardDeliveries(ctx context.Context, destinationID string, eventIDs []string, status string) (int, error) {
+func (db *DB) DiscardDeliveries(ctx context.Context, destinationID string, eventIDs []string, status string) (_ int, err error) {
+	defer db.audit(&ctx, "deliveries.discard", inlet.AuditDestination, destinationID, inlet.DeliveriesDetail(eventIDs, status), &err)()
 	if err := inlet.CheckDiscard(eventIDs, status); err != nil {
 		return 0, err
 	}
@@ -357,7 +359,7 @@ func (db *DB) DiscardDeliveries(ctx context.Context, destinationID string, event
 		return 0, err
 	}
 	query, args := selectRows(`DELETE FROM deliveries WHERE destination_id = ? AND status <> 'delivered'`, []any{destinationID}, eventIDs, status)
-	res, err := db.write.ExecContext(ctx, query, args...)
+	res, err := db.writeExec(ctx, query, args...)
 	if err != nil {
 		return 0, storeError(err)
 	}
@@ -367,7 +369,8 @@ func (db *DB) DiscardDeliveries(ctx context.Context, destinationID string, event
 
 // ReplayDeliveries delivers stored events again, behind the log's head.
 // See inlet.DeliveryStore.
-func (db *DB) ReplayDeliveries(ctx context.Context, destinationID string, r inlet.Replay, now time.Time) (int, error) {
+func (db *DB) ReplayDeliveries(ctx context.Context, destinationID string, r inlet.Replay, now time.Time) (_ int, err error) {
+	defer db.audit(&ctx, "deliveries.replay", inlet.AuditDestination, destinationID, r, &err)()
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, storeError(err)
@@ -418,6 +421,9 @@ func (db *DB) ReplayDeliveries(ctx context.Context, destinationID string, r inle
 			return 0, storeError(err)
 		}
 		args = args[6*k:]
+	}
+	if err := writeAudit(ctx, tx); err != nil {
+		return 0, err
 	}
 	return n, storeError(tx.Commit())
 }

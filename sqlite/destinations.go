@@ -20,7 +20,8 @@ const selectDestination = `SELECT id, name, type, enabled, filter, config, retry
 
 // CreateDestination stores a new destination, with its cursor at the
 // log's head. See inlet.DestinationStore.
-func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) error {
+func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) (err error) {
+	defer db.audit(&ctx, "destination.create", inlet.AuditDestination, d.ID, nil, &err)()
 	d.SetDefaults()
 	if err := d.Validate(); err != nil {
 		return err
@@ -166,9 +167,10 @@ func decodeKey(cursor string) (string, error) {
 }
 
 // UpdateDestination changes a destination. See inlet.DestinationStore.
-func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.DestinationUpdate) (*inlet.Destination, error) {
+func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.DestinationUpdate) (_ *inlet.Destination, err error) {
+	defer db.audit(&ctx, "destination.update", inlet.AuditDestination, id, nil, &err)()
 	var d *inlet.Destination
-	err := db.configTx(ctx, func(tx *sql.Tx) error {
+	err = db.configTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if d, err = findDestination(ctx, tx, id); err != nil {
 			return err
@@ -211,8 +213,9 @@ func nanosOrNil(t *time.Time) any {
 
 // DisableDestination disables a destination for a reason. See
 // inlet.DeliveryStore.
-func (db *DB) DisableDestination(ctx context.Context, id, reason string, now time.Time) error {
-	err := db.configTx(ctx, func(tx *sql.Tx) error {
+func (db *DB) DisableDestination(ctx context.Context, id, reason string, now time.Time) (err error) {
+	defer db.audit(&ctx, "destination.disable", inlet.AuditDestination, id, nil, &err)()
+	err = db.configTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE destinations SET enabled = 0, disabled_at = ?, disabled_reason = ?, updated_at = ? WHERE id = ?`,
 			now.UnixNano(), reason, now.UnixNano(), id)
 		if err != nil {
@@ -228,8 +231,9 @@ func (db *DB) DisableDestination(ctx context.Context, id, reason string, now tim
 
 // DeleteDestination removes a destination, its cursor and its
 // deliveries. See inlet.DestinationStore.
-func (db *DB) DeleteDestination(ctx context.Context, id string) error {
-	err := db.configTx(ctx, func(tx *sql.Tx) error {
+func (db *DB) DeleteDestination(ctx context.Context, id string) (err error) {
+	defer db.audit(&ctx, "destination.delete", inlet.AuditDestination, id, nil, &err)()
+	err = db.configTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM destinations WHERE id = ?`, id)
 		if err != nil {
 			return err

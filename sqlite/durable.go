@@ -14,15 +14,21 @@ import (
 // the sources that let events in or the destinations that owe deliveries.
 // Every configuration change goes through durableExec or durableTx.
 
-// durableExec runs one statement on the write connection and syncs its
-// commit to disk.
+// durableExec runs one statement on the write connection, with the record
+// of the change ctx carries for the audit log, and syncs its commit to
+// disk.
 func (db *DB) durableExec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	conn, release, err := db.durable(ctx)
+	tx, err := db.durableTx(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	return conn.ExecContext(ctx, query, args...)
+	defer tx.Rollback()
+	tx.ctx = context.Background() // execAudited writes the record, or none
+	res, err := execAudited(ctx, tx.Tx, query, args)
+	if err != nil {
+		return nil, err
+	}
+	return res, tx.Commit()
 }
 
 // durableTx begins a transaction on the write connection whose commit is
@@ -37,18 +43,23 @@ func (db *DB) durableTx(ctx context.Context) (*syncedTx, error) {
 		release()
 		return nil, storeError(err)
 	}
-	return &syncedTx{Tx: tx, release: sync.OnceFunc(release)}, nil
+	return &syncedTx{Tx: tx, ctx: ctx, release: sync.OnceFunc(release)}, nil
 }
 
 // syncedTx is a transaction of durableTx.
 type syncedTx struct {
 	*sql.Tx
+	ctx     context.Context // carries the change to record in the audit log, if any
 	release func()
 }
 
-// Commit commits and gives the connection back.
+// Commit writes the record of the change of its context for the audit
+// log, commits, and gives the connection back.
 func (tx *syncedTx) Commit() error {
 	defer tx.release()
+	if err := writeAudit(tx.ctx, tx.Tx); err != nil {
+		return err
+	}
 	return tx.Tx.Commit()
 }
 

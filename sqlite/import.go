@@ -12,7 +12,8 @@ var _ inlet.EventImporter = (*DB)(nil)
 
 // ImportEvents stores events as they were, skipping ids already stored.
 // See inlet.EventImporter.
-func (db *DB) ImportEvents(ctx context.Context, events []*inlet.Event) (int, error) {
+func (db *DB) ImportEvents(ctx context.Context, events []*inlet.Event) (_ int, err error) {
+	defer db.audit(&ctx, "events.import", inlet.AuditEvents, "", inlet.ImportDetail(events), &err)()
 	if len(events) == 0 {
 		return 0, nil
 	}
@@ -47,6 +48,9 @@ func (db *DB) ImportEvents(ctx context.Context, events []*inlet.Event) (int, err
 				return 0, storeError(err)
 			}
 		}
+	}
+	if err := writeAudit(ctx, tx); err != nil {
+		return 0, err
 	}
 	return n, storeError(tx.Commit())
 }

@@ -62,7 +62,8 @@ func person(ctx context.Context, q interface {
 // and a batch that began before caches nothing (SessionCache.PutIf). With
 // secure_delete the freed bytes are overwritten, and a checkpoint that
 // truncates the log leaves them in neither the database file nor its WAL.
-func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time) (*inlet.Erasure, error) {
+func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time) (_ *inlet.Erasure, err error) {
+	defer db.audit(&ctx, "profile.erase", inlet.AuditProfile, profileID, nil, &err)()
 	conn, err := db.write.Conn(ctx)
 	if err != nil {
 		return nil, storeError(err)
@@ -140,7 +141,7 @@ func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time)
 		e.Rejections += int(n)
 	}
 	counts, _ := json.Marshal(e)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO erasures (at, counts) VALUES (?, ?)`, now.UnixNano(), string(counts)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO erasures (at, counts, token) VALUES (?, ?, ?)`, now.UnixNano(), string(counts), inlet.ActorFrom(ctx).Token); err != nil {
 		return nil, storeError(err)
 	}
 	// The notice for the destinations that asked for one, in the log.
@@ -161,6 +162,9 @@ func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time)
 	// No batch runs beside this transaction (one write connection): the
 	// next one finds the cache empty.
 	db.sessions.Clear()
+	if err := writeAudit(ctx, tx); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, storeError(err)
 	}
@@ -278,7 +282,8 @@ func settingKey(ctx context.Context, db *sql.DB, insert, read string) ([]byte, e
 }
 
 // Suppress adds suppressions. See inlet.SuppressionStore.
-func (db *DB) Suppress(ctx context.Context, hashes []string, now time.Time) error {
+func (db *DB) Suppress(ctx context.Context, hashes []string, now time.Time) (err error) {
+	defer db.audit(&ctx, "suppression.create", inlet.AuditSuppression, "", inlet.SuppressDetail(hashes), &err)()
 	return storeError(db.configTx(ctx, func(tx *sql.Tx) error {
 		for _, h := range hashes {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO suppressions (hash, created_at) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING`, h, now.UnixNano()); err != nil {
@@ -290,9 +295,10 @@ func (db *DB) Suppress(ctx context.Context, hashes []string, now time.Time) erro
 }
 
 // Unsuppress lifts a suppression. See inlet.SuppressionStore.
-func (db *DB) Unsuppress(ctx context.Context, hash string) (bool, error) {
+func (db *DB) Unsuppress(ctx context.Context, hash string) (_ bool, err error) {
+	defer db.audit(&ctx, "suppression.lift", inlet.AuditSuppression, hash, nil, &err)()
 	var n int64
-	err := db.configTx(ctx, func(tx *sql.Tx) error {
+	err = db.configTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM suppressions WHERE hash = ?`, hash)
 		if err != nil {
 			return err

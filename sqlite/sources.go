@@ -13,7 +13,8 @@ import (
 const selectSource = `SELECT id, name, type, enabled, config, created_at, updated_at FROM sources`
 
 // CreateSource stores a new source. See inlet.SourceStore.
-func (db *DB) CreateSource(ctx context.Context, s *inlet.Source) error {
+func (db *DB) CreateSource(ctx context.Context, s *inlet.Source) (err error) {
+	defer db.audit(&ctx, "source.create", inlet.AuditSource, s.ID, nil, &err)()
 	if err := s.Validate(); err != nil {
 		return err
 	}
@@ -74,7 +75,8 @@ func (db *DB) ListSources(ctx context.Context) ([]*inlet.Source, error) {
 }
 
 // UpdateSource changes a source. See inlet.SourceStore.
-func (db *DB) UpdateSource(ctx context.Context, id string, upd inlet.SourceUpdate) (*inlet.Source, error) {
+func (db *DB) UpdateSource(ctx context.Context, id string, upd inlet.SourceUpdate) (_ *inlet.Source, err error) {
+	defer db.audit(&ctx, "source.update", inlet.AuditSource, id, nil, &err)()
 	tx, err := db.durableTx(ctx)
 	if err != nil {
 		return nil, err
@@ -109,7 +111,8 @@ func (db *DB) UpdateSource(ctx context.Context, id string, upd inlet.SourceUpdat
 }
 
 // DeleteSource removes a source. See inlet.SourceStore.
-func (db *DB) DeleteSource(ctx context.Context, id string) error {
+func (db *DB) DeleteSource(ctx context.Context, id string) (err error) {
+	defer db.audit(&ctx, "source.delete", inlet.AuditSource, id, nil, &err)()
 	res, err := db.durableExec(ctx, `DELETE FROM sources WHERE id = ?`, id)
 	if err != nil {
 		return storeError(err)

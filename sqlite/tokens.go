@@ -16,12 +16,13 @@ var _ inlet.TokenStore = (*DB)(nil)
 const selectToken = `SELECT id, name, scope, sources, hash, created_at, expires_at, last_used_at, revoked_at FROM tokens`
 
 // CreateToken implements inlet.TokenStore.
-func (db *DB) CreateToken(ctx context.Context, t *inlet.Token) error {
+func (db *DB) CreateToken(ctx context.Context, t *inlet.Token) (err error) {
+	defer db.audit(&ctx, "token.create", inlet.AuditToken, t.ID, nil, &err)()
 	if err := t.Validate(); err != nil {
 		return err
 	}
 	t.CreatedAt = db.now().UTC()
-	err := db.configTx(ctx, func(tx *sql.Tx) error {
+	err = db.configTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, name, scope, sources, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			t.ID, t.Name, t.Scope, sourcesJSON(t.Sources), t.Hash[:], t.CreatedAt.UnixNano(), nanosOrNil(t.ExpiresAt))
 		return err
@@ -34,12 +35,12 @@ func (db *DB) CreateToken(ctx context.Context, t *inlet.Token) error {
 
 // ListTokens implements inlet.TokenStore.
 func (db *DB) ListTokens(ctx context.Context) ([]*inlet.Token, error) {
-	return db.queryTokens(ctx, selectToken+` ORDER BY name`)
+	return queryTokens(ctx, db.read, selectToken+` ORDER BY name`)
 }
 
 // FindToken implements inlet.TokenStore.
 func (db *DB) FindToken(ctx context.Context, idOrName string) (*inlet.Token, error) {
-	ts, err := db.queryTokens(ctx, selectToken+` WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, idOrName, idOrName)
+	ts, err := queryTokens(ctx, db.read, selectToken+` WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, idOrName, idOrName)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +52,7 @@ func (db *DB) FindToken(ctx context.Context, idOrName string) (*inlet.Token, err
 
 // FindTokenByHash implements inlet.TokenStore.
 func (db *DB) FindTokenByHash(ctx context.Context, hash [32]byte) (*inlet.Token, error) {
-	ts, err := db.queryTokens(ctx, selectToken+` WHERE hash = ?`, hash[:])
+	ts, err := queryTokens(ctx, db.read, selectToken+` WHERE hash = ?`, hash[:])
 	if err != nil {
 		return nil, err
 	}
@@ -62,11 +63,12 @@ func (db *DB) FindTokenByHash(ctx context.Context, hash [32]byte) (*inlet.Token,
 }
 
 // RevokeToken implements inlet.TokenStore.
-func (db *DB) RevokeToken(ctx context.Context, idOrName string, now time.Time) (*inlet.Token, error) {
+func (db *DB) RevokeToken(ctx context.Context, idOrName string, now time.Time) (_ *inlet.Token, err error) {
 	t, err := db.FindToken(ctx, idOrName)
 	if err != nil {
 		return nil, err
 	}
+	defer db.audit(&ctx, "token.revoke", inlet.AuditToken, t.ID, nil, &err)()
 	err = db.configTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`, now.UTC().UnixNano(), t.ID)
 		return err
@@ -85,8 +87,8 @@ func (db *DB) TouchToken(ctx context.Context, id string, now time.Time) error {
 	}))
 }
 
-func (db *DB) queryTokens(ctx context.Context, query string, args ...any) ([]*inlet.Token, error) {
-	rows, err := db.read.QueryContext(ctx, query, args...)
+func queryTokens(ctx context.Context, q querier, query string, args ...any) ([]*inlet.Token, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, storeError(err)
 	}

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) inlet.Store) {
 			}
 		})
 	}
+	runAudit(t, open)
 }
 
 // parts are the parts of the suite, in the order they run: every part is

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -206,17 +205,8 @@ When there are more, the last line gives the --cursor of the next page.`,
 	fs.StringVar(&f.Cursor, "cursor", "", "continue from the cursor a previous page printed")
 	fs.IntVar(&f.Limit, "limit", 0, "most events to show (default 50, at most 1000)")
 	return env.adminCommand(cmd, func(ctx context.Context, a adminCall, _ []string) error {
-		for _, t := range []struct {
-			flag, v string
-			to      *time.Time
-		}{{"since", since, &f.Since}, {"until", until, &f.Until}} {
-			if t.v == "" {
-				continue
-			}
-			var err error
-			if *t.to, err = time.Parse(time.RFC3339Nano, t.v); err != nil {
-				return usageErrorf("--%s: not an RFC 3339 time such as 2026-01-02T15:04:05Z: %q", t.flag, t.v)
-			}
+		if err := flagRange(since, until, &f.Since, &f.Until); err != nil {
+			return err
 		}
 		return printEvents(ctx, a, f)
 	})

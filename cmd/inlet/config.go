@@ -38,6 +38,7 @@ type Config struct {
 	PprofAddr       string
 	DB              string        // a postgres:// URL; empty for the SQLite file in DataDir
 	Retention       time.Duration // how long events are kept; 0 keeps them forever
+	AuditRetention  time.Duration // how long the audit log is kept; 0 keeps it forever
 	// RejectionsMaxCount and RejectionsMaxBytes bound the rejected-request log.
 	RejectionsMaxCount int
 	RejectionsMaxBytes int64
@@ -70,6 +71,7 @@ func DefaultConfig() Config {
 		MaxInFlight:     inlethttp.DefaultMaxInFlight,
 		SourceTTL:       2 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
+		AuditRetention:  365 * 24 * time.Hour,
 
 		RejectionsMaxCount: inlet.DefaultRejectionMaxCount,
 		RejectionsMaxBytes: inlet.DefaultRejectionMaxBytes,
@@ -88,6 +90,7 @@ func envName(flagName string) string {
 // serveFlags are the flags of `inlet serve` that need reading after parsing.
 type serveFlags struct {
 	proxies, logLevel, db, retention, publicURL string
+	auditRetention                              string
 }
 
 // register declares the flags of `inlet serve` on fs, with cfg's values as
@@ -109,6 +112,7 @@ func (sf *serveFlags) register(fs *pflag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", "", "if set, serve Go profiles (net/http/pprof) on this address, for example 127.0.0.1:6060")
 	fs.StringVar(&sf.db, "db", "", "PostgreSQL URL (postgres://user:password@host:5432/db) to store in, shared by several nodes (default: the SQLite file in --data)")
 	fs.StringVar(&sf.retention, "retention", "", "how long events are kept, in days (90d) or as a duration (72h); 0 keeps them forever (the default)")
+	fs.StringVar(&sf.auditRetention, "audit-retention", "365d", "how long the audit log of changes is kept, in days (365d) or as a duration; 0 keeps it forever")
 	fs.IntVar(&cfg.RejectionsMaxCount, "rejections-max-count", cfg.RejectionsMaxCount, "most rejected requests kept in the log; beyond it, the oldest are dropped")
 	fs.Int64Var(&cfg.RejectionsMaxBytes, "rejections-max-bytes", cfg.RejectionsMaxBytes, "most bytes of rejected requests kept in the log; beyond it, the oldest are dropped")
 	fs.StringVar(&sf.publicURL, "public-url", "", "base URL senders call this collector at, such as https://hooks.example.com (scheme, host, any path prefix a proxy strips); Twilio signs it (default: http:// and the Host header)")
@@ -149,6 +153,9 @@ func (sf *serveFlags) check(fs *pflag.FlagSet, cfg *Config) error {
 	}
 	if cfg.Retention, err = parseRetention(sf.retention); err != nil {
 		return usageErrorf("--retention: %v", err)
+	}
+	if cfg.AuditRetention, err = parseRetention(sf.auditRetention); err != nil {
+		return usageErrorf("--audit-retention: %v", err)
 	}
 	if cfg.PublicURL, err = parsePublicURL(sf.publicURL); err != nil {
 		return usageErrorf("--public-url: %v", err)

@@ -214,7 +214,7 @@ func operatorPages(t *testing.T, b *browser, cfg Config) {
 		b.t = t
 		b.do("narrow", chromedp.EmulateViewport(390, 844))
 		defer b.do("widen", chromedp.EmulateViewport(1200, 760))
-		for _, page := range []string{"/console/events", "/console/events/" + wanted, "/console/destinations", "/console/destinations/crm", "/console/catalog", "/console/", "/console/live", "/console/sources", "/console/rejections"} {
+		for _, page := range []string{"/console/events", "/console/events/" + wanted, "/console/destinations", "/console/destinations/crm", "/console/catalog", "/console/", "/console/live", "/console/sources", "/console/rejections", "/console/audit"} {
 			b.open(base+page, "h1")
 			if w := eval[int](b, `document.documentElement.scrollWidth`); w > 390 {
 				wide := eval[string](b, `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 392 && !(e.parentElement.closest('.scroll'))).slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ')`)

@@ -133,7 +133,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.retain = startRetention(m.store, m.Config.Retention, m.Logger)
+	m.retain = startRetention(m.store, m.Config.Retention, m.Config.AuditRetention, m.Logger)
 	metrics := newMetrics(m.store)
 	m.startConsumers(metrics)
 	m.startWriters(metrics)

@@ -85,8 +85,9 @@ type retention struct {
 
 // startRetention starts deleting old events of store: those older than
 // period (0 keeps them forever), and the events of each source whose
-// config sets a retention of its own.
-func startRetention(store inlet.Store, period time.Duration, logger *slog.Logger) *retention {
+// config sets a retention of its own; and the records of the audit log
+// older than auditPeriod (0 keeps them forever).
+func startRetention(store inlet.Store, period, auditPeriod time.Duration, logger *slog.Logger) *retention {
 	ctx, cancel := context.WithCancel(context.Background())
 	ret := &retention{cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -95,6 +96,7 @@ func startRetention(store inlet.Store, period time.Duration, logger *slog.Logger
 		defer ticker.Stop()
 		for {
 			retainOnce(ctx, store, period, logger)
+			pruneAudit(ctx, store, auditPeriod, logger)
 			select {
 			case <-ctx.Done():
 				return
@@ -129,6 +131,17 @@ func retainOnce(ctx context.Context, store inlet.Store, period time.Duration, lo
 		if err := store.DeleteSourceEventsBefore(ctx, src.ID, before); err != nil && ctx.Err() == nil {
 			logger.Warn("retention: deleting a source's old events failed; retrying later", "source", src.ID, "before", inlet.FormatTime(before), "err", err)
 		}
+	}
+}
+
+// pruneAudit deletes the records of the audit log older than period.
+func pruneAudit(ctx context.Context, store inlet.AuditStore, period time.Duration, logger *slog.Logger) {
+	if period <= 0 {
+		return
+	}
+	before := time.Now().Add(-period)
+	if _, err := store.DeleteAuditBefore(ctx, before); err != nil && ctx.Err() == nil {
+		logger.Warn("retention: deleting old records of the audit log failed; retrying later", "before", inlet.FormatTime(before), "err", err)
 	}
 }
 

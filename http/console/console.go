@@ -138,6 +138,7 @@ func New(cfg Config) *Console {
 	c.mux.Handle("GET /console/profiles/{id}", c.page(inlet.ScopeRead, everySource, c.handleProfile))
 	c.mux.Handle("GET /console/rejections", c.page(inlet.ScopeRead, ownSources, c.handleRejections))
 	c.mux.Handle("GET /console/catalog", c.page(inlet.ScopeRead, ownSources, c.handleCatalog))
+	c.mux.Handle("GET /console/audit", c.page(inlet.ScopeAdmin, everySource, c.handleAudit))
 	c.mux.Handle("GET /console/destinations", c.page(inlet.ScopeRead, everySource, c.handleDestinations))
 	c.mux.Handle("GET /console/destinations/{id}", c.page(inlet.ScopeRead, everySource, c.handleDestination))
 	c.mux.Handle("POST /console/destinations/{id}", c.post(inlet.ScopeWrite, everySource, c.handleUpdateDestination))

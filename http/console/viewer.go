@@ -198,7 +198,7 @@ func (c *Console) post(scope string, open bool, h pageFunc) http.Handler {
 			return
 		}
 		if v := c.allowed(w, r, in, scope, open); v != nil {
-			h(w, r, v)
+			h(w, r.WithContext(inlet.WithActor(r.Context(), c.actor(r, v))), v)
 		}
 	})
 }
