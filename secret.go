@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -79,15 +81,16 @@ func fieldsUnder(kind string, prefix ...string) []secretField {
 
 // rewriteSecrets returns the JSON object config with fn applied to each
 // non-empty string value that fields name; fn gets the field's dotted path
-// and the value. Values fn returns unchanged leave config as it was.
+// and the value. The members keep their order; a config whose values fn
+// returns unchanged is returned as it is.
 func rewriteSecrets(config []byte, fields []secretField, fn func(f secretField, path, value string) (string, error)) ([]byte, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(config, &m); err != nil || m == nil {
+	obj, err := decodeObject(config)
+	if err != nil {
 		return nil, Errorf(EINVALID, "config must be a JSON object")
 	}
 	changed := false
 	for _, f := range fields {
-		c, err := rewriteField(m, f, f.path, "", fn)
+		c, err := rewriteField(obj, f, f.path, "", fn)
 		if err != nil {
 			return nil, err
 		}
@@ -96,28 +99,68 @@ func rewriteSecrets(config []byte, fields []secretField, fn func(f secretField, 
 	if !changed {
 		return config, nil
 	}
-	return json.Marshal(m)
+	return obj.encode(), nil
 }
 
-func rewriteField(m map[string]json.RawMessage, f secretField, path []string, at string, fn func(f secretField, path, value string) (string, error)) (bool, error) {
-	keys := []string{path[0]}
-	if path[0] == "*" {
-		keys = keys[:0]
-		for k := range m {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
+// member is a member of a JSON object, its value as written.
+type member struct {
+	key   string
+	value json.RawMessage
+}
+
+// object is a JSON object's members in their order.
+type object []member
+
+// decodeObject reads a JSON object, keeping the order of its members.
+func decodeObject(b []byte) (object, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
 	}
+	obj := object{}
+	for d.More() {
+		t, err := d.Token()
+		if err != nil {
+			return nil, err
+		}
+		var v json.RawMessage
+		if err := d.Decode(&v); err != nil {
+			return nil, err
+		}
+		obj = append(obj, member{key: t.(string), value: v})
+	}
+	if _, err := d.Token(); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+func (obj object) encode() []byte {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, m := range obj {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(m.key)
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(m.value)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+func rewriteField(obj object, f secretField, path []string, at string, fn func(f secretField, path, value string) (string, error)) (bool, error) {
 	changed := false
-	for _, k := range keys {
-		v, ok := m[k]
-		if !ok {
+	for i, m := range obj {
+		if path[0] != "*" && m.key != path[0] {
 			continue
 		}
-		name := strings.TrimPrefix(at+"."+k, ".")
+		name := strings.TrimPrefix(at+"."+m.key, ".")
 		if len(path) > 1 {
-			var inner map[string]json.RawMessage
-			if json.Unmarshal(v, &inner) != nil || inner == nil {
+			inner, err := decodeObject(m.value)
+			if err != nil {
 				continue
 			}
 			c, err := rewriteField(inner, f, path[1:], name, fn)
@@ -125,13 +168,13 @@ func rewriteField(m map[string]json.RawMessage, f secretField, path []string, at
 				return false, err
 			}
 			if c {
-				m[k], _ = json.Marshal(inner)
+				obj[i].value = inner.encode()
 				changed = true
 			}
 			continue
 		}
 		var s string
-		if json.Unmarshal(v, &s) != nil || s == "" {
+		if json.Unmarshal(m.value, &s) != nil || s == "" {
 			continue
 		}
 		out, err := fn(f, name, s)
@@ -139,7 +182,7 @@ func rewriteField(m map[string]json.RawMessage, f secretField, path []string, at
 			return false, err
 		}
 		if out != s {
-			m[k], _ = json.Marshal(out)
+			obj[i].value, _ = json.Marshal(out)
 			changed = true
 		}
 	}
@@ -485,4 +528,38 @@ type SecretStore interface {
 	// of the store's key ring, in one transaction. Returns EUNAVAILABLE
 	// when a secret is under a key the ring lacks (nothing is changed).
 	RotateSecrets(ctx context.Context) (SecretsRotation, error)
+}
+
+// SealSourceConfig encodes the config of source id for storage, its
+// secrets sealed.
+func (k *Keyring) SealSourceConfig(id string, c *SourceConfig) ([]byte, error) {
+	b, err := c.SecretJSON()
+	if err != nil {
+		return nil, err
+	}
+	return k.SealConfig(SecretSource, id, b)
+}
+
+// OpenSourceConfig decodes the stored config of source id into c, its
+// secrets decrypted. Returns EUNAVAILABLE when a secret is under a key the
+// ring lacks.
+func (k *Keyring) OpenSourceConfig(id string, stored []byte, c *SourceConfig) error {
+	b, err := k.OpenConfig(SecretSource, id, stored)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, c); err != nil {
+		return fmt.Errorf("source %s: config: %w", id, err)
+	}
+	return nil
+}
+
+// DecodeHashKey returns the privacy hash key from its stored value (see
+// PrivacyStore.HashKey).
+func DecodeHashKey(k *Keyring, stored string) ([]byte, error) {
+	v, err := k.OpenSetting("hash_key", stored)
+	if err != nil {
+		return nil, err
+	}
+	return base64.StdEncoding.DecodeString(v)
 }

@@ -27,13 +27,13 @@ func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) error
 	}
 	now := db.now().UTC()
 	d.CreatedAt, d.UpdatedAt = now, now
-	filter, retry, err := destinationJSON(d)
+	filter, config, retry, err := db.destinationJSON(d)
 	if err != nil {
 		return err
 	}
 	err = db.configTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO destinations (id, name, type, enabled, filter, config, retry, ordered, disable_after, erasure_notices, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, d.Name, d.Type, d.Enabled, filter, string(d.Config), retry, d.Ordered, d.DisableAfter, d.ErasureNotices, now.UnixNano(), now.UnixNano()); err != nil {
+			d.ID, d.Name, d.Type, d.Enabled, filter, config, retry, d.Ordered, d.DisableAfter, d.ErasureNotices, now.UnixNano(), now.UnixNano()); err != nil {
 			return err
 		}
 		// The one writer makes max(seq) the head: every event committed
@@ -62,21 +62,27 @@ func (db *DB) configTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-func destinationJSON(d *inlet.Destination) (filter, retry string, err error) {
+// destinationJSON encodes the columns of d that hold JSON, its config with
+// its secrets sealed.
+func (db *DB) destinationJSON(d *inlet.Destination) (filter, config, retry string, err error) {
 	f, err := json.Marshal(&d.Filter)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
+	}
+	c, err := db.secrets.SealConfig(inlet.SecretDestination, d.ID, d.Config)
+	if err != nil {
+		return "", "", "", err
 	}
 	r, err := json.Marshal(&d.Retry)
-	return string(f), string(r), err
+	return string(f), string(c), string(r), err
 }
 
 // FindDestination returns one destination. See inlet.DestinationStore.
 func (db *DB) FindDestination(ctx context.Context, id string) (*inlet.Destination, error) {
-	return findDestination(ctx, db.read, id)
+	return db.findDestination(ctx, db.read, id)
 }
 
-func findDestination(ctx context.Context, q querier, id string) (*inlet.Destination, error) {
+func (db *DB) findDestination(ctx context.Context, q querier, id string) (*inlet.Destination, error) {
 	rows, err := q.QueryContext(ctx, selectDestination+` WHERE id = ?`, id)
 	if err != nil {
 		return nil, storeError(err)
@@ -88,17 +94,18 @@ func findDestination(ctx context.Context, q querier, id string) (*inlet.Destinat
 		}
 		return nil, inlet.Errorf(inlet.ENOTFOUND, "destination %q not found", id)
 	}
-	return scanDestination(rows)
+	return db.scanDestination(rows)
 }
 
-func scanDestination(rows *sql.Rows) (*inlet.Destination, error) {
+func (db *DB) scanDestination(rows *sql.Rows) (*inlet.Destination, error) {
 	var (
 		d                     inlet.Destination
 		filter, config, retry []byte
 		disabledAt            sql.NullInt64
 		created, updated      int64
 	)
-	if err := rows.Scan(&d.ID, &d.Name, &d.Type, &d.Enabled, &filter, &config, &retry, &d.Ordered, &d.DisableAfter, &d.ErasureNotices, &disabledAt, &d.DisabledReason, &created, &updated); err != nil {
+	var err error
+	if err = rows.Scan(&d.ID, &d.Name, &d.Type, &d.Enabled, &filter, &config, &retry, &d.Ordered, &d.DisableAfter, &d.ErasureNotices, &disabledAt, &d.DisabledReason, &created, &updated); err != nil {
 		return nil, storeError(err)
 	}
 	if disabledAt.Valid {
@@ -111,7 +118,9 @@ func scanDestination(rows *sql.Rows) (*inlet.Destination, error) {
 	if err := json.Unmarshal(retry, &d.Retry); err != nil {
 		return nil, fmt.Errorf("destination %s: retry: %w", d.ID, err)
 	}
-	d.Config = json.RawMessage(config)
+	if d.Config, err = db.secrets.OpenConfig(inlet.SecretDestination, d.ID, config); err != nil {
+		return nil, err
+	}
 	d.CreatedAt, d.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
 	return &d, nil
 }
@@ -133,7 +142,7 @@ func (db *DB) ListDestinations(ctx context.Context, f inlet.ListFilter) (*inlet.
 	defer rows.Close()
 	page := &inlet.DestinationPage{Items: []*inlet.Destination{}}
 	for rows.Next() {
-		d, err := scanDestination(rows)
+		d, err := db.scanDestination(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -170,7 +179,7 @@ func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.Destinat
 	var d *inlet.Destination
 	err := db.configTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		if d, err = findDestination(ctx, tx, id); err != nil {
+		if d, err = db.findDestination(ctx, tx, id); err != nil {
 			return err
 		}
 		wasEnabled := d.Enabled
@@ -180,13 +189,13 @@ func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.Destinat
 			return err
 		}
 		d.UpdatedAt = db.now().UTC()
-		filter, retry, err := destinationJSON(d)
+		filter, config, retry, err := db.destinationJSON(d)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE destinations SET name = ?, enabled = ?, filter = ?, config = ?, retry = ?, ordered = ?, disable_after = ?,
 			erasure_notices = ?, disabled_at = ?, disabled_reason = ?, updated_at = ? WHERE id = ?`,
-			d.Name, d.Enabled, filter, string(d.Config), retry, d.Ordered, d.DisableAfter, d.ErasureNotices, nanosOrNil(d.DisabledAt), d.DisabledReason, d.UpdatedAt.UnixNano(), id); err != nil {
+			d.Name, d.Enabled, filter, config, retry, d.Ordered, d.DisableAfter, d.ErasureNotices, nanosOrNil(d.DisabledAt), d.DisabledReason, d.UpdatedAt.UnixNano(), id); err != nil {
 			return err
 		}
 		if d.Enabled && !wasEnabled {
