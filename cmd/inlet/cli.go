@@ -85,6 +85,7 @@ through its admin API.`,
 		destinationsCommand(env),
 		deliveriesCommand(env),
 		tokensCommand(env),
+		secretsCommand(env),
 		versionCommand(),
 	)
 	makeGroup(root)
