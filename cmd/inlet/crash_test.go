@@ -260,7 +260,7 @@ func (h *harness) launch(extra []string) *inletProcess {
 	args := append([]string{"serve", "--addr", addr, "--data", h.dataDir, "--admin-token", crashToken,
 		"--shutdown-timeout", shutdownTimeout.String()}, extra...)
 	cmd := exec.Command(h.bin, args...)
-	if slices.Contains(extra, "--db") {
+	if slices.Contains(extra, "--db") && !slices.Contains(extra, "--secrets-key-file") {
 		cmd.Env = append(os.Environ(), "INLET_SECRETS_KEY="+pgtest.SecretsKey) // every node of the database shares it
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
