@@ -174,7 +174,7 @@ func rewriteField(obj object, f secretField, path []string, at string, fn func(f
 			continue
 		}
 		var s string
-		if json.Unmarshal(m.value, &s) != nil || s == "" {
+		if json.Unmarshal(m.value, &s) != nil || s == "" || (f.url && !urlHasPassword(s) && !isSealed(s)) {
 			continue
 		}
 		out, err := fn(f, name, s)
@@ -189,16 +189,28 @@ func rewriteField(obj object, f secretField, path []string, at string, fn func(f
 	return changed, nil
 }
 
+// urlHasPassword reports whether s is a URL with a password.
+func urlHasPassword(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return false
+	}
+	_, has := u.User.Password()
+	return has
+}
+
+func isSealed(s string) bool {
+	_, sealed := sealedKey(s)
+	return sealed
+}
+
 // maskValue is what an answer shows of the secret value s: MaskedSecret,
 // keeping a whsec_ prefix, or a URL with its password masked.
 func maskValue(f secretField, s string) string {
 	if f.url {
-		u, err := url.Parse(s)
+		u, err := url.Parse(s) // rewriteField passes URLs with a password only
 		if err != nil || u.User == nil {
-			return s
-		}
-		if _, has := u.User.Password(); !has {
-			return s
+			return MaskedSecret
 		}
 		// Written by hand: url.URL.String would escape the mask's
 		// asterisks.
