@@ -526,6 +526,21 @@ func (k *Keyring) Reseal(ctx context.Context, tx SecretRows, rotate bool) (int, 
 	return n, nil
 }
 
+// ResealIn runs Reseal in the transaction that inTx opens for it (a
+// store's one way to reach its rows), and says what it did.
+func (k *Keyring) ResealIn(ctx context.Context, rotate bool, inTx func(reseal func(SecretRows) error) error) (SecretsRotation, error) {
+	var n int
+	err := inTx(func(rows SecretRows) error {
+		var err error
+		n, err = k.Reseal(ctx, rows, rotate)
+		return err
+	})
+	if err != nil {
+		return SecretsRotation{}, err
+	}
+	return SecretsRotation{Key: k.current, Reencrypted: n}, nil
+}
+
 // SecretsRotation is the outcome of a rotation.
 type SecretsRotation struct {
 	// Key is the id of the key that every secret is now encrypted under.

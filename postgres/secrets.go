@@ -42,25 +42,19 @@ func (r secretRows) PutSecretRow(ctx context.Context, row inlet.SecretRow) error
 // were sealed) and, with rotate, re-encrypts the others under the current
 // key, in one transaction that holds a lock, so that nodes starting
 // together seal each secret once.
-func (db *DB) reseal(ctx context.Context, rotate bool) (int, error) {
-	var n int
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+lockKey+`)`, "secrets"); err != nil {
-			return err
-		}
-		var err error
-		n, err = db.secrets.Reseal(ctx, secretRows{tx}, rotate)
-		return err
+func (db *DB) reseal(ctx context.Context, rotate bool) (inlet.SecretsRotation, error) {
+	return db.secrets.ResealIn(ctx, rotate, func(reseal func(inlet.SecretRows) error) error {
+		return storeError(pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+lockKey+`)`, "secrets"); err != nil {
+				return err
+			}
+			return reseal(secretRows{tx})
+		}))
 	})
-	return n, storeError(err)
 }
 
 // RotateSecrets re-encrypts every secret under the current key. See
 // inlet.SecretStore.
 func (db *DB) RotateSecrets(ctx context.Context) (inlet.SecretsRotation, error) {
-	n, err := db.reseal(ctx, true)
-	if err != nil {
-		return inlet.SecretsRotation{}, err
-	}
-	return inlet.SecretsRotation{Key: db.secrets.Current(), Reencrypted: n}, nil
+	return db.reseal(ctx, true)
 }

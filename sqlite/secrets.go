@@ -106,22 +106,14 @@ func (r secretRows) PutSecretRow(ctx context.Context, row inlet.SecretRow) error
 // reseal seals the secrets stored in plain (a database from before they
 // were sealed) and, with rotate, re-encrypts the others under the current
 // key, in one transaction.
-func (db *DB) reseal(ctx context.Context, rotate bool) (int, error) {
-	var n int
-	err := db.configTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		n, err = db.secrets.Reseal(ctx, secretRows{tx}, rotate)
-		return err
+func (db *DB) reseal(ctx context.Context, rotate bool) (inlet.SecretsRotation, error) {
+	return db.secrets.ResealIn(ctx, rotate, func(reseal func(inlet.SecretRows) error) error {
+		return storeError(db.configTx(ctx, func(tx *sql.Tx) error { return reseal(secretRows{tx}) }))
 	})
-	return n, storeError(err)
 }
 
 // RotateSecrets re-encrypts every secret under the current key. See
 // inlet.SecretStore.
 func (db *DB) RotateSecrets(ctx context.Context) (inlet.SecretsRotation, error) {
-	n, err := db.reseal(ctx, true)
-	if err != nil {
-		return inlet.SecretsRotation{}, err
-	}
-	return inlet.SecretsRotation{Key: db.secrets.Current(), Reencrypted: n}, nil
+	return db.reseal(ctx, true)
 }

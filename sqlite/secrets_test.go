@@ -20,16 +20,10 @@ import (
 func TestPlainSecretsAreSealedAtOpen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "inlet.db")
-	db, err := sqlite.Open(ctx, sqlite.Options{Path: path})
+	hashKey, err := openAt(t, path).HashKey(ctx) // made sealed; written plain below
 	if err != nil {
 		t.Fatal(err)
 	}
-	hashKey, err := db.HashKey(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-
 	raw, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +45,7 @@ func TestPlainSecretsAreSealedAtOpen(t *testing.T) {
 		}
 	}
 
-	db = openAt(t, path)
+	db := openAt(t, path)
 	var stored string
 	if err := raw.QueryRowContext(ctx, `SELECT group_concat(v, ' ') FROM (SELECT config AS v FROM sources UNION ALL SELECT config FROM destinations UNION ALL SELECT value FROM settings WHERE name = 'hash_key')`).Scan(&stored); err != nil {
 		t.Fatal(err)
