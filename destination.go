@@ -244,11 +244,14 @@ func (d *Destination) MarshalJSON() ([]byte, error) {
 }
 
 // maskConfig returns config with its secret values replaced.
+// Answers show its members sorted by name.
 func maskConfig(config json.RawMessage) json.RawMessage {
+	var m map[string]json.RawMessage
 	b, err := maskSecrets(config, secretFields[SecretDestination])
-	if err != nil {
+	if err != nil || json.Unmarshal(b, &m) != nil {
 		return json.RawMessage("{}")
 	}
+	b, _ = json.Marshal(m)
 	return b
 }
 

@@ -35,7 +35,7 @@ func TestSealedSecrets(t *testing.T) {
 	t.Run("masking follows the same fields", func(t *testing.T) {
 		d := &Destination{Config: config}
 		b, _ := d.MarshalJSON()
-		if want := `"config":{"url":"redis://u:****@h:6379/0","secret":"****","headers":{"X-A":"****"},"timeout":"5s"}`; !strings.Contains(string(b), want) {
+		if want := `"config":{"headers":{"X-A":"****"},"secret":"****","timeout":"5s","url":"redis://u:****@h:6379/0"}`; !strings.Contains(string(b), want) {
 			t.Errorf("masked destination %s; want %s", b, want)
 		}
 		c := SourceConfig{Verify: &VerifyConfig{Type: VerifyBasic, Username: "ann", Password: "p-1"}}
