@@ -124,11 +124,25 @@ type VerifyConfig struct {
 // client sending a config to the admin API, use SourceConfig.SecretJSON.
 // Decoding takes secrets as given.
 func (v VerifyConfig) MarshalJSON() ([]byte, error) {
+	return json.Marshal(plainVerify(v.masked(v.Type)))
+}
+
+// masked returns v with its secrets masked (see secretFields); only a
+// secret of a standard-webhooks verifier (of type verifyType, the preset's
+// when v names none) keeps its whsec_ prefix.
+func (v VerifyConfig) masked(verifyType string) VerifyConfig {
 	b, err := json.Marshal(plainVerify(v))
-	if err != nil {
-		return nil, err
+	if err == nil {
+		b, err = maskSecrets(b, fieldsUnder(SecretSource, "verify"))
 	}
-	return maskSecrets(b, fieldsUnder(SecretSource, "verify"))
+	var m plainVerify
+	if err != nil || json.Unmarshal(b, &m) != nil {
+		return VerifyConfig{Type: v.Type} // unreachable: v encodes
+	}
+	if verifyType != VerifyStandardWebhooks && m.Secret != "" {
+		m.Secret = MaskedSecret
+	}
+	return VerifyConfig(m)
 }
 
 // String shows the verifier as its masked JSON, so that printing it with

@@ -105,18 +105,15 @@ func (c *SourceConfig) SecretQueryParam() string {
 }
 
 // Masked returns a copy of c with its secrets replaced by MaskedSecret (a
-// whsec_ secret keeps its prefix), for answers that must never reveal them.
+// standard-webhooks secret keeps its whsec_ prefix), for answers that must
+// never reveal them.
 func (c SourceConfig) Masked() SourceConfig {
-	b, err := c.SecretJSON()
-	if err == nil {
-		b, err = maskSecrets(b, secretFields[SecretSource])
+	if c.Verify != nil {
+		v := c.Verify.masked(c.effectiveVerify().Type)
+		c.Verify = &v
 	}
-	var m SourceConfig
-	if err != nil || json.Unmarshal(b, &m) != nil {
-		// Unreachable for a config that encodes; show nothing of it.
-		return SourceConfig{}
-	}
-	return m
+	c.SecretHeaders = append([]string(nil), c.SecretHeaders...)
+	return c
 }
 
 // KeepSecrets fills the secrets that c leaves empty or sends back masked
