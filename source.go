@@ -495,6 +495,21 @@ type SourceUpdate struct {
 	Config  *SourceConfig `json:"config"`
 }
 
+// Apply changes s by u and validates the result: the one rule of an
+// update, for every store. Returns EINVALID.
+func (u *SourceUpdate) Apply(s *Source) error {
+	if u.Name != nil {
+		s.Name = *u.Name
+	}
+	if u.Enabled != nil {
+		s.Enabled = *u.Enabled
+	}
+	if u.Config != nil {
+		s.Config = *u.Config
+	}
+	return s.Validate()
+}
+
 // SourceStore stores sources.
 type SourceStore interface {
 	// CreateSource stores a new source. Returns ECONFLICT when the id exists.

@@ -85,16 +85,7 @@ func (db *DB) UpdateSource(ctx context.Context, id string, upd inlet.SourceUpdat
 	if err != nil {
 		return nil, err
 	}
-	if upd.Name != nil {
-		s.Name = *upd.Name
-	}
-	if upd.Enabled != nil {
-		s.Enabled = *upd.Enabled
-	}
-	if upd.Config != nil {
-		s.Config = *upd.Config
-	}
-	if err := s.Validate(); err != nil {
+	if err := upd.Apply(s); err != nil {
 		return nil, err
 	}
 	s.UpdatedAt = db.now().UTC().Truncate(time.Microsecond)
