@@ -1,6 +1,11 @@
 package inlet
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
 
 // Store is everything a collector needs from a storage backend.
 type Store interface {
@@ -22,4 +27,29 @@ type Store interface {
 
 	// Close releases the store; it waits for nothing.
 	Close() error
+}
+
+// Columns that every store encodes alike.
+
+// TokenSourcesJSON encodes a token's sources as stored: a JSON array, []
+// for none.
+func TokenSourcesJSON(ids []string) string {
+	if len(ids) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(ids)
+	return string(b)
+}
+
+// SetStored fills t's hash and sources from their stored columns: 32
+// bytes, and TokenSourcesJSON's array.
+func (t *Token) SetStored(hash, sources []byte) error {
+	if len(hash) != len(t.Hash) {
+		return errors.New("a token hash of the wrong length")
+	}
+	copy(t.Hash[:], hash)
+	if err := json.Unmarshal(sources, &t.Sources); err != nil {
+		return fmt.Errorf("a token's sources: %w", err)
+	}
+	return nil
 }
