@@ -206,8 +206,15 @@ func (db *DB) openWriter(ctx context.Context, opts Options) error {
 	}
 	// A database from before secrets were sealed is sealed in one
 	// transaction; a secret under a key the ring lacks stops the start.
-	if _, err := db.reseal(ctx, false); err != nil {
+	if sealed, err := db.reseal(ctx, false); err != nil {
 		return fail(fmt.Errorf("secrets of %s: %w", opts.Path, err))
+	} else if sealed.Reencrypted > 0 {
+		// The plain values are gone from the tables (secure_delete) but
+		// not yet from the log's older frames: copy the log into the file
+		// and empty it.
+		if _, err := db.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			return fail(fmt.Errorf("secrets of %s: %w", opts.Path, err))
+		}
 	}
 	// One process owns the file (see lock.go in cmd/inlet): the cursor
 	// leases of the process that last had it are void, and released at

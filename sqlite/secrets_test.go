@@ -1,10 +1,12 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,10 +22,12 @@ import (
 func TestPlainSecretsAreSealedAtOpen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "inlet.db")
-	hashKey, err := openAt(t, path).HashKey(ctx) // made sealed; written plain below
+	first := openAt(t, path)
+	hashKey, err := first.HashKey(ctx) // made sealed; written plain below
 	if err != nil {
 		t.Fatal(err)
 	}
+	first.Close()
 	raw, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +53,11 @@ func TestPlainSecretsAreSealedAtOpen(t *testing.T) {
 	var stored string
 	if err := raw.QueryRowContext(ctx, `SELECT group_concat(v, ' ') FROM (SELECT config AS v FROM sources UNION ALL SELECT config FROM destinations UNION ALL SELECT value FROM settings WHERE name = 'hash_key')`).Scan(&stored); err != nil {
 		t.Fatal(err)
+	}
+	for _, name := range []string{path, path + "-wal"} {
+		if b, _ := os.ReadFile(name); bytes.Contains(b, []byte("plain-sender-secret")) {
+			t.Errorf("%s still holds a plain secret after the first open", filepath.Base(name))
+		}
 	}
 	if strings.Contains(stored, "plain-") || strings.Contains(stored, base64.StdEncoding.EncodeToString(hashKey)) || strings.Count(stored, "enc:v1:") != 3 {
 		t.Errorf("after the first open the rows hold %s; want three sealed values and no secret", stored)
