@@ -323,7 +323,6 @@ func keepURLPassword(raw, old string) string {
 type Keyring struct {
 	current string
 	aeads   map[string]cipher.AEAD
-	ids     []string
 }
 
 // NewSecretKey returns a line of a key ring's text form holding a new
@@ -355,7 +354,6 @@ func ParseKeyring(text string) (*Keyring, error) {
 		}
 		block, _ := aes.NewCipher(key)
 		k.aeads[id], _ = cipher.NewGCM(block)
-		k.ids = append(k.ids, id)
 		if k.current == "" {
 			k.current = id
 		}
@@ -380,9 +378,6 @@ func validKeyID(id string) bool {
 
 // Current returns the id of the key that seals.
 func (k *Keyring) Current() string { return k.current }
-
-// IDs returns the ids of the keys, the current one first.
-func (k *Keyring) IDs() []string { return slices.Clone(k.ids) }
 
 // seal encrypts value under the current key, bound to ad.
 func (k *Keyring) seal(value, ad string) string {

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"inlet"
+	inlethttp "inlet/http"
 	"inlet/postgres/pgtest"
 )
 
@@ -259,4 +260,59 @@ func pgDump(t *testing.T, dbURL string) []byte {
 		}
 	}
 	return all
+}
+
+// TestANodeWithoutTheCurrentKeySaysWhichKey runs two nodes whose key rings
+// differ, as they may in the middle of a rotation done out of order: after
+// node b rotates to a key node a lacks, node a answers 503 naming that key,
+// on the admin API and to the sender, and never a 500.
+func TestANodeWithoutTheCurrentKeySaysWhichKey(t *testing.T) {
+	dbURL := pgtest.URL(t)
+	oldKey, newKey := inlet.NewSecretKey(), inlet.NewSecretKey()
+	newID, _, _ := strings.Cut(newKey, ":")
+	a := startPGNode(t, dbURL, func(c *Config) { c.SecretsKey = oldKey; c.SourceTTL = 0 })
+	b := startPGNode(t, dbURL, func(c *Config) { c.SecretsKey = newKey + "\n" + oldKey; c.SourceTTL = 0 })
+	ctx := context.Background()
+	if _, err := a.client.CreateSource(ctx, inlethttp.CreateSourceRequest{ID: "gh", Name: "GitHub",
+		Config: &inlet.SourceConfig{Verify: &inlet.VerifyConfig{Type: inlet.VerifyGitHub, Secret: secretSender}}}); err != nil {
+		t.Fatal(err)
+	}
+	if rot, err := b.client.RotateSecrets(ctx); err != nil || rot.Key != newID {
+		t.Fatalf("rotate on node b = %+v, %v; want key %s", rot, err, newID)
+	}
+	body := `{"action":"opened"}`
+	for _, call := range []struct {
+		what string
+		req  *http.Request
+	}{
+		{"GET /api/v1/sources/gh", mustRequest(t, "GET", a.url+"/api/v1/sources/gh", "", "Authorization", "Bearer "+nodeToken)},
+		{"a signed collect", mustRequest(t, "POST", a.url+"/collect/push/gh", body, "X-Hub-Signature-256", githubSignature(secretSender, []byte(body)))},
+	} {
+		resp, err := http.DefaultClient.Do(call.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(answer), `secrets key \"`+newID+`\", which this node does not have`) {
+			t.Errorf("%s on the node without key %s = %d %s; want 503 naming the key", call.what, newID, resp.StatusCode, answer)
+		}
+	}
+	// Node b, which has both keys, serves as before.
+	if resp, err := http.DefaultClient.Do(mustRequest(t, "POST", b.url+"/collect/push/gh", body, "X-Hub-Signature-256", githubSignature(secretSender, []byte(body)))); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("a signed collect on node b = %v, %v; want 200", resp, err)
+	}
+}
+
+func mustRequest(t *testing.T, method, url, body string, headers ...string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return req
 }
