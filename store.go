@@ -53,3 +53,18 @@ func (t *Token) SetStored(hash, sources []byte) error {
 	}
 	return nil
 }
+
+// DestinationColumns encodes the columns of d that hold JSON, its config
+// with its secrets sealed by k.
+func DestinationColumns(k *Keyring, d *Destination) (filter, config, retry string, err error) {
+	f, err := json.Marshal(&d.Filter)
+	if err != nil {
+		return "", "", "", err
+	}
+	c, err := k.SealConfig(SecretDestination, d.ID, d.Config)
+	if err != nil {
+		return "", "", "", err
+	}
+	r, err := json.Marshal(&d.Retry)
+	return string(f), string(c), string(r), err
+}

@@ -28,7 +28,7 @@ func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) error
 		return err
 	}
 	now := db.now().UTC().Truncate(time.Microsecond)
-	filter, config, retry, err := db.destinationJSON(d)
+	filter, config, retry, err := inlet.DestinationColumns(db.secrets, d)
 	if err != nil {
 		return err
 	}
@@ -51,21 +51,6 @@ func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) error
 	}
 	d.CreatedAt, d.UpdatedAt = now, now
 	return nil
-}
-
-// destinationJSON encodes the columns of d that hold JSON, its config with
-// its secrets sealed.
-func (db *DB) destinationJSON(d *inlet.Destination) (filter, config, retry string, err error) {
-	f, err := json.Marshal(&d.Filter)
-	if err != nil {
-		return "", "", "", err
-	}
-	c, err := db.secrets.SealConfig(inlet.SecretDestination, d.ID, d.Config)
-	if err != nil {
-		return "", "", "", err
-	}
-	r, err := json.Marshal(&d.Retry)
-	return string(f), string(c), string(r), err
 }
 
 // FindDestination returns one destination. See inlet.DestinationStore.
@@ -157,7 +142,7 @@ func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.Destinat
 			return err
 		}
 		d.UpdatedAt = db.now().UTC().Truncate(time.Microsecond)
-		filter, config, retry, err := db.destinationJSON(d)
+		filter, config, retry, err := inlet.DestinationColumns(db.secrets, d)
 		if err != nil {
 			return err
 		}

@@ -27,7 +27,7 @@ func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) error
 	}
 	now := db.now().UTC()
 	d.CreatedAt, d.UpdatedAt = now, now
-	filter, config, retry, err := db.destinationJSON(d)
+	filter, config, retry, err := inlet.DestinationColumns(db.secrets, d)
 	if err != nil {
 		return err
 	}
@@ -60,21 +60,6 @@ func (db *DB) configTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
-}
-
-// destinationJSON encodes the columns of d that hold JSON, its config with
-// its secrets sealed.
-func (db *DB) destinationJSON(d *inlet.Destination) (filter, config, retry string, err error) {
-	f, err := json.Marshal(&d.Filter)
-	if err != nil {
-		return "", "", "", err
-	}
-	c, err := db.secrets.SealConfig(inlet.SecretDestination, d.ID, d.Config)
-	if err != nil {
-		return "", "", "", err
-	}
-	r, err := json.Marshal(&d.Retry)
-	return string(f), string(c), string(r), err
 }
 
 // FindDestination returns one destination. See inlet.DestinationStore.
@@ -189,7 +174,7 @@ func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.Destinat
 			return err
 		}
 		d.UpdatedAt = db.now().UTC()
-		filter, config, retry, err := db.destinationJSON(d)
+		filter, config, retry, err := inlet.DestinationColumns(db.secrets, d)
 		if err != nil {
 			return err
 		}
