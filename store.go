@@ -68,3 +68,18 @@ func DestinationColumns(k *Keyring, d *Destination) (filter, config, retry strin
 	r, err := json.Marshal(&d.Retry)
 	return string(f), string(c), string(r), err
 }
+
+// SetColumns fills d's filter, config and retry from the columns that
+// DestinationColumns made, its config's secrets opened by k. Returns
+// EUNAVAILABLE when a secret is under a key k lacks.
+func (d *Destination) SetColumns(k *Keyring, filter, config, retry []byte) error {
+	if err := json.Unmarshal(filter, &d.Filter); err != nil {
+		return fmt.Errorf("destination %s: filter: %w", d.ID, err)
+	}
+	if err := json.Unmarshal(retry, &d.Retry); err != nil {
+		return fmt.Errorf("destination %s: retry: %w", d.ID, err)
+	}
+	var err error
+	d.Config, err = k.OpenConfig(SecretDestination, d.ID, config)
+	return err
+}

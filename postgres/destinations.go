@@ -3,9 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -82,14 +80,7 @@ func (db *DB) scanDestination(row pgx.CollectableRow) (*inlet.Destination, error
 		t := d.DisabledAt.UTC()
 		d.DisabledAt = &t
 	}
-	if err := json.Unmarshal(filter, &d.Filter); err != nil {
-		return nil, fmt.Errorf("destination %s: filter: %w", d.ID, err)
-	}
-	if err := json.Unmarshal(retry, &d.Retry); err != nil {
-		return nil, fmt.Errorf("destination %s: retry: %w", d.ID, err)
-	}
-	var err error
-	if d.Config, err = db.secrets.OpenConfig(inlet.SecretDestination, d.ID, config); err != nil {
+	if err := d.SetColumns(db.secrets, filter, config, retry); err != nil {
 		return nil, err
 	}
 	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"inlet"
@@ -89,21 +87,14 @@ func (db *DB) scanDestination(rows *sql.Rows) (*inlet.Destination, error) {
 		disabledAt            sql.NullInt64
 		created, updated      int64
 	)
-	var err error
-	if err = rows.Scan(&d.ID, &d.Name, &d.Type, &d.Enabled, &filter, &config, &retry, &d.Ordered, &d.DisableAfter, &d.ErasureNotices, &disabledAt, &d.DisabledReason, &created, &updated); err != nil {
+	if err := rows.Scan(&d.ID, &d.Name, &d.Type, &d.Enabled, &filter, &config, &retry, &d.Ordered, &d.DisableAfter, &d.ErasureNotices, &disabledAt, &d.DisabledReason, &created, &updated); err != nil {
 		return nil, storeError(err)
 	}
 	if disabledAt.Valid {
 		t := time.Unix(0, disabledAt.Int64).UTC()
 		d.DisabledAt = &t
 	}
-	if err := json.Unmarshal(filter, &d.Filter); err != nil {
-		return nil, fmt.Errorf("destination %s: filter: %w", d.ID, err)
-	}
-	if err := json.Unmarshal(retry, &d.Retry); err != nil {
-		return nil, fmt.Errorf("destination %s: retry: %w", d.ID, err)
-	}
-	if d.Config, err = db.secrets.OpenConfig(inlet.SecretDestination, d.ID, config); err != nil {
+	if err := d.SetColumns(db.secrets, filter, config, retry); err != nil {
 		return nil, err
 	}
 	d.CreatedAt, d.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
