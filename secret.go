@@ -430,12 +430,12 @@ func secretWhere(kind, id, path string) string {
 }
 
 // SealConfig returns the config of row (kind SecretSource or
-// SecretDestination, id) with its secret values sealed, for storage.
+// SecretDestination, id), as the domain holds it, with its secret values
+// sealed, for storage.
 func (k *Keyring) SealConfig(kind, id string, config []byte) ([]byte, error) {
 	return rewriteSecrets(config, secretFields[kind], func(_ secretField, path, s string) (string, error) {
-		if _, sealed := sealedKey(s); sealed {
-			return s, nil
-		}
+		// Every value is sealed, even one that reads like a sealed one:
+		// configs come from the API, in plain.
 		return k.seal(s, secretAD(kind, id, path)), nil
 	})
 }

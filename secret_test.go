@@ -32,6 +32,16 @@ func TestSealedSecrets(t *testing.T) {
 			t.Errorf("OpenConfig of another row = %v", err)
 		}
 	})
+	t.Run("a secret that reads like a sealed value is sealed all the same", func(t *testing.T) {
+		tricky := []byte(`{"secret":"enc:v1:nokey:AAAA"}`)
+		sealed, err := ring.SealConfig(SecretDestination, "d1", tricky)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := ring.OpenConfig(SecretDestination, "d1", sealed); err != nil || string(got) != string(tricky) {
+			t.Errorf("OpenConfig = %s, %v; want %s", got, err, tricky)
+		}
+	})
 	t.Run("masking follows the same fields", func(t *testing.T) {
 		d := &Destination{Config: config}
 		b, _ := d.MarshalJSON()
