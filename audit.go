@@ -37,6 +37,7 @@ const (
 	AuditProfile     = "profile"
 	AuditSuppression = "suppression"
 	AuditEvents      = "events"
+	AuditSecrets     = "secrets"
 )
 
 // Actor is who makes a change: the token (its ID is empty for the admin

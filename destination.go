@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -244,108 +243,23 @@ func (d *Destination) MarshalJSON() ([]byte, error) {
 	}{(*plain)(d), maskConfig(d.Config), disabledAt, FormatTime(d.CreatedAt), FormatTime(d.UpdatedAt)})
 }
 
-// secretKeys are the config keys whose values are write-only; every value
-// of "headers" is too, as headers often carry credentials.
-var secretKeys = []string{"secret", "password", "token"}
-
 // maskConfig returns config with its secret values replaced.
+// Answers show its members sorted by name.
 func maskConfig(config json.RawMessage) json.RawMessage {
 	var m map[string]json.RawMessage
-	if len(config) == 0 || json.Unmarshal(config, &m) != nil {
+	b, err := maskSecrets(config, secretFields[SecretDestination])
+	if err != nil || json.Unmarshal(b, &m) != nil {
 		return json.RawMessage("{}")
 	}
-	for _, k := range secretKeys {
-		var s string
-		if v, ok := m[k]; ok && json.Unmarshal(v, &s) == nil && s != "" {
-			m[k], _ = json.Marshal(maskSecret(VerifyStandardWebhooks, s))
-		}
-	}
-	if v, ok := m["headers"]; ok {
-		var h map[string]string
-		if json.Unmarshal(v, &h) == nil {
-			for k := range h {
-				h[k] = MaskedSecret
-			}
-			m["headers"], _ = json.Marshal(h)
-		}
-	}
-	// A connection URL (redis://, amqp://, postgres://) may carry a
-	// password.
-	var raw string
-	if v, ok := m["url"]; ok && json.Unmarshal(v, &raw) == nil {
-		if u, err := url.Parse(raw); err == nil && u.User != nil {
-			if _, has := u.User.Password(); has {
-				// Written by hand: url.URL.String would escape the mask's
-				// asterisks.
-				name := url.User(u.User.Username()).String()
-				u.User = nil
-				rest, _ := strings.CutPrefix(u.String(), u.Scheme+"://")
-				m["url"], _ = json.Marshal(u.Scheme + "://" + name + ":" + MaskedSecret + "@" + rest)
-			}
-		}
-	}
-	b, _ := json.Marshal(m)
+	b, _ = json.Marshal(m)
 	return b
-}
-
-// keepURLPassword returns the URL raw with a masked password replaced by
-// the one of old, the stored URL.
-func keepURLPassword(raw, old string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if p, has := u.User.Password(); !has || !isMasked(p) {
-		return raw
-	}
-	o, err := url.Parse(old)
-	if err != nil || o.User == nil {
-		return raw
-	}
-	if p, has := o.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), p)
-		return u.String()
-	}
-	return raw
 }
 
 // KeepSecrets fills the secret values that config leaves out or sends back
 // masked from old, the stored config: so that an update may send back what
 // it read.
 func KeepSecrets(config, old json.RawMessage) json.RawMessage {
-	var m, o map[string]json.RawMessage
-	if json.Unmarshal(config, &m) != nil || json.Unmarshal(old, &o) != nil || m == nil || o == nil {
-		return config
-	}
-	for _, k := range secretKeys {
-		var s string
-		v, ok := m[k]
-		if !ok || (json.Unmarshal(v, &s) == nil && isMasked(s)) {
-			if ov, ok := o[k]; ok {
-				m[k] = ov
-			}
-		}
-	}
-	if v, ok := m["headers"]; ok {
-		var h, oh map[string]string
-		if json.Unmarshal(v, &h) == nil && json.Unmarshal(o["headers"], &oh) == nil {
-			for k, s := range h {
-				if isMasked(s) {
-					h[k] = oh[k]
-				}
-			}
-			m["headers"], _ = json.Marshal(h)
-		}
-	}
-	var raw, oldRaw string
-	if json.Unmarshal(m["url"], &raw) == nil && json.Unmarshal(o["url"], &oldRaw) == nil {
-		m["url"], _ = json.Marshal(keepURLPassword(raw, oldRaw))
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return config
-	}
-	return b
+	return keepSecrets(config, old, secretFields[SecretDestination])
 }
 
 // DestinationUpdate holds the fields of a destination to change; nil

@@ -47,47 +47,6 @@ func (s *Source) MarshalJSON() ([]byte, error) {
 	}{(*plain)(s), FormatTime(s.CreatedAt), FormatTime(s.UpdatedAt)})
 }
 
-// SourceConfig is the per-sender configuration of a source.
-type SourceConfig struct {
-	// SecretHeaders names request headers never stored with an event, beside
-	// Authorization and Cookie, which are never stored.
-	SecretHeaders []string `json:"secret_headers,omitempty"`
-
-	// MaxBodyBytes caps the request body; 0 means DefaultMaxBodyBytes.
-	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
-
-	// Verify, when set, is the check every request must pass before its
-	// event is stored (fail closed).
-	Verify *VerifyConfig `json:"verify,omitempty"`
-
-	// Dedup, when set, names the idempotency key of the source's requests.
-	Dedup *DedupConfig `json:"dedup,omitempty"`
-
-	// RateLimit, when set, bounds the requests per second of the source on
-	// each node.
-	RateLimit *RateLimitConfig `json:"rate_limit,omitempty"`
-
-	// Preset names a known sender (see preset.go), which implies the
-	// verifier type, the event type's source, the dedup key and the
-	// sender's body quirks; explicit fields override it.
-	Preset string `json:"preset,omitempty"`
-
-	// Transform, when set, reshapes each event with CEL expressions.
-	Transform *TransformConfig `json:"transform,omitempty"`
-
-	// Schemas maps event types, or "*" for any other, to the JSON Schema
-	// their properties must follow.
-	Schemas map[string]SchemaRule `json:"schemas,omitempty"`
-
-	// Privacy, when set, is what the source keeps of what it receives:
-	// field policies, the client's address and user agent, retention.
-	Privacy *Privacy `json:"privacy,omitempty"`
-
-	// Mapping takes an event's type, session, profile, identifiers and
-	// traits from its payload; see identity.go.
-	Mapping
-}
-
 // Verifier types of VerifyConfig.Type.
 const (
 	VerifyGitHub           = "github"            // X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>
@@ -165,16 +124,25 @@ type VerifyConfig struct {
 // client sending a config to the admin API, use SourceConfig.SecretJSON.
 // Decoding takes secrets as given.
 func (v VerifyConfig) MarshalJSON() ([]byte, error) {
-	if v.Secret != "" {
-		v.Secret = maskSecret(v.Type, v.Secret)
+	return json.Marshal(plainVerify(v.masked(v.Type)))
+}
+
+// masked returns v with its secrets masked (see secretFields); only a
+// secret of a standard-webhooks verifier (of type verifyType, the preset's
+// when v names none) keeps its whsec_ prefix.
+func (v VerifyConfig) masked(verifyType string) VerifyConfig {
+	b, err := json.Marshal(plainVerify(v))
+	if err == nil {
+		b, err = maskSecrets(b, fieldsUnder(SecretSource, "verify"))
 	}
-	if v.Password != "" {
-		v.Password = MaskedSecret
+	var m plainVerify
+	if err != nil || json.Unmarshal(b, &m) != nil {
+		return VerifyConfig{Type: v.Type} // unreachable: v encodes
 	}
-	if v.VerifyToken != "" {
-		v.VerifyToken = MaskedSecret
+	if verifyType != VerifyStandardWebhooks && m.Secret != "" {
+		m.Secret = MaskedSecret
 	}
-	return json.Marshal(plainVerify(v))
+	return VerifyConfig(m)
 }
 
 // String shows the verifier as its masked JSON, so that printing it with
@@ -189,17 +157,6 @@ func (v VerifyConfig) GoString() string { return v.String() }
 
 // plainVerify is VerifyConfig without its masking MarshalJSON.
 type plainVerify VerifyConfig
-
-// SecretJSON encodes c with its secrets, for the stores (and for a client
-// sending the config to the admin API, which must send the secrets
-// themselves): the one encoding that keeps them. json.Unmarshal reads it.
-func (c *SourceConfig) SecretJSON() ([]byte, error) {
-	type plain SourceConfig
-	return json.Marshal(struct {
-		*plain
-		Verify *plainVerify `json:"verify,omitempty"`
-	}{(*plain)(c), (*plainVerify)(c.Verify)})
-}
 
 // TolerancePeriod returns the timestamp tolerance that applies.
 func (v *VerifyConfig) TolerancePeriod() time.Duration {
@@ -319,103 +276,6 @@ func (r *RateLimitConfig) BurstSize() int {
 	return max(1, int(math.Ceil(r.PerSecond)))
 }
 
-// BodyLimit returns the body cap that applies to the source.
-func (c *SourceConfig) BodyLimit() int64 {
-	if c.MaxBodyBytes > 0 {
-		return c.MaxBodyBytes
-	}
-	return DefaultMaxBodyBytes
-}
-
-// IsSecretHeader reports whether the header named (in canonical form) must
-// not be stored.
-func (c *SourceConfig) IsSecretHeader(name string) bool {
-	if name == "Authorization" || name == "Cookie" || name == "Proxy-Authorization" {
-		return true
-	}
-	for _, h := range c.SecretHeaders {
-		if textproto.CanonicalMIMEHeaderKey(h) == name {
-			return true
-		}
-	}
-	if v := c.effectiveVerify(); v != nil {
-		for _, h := range v.SignatureHeaders() {
-			if h == name {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// effectiveVerify returns the verifier with its preset's type filled in.
-func (c *SourceConfig) effectiveVerify() *VerifyConfig {
-	if c.Verify == nil || c.Verify.Type != "" || c.Preset == "" {
-		return c.Verify
-	}
-	e := c.Effective()
-	return e.Verify
-}
-
-// SecretQueryParam returns the query parameter that carries the source's API
-// key, which is never stored, or "".
-func (c *SourceConfig) SecretQueryParam() string {
-	if c.Verify != nil && c.Verify.Type == VerifyAPIKey && c.Verify.In == "query" {
-		return c.Verify.KeyName()
-	}
-	return ""
-}
-
-// Masked returns a copy of c with its secrets replaced by MaskedSecret (a
-// standard-webhooks secret keeps its whsec_ prefix), for answers that must
-// never reveal them.
-func (c SourceConfig) Masked() SourceConfig {
-	if c.Verify != nil {
-		v := *c.Verify
-		if v.Secret != "" {
-			v.Secret = maskSecret(c.effectiveVerify().Type, v.Secret)
-		}
-		if v.Password != "" {
-			v.Password = MaskedSecret
-		}
-		if v.VerifyToken != "" {
-			v.VerifyToken = MaskedSecret
-		}
-		c.Verify = &v
-	}
-	c.SecretHeaders = append([]string(nil), c.SecretHeaders...)
-	return c
-}
-
-func maskSecret(verifyType, secret string) string {
-	if verifyType == VerifyStandardWebhooks && strings.HasPrefix(secret, whsecPrefix) {
-		return whsecPrefix + MaskedSecret
-	}
-	return MaskedSecret
-}
-
-func isMasked(s string) bool {
-	return s == MaskedSecret || s == whsecPrefix+MaskedSecret
-}
-
-// KeepSecrets fills the secrets that c leaves empty or sends back masked
-// from old, the configuration stored before, when both verify with the same
-// type: so that an update may send back what it read.
-func (c *SourceConfig) KeepSecrets(old *SourceConfig) {
-	if c.Verify == nil || old == nil || old.Verify == nil || c.effectiveVerify().Type != old.effectiveVerify().Type {
-		return
-	}
-	if c.Verify.Secret == "" || isMasked(c.Verify.Secret) {
-		c.Verify.Secret = old.Verify.Secret
-	}
-	if c.Verify.Password == "" || isMasked(c.Verify.Password) {
-		c.Verify.Password = old.Verify.Password
-	}
-	if c.Verify.VerifyToken == "" || isMasked(c.Verify.VerifyToken) {
-		c.Verify.VerifyToken = old.Verify.VerifyToken
-	}
-}
-
 // Masked returns a copy of s whose configuration shows no secret.
 func (s *Source) Masked() *Source {
 	m := *s
@@ -437,56 +297,6 @@ func (s *Source) Validate() error {
 		return Errorf(EINVALID, "type must be %q", SourceTypeWebhook)
 	}
 	return s.Config.Validate()
-}
-
-// Validate returns an EINVALID error naming the first field that is wrong.
-// A preset's implied fields are checked as if they were written out.
-func (c *SourceConfig) Validate() error {
-	if err := c.validatePreset(); err != nil {
-		return err
-	}
-	e := c.Effective()
-	return e.validate()
-}
-
-func (c *SourceConfig) validate() error {
-	for _, h := range c.SecretHeaders {
-		if h == "" || len(h) > 256 {
-			return Errorf(EINVALID, "config.secret_headers: header names must be 1 to 256 characters")
-		}
-	}
-	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > MaxBodyBytesLimit {
-		return Errorf(EINVALID, "config.max_body_bytes must be between 0 (the default, 1 MiB) and 67108864 (64 MiB)")
-	}
-	if c.Verify != nil {
-		if err := c.Verify.Validate(); err != nil {
-			return err
-		}
-	}
-	if c.Dedup != nil {
-		if err := c.Dedup.Validate(); err != nil {
-			return err
-		}
-	}
-	if c.Privacy != nil {
-		if err := c.Privacy.Validate(); err != nil {
-			return err
-		}
-	}
-	if c.RateLimit != nil {
-		if err := c.RateLimit.Validate(); err != nil {
-			return err
-		}
-	}
-	if c.Transform != nil {
-		if err := c.Transform.Validate(); err != nil {
-			return err
-		}
-	}
-	if err := validateSchemas(c.Schemas); err != nil {
-		return err
-	}
-	return c.Mapping.Validate()
 }
 
 // verifyFields are the optional fields each verifier type takes, beside type.
@@ -685,6 +495,21 @@ type SourceUpdate struct {
 	Config  *SourceConfig `json:"config"`
 }
 
+// Apply changes s by u and validates the result: the one rule of an
+// update, for every store. Returns EINVALID.
+func (u *SourceUpdate) Apply(s *Source) error {
+	if u.Name != nil {
+		s.Name = *u.Name
+	}
+	if u.Enabled != nil {
+		s.Enabled = *u.Enabled
+	}
+	if u.Config != nil {
+		s.Config = *u.Config
+	}
+	return s.Validate()
+}
+
 // SourceStore stores sources.
 type SourceStore interface {
 	// CreateSource stores a new source. Returns ECONFLICT when the id exists.
@@ -702,28 +527,6 @@ type SourceStore interface {
 
 	// DeleteSource removes a source; its events stay. Returns ENOTFOUND.
 	DeleteSource(ctx context.Context, id string) error
-}
-
-// Store is everything a collector needs from a storage backend.
-type Store interface {
-	SourceStore
-	EventStore
-	SessionStore
-	ProfileStore
-	RejectionStore
-	Retainer
-	CatalogStore
-	EventImporter
-	DestinationStore
-	DeliveryStore
-	PrivacyStore
-	AuditStore
-
-	// Ping returns nil when the store can be read and written.
-	Ping(ctx context.Context) error
-
-	// Close releases the store; it waits for nothing.
-	Close() error
 }
 
 // SourceCache answers source lookups on the collect path from memory. An

@@ -17,7 +17,7 @@ func addPostgres(b map[string]func(t *testing.T) store) {
 	}
 	b["postgres"] = func(t *testing.T) store {
 		t.Helper()
-		db, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{})
+		db, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{Secrets: pgtest.Keyring()})
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}

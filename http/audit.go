@@ -39,6 +39,7 @@ var auditRoutes = map[string]auditRoute{
 	"DELETE /api/v1/suppressions":            {"suppression.lift", inlet.AuditSuppression, "", true},
 	"POST /api/v1/tokens":                    {"token.create", inlet.AuditToken, "", false},
 	"DELETE /api/v1/tokens/{id}":             {"token.revoke", inlet.AuditToken, "id", false},
+	"POST /api/v1/secrets/rotate":            {"secrets.rotate", inlet.AuditSecrets, "", false},
 }
 
 // auditNote is where Error notes the error a change route answered.

@@ -209,6 +209,7 @@ func (s *Server) routeTable() []route {
 	rts = append(rts, s.privacyRoutes()...)
 	rts = append(rts, s.exportRoutes()...)
 	rts = append(rts, s.tokenRoutes()...)
+	rts = append(rts, s.secretRoutes()...)
 	if s.cfg.Console != nil {
 		rts = append(rts,
 			route{"/console/", ClassConsole, ScopePublic, s.cfg.Console},

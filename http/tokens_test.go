@@ -54,12 +54,12 @@ func TestEveryRouteHasAScope(t *testing.T) {
 				t.Errorf("%s %s needs scope %q, which is no scope", method, path, need)
 				continue
 			}
-			// A change never needs only read, and only admin manages tokens.
+			// A change never needs only read, and only admin manages tokens and the secrets key.
 			if method != http.MethodGet && need == inlet.ScopeRead {
 				t.Errorf("%s %s changes something with the read scope", method, path)
 			}
-			if (strings.HasPrefix(path, "/api/v1/tokens") || path == "/api/v1/audit") != (need == inlet.ScopeAdmin) {
-				t.Errorf("%s %s needs the %s scope; tokens and the audit log, and only they, need admin", method, path, need)
+			if (strings.HasPrefix(path, "/api/v1/tokens") || strings.HasPrefix(path, "/api/v1/secrets") || path == "/api/v1/audit") != (need == inlet.ScopeAdmin) {
+				t.Errorf("%s %s needs the %s scope; tokens, secrets and the audit log, and only they, need admin", method, path, need)
 			}
 			url := param.ReplaceAllString(path, "nobody")
 			for have, secret := range secrets {

@@ -21,7 +21,7 @@ var _ inlet.AuditStore = (*DB)(nil)
 //	defer db.audit(&ctx, "source.update", inlet.AuditSource, id, nil, &err)()
 func (db *DB) audit(ctx *context.Context, action, objectType, objectID string, detail any, err *error) func() {
 	c := &inlet.AuditChange{Action: action, ObjectType: objectType, ObjectID: objectID, Detail: detail}
-	return inlet.TrackAudit(ctx, c, db.now().Truncate(time.Microsecond), err, auditTx{db.pool.Pool}.AuditObject, db.RecordAudit)
+	return inlet.TrackAudit(ctx, c, db.now().Truncate(time.Microsecond), err, auditTx{db, db.pool.Pool}.AuditObject, db.RecordAudit)
 }
 
 // auditPool is the connection pool. A change that a store method records
@@ -29,6 +29,7 @@ func (db *DB) audit(ctx *context.Context, action, objectType, objectID string, d
 // change's record before the commit.
 type auditPool struct {
 	*pgxpool.Pool
+	db *DB // decrypts the secrets of what a record shows
 }
 
 // Exec runs one statement; with a change to record, in a transaction
@@ -49,7 +50,7 @@ func (p auditPool) Exec(ctx context.Context, sql string, args ...any) (pgconn.Co
 	// A statement that changed nothing is no change: the method says why,
 	// and its record says so.
 	if tag.RowsAffected() > 0 {
-		if err := inlet.WriteAudit(ctx, auditTx{tx}); err != nil {
+		if err := inlet.WriteAudit(ctx, auditTx{p.db, tx}); err != nil {
 			return tag, err
 		}
 	}
@@ -68,18 +69,19 @@ func (p auditPool) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, err
 	if err != nil || opts.AccessMode == pgx.ReadOnly || !inlet.AuditPending(ctx) {
 		return tx, err
 	}
-	return auditedTx{Tx: tx, ctx: ctx}, nil
+	return auditedTx{Tx: tx, db: p.db, ctx: ctx}, nil
 }
 
 // auditedTx is a transaction of a change to record.
 type auditedTx struct {
 	pgx.Tx
+	db  *DB
 	ctx context.Context
 }
 
 // Commit writes the change's record, then commits.
 func (tx auditedTx) Commit(ctx context.Context) error {
-	if err := inlet.WriteAudit(tx.ctx, auditTx{tx.Tx}); err != nil {
+	if err := inlet.WriteAudit(tx.ctx, auditTx{tx.db, tx.Tx}); err != nil {
 		return err
 	}
 	return tx.Tx.Commit(ctx)
@@ -88,7 +90,8 @@ func (tx auditedTx) Commit(ctx context.Context) error {
 // auditTx reads and writes the audit log through a transaction (or the
 // pool, for the object before a change).
 type auditTx struct {
-	q interface {
+	db *DB // decrypts the secrets of what it reads
+	q  interface {
 		querier
 		Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 		QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
@@ -103,9 +106,9 @@ func (tx auditTx) AuditObject(ctx context.Context, objectType, id string) (any, 
 	)
 	switch objectType {
 	case inlet.AuditSource:
-		obj, err = findSource(ctx, tx.q, id, "")
+		obj, err = tx.db.findSource(ctx, tx.q, id, "")
 	case inlet.AuditDestination:
-		obj, err = findDestination(ctx, tx.q, id, "")
+		obj, err = tx.db.findDestination(ctx, tx.q, id, "")
 	case inlet.AuditToken:
 		var ts []*inlet.Token
 		if ts, err = queryTokens(ctx, tx.q, selectToken+` WHERE id = $1`, id); err == nil && len(ts) == 1 {
@@ -136,7 +139,7 @@ func nullJSON(b []byte) *string {
 // RecordAudit implements inlet.AuditStore.
 func (db *DB) RecordAudit(ctx context.Context, r *inlet.AuditRecord) error {
 	r.At = r.At.Truncate(time.Microsecond)
-	return auditTx{db.pool.Pool}.InsertAudit(ctx, r)
+	return auditTx{db, db.pool.Pool}.InsertAudit(ctx, r)
 }
 
 // ListAudit implements inlet.AuditStore.

@@ -35,13 +35,17 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// Sessions is how many sessions' profiles are kept in memory (100000).
 	Sessions int
+	// Secrets is the key ring that secrets are sealed with: required, and
+	// the same on every node.
+	Secrets *inlet.Keyring
 }
 
 // DB is the PostgreSQL store. It implements inlet.Store. Every method is
 // safe to call from several processes against the same database.
 type DB struct {
-	pool auditPool
-	now  func() time.Time
+	pool    auditPool
+	now     func() time.Time
+	secrets *inlet.Keyring // seals the secrets of sources, destinations and settings
 
 	// sessions maps committed session ids to their profiles. A merge
 	// moves a session to another profile: this node forgets the session;
@@ -60,6 +64,9 @@ var _ inlet.Store = (*DB)(nil)
 // days. Tables live in the first schema of the connection's search_path
 // (set it with a search_path parameter in the URL).
 func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	if opts.Secrets == nil {
+		return nil, inlet.Errorf(inlet.EINVALID, "a secrets key is required: every node sharing the database needs the same one")
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, inlet.Errorf(inlet.EINVALID, "database URL: %s", err)
@@ -83,10 +90,17 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if opts.Sessions <= 0 {
 		opts.Sessions = 100000
 	}
-	db := &DB{pool: auditPool{pool}, now: time.Now, days: make(map[int64]bool), sessions: inlet.NewSessionCache(opts.Sessions)}
+	db := &DB{now: time.Now, days: make(map[int64]bool), sessions: inlet.NewSessionCache(opts.Sessions), secrets: opts.Secrets}
+	db.pool = auditPool{Pool: pool, db: db}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("migrate: %w", storeError(err))
+	}
+	// A database from before secrets were sealed is sealed in one
+	// transaction; a secret under a key the ring lacks stops the start.
+	if _, err := db.reseal(ctx, false); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("secrets: %w", err)
 	}
 	today := day(db.now())
 	if err := db.ensurePartitions(ctx, today, today+daySeconds, today+2*daySeconds); err != nil {

@@ -22,7 +22,7 @@ import (
 func open(t testing.TB) *postgres.DB {
 	t.Helper()
 	url := pgtest.URL(t)
-	db, err := postgres.Open(context.Background(), url, postgres.Options{})
+	db, err := postgres.Open(context.Background(), url, postgres.Options{Secrets: pgtest.Keyring()})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -39,7 +39,7 @@ func TestIdentityAcrossNodes(t *testing.T) {
 	url := pgtest.URL(t)
 	var stores []inlet.Store
 	for range 3 {
-		db, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 4})
+		db, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 4, Secrets: pgtest.Keyring()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +60,7 @@ func TestNodesStartingTogetherMigrateOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			dbs[i], errs[i] = postgres.Open(ctx, url, postgres.Options{MaxConns: 2})
+			dbs[i], errs[i] = postgres.Open(ctx, url, postgres.Options{MaxConns: 2, Secrets: pgtest.Keyring()})
 		}()
 	}
 	wg.Wait()
@@ -108,12 +108,12 @@ func TestNodesStartingTogetherMigrateOnce(t *testing.T) {
 func TestAppendAfterAnotherNodeDroppedThePartition(t *testing.T) {
 	url := pgtest.URL(t)
 	ctx := context.Background()
-	a, err := postgres.Open(ctx, url, postgres.Options{})
+	a, err := postgres.Open(ctx, url, postgres.Options{Secrets: pgtest.Keyring()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := postgres.Open(ctx, url, postgres.Options{})
+	b, err := postgres.Open(ctx, url, postgres.Options{Secrets: pgtest.Keyring()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestLateCommitIsNeverSkipped(t *testing.T) {
 	url := pgtest.URL(t)
 	nodes := make([]*postgres.DB, 2)
 	for i := range nodes {
-		db, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 4})
+		db, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 4, Secrets: pgtest.Keyring()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -233,7 +233,7 @@ func TestLateCommitIsNeverSkipped(t *testing.T) {
 func TestErasureLeavesNoRowOfThePerson(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.URL(t)
-	db, err := postgres.Open(ctx, url, postgres.Options{})
+	db, err := postgres.Open(ctx, url, postgres.Options{Secrets: pgtest.Keyring()})
 	if err != nil {
 		t.Fatal(err)
 	}

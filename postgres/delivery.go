@@ -351,7 +351,7 @@ func (db *DB) ReplayDeliveries(ctx context.Context, destinationID string, r inle
 	defer db.audit(&ctx, "deliveries.replay", inlet.AuditDestination, destinationID, r, &err)()
 	n := 0
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		d, err := findDestination(ctx, tx, destinationID, "")
+		d, err := db.findDestination(ctx, tx, destinationID, "")
 		if err != nil {
 			return err
 		}
@@ -403,7 +403,7 @@ func (db *DB) DeliveryState(ctx context.Context, destinationID string, now time.
 	var st *inlet.DeliveryState
 	// One snapshot, so that the cursor and the rows agree.
 	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		d, err := findDestination(ctx, tx, destinationID, "")
+		d, err := db.findDestination(ctx, tx, destinationID, "")
 		if err != nil {
 			return err
 		}
@@ -475,7 +475,7 @@ func (db *DB) EventDeliveries(ctx context.Context, eventID string) ([]*inlet.Eve
 		if err != nil {
 			return err
 		}
-		if f.Destinations, err = pgx.CollectRows(rows, scanDestination); err != nil {
+		if f.Destinations, err = pgx.CollectRows(rows, db.scanDestination); err != nil {
 			return err
 		}
 		f.Cursors, f.Rows = map[string]inlet.Cursor{}, map[string]*inlet.Delivery{}

@@ -3,9 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,13 +27,13 @@ func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) (err 
 		return err
 	}
 	now := db.now().UTC().Truncate(time.Microsecond)
-	filter, retry, err := destinationJSON(d)
+	filter, config, retry, err := inlet.DestinationColumns(db.secrets, d)
 	if err != nil {
 		return err
 	}
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO destinations (id, name, type, enabled, filter, config, retry, ordered, disable_after, erasure_notices, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)`,
-			d.ID, d.Name, d.Type, d.Enabled, filter, string(d.Config), retry, d.Ordered, d.DisableAfter, d.ErasureNotices, now); err != nil {
+			d.ID, d.Name, d.Type, d.Enabled, filter, config, retry, d.Ordered, d.DisableAfter, d.ErasureNotices, now); err != nil {
 			return err
 		}
 		// The cursor starts below the oldest transaction still running:
@@ -54,33 +52,24 @@ func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) (err 
 	return nil
 }
 
-func destinationJSON(d *inlet.Destination) (filter, retry string, err error) {
-	f, err := json.Marshal(&d.Filter)
-	if err != nil {
-		return "", "", err
-	}
-	r, err := json.Marshal(&d.Retry)
-	return string(f), string(r), err
-}
-
 // FindDestination returns one destination. See inlet.DestinationStore.
 func (db *DB) FindDestination(ctx context.Context, id string) (*inlet.Destination, error) {
-	return findDestination(ctx, db.pool, id, "")
+	return db.findDestination(ctx, db.pool, id, "")
 }
 
-func findDestination(ctx context.Context, q querier, id, suffix string) (*inlet.Destination, error) {
+func (db *DB) findDestination(ctx context.Context, q querier, id, suffix string) (*inlet.Destination, error) {
 	rows, err := q.Query(ctx, selectDestination+` WHERE id = $1`+suffix, id)
 	if err != nil {
 		return nil, storeError(err)
 	}
-	d, err := pgx.CollectExactlyOneRow(rows, scanDestination)
+	d, err := pgx.CollectExactlyOneRow(rows, db.scanDestination)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, inlet.Errorf(inlet.ENOTFOUND, "destination %q not found", id)
 	}
 	return d, storeError(err)
 }
 
-func scanDestination(row pgx.CollectableRow) (*inlet.Destination, error) {
+func (db *DB) scanDestination(row pgx.CollectableRow) (*inlet.Destination, error) {
 	var (
 		d                     inlet.Destination
 		filter, config, retry []byte
@@ -92,13 +81,9 @@ func scanDestination(row pgx.CollectableRow) (*inlet.Destination, error) {
 		t := d.DisabledAt.UTC()
 		d.DisabledAt = &t
 	}
-	if err := json.Unmarshal(filter, &d.Filter); err != nil {
-		return nil, fmt.Errorf("destination %s: filter: %w", d.ID, err)
+	if err := d.SetColumns(db.secrets, filter, config, retry); err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(retry, &d.Retry); err != nil {
-		return nil, fmt.Errorf("destination %s: retry: %w", d.ID, err)
-	}
-	d.Config = json.RawMessage(config)
 	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
 	return &d, nil
 }
@@ -118,7 +103,7 @@ func (db *DB) ListDestinations(ctx context.Context, f inlet.ListFilter) (*inlet.
 	if err != nil {
 		return nil, storeError(err)
 	}
-	items, err := pgx.CollectRows(rows, scanDestination)
+	items, err := pgx.CollectRows(rows, db.scanDestination)
 	if err != nil {
 		return nil, storeError(err)
 	}
@@ -139,7 +124,7 @@ func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.Destinat
 	defer db.audit(&ctx, "destination.update", inlet.AuditDestination, id, nil, &err)()
 	var out *inlet.Destination
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		d, err := findDestination(ctx, tx, id, " FOR UPDATE")
+		d, err := db.findDestination(ctx, tx, id, " FOR UPDATE")
 		if err != nil {
 			return err
 		}
@@ -150,13 +135,13 @@ func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.Destinat
 			return err
 		}
 		d.UpdatedAt = db.now().UTC().Truncate(time.Microsecond)
-		filter, retry, err := destinationJSON(d)
+		filter, config, retry, err := inlet.DestinationColumns(db.secrets, d)
 		if err != nil {
 			return err
 		}
 		if _, err = tx.Exec(ctx, `UPDATE destinations SET name = $1, enabled = $2, filter = $3, config = $4, retry = $5, ordered = $6,
 			disable_after = $7, disabled_at = $8, disabled_reason = $9, updated_at = $10, erasure_notices = $12 WHERE id = $11`,
-			d.Name, d.Enabled, filter, string(d.Config), retry, d.Ordered, d.DisableAfter, d.DisabledAt, d.DisabledReason, d.UpdatedAt, id, d.ErasureNotices); err != nil {
+			d.Name, d.Enabled, filter, config, retry, d.Ordered, d.DisableAfter, d.DisabledAt, d.DisabledReason, d.UpdatedAt, id, d.ErasureNotices); err != nil {
 			return err
 		}
 		if d.Enabled && !wasEnabled {

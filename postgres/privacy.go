@@ -179,21 +179,21 @@ func (db *DB) ExportProfile(ctx context.Context, profileID string, emit func(inl
 }
 
 // HashKey returns the installation's key, made at the first call on any
-// node. See inlet.SuppressionStore.
+// node and stored sealed. See inlet.SuppressionStore.
 func (db *DB) HashKey(ctx context.Context) ([]byte, error) {
 	fresh := make([]byte, 32)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, err
 	}
 	if _, err := db.pool.Exec(ctx, `INSERT INTO settings (name, value) VALUES ('hash_key', $1) ON CONFLICT (name) DO NOTHING`,
-		base64.StdEncoding.EncodeToString(fresh)); err != nil {
+		db.secrets.SealSetting("hash_key", base64.StdEncoding.EncodeToString(fresh))); err != nil {
 		return nil, storeError(err)
 	}
 	var v string
 	if err := db.pool.QueryRow(ctx, `SELECT value FROM settings WHERE name = 'hash_key'`).Scan(&v); err != nil {
 		return nil, storeError(err)
 	}
-	return base64.StdEncoding.DecodeString(v)
+	return inlet.DecodeHashKey(db.secrets, v)
 }
 
 // Suppress adds suppressions. See inlet.SuppressionStore.

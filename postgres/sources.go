@@ -2,9 +2,7 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,7 +20,7 @@ func (db *DB) CreateSource(ctx context.Context, s *inlet.Source) (err error) {
 		return err
 	}
 	now := db.now().UTC().Truncate(time.Microsecond) // the database keeps microseconds
-	config, err := s.Config.SecretJSON()
+	config, err := db.secrets.SealSourceConfig(s.ID, &s.Config)
 	if err != nil {
 		return err
 	}
@@ -40,19 +38,19 @@ func (db *DB) CreateSource(ctx context.Context, s *inlet.Source) (err error) {
 
 // FindSource returns one source. See inlet.SourceStore.
 func (db *DB) FindSource(ctx context.Context, id string) (*inlet.Source, error) {
-	return findSource(ctx, db.pool, id, "")
+	return db.findSource(ctx, db.pool, id, "")
 }
 
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-func findSource(ctx context.Context, q querier, id, suffix string) (*inlet.Source, error) {
+func (db *DB) findSource(ctx context.Context, q querier, id, suffix string) (*inlet.Source, error) {
 	rows, err := q.Query(ctx, selectSource+` WHERE id = $1`+suffix, id)
 	if err != nil {
 		return nil, storeError(err)
 	}
-	s, err := pgx.CollectExactlyOneRow(rows, scanSource)
+	s, err := pgx.CollectExactlyOneRow(rows, db.scanSource)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, inlet.Errorf(inlet.ENOTFOUND, "source %q not found", id)
 	}
@@ -65,7 +63,7 @@ func (db *DB) ListSources(ctx context.Context) ([]*inlet.Source, error) {
 	if err != nil {
 		return nil, storeError(err)
 	}
-	sources, err := pgx.CollectRows(rows, scanSource)
+	sources, err := pgx.CollectRows(rows, db.scanSource)
 	if err != nil {
 		return nil, storeError(err)
 	}
@@ -85,24 +83,15 @@ func (db *DB) UpdateSource(ctx context.Context, id string, upd inlet.SourceUpdat
 		return nil, storeError(err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	s, err := findSource(ctx, tx, id, " FOR UPDATE")
+	s, err := db.findSource(ctx, tx, id, " FOR UPDATE")
 	if err != nil {
 		return nil, err
 	}
-	if upd.Name != nil {
-		s.Name = *upd.Name
-	}
-	if upd.Enabled != nil {
-		s.Enabled = *upd.Enabled
-	}
-	if upd.Config != nil {
-		s.Config = *upd.Config
-	}
-	if err := s.Validate(); err != nil {
+	if err := upd.Apply(s); err != nil {
 		return nil, err
 	}
 	s.UpdatedAt = db.now().UTC().Truncate(time.Microsecond)
-	config, err := s.Config.SecretJSON()
+	config, err := db.secrets.SealSourceConfig(s.ID, &s.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -128,14 +117,14 @@ func (db *DB) DeleteSource(ctx context.Context, id string) (err error) {
 	return nil
 }
 
-func scanSource(row pgx.CollectableRow) (*inlet.Source, error) {
+func (db *DB) scanSource(row pgx.CollectableRow) (*inlet.Source, error) {
 	var s inlet.Source
 	var config []byte
 	if err := row.Scan(&s.ID, &s.Name, &s.Type, &s.Enabled, &config, &s.CreatedAt, &s.UpdatedAt); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(config, &s.Config); err != nil {
-		return nil, fmt.Errorf("source %s: config: %w", s.ID, err)
+	if err := db.secrets.OpenSourceConfig(s.ID, config, &s.Config); err != nil {
+		return nil, err
 	}
 	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
 	return &s, nil

@@ -2,9 +2,7 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,7 +23,7 @@ func (db *DB) CreateToken(ctx context.Context, t *inlet.Token) (err error) {
 	}
 	t.CreatedAt = db.now().UTC().Truncate(time.Microsecond)
 	_, err = db.pool.Exec(ctx, `INSERT INTO tokens (id, name, scope, sources, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		t.ID, t.Name, t.Scope, sourcesJSON(t.Sources), t.Hash[:], t.CreatedAt, t.ExpiresAt)
+		t.ID, t.Name, t.Scope, inlet.TokenSourcesJSON(t.Sources), t.Hash[:], t.CreatedAt, t.ExpiresAt)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		return inlet.Errorf(inlet.ECONFLICT, "a token named %q exists already", t.Name)
@@ -95,12 +93,8 @@ func queryTokens(ctx context.Context, q querier, query string, args ...any) ([]*
 		if err := row.Scan(&t.ID, &t.Name, &t.Scope, &sources, &hash, &t.CreatedAt, &t.ExpiresAt, &t.LastUsedAt, &t.RevokedAt); err != nil {
 			return nil, err
 		}
-		if len(hash) != len(t.Hash) {
-			return nil, errors.New("postgres: a token hash of the wrong length")
-		}
-		copy(t.Hash[:], hash)
-		if err := json.Unmarshal([]byte(sources), &t.Sources); err != nil {
-			return nil, fmt.Errorf("postgres: a token's sources: %w", err)
+		if err := t.SetStored(hash, []byte(sources)); err != nil {
+			return nil, err
 		}
 		t.CreatedAt = t.CreatedAt.UTC()
 		for _, p := range []*time.Time{t.ExpiresAt, t.LastUsedAt, t.RevokedAt} {
@@ -111,13 +105,4 @@ func queryTokens(ctx context.Context, q querier, query string, args ...any) ([]*
 		return &t, nil
 	})
 	return out, storeError(err)
-}
-
-// sourcesJSON encodes a token's sources as stored: a JSON array, [] for none.
-func sourcesJSON(ids []string) string {
-	if len(ids) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(ids)
-	return string(b)
 }

@@ -18,13 +18,14 @@ var _ inlet.AuditStore = (*DB)(nil)
 //	defer db.audit(&ctx, "source.update", inlet.AuditSource, id, nil, &err)()
 func (db *DB) audit(ctx *context.Context, action, objectType, objectID string, detail any, err *error) func() {
 	c := &inlet.AuditChange{Action: action, ObjectType: objectType, ObjectID: objectID, Detail: detail}
-	return inlet.TrackAudit(ctx, c, db.now(), err, auditTx{db.read}.AuditObject, db.RecordAudit)
+	return inlet.TrackAudit(ctx, c, db.now(), err, auditTx{db, db.read}.AuditObject, db.RecordAudit)
 }
 
 // auditTx reads and writes the audit log through a transaction (or the
 // read pool, for the object before a change).
 type auditTx struct {
-	q interface {
+	db *DB // decrypts the secrets of what it reads
+	q  interface {
 		querier
 		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	}
@@ -38,9 +39,9 @@ func (tx auditTx) AuditObject(ctx context.Context, objectType, id string) (any, 
 	)
 	switch objectType {
 	case inlet.AuditSource:
-		obj, err = findSource(ctx, tx.q, id)
+		obj, err = tx.db.findSource(ctx, tx.q, id)
 	case inlet.AuditDestination:
-		obj, err = findDestination(ctx, tx.q, id)
+		obj, err = tx.db.findDestination(ctx, tx.q, id)
 	case inlet.AuditToken:
 		var ts []*inlet.Token
 		if ts, err = queryTokens(ctx, tx.q, selectToken+` WHERE id = ?`, id); err == nil && len(ts) == 1 {
@@ -74,13 +75,13 @@ func nullJSON(b []byte) any {
 // execAudited runs one statement in tx and, when it changed something,
 // writes the record of the change ctx carries: a statement that changed
 // nothing is no change (the method says why, and its record says so).
-func execAudited(ctx context.Context, tx *sql.Tx, query string, args []any) (sql.Result, error) {
+func (db *DB) execAudited(ctx context.Context, tx *sql.Tx, query string, args []any) (sql.Result, error) {
 	res, err := tx.ExecContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	if n, err := res.RowsAffected(); err != nil || n > 0 {
-		if err := writeAudit(ctx, tx); err != nil {
+		if err := db.writeAudit(ctx, tx); err != nil {
 			return nil, err
 		}
 	}
@@ -95,7 +96,7 @@ func (db *DB) writeExec(ctx context.Context, query string, args ...any) (sql.Res
 		return nil, err
 	}
 	defer tx.Rollback()
-	res, err := execAudited(ctx, tx, query, args)
+	res, err := db.execAudited(ctx, tx, query, args)
 	if err != nil {
 		return nil, err
 	}
@@ -103,14 +104,14 @@ func (db *DB) writeExec(ctx context.Context, query string, args ...any) (sql.Res
 }
 
 // writeAudit writes the change ctx carries in tx, before its commit.
-func writeAudit(ctx context.Context, tx *sql.Tx) error {
-	return inlet.WriteAudit(ctx, auditTx{tx})
+func (db *DB) writeAudit(ctx context.Context, tx *sql.Tx) error {
+	return inlet.WriteAudit(ctx, auditTx{db, tx})
 }
 
 // RecordAudit implements inlet.AuditStore.
 func (db *DB) RecordAudit(ctx context.Context, r *inlet.AuditRecord) error {
 	return storeError(db.configTx(ctx, func(tx *sql.Tx) error {
-		return auditTx{tx}.InsertAudit(ctx, r)
+		return auditTx{db, tx}.InsertAudit(ctx, r)
 	}))
 }
 

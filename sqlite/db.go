@@ -45,6 +45,9 @@ type Options struct {
 	// Sessions is how many sessions' profiles are kept in memory; 0 means
 	// 100000.
 	Sessions int
+	// Secrets is the key ring that secrets are sealed with; nil means the
+	// key file secrets.key beside the database, made at the first start.
+	Secrets *inlet.Keyring
 }
 
 // DB is the SQLite store. It implements inlet.Store.
@@ -63,6 +66,7 @@ type DB struct {
 	sync       string // SyncFull, SyncNormal or SyncOff
 
 	sessions *inlet.SessionCache // session id to profile id, for committed sessions
+	secrets  *inlet.Keyring      // seals the secrets of sources, destinations and settings
 
 	// Prepared on the write connection, by number of rows.
 	insertEventsN  map[int]*sql.Stmt
@@ -82,91 +86,155 @@ type DB struct {
 
 var _ inlet.Store = (*DB)(nil)
 
-// Open opens (creating if needed) the database at opts.Path and migrates it.
+// Open opens (creating if needed) the database at opts.Path, migrates it
+// and seals any secret it holds in plain.
 func Open(ctx context.Context, opts Options) (*DB, error) {
-	sync := opts.Sync
-	if sync == "" {
-		sync = SyncFull
-	}
-	if sync != SyncFull && sync != SyncNormal && sync != SyncOff {
-		return nil, inlet.Errorf(inlet.EINVALID, "sync must be %q, %q or %q", SyncFull, SyncNormal, SyncOff)
-	}
-	cache := opts.CacheMiB
-	if cache == 0 {
-		cache = 32
-	}
-	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
+	if err := opts.setDefaults(); err != nil {
 		return nil, err
+	}
+	if err := createFile(ctx, opts.Path); err != nil {
+		return nil, err
+	}
+	db := &DB{path: opts.Path, sync: opts.Sync, now: time.Now, sessions: inlet.NewSessionCache(opts.Sessions), secrets: opts.Secrets}
+	if db.secrets == nil {
+		var err error
+		if db.secrets, err = KeyFile(filepath.Join(filepath.Dir(opts.Path), KeyFileName)); err != nil {
+			return nil, err
+		}
+	}
+	if err := db.openWriter(ctx, opts); err != nil {
+		return nil, err
+	}
+	if err := db.openOthers(opts); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.prepare(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.readHead(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read the log's head %s: %w", opts.Path, err)
+	}
+	return db, nil
+}
+
+// setDefaults fills the zero fields of opts and checks the others.
+func (opts *Options) setDefaults() error {
+	if opts.Sync == "" {
+		opts.Sync = SyncFull
+	}
+	if opts.Sync != SyncFull && opts.Sync != SyncNormal && opts.Sync != SyncOff {
+		return inlet.Errorf(inlet.EINVALID, "sync must be %q, %q or %q", SyncFull, SyncNormal, SyncOff)
+	}
+	if opts.CacheMiB == 0 {
+		opts.CacheMiB = 32
+	}
+	if opts.Sessions <= 0 {
+		opts.Sessions = 100000
+	}
+	return nil
+}
+
+// createFile makes the database's directory and file, readable by its
+// owner only.
+func createFile(ctx context.Context, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
 	}
 	// The file holds every event: readable by its owner only, whatever the
 	// umask. SQLite gives the WAL and shared-memory files the database
 	// file's mode, so creating it first is enough.
-	f, ferr := os.OpenFile(opts.Path, os.O_RDONLY|os.O_CREATE, 0o600)
-	if ferr != nil {
-		return nil, ferr
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
 	}
 	f.Close()
-	dsnWith := func(sync string, cacheMiB int, pragmas ...string) (string, url.Values) {
-		q := url.Values{}
-		for _, p := range pragmas {
-			q.Add("_pragma", p)
-		}
-		q.Add("_pragma", "busy_timeout(10000)")
-		q.Add("_pragma", "journal_mode(WAL)")
-		// Statement journals of multi-row inserts stay in memory instead
-		// of spilling to a temporary file past 64 KiB.
-		q.Add("_pragma", "temp_store(MEMORY)")
-		// Deleted content is overwritten, never left in free space: an
-		// erased person's bytes are gone from the file, and not only from
-		// its tables (docs/privacy.md).
-		q.Add("_pragma", "secure_delete(ON)")
-		q.Add("_pragma", "synchronous("+sync+")")
-		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cacheMiB*1024))
-		q.Add("_txlock", "immediate")
-		return "file:" + opts.Path + "?" + q.Encode(), q
+	if err := create(ctx, path); err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
 	}
-	dsn, q := dsnWith(sync, cache)
-	if err := create(ctx, opts.Path); err != nil {
-		return nil, fmt.Errorf("create %s: %w", opts.Path, err)
-	}
+	return nil
+}
 
-	if opts.Sessions <= 0 {
-		opts.Sessions = 100000
+// dsn returns the data source name of a connection to path, and its
+// query.
+func dsn(path, sync string, cacheMiB int, pragmas ...string) (string, url.Values) {
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
 	}
-	db := &DB{path: opts.Path, sync: sync, now: time.Now, sessions: inlet.NewSessionCache(opts.Sessions)}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	// Statement journals of multi-row inserts stay in memory instead
+	// of spilling to a temporary file past 64 KiB.
+	q.Add("_pragma", "temp_store(MEMORY)")
+	// Deleted content is overwritten, never left in free space: an
+	// erased person's bytes are gone from the file, and not only from
+	// its tables (docs/privacy.md).
+	q.Add("_pragma", "secure_delete(ON)")
+	q.Add("_pragma", "synchronous("+sync+")")
+	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cacheMiB*1024))
+	q.Add("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode(), q
+}
+
+// openWriter opens the write connection, migrates the database, seals its
+// plain secrets and releases the delivery leases of the last process.
+func (db *DB) openWriter(ctx context.Context, opts Options) error {
 	var err error
-	if db.write, err = sql.Open("sqlite", dsn); err != nil {
-		return nil, err
+	writeDSN, _ := dsn(opts.Path, opts.Sync, opts.CacheMiB)
+	if db.write, err = sql.Open("sqlite", writeDSN); err != nil {
+		return err
 	}
 	db.write.SetMaxOpenConns(1)
 	db.write.SetMaxIdleConns(1)
 	db.write.SetConnMaxLifetime(0)
 	db.write.SetConnMaxIdleTime(0)
-	if err := db.migrate(ctx); err != nil {
+	fail := func(err error) error {
 		db.write.Close()
-		return nil, fmt.Errorf("migrate %s: %w", opts.Path, err)
+		return err
+	}
+	if err := db.migrate(ctx); err != nil {
+		return fail(fmt.Errorf("migrate %s: %w", opts.Path, err))
 	}
 	// The names of the database and of its log, both created by now, are
 	// synced once: SQLite syncs the directory only when it creates the log,
 	// which a --sync off store never syncs, and never for the database.
 	if err := syncDir(filepath.Dir(opts.Path)); err != nil {
-		db.write.Close()
-		return nil, err
+		return fail(err)
+	}
+	// A database from before secrets were sealed is sealed in one
+	// transaction; a secret under a key the ring lacks stops the start.
+	if sealed, err := db.reseal(ctx, false); err != nil {
+		return fail(fmt.Errorf("secrets of %s: %w", opts.Path, err))
+	} else if sealed.Reencrypted > 0 {
+		// The plain values are gone from the tables (secure_delete) but
+		// not yet from the log's older frames: copy the log into the file
+		// and empty it.
+		if _, err := db.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			return fail(fmt.Errorf("secrets of %s: %w", opts.Path, err))
+		}
 	}
 	// One process owns the file (see lock.go in cmd/inlet): the cursor
 	// leases of the process that last had it are void, and released at
 	// once rather than waited out.
 	if _, err := db.write.ExecContext(ctx, `UPDATE delivery_cursors SET owner = '', lease_until = 0 WHERE owner <> ''`); err != nil {
-		db.write.Close()
-		return nil, fmt.Errorf("release delivery leases %s: %w", opts.Path, err)
+		return fail(fmt.Errorf("release delivery leases %s: %w", opts.Path, err))
 	}
+	return nil
+}
 
+// openOthers opens the connections beside the writer: checkpoints, the
+// rejected-request log and the read pool.
+func (db *DB) openOthers(opts Options) error {
 	// Checkpoints copy the log into the database file from a connection of
 	// their own, so that the writer, which would otherwise do it inside a
 	// commit every 1000 pages, finds little left to copy and is not held up.
-	if db.checkpoint, err = sql.Open("sqlite", dsn); err != nil {
-		db.write.Close()
-		return nil, err
+	var err error
+	checkpointDSN, q := dsn(opts.Path, opts.Sync, opts.CacheMiB)
+	if db.checkpoint, err = sql.Open("sqlite", checkpointDSN); err != nil {
+		return err
 	}
 	db.checkpoint.SetMaxOpenConns(1)
 	db.stop, db.stopped = make(chan struct{}), make(chan struct{})
@@ -179,41 +247,37 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	// checkpoint loop. A power loss may lose the last second of samples
 	// and counts, never events.
 	rejectSync := SyncNormal
-	if sync == SyncOff {
+	if opts.Sync == SyncOff {
 		rejectSync = SyncOff
 	}
-	rejectDSN, _ := dsnWith(rejectSync, 2, "wal_autocheckpoint(0)")
+	rejectDSN, _ := dsn(opts.Path, rejectSync, 2, "wal_autocheckpoint(0)")
 	if db.rejections, err = sql.Open("sqlite", rejectDSN); err != nil {
-		db.Close()
-		return nil, err
+		return err
 	}
 	db.rejections.SetMaxOpenConns(1)
 	db.rejections.SetMaxIdleConns(1)
 
 	q.Add("_pragma", "query_only(1)")
 	if db.read, err = sql.Open("sqlite", "file:"+opts.Path+"?"+q.Encode()); err != nil {
-		db.Close()
-		return nil, err
+		return err
 	}
 	db.read.SetMaxOpenConns(4)
 	db.read.SetMaxIdleConns(4)
+	return nil
+}
 
-	if err := db.prepare(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	// Past every seq a cursor or a replay may have passed, whatever was
-	// deleted since.
+// readHead sets nextSeq past every seq a cursor or a replay may have
+// passed, whatever was deleted since.
+func (db *DB) readHead(ctx context.Context) error {
 	var next int64
 	if err := db.write.QueryRowContext(ctx, `SELECT 1 + max(
 			(SELECT coalesce(max(seq), 0) FROM events),
 			(SELECT coalesce(max(position), 0) FROM delivery_cursors),
 			(SELECT coalesce(max(release), 0) FROM deliveries))`).Scan(&next); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("read the log's head %s: %w", opts.Path, err)
+		return err
 	}
 	db.nextSeq.Store(next)
-	return db, nil
+	return nil
 }
 
 // takeSeqs returns the first of n seqs for events inserted by the

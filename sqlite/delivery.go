@@ -277,7 +277,7 @@ func writeOutcomes(ctx context.Context, tx *sql.Tx, destinationID string, outcom
 
 // ListDeliveries returns a page of rows. See inlet.DeliveryStore.
 func (db *DB) ListDeliveries(ctx context.Context, destinationID string, f inlet.DeliveryFilter) (*inlet.DeliveryPage, error) {
-	if _, err := findDestination(ctx, db.read, destinationID); err != nil {
+	if _, err := db.findDestination(ctx, db.read, destinationID); err != nil {
 		return nil, err
 	}
 	status, err := inlet.ParseDeliveryStatus(f.Status)
@@ -336,7 +336,7 @@ func (db *DB) RetryDeliveries(ctx context.Context, destinationID string, eventID
 	if err := inlet.CheckRetry(eventIDs, status); err != nil {
 		return 0, err
 	}
-	if _, err := findDestination(ctx, db.read, destinationID); err != nil {
+	if _, err := db.findDestination(ctx, db.read, destinationID); err != nil {
 		return 0, err
 	}
 	query, args := selectRows(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, created_at = ?, release = 0, version = version + 1
@@ -355,7 +355,7 @@ func (db *DB) DiscardDeliveries(ctx context.Context, destinationID string, event
 	if err := inlet.CheckDiscard(eventIDs, status); err != nil {
 		return 0, err
 	}
-	if _, err := findDestination(ctx, db.read, destinationID); err != nil {
+	if _, err := db.findDestination(ctx, db.read, destinationID); err != nil {
 		return 0, err
 	}
 	query, args := selectRows(`DELETE FROM deliveries WHERE destination_id = ? AND status <> 'delivered'`, []any{destinationID}, eventIDs, status)
@@ -376,7 +376,7 @@ func (db *DB) ReplayDeliveries(ctx context.Context, destinationID string, r inle
 		return 0, storeError(err)
 	}
 	defer tx.Rollback()
-	d, err := findDestination(ctx, tx, destinationID)
+	d, err := db.findDestination(ctx, tx, destinationID)
 	if err != nil {
 		return 0, err
 	}
@@ -422,7 +422,7 @@ func (db *DB) ReplayDeliveries(ctx context.Context, destinationID string, r inle
 		}
 		args = args[6*k:]
 	}
-	if err := writeAudit(ctx, tx); err != nil {
+	if err := db.writeAudit(ctx, tx); err != nil {
 		return 0, err
 	}
 	return n, storeError(tx.Commit())
@@ -436,7 +436,7 @@ func (db *DB) DeliveryState(ctx context.Context, destinationID string, now time.
 		return nil, storeError(err)
 	}
 	defer tx.Rollback()
-	d, err := findDestination(ctx, tx, destinationID)
+	d, err := db.findDestination(ctx, tx, destinationID)
 	if err != nil {
 		return nil, err
 	}
@@ -521,7 +521,7 @@ func (db *DB) EventDeliveries(ctx context.Context, eventID string) ([]*inlet.Eve
 	if f.Event == nil {
 		return nil, inlet.Errorf(inlet.ENOTFOUND, "event %q not found", eventID)
 	}
-	if f.Destinations, err = allDestinations(ctx, tx); err != nil {
+	if f.Destinations, err = db.allDestinations(ctx, tx); err != nil {
 		return nil, err
 	}
 	f.Cursors, f.Rows = map[string]inlet.Cursor{}, map[string]*inlet.Delivery{}
@@ -558,7 +558,7 @@ func (db *DB) EventDeliveries(ctx context.Context, eventID string) ([]*inlet.Eve
 	return f.Deliveries(), nil
 }
 
-func allDestinations(ctx context.Context, q querier) ([]*inlet.Destination, error) {
+func (db *DB) allDestinations(ctx context.Context, q querier) ([]*inlet.Destination, error) {
 	rows, err := q.QueryContext(ctx, selectDestination+` ORDER BY id`)
 	if err != nil {
 		return nil, storeError(err)
@@ -566,7 +566,7 @@ func allDestinations(ctx context.Context, q querier) ([]*inlet.Destination, erro
 	defer rows.Close()
 	var dests []*inlet.Destination
 	for rows.Next() {
-		d, err := scanDestination(rows)
+		d, err := db.scanDestination(rows)
 		if err != nil {
 			return nil, err
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"inlet"
@@ -28,13 +26,13 @@ func (db *DB) CreateDestination(ctx context.Context, d *inlet.Destination) (err 
 	}
 	now := db.now().UTC()
 	d.CreatedAt, d.UpdatedAt = now, now
-	filter, retry, err := destinationJSON(d)
+	filter, config, retry, err := inlet.DestinationColumns(db.secrets, d)
 	if err != nil {
 		return err
 	}
 	err = db.configTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO destinations (id, name, type, enabled, filter, config, retry, ordered, disable_after, erasure_notices, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, d.Name, d.Type, d.Enabled, filter, string(d.Config), retry, d.Ordered, d.DisableAfter, d.ErasureNotices, now.UnixNano(), now.UnixNano()); err != nil {
+			d.ID, d.Name, d.Type, d.Enabled, filter, config, retry, d.Ordered, d.DisableAfter, d.ErasureNotices, now.UnixNano(), now.UnixNano()); err != nil {
 			return err
 		}
 		// The one writer makes max(seq) the head: every event committed
@@ -63,21 +61,12 @@ func (db *DB) configTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-func destinationJSON(d *inlet.Destination) (filter, retry string, err error) {
-	f, err := json.Marshal(&d.Filter)
-	if err != nil {
-		return "", "", err
-	}
-	r, err := json.Marshal(&d.Retry)
-	return string(f), string(r), err
-}
-
 // FindDestination returns one destination. See inlet.DestinationStore.
 func (db *DB) FindDestination(ctx context.Context, id string) (*inlet.Destination, error) {
-	return findDestination(ctx, db.read, id)
+	return db.findDestination(ctx, db.read, id)
 }
 
-func findDestination(ctx context.Context, q querier, id string) (*inlet.Destination, error) {
+func (db *DB) findDestination(ctx context.Context, q querier, id string) (*inlet.Destination, error) {
 	rows, err := q.QueryContext(ctx, selectDestination+` WHERE id = ?`, id)
 	if err != nil {
 		return nil, storeError(err)
@@ -89,10 +78,10 @@ func findDestination(ctx context.Context, q querier, id string) (*inlet.Destinat
 		}
 		return nil, inlet.Errorf(inlet.ENOTFOUND, "destination %q not found", id)
 	}
-	return scanDestination(rows)
+	return db.scanDestination(rows)
 }
 
-func scanDestination(rows *sql.Rows) (*inlet.Destination, error) {
+func (db *DB) scanDestination(rows *sql.Rows) (*inlet.Destination, error) {
 	var (
 		d                     inlet.Destination
 		filter, config, retry []byte
@@ -106,13 +95,9 @@ func scanDestination(rows *sql.Rows) (*inlet.Destination, error) {
 		t := time.Unix(0, disabledAt.Int64).UTC()
 		d.DisabledAt = &t
 	}
-	if err := json.Unmarshal(filter, &d.Filter); err != nil {
-		return nil, fmt.Errorf("destination %s: filter: %w", d.ID, err)
+	if err := d.SetColumns(db.secrets, filter, config, retry); err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(retry, &d.Retry); err != nil {
-		return nil, fmt.Errorf("destination %s: retry: %w", d.ID, err)
-	}
-	d.Config = json.RawMessage(config)
 	d.CreatedAt, d.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
 	return &d, nil
 }
@@ -134,7 +119,7 @@ func (db *DB) ListDestinations(ctx context.Context, f inlet.ListFilter) (*inlet.
 	defer rows.Close()
 	page := &inlet.DestinationPage{Items: []*inlet.Destination{}}
 	for rows.Next() {
-		d, err := scanDestination(rows)
+		d, err := db.scanDestination(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -172,7 +157,7 @@ func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.Destinat
 	var d *inlet.Destination
 	err = db.configTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		if d, err = findDestination(ctx, tx, id); err != nil {
+		if d, err = db.findDestination(ctx, tx, id); err != nil {
 			return err
 		}
 		wasEnabled := d.Enabled
@@ -182,13 +167,13 @@ func (db *DB) UpdateDestination(ctx context.Context, id string, u inlet.Destinat
 			return err
 		}
 		d.UpdatedAt = db.now().UTC()
-		filter, retry, err := destinationJSON(d)
+		filter, config, retry, err := inlet.DestinationColumns(db.secrets, d)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE destinations SET name = ?, enabled = ?, filter = ?, config = ?, retry = ?, ordered = ?, disable_after = ?,
 			erasure_notices = ?, disabled_at = ?, disabled_reason = ?, updated_at = ? WHERE id = ?`,
-			d.Name, d.Enabled, filter, string(d.Config), retry, d.Ordered, d.DisableAfter, d.ErasureNotices, nanosOrNil(d.DisabledAt), d.DisabledReason, d.UpdatedAt.UnixNano(), id); err != nil {
+			d.Name, d.Enabled, filter, config, retry, d.Ordered, d.DisableAfter, d.ErasureNotices, nanosOrNil(d.DisabledAt), d.DisabledReason, d.UpdatedAt.UnixNano(), id); err != nil {
 			return err
 		}
 		if d.Enabled && !wasEnabled {

@@ -24,7 +24,7 @@ func (db *DB) durableExec(ctx context.Context, query string, args ...any) (sql.R
 	}
 	defer tx.Rollback()
 	tx.ctx = context.Background() // execAudited writes the record, or none
-	res, err := execAudited(ctx, tx.Tx, query, args)
+	res, err := db.execAudited(ctx, tx.Tx, query, args)
 	if err != nil {
 		return nil, err
 	}
@@ -43,12 +43,13 @@ func (db *DB) durableTx(ctx context.Context) (*syncedTx, error) {
 		release()
 		return nil, storeError(err)
 	}
-	return &syncedTx{Tx: tx, ctx: ctx, release: sync.OnceFunc(release)}, nil
+	return &syncedTx{Tx: tx, db: db, ctx: ctx, release: sync.OnceFunc(release)}, nil
 }
 
 // syncedTx is a transaction of durableTx.
 type syncedTx struct {
 	*sql.Tx
+	db      *DB
 	ctx     context.Context // carries the change to record in the audit log, if any
 	release func()
 }
@@ -57,7 +58,7 @@ type syncedTx struct {
 // log, commits, and gives the connection back.
 func (tx *syncedTx) Commit() error {
 	defer tx.release()
-	if err := writeAudit(tx.ctx, tx.Tx); err != nil {
+	if err := tx.db.writeAudit(tx.ctx, tx.Tx); err != nil {
 		return err
 	}
 	return tx.Tx.Commit()

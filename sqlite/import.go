@@ -49,7 +49,7 @@ func (db *DB) ImportEvents(ctx context.Context, events []*inlet.Event) (_ int, e
 			}
 		}
 	}
-	if err := writeAudit(ctx, tx); err != nil {
+	if err := db.writeAudit(ctx, tx); err != nil {
 		return 0, err
 	}
 	return n, storeError(tx.Commit())

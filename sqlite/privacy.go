@@ -162,7 +162,7 @@ func (db *DB) EraseProfile(ctx context.Context, profileID string, now time.Time)
 	// No batch runs beside this transaction (one write connection): the
 	// next one finds the cache empty.
 	db.sessions.Clear()
-	if err := writeAudit(ctx, tx); err != nil {
+	if err := db.writeAudit(ctx, tx); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -257,28 +257,23 @@ func (db *DB) ExportProfile(ctx context.Context, profileID string, emit func(inl
 	return storeError(rows.Err())
 }
 
-// HashKey returns the installation's key, made at the first call. See
-// inlet.SuppressionStore.
+// HashKey returns the installation's key, made at the first call and
+// stored sealed. See inlet.SuppressionStore.
 func (db *DB) HashKey(ctx context.Context) ([]byte, error) {
-	return settingKey(ctx, db.write, `INSERT INTO settings (name, value) VALUES ('hash_key', ?) ON CONFLICT (name) DO NOTHING`,
-		`SELECT value FROM settings WHERE name = 'hash_key'`)
-}
-
-// settingKey reads a random key kept in settings, storing a new one first
-// when there is none (the insert does nothing when another node won).
-func settingKey(ctx context.Context, db *sql.DB, insert, read string) ([]byte, error) {
 	fresh := make([]byte, 32)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, err
 	}
-	if _, err := db.ExecContext(ctx, insert, base64.StdEncoding.EncodeToString(fresh)); err != nil {
+	// The insert does nothing when there is a key already.
+	if _, err := db.write.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ('hash_key', ?) ON CONFLICT (name) DO NOTHING`,
+		db.secrets.SealSetting("hash_key", base64.StdEncoding.EncodeToString(fresh))); err != nil {
 		return nil, storeError(err)
 	}
 	var v string
-	if err := db.QueryRowContext(ctx, read).Scan(&v); err != nil {
+	if err := db.write.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = 'hash_key'`).Scan(&v); err != nil {
 		return nil, storeError(err)
 	}
-	return base64.StdEncoding.DecodeString(v)
+	return inlet.DecodeHashKey(db.secrets, v)
 }
 
 // Suppress adds suppressions. See inlet.SuppressionStore.

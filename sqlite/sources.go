@@ -3,8 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
 	"time"
 
 	"inlet"
@@ -20,7 +18,7 @@ func (db *DB) CreateSource(ctx context.Context, s *inlet.Source) (err error) {
 	}
 	now := db.now().UTC()
 	s.CreatedAt, s.UpdatedAt = now, now
-	config, err := s.Config.SecretJSON()
+	config, err := db.secrets.SealSourceConfig(s.ID, &s.Config)
 	if err != nil {
 		return err
 	}
@@ -34,14 +32,14 @@ func (db *DB) CreateSource(ctx context.Context, s *inlet.Source) (err error) {
 
 // FindSource returns one source. See inlet.SourceStore.
 func (db *DB) FindSource(ctx context.Context, id string) (*inlet.Source, error) {
-	return findSource(ctx, db.read, id)
+	return db.findSource(ctx, db.read, id)
 }
 
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func findSource(ctx context.Context, q querier, id string) (*inlet.Source, error) {
+func (db *DB) findSource(ctx context.Context, q querier, id string) (*inlet.Source, error) {
 	rows, err := q.QueryContext(ctx, selectSource+` WHERE id = ?`, id)
 	if err != nil {
 		return nil, storeError(err)
@@ -53,7 +51,7 @@ func findSource(ctx context.Context, q querier, id string) (*inlet.Source, error
 		}
 		return nil, inlet.Errorf(inlet.ENOTFOUND, "source %q not found", id)
 	}
-	return scanSource(rows)
+	return db.scanSource(rows)
 }
 
 // ListSources returns every source. See inlet.SourceStore.
@@ -65,7 +63,7 @@ func (db *DB) ListSources(ctx context.Context) ([]*inlet.Source, error) {
 	defer rows.Close()
 	sources := []*inlet.Source{}
 	for rows.Next() {
-		s, err := scanSource(rows)
+		s, err := db.scanSource(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -82,24 +80,15 @@ func (db *DB) UpdateSource(ctx context.Context, id string, upd inlet.SourceUpdat
 		return nil, err
 	}
 	defer tx.Rollback()
-	s, err := findSource(ctx, tx, id)
+	s, err := db.findSource(ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}
-	if upd.Name != nil {
-		s.Name = *upd.Name
-	}
-	if upd.Enabled != nil {
-		s.Enabled = *upd.Enabled
-	}
-	if upd.Config != nil {
-		s.Config = *upd.Config
-	}
-	if err := s.Validate(); err != nil {
+	if err := upd.Apply(s); err != nil {
 		return nil, err
 	}
 	s.UpdatedAt = db.now().UTC()
-	config, err := s.Config.SecretJSON()
+	config, err := db.secrets.SealSourceConfig(s.ID, &s.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +114,7 @@ func (db *DB) DeleteSource(ctx context.Context, id string) (err error) {
 	return nil
 }
 
-func scanSource(rows *sql.Rows) (*inlet.Source, error) {
+func (db *DB) scanSource(rows *sql.Rows) (*inlet.Source, error) {
 	var (
 		s                inlet.Source
 		config           []byte
@@ -134,8 +123,8 @@ func scanSource(rows *sql.Rows) (*inlet.Source, error) {
 	if err := rows.Scan(&s.ID, &s.Name, &s.Type, &s.Enabled, &config, &created, &updated); err != nil {
 		return nil, storeError(err)
 	}
-	if err := json.Unmarshal(config, &s.Config); err != nil {
-		return nil, errors.Join(errors.New("source "+s.ID+": config"), err)
+	if err := db.secrets.OpenSourceConfig(s.ID, config, &s.Config); err != nil {
+		return nil, err
 	}
 	s.CreatedAt, s.UpdatedAt = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
 	return &s, nil

@@ -3,9 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 
 	"inlet"
@@ -24,7 +21,7 @@ func (db *DB) CreateToken(ctx context.Context, t *inlet.Token) (err error) {
 	t.CreatedAt = db.now().UTC()
 	err = db.configTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, name, scope, sources, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			t.ID, t.Name, t.Scope, sourcesJSON(t.Sources), t.Hash[:], t.CreatedAt.UnixNano(), nanosOrNil(t.ExpiresAt))
+			t.ID, t.Name, t.Scope, inlet.TokenSourcesJSON(t.Sources), t.Hash[:], t.CreatedAt.UnixNano(), nanosOrNil(t.ExpiresAt))
 		return err
 	})
 	if isUnique(err) {
@@ -104,12 +101,8 @@ func queryTokens(ctx context.Context, q querier, query string, args ...any) ([]*
 		if err := rows.Scan(&t.ID, &t.Name, &t.Scope, &sources, &hash, &created, &expires, &lastUsed, &revoked); err != nil {
 			return nil, storeError(err)
 		}
-		if len(hash) != len(t.Hash) {
-			return nil, errors.New("sqlite: a token hash of the wrong length")
-		}
-		copy(t.Hash[:], hash)
-		if err := json.Unmarshal(sources, &t.Sources); err != nil {
-			return nil, fmt.Errorf("sqlite: a token's sources: %w", err)
+		if err := t.SetStored(hash, sources); err != nil {
+			return nil, err
 		}
 		t.CreatedAt = time.Unix(0, created).UTC()
 		t.ExpiresAt, t.LastUsedAt, t.RevokedAt = nanoTime(expires), nanoTime(lastUsed), nanoTime(revoked)
@@ -124,13 +117,4 @@ func nanoTime(n sql.NullInt64) *time.Time {
 	}
 	t := time.Unix(0, n.Int64).UTC()
 	return &t
-}
-
-// sourcesJSON encodes a token's sources as stored: a JSON array, [] for none.
-func sourcesJSON(ids []string) string {
-	if len(ids) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(ids)
-	return string(b)
 }

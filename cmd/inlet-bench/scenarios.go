@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,6 +91,18 @@ func (b *bench) startInlet(ctx context.Context, name, dataDir string, extra ...s
 	args := []string{"serve", "--addr", addr, "--data", dataDir, "--admin-token", b.token, "--log-level", "warn"}
 	if b.db != "" {
 		args = append(args, "--db", b.db)
+		if os.Getenv("INLET_SECRETS_KEY") == "" {
+			// The nodes of a run share one key ring; $INLET_SECRETS_KEY
+			// gives one that outlives the run, for a database kept between
+			// runs.
+			keyFile := filepath.Join(b.logDir, "secrets.key")
+			if _, err := os.Stat(keyFile); err != nil {
+				if err := os.WriteFile(keyFile, []byte(inlet.NewSecretKey()+"\n"), 0o600); err != nil {
+					return nil, err
+				}
+			}
+			args = append(args, "--secrets-key-file", keyFile)
+		}
 	}
 	args = append(args, b.inletArgs...)
 	args = append(args, extra...)

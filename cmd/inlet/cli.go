@@ -86,6 +86,7 @@ through its admin API.`,
 		deliveriesCommand(env),
 		tokensCommand(env),
 		auditCommand(env),
+		secretsCommand(env),
 		versionCommand(),
 	)
 	makeGroup(root)

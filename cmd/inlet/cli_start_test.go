@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"inlet/postgres/pgtest"
 	"log/slog"
 	"net"
 	"net/url"
@@ -114,7 +115,11 @@ func TestStartFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		u.Path = "/inlet_no_such_database"
-		_, stderr, code := runBinary(t, bin, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--admin-token", "t", "--db", u.String())
+		keyFile := filepath.Join(t.TempDir(), "secrets.key")
+		if err := os.WriteFile(keyFile, []byte(pgtest.SecretsKey+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, code := runBinary(t, bin, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--admin-token", "t", "--db", u.String(), "--secrets-key-file", keyFile)
 		if code != 1 || !strings.Contains(stderr, "inlet failed to start: open store:") || !strings.Contains(stderr, "does not exist") || strings.Contains(stderr, "stopped cleanly") {
 			t.Errorf("exit %d, stderr:\n%s", code, stderr)
 		}

@@ -54,6 +54,11 @@ type Config struct {
 	// DeliveryInFlight bounds the sends in flight per destination; 0 is
 	// the destination type's default.
 	DeliveryInFlight int
+	// SecretsKeyFile names the key ring that seals the stored secrets, and
+	// SecretsKey holds one ($INLET_SECRETS_KEY); with neither, a SQLite
+	// store makes secrets.key in DataDir, and PostgreSQL refuses to start.
+	SecretsKeyFile string
+	SecretsKey     string
 }
 
 // DefaultConfig returns the configuration used when nothing is set: the
@@ -119,6 +124,7 @@ func (sf *serveFlags) register(fs *pflag.FlagSet, cfg *Config) {
 	fs.BoolVar(&cfg.Catalog, "catalog", cfg.Catalog, "learn the schema catalog from the committed events, in the background")
 	fs.DurationVar(&cfg.DeliveryLease, "delivery-lease", cfg.DeliveryLease, "how long a node holds a destination's cursor without renewing it; another node takes over a dead node's destinations after it")
 	fs.IntVar(&cfg.DeliveryInFlight, "delivery-in-flight", cfg.DeliveryInFlight, "most events sent at once to one destination (0: the type's, 64 for webhook, 256 for nats)")
+	fs.StringVar(&cfg.SecretsKeyFile, "secrets-key-file", "", "key ring that encrypts the stored secrets, the same file on every node (make one with: inlet secrets key); $INLET_SECRETS_KEY may hold the keys instead (default: secrets.key in --data, made at the first start; required with --db)")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.VisitAll(func(f *pflag.Flag) { envFlags(fs, f.Name) })
 }
@@ -133,6 +139,7 @@ func (sf *serveFlags) finish(fs *pflag.FlagSet, cfg *Config, getenv func(string)
 	if err := applyEnv(fs, getenv); err != nil {
 		return err
 	}
+	cfg.SecretsKey = getenv(secretsKeyEnv)
 	if err := sf.check(fs, cfg); err != nil {
 		msg := err.Error()
 		if name, rest, ok := strings.Cut(strings.TrimPrefix(msg, "--"), ": "); ok && strings.HasPrefix(msg, "--") && !onLine[name] {
@@ -204,6 +211,12 @@ func (c Config) Validate() error {
 	}
 	if _, err := parseDB(c.DB); err != nil {
 		return fmt.Errorf("--db: %v", err)
+	}
+	if c.DB != "" && c.SecretsKeyFile == "" && c.SecretsKey == "" {
+		return fmt.Errorf("--secrets-key-file: PostgreSQL nodes share their secrets key: give every node the same key file (make one with `inlet secrets key > secrets.key`) or $%s", secretsKeyEnv)
+	}
+	if c.SecretsKeyFile != "" && c.SecretsKey != "" {
+		return fmt.Errorf("--secrets-key-file: give the key ring as a file or in $%s, not both", secretsKeyEnv)
 	}
 	for _, n := range []struct {
 		flag string

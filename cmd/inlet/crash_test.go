@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 
 	"inlet"
 	inlethttp "inlet/http"
+	"inlet/postgres/pgtest"
 )
 
 // These tests run the real inlet binary, built from this package, as a user
@@ -258,6 +260,9 @@ func (h *harness) launch(extra []string) *inletProcess {
 	args := append([]string{"serve", "--addr", addr, "--data", h.dataDir, "--admin-token", crashToken,
 		"--shutdown-timeout", shutdownTimeout.String()}, extra...)
 	cmd := exec.Command(h.bin, args...)
+	if slices.Contains(extra, "--db") && !slices.Contains(extra, "--secrets-key-file") {
+		cmd.Env = append(os.Environ(), "INLET_SECRETS_KEY="+pgtest.SecretsKey) // every node of the database shares it
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		h.t.Fatalf("start inlet: %v", err)

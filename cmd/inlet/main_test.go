@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"inlet/http/openapitest"
+	"inlet/postgres/pgtest"
 )
 
 // These tests start the real program (Main, with its SQLite store, batch
@@ -58,6 +59,9 @@ type liveServer struct {
 // has no admin token, the token is read from the data directory.
 func startLive(t *testing.T, cfg Config) *liveServer {
 	t.Helper()
+	if cfg.DB != "" && cfg.SecretsKey == "" && cfg.SecretsKeyFile == "" {
+		cfg.SecretsKey = pgtest.SecretsKey // every node of the database shares it
+	}
 	m := NewMain(cfg, slog.New(slog.DiscardHandler))
 	if err := m.Run(context.Background()); err != nil {
 		m.Close()

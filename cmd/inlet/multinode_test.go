@@ -41,6 +41,7 @@ func startPGNode(t *testing.T, dbURL string, tune func(*Config)) *pgNode {
 	cfg.DataDir = t.TempDir()
 	cfg.AdminToken = nodeToken
 	cfg.DB = dbURL
+	cfg.SecretsKey = pgtest.SecretsKey
 	cfg.ShutdownTimeout = 10 * time.Second
 	if tune != nil {
 		tune(&cfg)

@@ -51,7 +51,7 @@ func TestDataDirectoryModes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range []string{"inlet.db", "admin-token"} {
+		for _, name := range []string{"inlet.db", "admin-token", "secrets.key"} {
 			if !seen[name] {
 				t.Errorf("no %s in the data directory; it holds %v", name, seen)
 			}

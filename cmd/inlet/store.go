@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,14 +22,46 @@ var brokenSync string
 // openStore opens the store the configuration names: PostgreSQL when DB is
 // a postgres:// URL, else the SQLite file in the data directory.
 func openStore(ctx context.Context, cfg Config) (inlet.Store, error) {
+	secrets, err := cfg.keyring()
+	if err != nil {
+		return nil, err
+	}
 	if cfg.DB != "" {
-		return postgres.Open(ctx, cfg.DB, postgres.Options{})
+		return postgres.Open(ctx, cfg.DB, postgres.Options{Secrets: secrets})
 	}
 	sync := cfg.Sync
 	if brokenSync != "" {
 		sync = brokenSync
 	}
-	return sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(cfg.DataDir, "inlet.db"), Sync: sync})
+	return sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(cfg.DataDir, "inlet.db"), Sync: sync, Secrets: secrets})
+}
+
+// secretsKeyEnv holds the key ring itself, for a node that takes no file.
+const secretsKeyEnv = "INLET_SECRETS_KEY"
+
+// keyring reads the key ring that --secrets-key-file or $INLET_SECRETS_KEY
+// gives; nil when neither does (SQLite then keeps secrets.key beside its
+// database).
+func (c Config) keyring() (*inlet.Keyring, error) {
+	switch {
+	case c.SecretsKey != "":
+		k, err := inlet.ParseKeyring(c.SecretsKey)
+		if err != nil {
+			return nil, fmt.Errorf("$%s: %w", secretsKeyEnv, err)
+		}
+		return k, nil
+	case c.SecretsKeyFile != "":
+		text, err := os.ReadFile(c.SecretsKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--secrets-key-file: %w", err)
+		}
+		k, err := inlet.ParseKeyring(string(text))
+		if err != nil {
+			return nil, fmt.Errorf("--secrets-key-file %s: %w", c.SecretsKeyFile, err)
+		}
+		return k, nil
+	}
+	return nil, nil
 }
 
 // storeName says which store the configuration names, for the log: never

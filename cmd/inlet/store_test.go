@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"inlet"
+	"inlet/postgres/pgtest"
 	"inlet/sqlite"
 )
 
@@ -22,8 +23,10 @@ func TestStoreFlags(t *testing.T) {
 		bad       bool
 	}{
 		{args: nil, db: "", retention: 0},
-		{args: []string{"--db", "postgres://u:p@db:5432/inlet?sslmode=disable"}, db: "postgres://u:p@db:5432/inlet?sslmode=disable"},
-		{env: map[string]string{"INLET_DB": "postgresql://db/inlet"}, db: "postgresql://db/inlet"},
+		{args: []string{"--db", "postgres://u:p@db:5432/inlet?sslmode=disable", "--secrets-key-file", "secrets.key"}, db: "postgres://u:p@db:5432/inlet?sslmode=disable"},
+		{env: map[string]string{"INLET_DB": "postgresql://db/inlet", "INLET_SECRETS_KEY": pgtest.SecretsKey}, db: "postgresql://db/inlet"},
+		{args: []string{"--db", "postgres://db/inlet"}, bad: true}, // no secrets key
+		{args: []string{"--db", "postgres://db/inlet", "--secrets-key-file", "secrets.key"}, env: map[string]string{"INLET_SECRETS_KEY": pgtest.SecretsKey}, bad: true},
 		{args: []string{"--db", "inlet.db"}, bad: true},
 		{args: []string{"--db", "mysql://db/inlet"}, bad: true},
 		{args: []string{"--retention", "90d"}, retention: 90 * 24 * time.Hour},

@@ -14,11 +14,26 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"inlet"
 )
 
 // EnvURL is the environment variable holding the test database URL, for
 // example postgres://postgres@127.0.0.1:5432/test?sslmode=disable.
 const EnvURL = "INLET_TEST_POSTGRES"
+
+// SecretsKey is the key ring of the stores and nodes that tests open on
+// a schema from URL: every node of a test must have the same one.
+const SecretsKey = "pgtest:cGd0ZXN0LXNlY3JldHMta2V5LTMyLWJ5dGVzLi4uLi4="
+
+// Keyring returns SecretsKey parsed, for postgres.Options.Secrets.
+func Keyring() *inlet.Keyring {
+	k, err := inlet.ParseKeyring(SecretsKey)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
 
 // outage is set while a test of this process holds the database for an
 // outage.
