@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -263,4 +264,21 @@ func (c *Console) validateDestination(d *inlet.Destination) error {
 		return c.cfg.ValidateDestination(d)
 	}
 	return d.Validate()
+}
+
+// failureRate shows a destination's failure rate over the last hour: "-"
+// without attempts, a whole percent otherwise, and "<1%" for a few
+// failures among many attempts, which 0% would hide.
+func failureRate(st *inlet.DeliveryState) string {
+	if st == nil || st.FailureRate1h == nil {
+		return "-"
+	}
+	switch r := *st.FailureRate1h * 100; {
+	case r > 0 && r < 1:
+		return "<1%"
+	case r > 99 && r < 100:
+		return ">99%"
+	default:
+		return fmt.Sprintf("%.0f%%", r)
+	}
 }

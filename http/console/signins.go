@@ -6,11 +6,17 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"inlet"
 )
 
 // signIn is a signed-in browser. The cookie holds a random id; the server
@@ -136,4 +142,83 @@ func (s *signIns) save() {
 // validCSRF reports whether token is the sign-in's CSRF token.
 func (in *signIn) validCSRF(token string) bool {
 	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(in.CSRF)) == 1
+}
+
+func (c *Console) handleSignInPage(w http.ResponseWriter, r *http.Request) {
+	if c.signIn(r) != nil {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	c.render(w, r, nil, http.StatusOK, "signin", "Sign in", map[string]any{"Next": safeNext(r.URL.Query().Get("next"))})
+}
+
+func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	next := safeNext(r.PostFormValue("next"))
+	addr := c.clientIP(r)
+	if wait := c.attempts.locked(addr); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		c.cfg.Logger.Warn("console sign-in refused: too many tries from one address", "client", addr, "retry_after_s", secs)
+		if c.cfg.SignInLimited != nil {
+			c.cfg.SignInLimited()
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		c.render(w, r, nil, http.StatusTooManyRequests, "signin", "Sign in", map[string]any{"Next": next,
+			"Error": fmt.Sprintf("Too many sign-in attempts from this address. Try again in %d seconds.", secs)})
+		return
+	}
+	got := sha256.Sum256([]byte(r.PostFormValue("token")))
+	tokenID, refusal := c.signInToken(r, got)
+	if refusal == "" && !sameOrigin(r) {
+		refusal = "This sign-in came from another site. Open the console's sign-in page and sign in there."
+	}
+	if refusal != "" {
+		c.cfg.Logger.Info("console sign-in refused", "client", addr, "why", refusal)
+		c.attempts.failed(addr)
+		c.render(w, r, nil, http.StatusUnauthorized, "signin", "Sign in", map[string]any{"Next": next, "Error": refusal})
+		return
+	}
+	c.attempts.succeeded(addr)
+	id, _ := c.signIns.create(tokenID)
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: c.secureCookie(r), MaxAge: int(c.cfg.SignInTTL / time.Second),
+	})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// signInToken returns the id of the token whose SHA-256 is hash (empty
+// for the admin token), or why it cannot sign in: unknown, revoked or
+// expired.
+func (c *Console) signInToken(r *http.Request, hash [32]byte) (id, refusal string) {
+	if subtle.ConstantTimeCompare(hash[:], c.tokenHash[:]) == 1 {
+		return "", ""
+	}
+	var tok *inlet.Token
+	var err error = inlet.ErrUnknownToken
+	if c.cfg.Tokens != nil {
+		var found error
+		if tok, found = c.cfg.Tokens.FindTokenByHash(r.Context(), hash); found == nil {
+			err = tok.Refusal(c.now())
+		} else if inlet.ErrorCode(found) != inlet.ENOTFOUND {
+			c.cfg.Logger.Error("console sign-in: finding the token", "err", found)
+			return "", "The token could not be checked; the server log has the details. Try again in a moment."
+		}
+	}
+	switch {
+	case err == inlet.ErrUnknownToken:
+		return "", "That token is unknown: it is neither the admin token (the data directory's admin-token file, or --admin-token / INLET_ADMIN_TOKEN) nor an API token of this server (inlet tokens list)."
+	case err != nil:
+		msg := inlet.ErrorMessage(err)
+		return "", strings.ToUpper(msg[:1]) + msg[1:] + "."
+	}
+	return tok.ID, ""
+}
+
+func (c *Console) handleSignOut(w http.ResponseWriter, r *http.Request, _ *viewer) {
+	if ck, err := r.Cookie(CookieName); err == nil {
+		c.signIns.end(ck.Value)
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secureCookie(r), MaxAge: -1})
+	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
 }
