@@ -1,7 +1,11 @@
 package http
 
 import (
+	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
+	"strings"
 
 	"inlet"
 	"inlet/collect"
@@ -78,3 +82,36 @@ func writeReply(w http.ResponseWriter, reply *collect.Reply) {
 	w.WriteHeader(reply.Status)
 	w.Write(reply.Body)
 }
+
+// decodeJSON reads a JSON admin body into v, rejecting unknown fields so
+// that a typo is a 400 that names the field rather than a silent no-op.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var maxErr *http.MaxBytesError
+		var syntaxErr *json.SyntaxError
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &maxErr):
+			return inlet.Reasonf(inlet.ETOOLARGE, "too_large", "the body is larger than %d bytes", maxAdminBody)
+		case errors.Is(err, io.EOF):
+			return inlet.Reasonf(inlet.EINVALID, "bad_json", "the body is empty; send a JSON object")
+		case errors.As(err, &syntaxErr):
+			return inlet.Reasonf(inlet.EINVALID, "bad_json", "invalid JSON at byte %d: %s", syntaxErr.Offset, syntaxErr)
+		case errors.As(err, &typeErr):
+			return inlet.Reasonf(inlet.EINVALID, "bad_json", "field %q must be %s, not JSON %s", typeErr.Field, typeErr.Type, typeErr.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return inlet.Reasonf(inlet.EINVALID, "unknown_field", "%s", strings.TrimPrefix(err.Error(), "json: "))
+		default:
+			return inlet.Reasonf(inlet.EINVALID, "bad_json", "the body is not valid JSON: %s", err)
+		}
+	}
+	if dec.More() {
+		return inlet.Reasonf(inlet.EINVALID, "bad_json", "the body holds more than one JSON value")
+	}
+	return nil
+}
+
+// maxAdminBody caps admin request bodies.
+const maxAdminBody = 1 << 20

@@ -8,25 +8,7 @@ import (
 
 	"inlet"
 	"inlet/catalog"
-	"inlet/shape"
 )
-
-// compileShape checks, when a source is saved, that its configuration is
-// valid and that its transform and schemas compile: a 400 naming the field
-// (config.transform.properties, config.schemas.<type>.schema) rather than
-// a failure on the first event. A verify without a type gets its preset's
-// type and signature header, so that the stored configuration says what
-// it checks.
-func compileShape(cfg *inlet.SourceConfig) error {
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	if cfg.Verify != nil && cfg.Verify.Type == "" {
-		cfg.Verify = cfg.Effective().Verify
-	}
-	_, err := shape.Compile(cfg)
-	return err
-}
 
 // handleListCatalog serves GET /api/v1/catalog?source=&type=.
 func (s *Server) handleListCatalog(w http.ResponseWriter, r *http.Request) {

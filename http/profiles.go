@@ -57,3 +57,21 @@ func (c *Client) FindProfileByIdentifier(ctx context.Context, id inlet.Identifie
 	}
 	return page.Items[0], nil
 }
+
+func (s *Server) handleGetProfile(w http.ResponseWriter, r *http.Request) {
+	p, err := s.cfg.Store.FindProfile(r.Context(), r.PathValue("id"))
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Server) handleGetSession(w http.ResponseWriter, r *http.Request) {
+	sess, err := s.cfg.Store.FindSession(r.Context(), r.PathValue("id"))
+	if err != nil {
+		Error(w, r, err, s.cfg.Logger)
+		return
+	}
+	writeJSON(w, http.StatusOK, sess)
+}
