@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"inlet"
 )
@@ -64,10 +65,28 @@ func createKeyFile(path string) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Link(f.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := linkOnce(f.Name(), path); err != nil {
 		return err
 	}
 	return syncDir(dir)
+}
+
+// linkOnce gives the file tmp the name path unless path exists. A file
+// system without hard links gets a rename of tmp when path does not exist
+// yet: only the process that holds the data directory's lock creates the
+// key there, so no other can make one in between.
+func linkOnce(tmp, path string) error {
+	err := os.Link(tmp, path)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if !errors.Is(err, syscall.ENOTSUP) && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.ENOSYS) {
+		return err
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // secretRows reads and writes the rows that hold secrets in one
