@@ -3,6 +3,7 @@ package inlet
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -39,6 +40,10 @@ const (
 	AuditEvents      = "events"
 	AuditSecrets     = "secrets"
 )
+
+// AuditObjectTypes are the object types of the audit log, in the order a
+// filter offers them.
+var AuditObjectTypes = []string{AuditSource, AuditDestination, AuditToken, AuditProfile, AuditSuppression, AuditEvents, AuditSecrets}
 
 // Actor is who makes a change: the token (its ID is empty for the admin
 // token) and the client's address. It travels in the request's context.
@@ -218,6 +223,9 @@ func ParseTimeRange(get func(name string) string, since, until *time.Time) error
 func ParseAuditFilter(get func(name string) string) (AuditFilter, error) {
 	f := AuditFilter{Token: get("token"), ObjectType: get("object_type"), ObjectID: get("object_id"),
 		Action: get("action"), Outcome: get("outcome"), Cursor: get("cursor")}
+	if f.ObjectType != "" && !slices.Contains(AuditObjectTypes, f.ObjectType) {
+		return f, Reasonf(EINVALID, "bad_filter", "object_type %q is unknown; use one of %s", f.ObjectType, strings.Join(AuditObjectTypes, ", "))
+	}
 	if err := ParseTimeRange(get, &f.Since, &f.Until); err != nil {
 		return f, err
 	}

@@ -54,6 +54,6 @@ func (c *Console) handleAudit(w http.ResponseWriter, r *http.Request, v *viewer)
 	}
 	c.render(w, r, v, http.StatusOK, "audit", "Audit log", map[string]any{
 		"Filter": f, "Since": q.Get("since"), "Until": q.Get("until"), "Rows": rows, "Older": older,
-		"Filtered": len(q) > 0, "Types": []string{inlet.AuditSource, inlet.AuditDestination, inlet.AuditToken, inlet.AuditProfile, inlet.AuditSuppression, inlet.AuditEvents, inlet.AuditSecrets},
+		"Filtered": len(q) > 0, "Types": inlet.AuditObjectTypes,
 	})
 }
