@@ -132,24 +132,7 @@ func headerPair(r Request, sigHeader, tsHeader string) (sig, ts string, err erro
 // verifyZoom checks x-zm-signature: "v0=<hex HMAC-SHA256 of
 // v0:<x-zm-request-timestamp>:body>", keyed with the secret token.
 func verifyZoom(r Request, secret string, tolerance time.Duration) error {
-	const header, tsHeader = "X-Zm-Signature", "X-Zm-Request-Timestamp"
-	value, ts, err := headerPair(r, header, tsHeader)
-	if err != nil {
-		return err
-	}
-	unix, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return malformed(tsHeader, "it is not a Unix time")
-	}
-	hexSig, ok := strings.CutPrefix(value, "v0=")
-	if !ok {
-		return malformed(header, "it must start with %q", "v0=")
-	}
-	got, err := hex.DecodeString(hexSig)
-	if err != nil {
-		return malformed(header, "the signature is not hex")
-	}
-	return timestamped{header, unix, [][]byte{got}, [][]byte{[]byte("v0:" + ts + ":"), r.Body}}.check(secret, r.Now, tolerance)
+	return verifyV0(r, "X-Zm-Signature", "X-Zm-Request-Timestamp", secret, tolerance)
 }
 
 // verifyZendesk checks X-Zendesk-Webhook-Signature: the base64
@@ -188,13 +171,9 @@ func verifyTwitch(r Request, secret string, tolerance time.Duration) error {
 	if err != nil {
 		return malformed(tsHeader, "it is not an RFC 3339 time")
 	}
-	hexSig, ok := strings.CutPrefix(value, "sha256=")
-	if !ok {
-		return malformed(header, "it must start with %q", "sha256=")
-	}
-	got, err := hex.DecodeString(hexSig)
+	got, err := signature(header, value, "sha256=", "hex")
 	if err != nil {
-		return malformed(header, "the signature is not hex")
+		return err
 	}
 	return timestamped{header, at.Unix(), [][]byte{got}, [][]byte{[]byte(id + ts), r.Body}}.check(secret, r.Now, tolerance)
 }

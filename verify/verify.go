@@ -137,20 +137,28 @@ func verifyHMACHeader(r Request, header, prefix, encoding string, newHash func()
 	if value == "" {
 		return missing(header)
 	}
-	if prefix != "" {
-		if !strings.HasPrefix(value, prefix) {
-			return malformed(header, "it must start with %q", prefix)
-		}
-		value = value[len(prefix):]
-	}
-	got, err := decode(encoding, value)
+	got, err := signature(header, value, prefix, encoding)
 	if err != nil {
-		return malformed(header, "the signature is not %s", encoding)
+		return err
 	}
 	if !hmac.Equal(got, sign(newHash, secret, r.Body)) {
 		return mismatch(header)
 	}
 	return nil
+}
+
+// signature decodes the signature value of header: prefix, then the
+// signature in encoding ("hex" or "base64").
+func signature(header, value, prefix, encoding string) ([]byte, error) {
+	rest, ok := strings.CutPrefix(value, prefix)
+	if !ok {
+		return nil, malformed(header, "it must start with %q", prefix)
+	}
+	got, err := decode(encoding, rest)
+	if err != nil {
+		return nil, malformed(header, "the signature is not %s", encoding)
+	}
+	return got, nil
 }
 
 func decode(encoding, s string) ([]byte, error) {
@@ -314,25 +322,24 @@ func verifyStandardWebhooks(r Request, secret string, tolerance time.Duration) e
 // verifySlack checks X-Slack-Signature: "v0=" and the hex HMAC-SHA256 of
 // "v0:<X-Slack-Request-Timestamp>:<body>".
 func verifySlack(r Request, secret string, tolerance time.Duration) error {
-	const header, tsHeader = "X-Slack-Signature", "X-Slack-Request-Timestamp"
-	value, ts := strings.TrimSpace(r.Header.Get(header)), strings.TrimSpace(r.Header.Get(tsHeader))
-	switch {
-	case value == "":
-		return missing(header)
-	case ts == "":
-		return missing(tsHeader)
+	return verifyV0(r, "X-Slack-Signature", "X-Slack-Request-Timestamp", secret, tolerance)
+}
+
+// verifyV0 checks the scheme Slack and Zoom share: header holds "v0=" and
+// the hex HMAC-SHA256 of "v0:<timestamp>:<body>", the timestamp a Unix
+// time in tsHeader.
+func verifyV0(r Request, header, tsHeader, secret string, tolerance time.Duration) error {
+	value, ts, err := headerPair(r, header, tsHeader)
+	if err != nil {
+		return err
 	}
 	unix, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
 		return malformed(tsHeader, "it is not a Unix time")
 	}
-	hexSig, ok := strings.CutPrefix(value, "v0=")
-	if !ok {
-		return malformed(header, "it must start with %q", "v0=")
-	}
-	got, err := hex.DecodeString(hexSig)
+	got, err := signature(header, value, "v0=", "hex")
 	if err != nil {
-		return malformed(header, "the signature is not hex")
+		return err
 	}
 	if !hmac.Equal(got, sign(sha256.New, secret, []byte("v0:"+ts+":"), r.Body)) {
 		return mismatch(header)
