@@ -316,22 +316,6 @@ func (w *worker) exited() bool {
 	}
 }
 
-// sleep waits d, or less when the worker is woken or stops; it reports
-// whether the worker should go on.
-func (w *worker) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-w.wake:
-	case <-w.drain:
-		return false
-	case <-w.s.ctx.Done():
-		return false
-	}
-	return true
-}
-
 // run takes the cursor and delivers while it holds it; a cursor held by
 // another node is tried again at every refresh.
 func (w *worker) run() {

@@ -428,8 +428,6 @@ func (s *Server) clientIP(r *http.Request) string {
 	return ClientIP(r, s.cfg.TrustedProxies)
 }
 
-func (s *Server) trusted(a netip.Addr) bool { return trustedAddr(a, s.cfg.TrustedProxies) }
-
 // ClientIP returns the address of r's client: the peer, or, when the peer
 // is one of the trusted proxies, the last address in X-Forwarded-For that
 // is not one.

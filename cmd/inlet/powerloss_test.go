@@ -319,7 +319,7 @@ func cutPower(t *testing.T, m *powerMachine, p *inletProcess, round int) (string
 		how = fmt.Sprintf("cut after write %d to the log from now", n)
 		m.fs.CutAfterWrite(walFile, n)
 	}
-	at := time.Now()
+	var at time.Time
 	select {
 	case <-m.fs.Down():
 		at = time.Now()
