@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,7 +42,7 @@ gives the --cursor of the next page.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.Token, "token", "", "only the changes of this token, by name or id")
-	fs.StringVar(&f.ObjectType, "object-type", "", "only changes of this type of object: source, destination, token, profile, suppression or events")
+	fs.StringVar(&f.ObjectType, "object-type", "", "only changes of this type of object: "+strings.Join(inlet.AuditObjectTypes, ", "))
 	fs.StringVar(&f.ObjectID, "object-id", "", "only changes of the object of this id")
 	fs.StringVar(&f.Action, "action", "", "only this action, such as source.update")
 	fs.StringVar(&f.Outcome, "outcome", "", "only this outcome: ok, or an error code such as forbidden")
