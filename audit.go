@@ -223,6 +223,11 @@ func ParseTimeRange(get func(name string) string, since, until *time.Time) error
 func ParseAuditFilter(get func(name string) string) (AuditFilter, error) {
 	f := AuditFilter{Token: get("token"), ObjectType: get("object_type"), ObjectID: get("object_id"),
 		Action: get("action"), Outcome: get("outcome"), Cursor: get("cursor")}
+	for _, v := range []struct{ name, value string }{{"token", f.Token}, {"object_id", f.ObjectID}, {"action", f.Action}, {"outcome", f.Outcome}} {
+		if err := CheckValue("bad_filter", v.name, v.value, 0); err != nil {
+			return f, err // the same answer on every store
+		}
+	}
 	if f.ObjectType != "" && !slices.Contains(AuditObjectTypes, f.ObjectType) {
 		return f, Reasonf(EINVALID, "bad_filter", "object_type %q is unknown; use one of %s", f.ObjectType, strings.Join(AuditObjectTypes, ", "))
 	}

@@ -62,7 +62,7 @@ func TestAuditRecordsWhoChangedWhat(t *testing.T) {
 		t.Errorf("the refusal's message is %q, want it to name the write scope", r.Error)
 	}
 
-	for _, q := range []string{"limit=0", "limit=1001", "since=yesterday", "cursor=abc", "object_type=sources", "object_type=%00"} {
+	for _, q := range []string{"limit=0", "limit=1001", "since=yesterday", "cursor=abc", "object_type=sources", "object_type=%00", "token=%00", "object_id=%ff%fe", "action=a%00b"} {
 		if resp := s.do("GET", "/api/v1/audit?"+q, nil, admin...); resp.Status != http.StatusBadRequest || !strings.Contains(string(resp.Body), `"code"`) {
 			t.Errorf("GET /api/v1/audit?%s: %d %s, want 400 with an error body", q, resp.Status, resp.Body)
 		}
